@@ -1,0 +1,297 @@
+"""The ``mlmigrate`` command line: thin wrappers over the library, rendered with rich on stderr."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mlmigrate.engine.events import Event
+from mlmigrate.exceptions import ConflictError, MigrationError, UsageError
+from mlmigrate.uris import mask
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_MISMATCH, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+app = typer.Typer(
+    name="mlmigrate", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="Move MLflow tracking data and model registry between backends: lossless, resumable, verified.")
+console = Console(stderr=True)
+
+StateDir = Annotated[Path | None, typer.Option("--state-dir", envvar="MLMIGRATE_STATE_DIR",
+                                               help="Folder of the migration journal [default: ./.mlmigrate]")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary on stderr.")]
+
+
+class ProgressView:
+    """Renders engine events as a rich progress display on stderr."""
+
+    def __init__(self, enabled: bool, title: str):
+        self.enabled = enabled
+        self.rows = 0
+        self.started = time.perf_counter()
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("units"), TextColumn("{task.fields[rows]:,} rows"),
+            TextColumn("{task.fields[rate]:,.0f} rows/s"), TimeElapsedColumn(),
+            console=console, transient=True, disable=not enabled)
+        self.task = self.progress.add_task(title, total=None, rows=0, rate=0.0)
+
+    def __enter__(self) -> ProgressView:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.__exit__(*exc)
+
+    def __call__(self, event: Event) -> None:
+        data = event.data
+        if event.kind == "planned":
+            self.progress.update(self.task, total=data["units"], completed=data["units"] - data["todo"])
+        elif event.kind == "rows":
+            self.rows += data["rows"]
+            elapsed = max(time.perf_counter() - self.started, 1e-9)
+            self.progress.update(self.task, rows=self.rows, rate=self.rows / elapsed)
+        elif event.kind in ("unit_done", "unit_skipped"):
+            self.progress.advance(self.task)
+            if event.kind == "unit_skipped":
+                console.print(f"[yellow]skipped[/] {data['unit']}: {mask(data['error'])}")
+        elif event.kind == "verify_started":
+            self.progress.update(self.task, description="verifying", total=data["units"], completed=0)
+        elif event.kind == "verify_unit":
+            self.progress.advance(self.task)
+        elif event.kind == "message":
+            console.print(data["text"])
+
+
+def _fail(exc: BaseException, code: int = EXIT_ERROR) -> typer.Exit:
+    console.print(f"[red]error:[/] {mask(str(exc))}")
+    return typer.Exit(code)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _summary(report: dict[str, Any]) -> None:
+    table = Table(title=f"mlmigrate copy — {report['status']}", title_justify="left")
+    for column in ("table", "read", "written", "skipped", "seconds"):
+        table.add_column(column, justify="left" if column == "table" else "right")
+    for name, stats in report["tables"].items():
+        table.add_row(name, f"{stats['read']:,}", f"{stats['written']:,}", f"{stats['skipped']:,}",
+                      f"{stats['seconds']:.2f}")
+    console.print(table)
+    units = report["units"]
+    rate = report["rows_per_second"]
+    console.print(f"{report['rows_written']:,} rows in {report['seconds']:.2f} s"
+                  + (f" ({rate:,} rows/s)" if rate else "")
+                  + f"; units: {units['done']}/{units['total']} done, {units['skipped']} skipped, "
+                    f"{units['failed']} failed")
+    if report["experiment_id_map"]:
+        console.print("experiment ids remapped (source → destination): " + ", ".join(
+            f"{s} → {d}" for s, d in report["experiment_id_map"].items()))
+    for name, count in report["collapsed_duplicates"].items():
+        console.print(f"[yellow]note:[/] {count:,} exact duplicate {name} row(s) collapsed: the "
+                      "destination's key cannot hold the same point twice")
+    for note in report["notes"]:
+        console.print(f"note: {note}")
+    for unit in report["skipped_units"]:
+        console.print(f"[yellow]skipped[/] {unit['unit']} ({unit['label']}): {unit['error']}")
+    verify = report.get("verify")
+    if verify is not None:
+        if verify["ok"]:
+            console.print(f"[green]verify: equal[/] ({verify['units_checked']} units, counts and digests)")
+        else:
+            _mismatches(verify["mismatches"])
+
+
+def _mismatches(mismatches: list[dict[str, Any]]) -> None:
+    console.print(f"[red]verify: {len(mismatches)} difference(s)[/]")
+    for item in mismatches[:50]:
+        rows = f" (source {item['source_rows']}, destination {item['destination_rows']} rows)" \
+            if "source_rows" in item else ""
+        console.print(f"  {item['unit']} · {item['table']}: {item['problem']}{rows}")
+
+
+@app.command()
+def copy(
+    source: Annotated[str, typer.Argument(help="Source store: mlruns folder, file://, sqlite:///, postgresql://")],
+    destination: Annotated[str, typer.Argument(help="Destination store: sqlite:///, postgresql://")],
+    on_error: Annotated[str, typer.Option("--on-error", help="fail: stop at a bad unit; skip: skip it and report it")] = "fail",
+    verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Verify counts and digests at the end")] = True,
+    workers: Annotated[int | None, typer.Option("--workers", help="Units written in parallel")] = None,
+    state_dir: StateDir = None,
+    as_json: JsonFlag = False,
+    quiet: Quiet = False,
+) -> None:
+    """Copy SOURCE into DESTINATION; run again to resume after a crash or Ctrl-C."""
+    from mlmigrate.engine.copy import Interrupted
+    from mlmigrate.engine.copy import copy as run_copy
+
+    try:
+        with ProgressView(not quiet, "copying") as view:
+            report = run_copy(source, destination, on_error=on_error, verify=verify, workers=workers,
+                              state_dir=state_dir, listener=view)
+    except Interrupted as exc:
+        console.print(f"[yellow]{exc}[/]\nresume with: mlmigrate copy {mask(source)} {mask(destination)}")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except ConflictError as exc:
+        raise _fail(exc) from None
+    except UsageError as exc:
+        raise _fail(exc, EXIT_USAGE) from None
+    except MigrationError as exc:
+        console.print(f"resume with: mlmigrate copy {mask(source)} {mask(destination)}")
+        raise _fail(exc) from None
+    data = report.as_dict()
+    if as_json:
+        _print_json(data)
+    if not quiet:
+        if report.status == "up-to-date":
+            console.print(f"[green]{report.message}[/]")
+        else:
+            _summary(data)
+    if report.status == "verify-mismatch":
+        raise typer.Exit(EXIT_MISMATCH)
+    if report.status == "failed":
+        raise typer.Exit(EXIT_ERROR)
+
+
+@app.command()
+def plan(
+    source: Annotated[str, typer.Argument(help="Source store")],
+    destination: Annotated[str | None, typer.Argument(help="Destination store (optional): ids and clashes")] = None,
+    as_json: JsonFlag = False,
+    quiet: Quiet = False,
+) -> None:
+    """Read SOURCE and show what a copy would write: counts per table, id remaps, clashes."""
+    from mlmigrate.engine.analysis import plan as run_plan
+
+    try:
+        with ProgressView(not quiet, "reading") as view:
+            result = run_plan(source, destination, listener=view)
+    except UsageError as exc:
+        raise _fail(exc, EXIT_USAGE) from None
+    except MigrationError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _print_json(result)
+        return
+    table = Table(title=f"plan — {result['source']}", title_justify="left")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, count in result["tables"].items():
+        table.add_row(name, f"{count:,}")
+    console.print(table)
+    console.print(f"Total records to migrate: {result['total_rows']:,} "
+                  f"({result['units']['experiments']} experiments, "
+                  f"{result['units']['registered_models']} registered models)")
+    for problem in result["problems"]:
+        console.print(f"[red]bad input[/] {problem['unit']}: {problem['error']}")
+    for source_id, dest_id in result.get("experiment_id_map", {}).items():
+        console.print(f"experiment id {source_id} → {dest_id}")
+    for clash in result.get("clashes", []):
+        console.print(f"[red]clash:[/] {clash}")
+
+
+@app.command()
+def verify(
+    source: Annotated[str, typer.Argument(help="Source store")],
+    destination: Annotated[str, typer.Argument(help="Destination store")],
+    state_dir: StateDir = None,
+    as_json: JsonFlag = False,
+    quiet: Quiet = False,
+) -> None:
+    """Compare SOURCE and DESTINATION per unit and table (counts, digests); exit 3 if they differ."""
+    from mlmigrate.engine.analysis import verify as run_verify
+
+    try:
+        with ProgressView(not quiet, "verifying") as view:
+            result = run_verify(source, destination, state_dir=state_dir, listener=view)
+    except UsageError as exc:
+        raise _fail(exc, EXIT_USAGE) from None
+    except MigrationError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _print_json(result.as_dict())
+    if not quiet:
+        if result.ok:
+            console.print(f"[green]equal[/]: {result.units_checked} units, "
+                          f"{sum(t['source'] for t in result.tables.values()):,} rows")
+        else:
+            _mismatches(result.mismatches)
+    if not result.ok:
+        raise typer.Exit(EXIT_MISMATCH)
+
+
+@app.command()
+def status(
+    migration_id: Annotated[str | None, typer.Argument(help="Show this migration's units")] = None,
+    state_dir: StateDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List migrations in the journal (or one migration's units)."""
+    from mlmigrate.engine.journal import Journal
+
+    journal = Journal(state_dir)
+    try:
+        if migration_id:
+            units = [vars(u) for u in journal.units(migration_id)]
+            if not units:
+                raise _fail(UsageError(f"no migration {migration_id!r} in {journal.path}"), EXIT_USAGE)
+            if as_json:
+                _print_json(units)
+                return
+            table = Table(title=f"migration {migration_id}", title_justify="left")
+            for column in ("unit", "label", "destination id", "state", "rows", "error"):
+                table.add_column(column)
+            for unit in units:
+                table.add_row(unit["unit_id"], unit["label"], unit["dest_id"], unit["state"],
+                              f"{sum(unit['counts'].values()):,}", unit["error"] or "")
+            console.print(table)
+            return
+        migrations = journal.migrations()
+        if as_json:
+            _print_json(migrations)
+            return
+        table = Table(title=f"migrations in {journal.path}", title_justify="left")
+        for column in ("id", "source", "destination", "state", "started", "done", "pending", "failed", "skipped"):
+            table.add_column(column)
+        for m in migrations:
+            table.add_row(m["migration_id"], m["source"], m["destination"], m["state"],
+                          time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(m["started"])),
+                          str(m["done"] or 0), str(m["pending"] or 0), str(m["failed"] or 0),
+                          str(m["skipped"] or 0))
+        console.print(table)
+    finally:
+        journal.close()
+
+
+@app.command()
+def stores() -> None:
+    """List the store kinds and URI forms mlmigrate understands."""
+    from mlmigrate.stores import REGISTRY
+
+    for family in REGISTRY:
+        console.print(family)
+
+
+def main() -> None:
+    """Entry point of the ``mlmigrate`` console script."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    try:
+        app()
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]")
+        sys.exit(EXIT_INTERRUPTED)

@@ -1,0 +1,255 @@
+"""Running a migration: plan once, then write units, journal them, verify."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from mlmigrate.engine.digest import Digest
+from mlmigrate.engine.events import Event, Listener, ignore
+from mlmigrate.engine.journal import DONE, FAILED, PENDING, SKIPPED, Journal, UnitRecord
+from mlmigrate.engine.plan import plan_units
+from mlmigrate.engine.report import Report
+from mlmigrate.engine.transform import for_destination
+from mlmigrate.engine.verify import VerifyResult, compare_unit, digest_stream
+from mlmigrate.exceptions import (
+    ConflictError,
+    MigrationError,
+    SourceFormatError,
+    TransientStoreError,
+    UsageError,
+)
+from mlmigrate.stores import open_store
+from mlmigrate.stores.base import Unit
+
+ON_ERROR = ("fail", "skip")
+RETRIES = 3
+
+
+class Interrupted(MigrationError):
+    """The run was asked to stop (Ctrl-C); committed units stay done."""
+
+
+class _Run:
+    """State of one ``copy`` invocation shared by its worker threads."""
+
+    def __init__(self, source: Any, destination: Any, journal: Journal, migration_id: str,
+                 report: Report, listener: Listener, on_error: str):
+        self.source = source
+        self.destination = destination
+        self.journal = journal
+        self.migration_id = migration_id
+        self.report = report
+        self.listener = listener
+        self.on_error = on_error
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+
+    def _timed(self, unit: Unit, record: UnitRecord, digests: dict[str, Digest]) -> Iterator[tuple[str, pa.RecordBatch]]:
+        """The unit's destination-ready batches, digested, counted and timed as they pass."""
+        stream = for_destination(self.source.read_unit(unit), unit_kind=unit.kind,
+                                 dest_id=record.dest_id, collapsed=self.report.collapsed)
+        started = time.perf_counter()
+        for table, batch in stream:
+            if self.stop.is_set():
+                raise Interrupted("interrupted")
+            digests.setdefault(table, Digest()).add(batch)
+            handed = time.perf_counter()
+            yield table, batch
+            done = time.perf_counter()
+            with self.lock:
+                stats = self.report.table(table)
+                stats.read += batch.num_rows
+                stats.seconds += done - started
+            self.listener(Event("rows", {"table": table, "rows": batch.num_rows}))
+            started = done
+            del handed
+
+    def run_unit(self, record: UnitRecord) -> None:
+        """Read, write and journal one unit, retrying transient failures."""
+        unit = Unit(record.kind, record.source_id, record.label)
+        self.listener(Event("unit_started", {"unit": record.unit_id, "label": record.label}))
+        for attempt in range(1, RETRIES + 1):
+            digests: dict[str, Digest] = {}
+            try:
+                written = self.destination.write_unit(unit, record.dest_id,
+                                                      self._timed(unit, record, digests))
+                break
+            except TransientStoreError:
+                if attempt == RETRIES or self.stop.is_set():
+                    raise
+                time.sleep(0.5 * 2 ** attempt)
+        self.journal.mark(self.migration_id, record.unit_id, DONE, counts=written,
+                          digests={t: d.as_dict() for t, d in digests.items()})
+        with self.lock:
+            for table, rows in written.items():
+                self.report.table(table).written += rows
+            self.report.units_done += 1
+            self.report.units_this_run += 1
+        self.listener(Event("unit_done", {"unit": record.unit_id, "rows": sum(written.values())}))
+
+
+def _workers(destination: Any, requested: int | None) -> int:
+    if requested:
+        return max(1, requested)
+    return 1 if getattr(destination, "family", "") == "sqlite" else 2
+
+
+def copy(source_uri: str, destination_uri: str, *, on_error: str = "fail", verify: bool = True,
+         workers: int | None = None, state_dir: Path | None = None,
+         listener: Listener = ignore) -> Report:
+    """Copy everything from ``source_uri`` into ``destination_uri``; resume if interrupted before.
+
+    Returns the report; raises :class:`ConflictError` when the destination already
+    holds objects of the source, and :class:`Interrupted` on Ctrl-C.
+    """
+    if on_error not in ON_ERROR:
+        raise UsageError(f"--on-error {on_error!r} is not valid; choose one of: {', '.join(ON_ERROR)}")
+    started = time.perf_counter()
+    report = Report(source_uri, destination_uri)
+    journal = Journal(state_dir)
+    source = open_store(source_uri)
+    destination = open_store(destination_uri)
+    if not destination.capabilities.writable:
+        raise UsageError(f"{destination_uri} cannot be written to (a {type(destination).__name__})")
+    try:
+        previous = journal.latest(source_uri, destination_uri)
+        if previous and previous["state"] == DONE:
+            report.migration_id = previous["migration_id"]
+            report.status = "up-to-date"
+            report.message = (f"migration {previous['migration_id']} already copied everything; "
+                              "nothing to do")
+            records = journal.units(previous["migration_id"])
+            report.units_total = report.units_done = len(records)
+            return report
+        if previous:
+            migration_id = previous["migration_id"]
+            journal.set_state(migration_id, "running")
+            listener(Event("message", {"text": f"resuming migration {migration_id}"}))
+            destination.prepare()
+        else:
+            migration_id = _start(source, destination, journal, source_uri, destination_uri, report)
+        report.migration_id = migration_id
+        records = journal.units(migration_id)
+        report.units_total = len(records)
+        report.units_done = sum(r.state == DONE for r in records)
+        report.remapped = {r.source_id: r.dest_id for r in records if r.source_id != r.dest_id}
+        todo = [r for r in records if r.state != DONE]
+        listener(Event("planned", {"units": len(records), "todo": len(todo),
+                                   "remapped": report.remapped, "migration_id": migration_id}))
+        run = _Run(source, destination, journal, migration_id, report, listener, on_error)
+        try:
+            _execute(run, todo, _workers(destination, workers))
+        except KeyboardInterrupt:
+            journal.finish(migration_id, "interrupted")
+            raise Interrupted(f"interrupted; migration {migration_id} can be resumed") from None
+        destination.finish()
+        if verify:
+            listener(Event("verify_started", {"units": report.units_done}))
+            result = verify_written(journal, migration_id, destination, listener)
+            report.verify = result.as_dict()
+        report.status = "failed" if report.failed_units else (
+            "partial" if report.skipped_units else DONE)
+        if report.verify and not report.verify["ok"]:
+            report.status = "verify-mismatch"
+        journal.finish(migration_id, report.status if report.status != "verify-mismatch" else "failed",
+                       report.as_dict())
+        return report
+    finally:
+        report.seconds = time.perf_counter() - started
+        source.close()
+        destination.close()
+        journal.close()
+
+
+def _start(source: Any, destination: Any, journal: Journal, source_uri: str, destination_uri: str,
+           report: Report) -> str:
+    """Prepare the destination, plan ids and clashes, and record the new migration."""
+    destination.prepare()
+    units = source.units()
+    run_ids = source.run_ids() if hasattr(source, "run_ids") else []
+    existing = destination.existing(run_ids=run_ids)
+    plan = plan_units(units, existing, max_experiment_id=destination.capabilities.max_experiment_id)
+    if plan.clashes:
+        raise ConflictError(
+            f"the destination already holds {len(plan.clashes)} object(s) that the source brings; "
+            "nothing was copied (merge policies come with --on-conflict in a later release)",
+            plan.clashes)
+    for source_id, dest_id in plan.replaced.items():
+        report.notes.append(f"empty destination experiment {dest_id} replaced by source experiment "
+                            f"{source_id} of the same name")
+    return journal.create(source_uri, destination_uri,
+                          [(p.unit.unit_id, p.unit.kind, p.unit.source_id, p.dest_id, p.unit.label)
+                           for p in plan.units],
+                          {"remapped": plan.remapped})
+
+
+def _execute(run: _Run, todo: list[UnitRecord], workers: int) -> None:
+    """Run units on a thread pool; stop scheduling on the first hard failure."""
+    pending = list(todo)
+    failure: BaseException | None = None
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mlmigrate-unit") as pool:
+        running: dict[Future[None], UnitRecord] = {}
+        try:
+            while pending or running:
+                while pending and len(running) < workers and failure is None:
+                    record = pending.pop(0)
+                    running[pool.submit(run.run_unit, record)] = record
+                if not running:
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    record = running.pop(future)
+                    error = future.exception()
+                    if error is None:
+                        continue
+                    failure = _unit_failed(run, record, error) or failure
+        except KeyboardInterrupt:
+            run.stop.set()
+            for future in running:
+                future.cancel()
+            wait(running)
+            raise
+    if failure is not None:
+        raise failure
+
+
+def _unit_failed(run: _Run, record: UnitRecord, error: BaseException) -> BaseException | None:
+    """Journal a failed unit; return the error when the whole run must stop."""
+    entry = {"unit": record.unit_id, "label": record.label, "error": str(error)}
+    if isinstance(error, SourceFormatError) and run.on_error == "skip":
+        run.journal.mark(run.migration_id, record.unit_id, SKIPPED, error=str(error))
+        run.report.skipped_units.append(entry)
+        run.listener(Event("unit_skipped", entry))
+        return None
+    run.journal.mark(run.migration_id, record.unit_id, FAILED, error=str(error))
+    run.report.failed_units.append(entry)
+    if isinstance(error, Interrupted):
+        return KeyboardInterrupt()
+    if isinstance(error, MigrationError):
+        return error
+    return MigrationError(f"{record.unit_id}: unexpected {type(error).__name__}: {error}").with_traceback(
+        error.__traceback__)
+
+
+def verify_written(journal: Journal, migration_id: str, destination: Any,
+                   listener: Listener = ignore) -> VerifyResult:
+    """Compare every done unit in the destination with the digests journaled at write time."""
+    result = VerifyResult()
+    for record in journal.units(migration_id):
+        if record.state != DONE:
+            continue
+        actual = digest_stream(destination.read_unit(Unit(record.kind, record.dest_id, record.label)))
+        ok = compare_unit(result, record.unit_id, record.digests, actual)
+        listener(Event("verify_unit", {"unit": record.unit_id, "ok": ok}))
+    return result
+
+
+__all__ = ["PENDING", "Interrupted", "copy", "verify_written"]

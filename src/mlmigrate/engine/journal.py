@@ -1,0 +1,171 @@
+"""The migration journal: a small SQLite file in the state folder.
+
+It keeps each migration's plan (units and experiment id map) and each unit's
+state, counts and digests. A unit is marked done only after the destination
+has committed it; the file is the only state shared by the runner's workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlmigrate.exceptions import JournalError
+from mlmigrate.uris import mask
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS migrations (
+    migration_id TEXT PRIMARY KEY,
+    pair_key TEXT NOT NULL,
+    source TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    state TEXT NOT NULL,
+    started REAL NOT NULL,
+    ended REAL,
+    options TEXT NOT NULL DEFAULT '{}',
+    report TEXT
+);
+CREATE INDEX IF NOT EXISTS migrations_pair ON migrations (pair_key, started);
+CREATE TABLE IF NOT EXISTS units (
+    migration_id TEXT NOT NULL,
+    unit_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    dest_id TEXT NOT NULL,
+    label TEXT NOT NULL,
+    state TEXT NOT NULL,
+    counts TEXT,
+    digests TEXT,
+    error TEXT,
+    updated REAL,
+    PRIMARY KEY (migration_id, unit_id)
+);
+"""
+
+PENDING, DONE, FAILED, SKIPPED = "pending", "done", "failed", "skipped"
+
+
+def default_state_dir() -> Path:
+    """``$MLMIGRATE_STATE_DIR`` or ``./.mlmigrate``."""
+    return Path(os.environ.get("MLMIGRATE_STATE_DIR") or ".mlmigrate")
+
+
+def pair_key(source: str, destination: str) -> str:
+    """A stable key for a (source, destination) pair; the URIs themselves may hold secrets."""
+    return hashlib.sha256(f"{source}\n{destination}".encode()).hexdigest()
+
+
+@dataclass
+class UnitRecord:
+    """One unit of a migration as the journal knows it."""
+
+    unit_id: str
+    kind: str
+    source_id: str
+    dest_id: str
+    label: str
+    state: str
+    counts: dict[str, int]
+    digests: dict[str, dict[str, Any]]
+    error: str | None
+
+
+class Journal:
+    """Read and write the journal; safe to share between threads."""
+
+    def __init__(self, state_dir: Path | None = None):
+        self.state_dir = Path(state_dir or default_state_dir())
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            self.path = self.state_dir / "journal.sqlite"
+            self._connection = sqlite3.connect(self.path, check_same_thread=False, timeout=30,
+                                               isolation_level=None)
+            self._connection.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise JournalError(f"cannot open the journal in {self.state_dir}: {exc}") from exc
+        self._lock = threading.Lock()
+
+    def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._connection.execute(sql, params).fetchall()
+
+    def latest(self, source: str, destination: str) -> dict[str, Any] | None:
+        """The newest migration of this pair, if any."""
+        rows = self._execute(
+            "SELECT migration_id, state, started, ended FROM migrations WHERE pair_key = ? "
+            "ORDER BY started DESC LIMIT 1", (pair_key(source, destination),))
+        if not rows:
+            return None
+        migration_id, state, started, ended = rows[0]
+        return {"migration_id": migration_id, "state": state, "started": started, "ended": ended}
+
+    def create(self, source: str, destination: str, units: list[tuple[str, str, str, str, str]],
+               options: dict[str, Any]) -> str:
+        """Record a new migration and its planned units ``(unit_id, kind, source_id, dest_id, label)``."""
+        migration_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        now = time.time()
+        with self._lock:
+            self._connection.execute("BEGIN")
+            self._connection.execute(
+                "INSERT INTO migrations (migration_id, pair_key, source, destination, state, started, options) "
+                "VALUES (?, ?, ?, ?, 'running', ?, ?)",
+                (migration_id, pair_key(source, destination), mask(source), mask(destination), now,
+                 json.dumps(options)))
+            self._connection.executemany(
+                "INSERT INTO units (migration_id, unit_id, position, kind, source_id, dest_id, label, state) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+                [(migration_id, unit_id, position, kind, source_id, dest_id, label)
+                 for position, (unit_id, kind, source_id, dest_id, label) in enumerate(units)])
+            self._connection.execute("COMMIT")
+        return migration_id
+
+    def units(self, migration_id: str) -> list[UnitRecord]:
+        """The units of a migration in plan order."""
+        rows = self._execute(
+            "SELECT unit_id, kind, source_id, dest_id, label, state, counts, digests, error FROM units "
+            "WHERE migration_id = ? ORDER BY position", (migration_id,))
+        return [UnitRecord(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6] or "{}"),
+                           json.loads(r[7] or "{}"), r[8]) for r in rows]
+
+    def mark(self, migration_id: str, unit_id: str, state: str, *, counts: dict[str, int] | None = None,
+             digests: dict[str, Any] | None = None, error: str | None = None) -> None:
+        """Record a unit's outcome (call only after the destination committed it)."""
+        self._execute(
+            "UPDATE units SET state = ?, counts = ?, digests = ?, error = ?, updated = ? "
+            "WHERE migration_id = ? AND unit_id = ?",
+            (state, json.dumps(counts or {}), json.dumps(digests or {}), mask(error) if error else None,
+             time.time(), migration_id, unit_id))
+
+    def finish(self, migration_id: str, state: str, report: dict[str, Any] | None = None) -> None:
+        """Record the end of a migration run."""
+        self._execute("UPDATE migrations SET state = ?, ended = ?, report = ? WHERE migration_id = ?",
+                      (state, time.time(), json.dumps(report) if report else None, migration_id))
+
+    def set_state(self, migration_id: str, state: str) -> None:
+        """Mark a migration running again (resume)."""
+        self._execute("UPDATE migrations SET state = ?, ended = NULL WHERE migration_id = ?",
+                      (state, migration_id))
+
+    def migrations(self) -> list[dict[str, Any]]:
+        """All migrations, newest first, with unit counts per state."""
+        rows = self._execute(
+            "SELECT m.migration_id, m.source, m.destination, m.state, m.started, m.ended, "
+            "SUM(u.state = 'done'), SUM(u.state = 'pending'), SUM(u.state = 'failed'), "
+            "SUM(u.state = 'skipped') FROM migrations m LEFT JOIN units u USING (migration_id) "
+            "GROUP BY m.migration_id ORDER BY m.started DESC")
+        keys = ("migration_id", "source", "destination", "state", "started", "ended", "done",
+                "pending", "failed", "skipped")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def close(self) -> None:
+        """Close the journal file."""
+        self._connection.close()

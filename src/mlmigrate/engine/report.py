@@ -1,0 +1,74 @@
+"""The report of a migration: what was read, written, skipped and verified."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlmigrate.uris import mask
+
+
+@dataclass
+class TableStats:
+    """Rows and time of one table."""
+
+    read: int = 0
+    written: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class Report:
+    """Everything a copy did, JSON-ready through :meth:`as_dict`."""
+
+    source: str
+    destination: str
+    migration_id: str = ""
+    status: str = "running"
+    message: str = ""
+    tables: dict[str, TableStats] = field(default_factory=dict)
+    remapped: dict[str, str] = field(default_factory=dict)
+    skipped_units: list[dict[str, str]] = field(default_factory=list)
+    failed_units: list[dict[str, str]] = field(default_factory=list)
+    collapsed: Counter[str] = field(default_factory=Counter)
+    units_total: int = 0
+    units_done: int = 0
+    units_this_run: int = 0
+    seconds: float = 0.0
+    verify: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def table(self, name: str) -> TableStats:
+        """Stats of table ``name``, created on first use."""
+        return self.tables.setdefault(name, TableStats())
+
+    @property
+    def rows_written(self) -> int:
+        """Rows written in this run, all tables."""
+        return sum(stats.written for stats in self.tables.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as plain data, with credentials masked."""
+        return {
+            "migration_id": self.migration_id,
+            "source": mask(self.source),
+            "destination": mask(self.destination),
+            "status": self.status,
+            "message": mask(self.message),
+            "seconds": round(self.seconds, 3),
+            "rows_written": self.rows_written,
+            "rows_per_second": round(self.rows_written / self.seconds) if self.seconds else None,
+            "units": {"total": self.units_total, "done": self.units_done,
+                      "this_run": self.units_this_run, "skipped": len(self.skipped_units),
+                      "failed": len(self.failed_units)},
+            "tables": {name: {"read": s.read, "written": s.written, "skipped": s.skipped,
+                              "seconds": round(s.seconds, 3)} for name, s in self.tables.items()},
+            "experiment_id_map": dict(self.remapped),
+            "skipped_units": [{k: mask(v) for k, v in u.items()} for u in self.skipped_units],
+            "failed_units": [{k: mask(v) for k, v in u.items()} for u in self.failed_units],
+            "collapsed_duplicates": dict(self.collapsed),
+            "notes": [mask(note) for note in self.notes],
+            "verify": self.verify,
+        }

@@ -1,0 +1,80 @@
+"""The errors mlmigrate raises.
+
+Every error the engine or a store raises derives from :class:`MigrationError`;
+native driver errors are translated once, at the store's edge, and kept as the
+``__cause__``::
+
+    MigrationError
+    ├── UsageError              bad URI, option or combination (CLI exit 2)
+    ├── StoreError              a store cannot be opened, read or written
+    │   ├── SourceFormatError   a source file or row is malformed (names file and line)
+    │   ├── SchemaError         destination schema revision unknown or unusable
+    │   └── TransientStoreError connection dropped or store busy: retrying may help
+    ├── ConflictError           destination already holds objects the source brings
+    ├── VerificationError       verify found differences (CLI exit 3)
+    └── JournalError            the migration journal is missing or inconsistent
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConflictError",
+    "JournalError",
+    "MigrationError",
+    "SchemaError",
+    "SourceFormatError",
+    "StoreError",
+    "TransientStoreError",
+    "UsageError",
+    "VerificationError",
+]
+
+
+class MigrationError(Exception):
+    """Base class of every error mlmigrate raises on purpose."""
+
+
+class UsageError(MigrationError):
+    """A URI, option or combination of options that cannot work."""
+
+
+class StoreError(MigrationError):
+    """A store could not be opened, read or written."""
+
+
+class SourceFormatError(StoreError):
+    """A source object is malformed; the message names the file (and line)."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None):
+        location = ""
+        if path is not None:
+            location = f"{path}:{line}: " if line is not None else f"{path}: "
+        super().__init__(f"{location}{message}")
+        self.path = path
+        self.line = line
+
+
+class SchemaError(StoreError):
+    """The destination's schema revision is unknown or cannot be used."""
+
+
+class TransientStoreError(StoreError):
+    """A failure that may pass on retry (dropped connection, busy database)."""
+
+
+class ConflictError(MigrationError):
+    """The destination already holds objects the source would write."""
+
+    def __init__(self, message: str, clashes: list[str]):
+        shown = "\n".join(f"  - {clash}" for clash in clashes[:50])
+        more = f"\n  … and {len(clashes) - 50} more" if len(clashes) > 50 else ""
+        super().__init__(f"{message}\n{shown}{more}")
+        self.clashes = clashes
+
+
+class VerificationError(MigrationError):
+    """Source and destination differ."""
+
+
+class JournalError(MigrationError):
+    """The journal is missing, locked or does not match the request."""

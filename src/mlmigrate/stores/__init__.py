@@ -1,0 +1,32 @@
+"""Store drivers, looked up by URI scheme and imported lazily."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from mlmigrate.exceptions import UsageError
+from mlmigrate.uris import mask, scheme_of
+
+#: store family -> ("module:Class", pip extra that installs its driver)
+REGISTRY: dict[str, tuple[str, str | None]] = {
+    "filestore": ("mlmigrate.stores.filestore.store:FileStore", None),
+    "sqlite": ("mlmigrate.stores.sql.store:SqlStore", None),
+    "postgresql": ("mlmigrate.stores.sql.store:SqlStore", "postgres"),
+}
+
+
+def open_store(uri: str) -> Any:
+    """Open the store named by ``uri`` (a folder path, ``file://``, ``sqlite:///``, ``postgresql://``)."""
+    family = scheme_of(uri)
+    if family not in REGISTRY:
+        supported = ", ".join(sorted(REGISTRY))
+        raise UsageError(f"{mask(uri)}: {family} stores are not supported yet (supported: {supported})")
+    target, extra = REGISTRY[family]
+    module_name, class_name = target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        hint = f"pip install 'mlmigrate[{extra}]'" if extra else "reinstall mlmigrate"
+        raise UsageError(f"the driver for {family} stores is missing ({exc.name}); {hint}") from exc
+    return getattr(module, class_name)(uri)

@@ -1,0 +1,87 @@
+"""What every store offers the engine: units to read, unit writes, capabilities."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import pyarrow as pa
+
+#: A stream of canonical rows: (table name, record batch), parents before children.
+BatchStream = Iterator[tuple[str, pa.RecordBatch]]
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A piece of a migration written atomically: one experiment or one registered model."""
+
+    kind: str
+    source_id: str
+    label: str = ""
+
+    @property
+    def unit_id(self) -> str:
+        """Stable identifier used by the journal: ``experiment:123``, ``registered_model:name``."""
+        return f"{self.kind}:{self.source_id}"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a store can hold, asked by the engine instead of checking its type."""
+
+    #: largest experiment id the destination column can hold
+    max_experiment_id: int = 2**63 - 1
+    #: whether ±inf is stored as such (MySQL clamps it to ±max float)
+    holds_infinity: bool = True
+    readable: bool = True
+    writable: bool = True
+    #: tables the store can hold (empty = all canonical tables)
+    tables: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass
+class ExistingObjects:
+    """Natural keys already present in a destination, for clash detection and id planning."""
+
+    experiments: dict[int, str] = field(default_factory=dict)  # id -> name
+    experiment_names: dict[str, int] = field(default_factory=dict)  # name -> id
+    #: experiment ids that hold nothing (no runs, tags, traces or models)
+    empty_experiments: set[int] = field(default_factory=set)
+    run_ids: set[str] = field(default_factory=set)
+    registered_models: set[str] = field(default_factory=set)
+    logged_model_ids: set[str] = field(default_factory=set)
+    trace_ids: set[str] = field(default_factory=set)
+
+
+class SourceStore(Protocol):
+    """A store the engine can read from."""
+
+    uri: str
+    capabilities: Capabilities
+
+    def units(self) -> list[Unit]:
+        """The units of this store, experiments first."""
+
+    def read_unit(self, unit: Unit) -> BatchStream:
+        """Stream the canonical rows of ``unit``, parents before children."""
+
+    def close(self) -> None:
+        """Release connections and files."""
+
+
+class DestinationStore(SourceStore, Protocol):
+    """A store the engine can write to."""
+
+    def prepare(self) -> None:
+        """Create or check the schema so units can be written."""
+
+    def existing(self, *, run_ids: Iterable[str] = ()) -> ExistingObjects:
+        """What the destination already holds that a migration could clash with."""
+
+    def write_unit(self, unit: Unit, dest_id: str, batches: BatchStream) -> dict[str, int]:
+        """Replace everything of ``unit`` (known in the destination as ``dest_id``) with
+        ``batches`` in one transaction; return rows written per table."""
+
+    def finish(self) -> None:
+        """Advance id sequences past what was written."""

@@ -1,0 +1,193 @@
+"""MLflow's SQL store (SQLite, PostgreSQL) as a source and a destination."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy
+
+from mlmigrate.exceptions import ConflictError, StoreError, TransientStoreError
+from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, Unit
+from mlmigrate.stores.sql.bulk import PostgresBulk, SqliteBulk, quote
+from mlmigrate.stores.sql.schema import prepare_schema
+from mlmigrate.stores.sql.unit_rows import EXTRA_CLEAR, UNIT_ROWS
+from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL, tables_of
+from mlmigrate.uris import mask, scheme_of, sqlite_path
+
+logger = logging.getLogger(__name__)
+
+INT32_MAX = 2**31 - 1
+
+
+def _engine_url(uri: str) -> str:
+    family = scheme_of(uri)
+    if family == "postgresql":
+        return "postgresql+psycopg://" + uri.split("://", 1)[1]
+    return uri
+
+
+class SqlStore:
+    """An MLflow tracking + registry database reached through SQLAlchemy."""
+
+    def __init__(self, uri: str):
+        self.uri = uri
+        self.display_uri = mask(uri)
+        self.family = scheme_of(uri)
+        if self.family == "sqlite":
+            sqlite_path(uri)  # validates the URI
+            self._bulk: PostgresBulk | SqliteBulk = SqliteBulk()
+            self.capabilities = Capabilities()
+        elif self.family == "postgresql":
+            self._bulk = PostgresBulk()
+            self.capabilities = Capabilities(max_experiment_id=INT32_MAX)
+        else:  # pragma: no cover - the registry routes only these here
+            raise StoreError(f"unsupported SQL store {self.display_uri}")
+        try:
+            self.engine = sqlalchemy.create_engine(_engine_url(uri), poolclass=sqlalchemy.NullPool)
+        except Exception as exc:
+            raise StoreError(f"cannot open {self.display_uri}: {mask(str(exc))}") from exc
+
+    def _raw(self, connection: sqlalchemy.Connection) -> Any:
+        return connection.connection.driver_connection
+
+    def _translate(self, exc: Exception, doing: str) -> StoreError:
+        text = mask(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError) or \
+                type(exc).__name__ in ("OperationalError", "InterfaceError"):
+            return TransientStoreError(f"{doing} on {self.display_uri}: {text}")
+        return StoreError(f"{doing} on {self.display_uri}: {text}")
+
+    def prepare(self) -> str:
+        """Create MLflow's schema in an empty database or check the revision; return it."""
+        try:
+            if self.family == "sqlite":
+                sqlite_path(self.uri).parent.mkdir(parents=True, exist_ok=True)
+            return prepare_schema(self.engine, display_uri=self.display_uri)
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc, "preparing the schema") from exc
+
+    def has_schema(self) -> bool:
+        """Whether the database holds MLflow tables."""
+        try:
+            return "experiments" in sqlalchemy.inspect(self.engine).get_table_names()
+        except Exception as exc:
+            raise self._translate(exc, "connecting") from exc
+
+    def existing(self, *, run_ids: Iterable[str] = ()) -> ExistingObjects:
+        """Experiments, registered models and the given run ids already in the database."""
+        found = ExistingObjects()
+        if not self.has_schema():
+            return found
+        text = sqlalchemy.text
+        try:
+            with self.engine.connect() as connection:
+                for exp_id, name in connection.execute(text("SELECT experiment_id, name FROM experiments")):
+                    found.experiments[int(exp_id)] = name
+                    found.experiment_names[name] = int(exp_id)
+                busy = {row[0] for row in connection.execute(text(
+                    "SELECT experiment_id FROM runs UNION SELECT experiment_id FROM experiment_tags "
+                    "UNION SELECT experiment_id FROM trace_info UNION SELECT experiment_id FROM logged_models"))}
+                found.empty_experiments = set(found.experiments) - {int(i) for i in busy if i is not None}
+                found.registered_models = {row[0] for row in connection.execute(
+                    text("SELECT name FROM registered_models"))}
+                ids = list(run_ids)
+                for start in range(0, len(ids), 500):
+                    chunk = ids[start:start + 500]
+                    rows = connection.execute(
+                        text("SELECT run_uuid FROM runs WHERE run_uuid IN :ids").bindparams(
+                            sqlalchemy.bindparam("ids", expanding=True)), {"ids": chunk})
+                    found.run_ids.update(row[0] for row in rows)
+        except Exception as exc:
+            raise self._translate(exc, "reading what the destination holds") from exc
+        return found
+
+    def units(self) -> list[Unit]:
+        """Experiments by id, then registered models by name."""
+        text = sqlalchemy.text
+        with self.engine.connect() as connection:
+            experiments = connection.execute(
+                text("SELECT experiment_id, name FROM experiments ORDER BY experiment_id")).all()
+            models = connection.execute(text(
+                "SELECT name FROM registered_models WHERE workspace = 'default' ORDER BY name")).all()
+        return ([Unit(EXPERIMENT, str(exp_id), name) for exp_id, name in experiments]
+                + [Unit(REGISTERED_MODEL, name, name) for (name,) in models])
+
+    def _unit_param(self, unit_kind: str, unit_id: str) -> int | str:
+        return int(unit_id) if unit_kind == EXPERIMENT else unit_id
+
+    def read_unit(self, unit: Unit) -> BatchStream:
+        """All rows of one unit, table by table (a single snapshot transaction)."""
+        param = {"unit": self._unit_param(unit.kind, unit.source_id)}
+        try:
+            with self.engine.connect() as connection:
+                raw = self._raw(connection)
+                if self.family == "postgresql":
+                    raw.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                for spec in tables_of(unit.kind):
+                    columns = ", ".join(quote(name) for name in spec.columns)
+                    sql = f"SELECT {columns} FROM {quote(spec.name)} WHERE {UNIT_ROWS[spec.name]}"
+                    table = self._bulk.fetch(raw, sql, param, spec.schema)
+                    for batch in table.to_batches(max_chunksize=200_000):
+                        yield spec.name, batch
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc, f"reading {unit.unit_id}") from exc
+
+    def write_unit(self, unit: Unit, dest_id: str, batches: BatchStream) -> dict[str, int]:
+        """Clear the unit's rows, then load ``batches``, in one transaction."""
+        written: dict[str, int] = {}
+        param = {"unit": self._unit_param(unit.kind, dest_id)}
+        current = "clearing"
+        try:
+            with self.engine.begin() as connection:
+                raw = self._raw(connection)
+                if self.family == "sqlite":
+                    raw.execute("PRAGMA foreign_keys = OFF")
+                self._clear(connection, unit.kind, param)
+                for table, batch in batches:
+                    current = table
+                    self._bulk.insert(raw, table, batch)
+                    written[table] = written.get(table, 0) + batch.num_rows
+        except StoreError:
+            raise
+        except sqlalchemy.exc.IntegrityError as exc:
+            raise self._conflict(unit, current, exc) from exc
+        except Exception as exc:
+            if type(exc).__name__ in ("UniqueViolation", "IntegrityError"):
+                raise self._conflict(unit, current, exc) from exc
+            raise self._translate(exc, f"writing {current} of {unit.unit_id}") from exc
+        return written
+
+    def _conflict(self, unit: Unit, table: str, exc: Exception) -> ConflictError:
+        detail = mask(str(exc).strip().splitlines()[0])
+        return ConflictError(
+            f"{unit.unit_id}: the destination already holds {table} rows with the same keys "
+            "(owned by another experiment or model); nothing of this unit was written",
+            [detail])
+
+    def _clear(self, connection: sqlalchemy.Connection, unit_kind: str, param: dict[str, Any]) -> None:
+        existing = set(sqlalchemy.inspect(connection).get_table_names())
+        statements = [(t, w) for t, w in EXTRA_CLEAR[unit_kind] if t in existing]
+        statements += [(spec.name, UNIT_ROWS[spec.name]) for spec in reversed(tables_of(unit_kind))]
+        for table, where in statements:
+            connection.execute(sqlalchemy.text(f"DELETE FROM {quote(table)} WHERE {where}"), param)
+
+    def finish(self) -> None:
+        """Advance PostgreSQL's experiment id sequence past the largest id."""
+        if self.family != "postgresql":
+            return
+        with self.engine.begin() as connection:
+            connection.execute(sqlalchemy.text(
+                "SELECT setval(pg_get_serial_sequence('experiments', 'experiment_id'), "
+                "COALESCE((SELECT MAX(experiment_id) FROM experiments), 0) + 1, false)"))
+
+    def close(self) -> None:
+        """Dispose of the engine's connections."""
+        self.engine.dispose()
+
+

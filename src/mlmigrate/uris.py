@@ -1,0 +1,65 @@
+"""Store URIs: parsing, classifying and masking their credentials."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from mlmigrate.exceptions import UsageError
+
+_PASSWORD_IN_NETLOC = re.compile(r"(?P<prefix>[a-zA-Z][a-zA-Z0-9+.\-]*://[^/:@\s]*:)(?P<pw>[^@\s/]*)@")
+
+#: URI scheme -> store family. Driver suffixes (``postgresql+psycopg``) are accepted.
+SCHEMES: dict[str, str] = {
+    "file": "filestore",
+    "sqlite": "sqlite",
+    "postgresql": "postgresql",
+    "postgres": "postgresql",
+    "mysql": "mysql",
+    "mongodb": "mongodb",
+    "mongodb+srv": "mongodb",
+    "http": "rest",
+    "https": "rest",
+}
+
+
+def mask(text: str) -> str:
+    """Return ``text`` with the password of every URI in it replaced by ``***``."""
+    return _PASSWORD_IN_NETLOC.sub(lambda m: f"{m.group('prefix')}***@", str(text))
+
+
+def scheme_of(uri: str) -> str:
+    """The store family of ``uri`` (``filestore``, ``sqlite``, ``postgresql`` …)."""
+    if "://" not in uri:
+        return "filestore"
+    raw = uri.split("://", 1)[0].lower()
+    base = raw if raw in SCHEMES else raw.split("+", 1)[0]
+    if base not in SCHEMES:
+        choices = ", ".join(sorted({"a folder path", "file://", "sqlite:///", "postgresql://"}))
+        raise UsageError(f"unknown store URI scheme {raw!r} in {mask(uri)!r}; valid: {choices}")
+    return SCHEMES[base]
+
+
+def local_path(uri: str) -> Path:
+    """The local path named by a folder path or a ``file://`` URI."""
+    if "://" not in uri:
+        return Path(uri).expanduser()
+    parts = urlsplit(uri)
+    if parts.scheme != "file":
+        raise UsageError(f"not a local path: {mask(uri)!r}")
+    if parts.netloc not in ("", "localhost"):
+        raise UsageError(f"file URI with a remote host is not supported: {mask(uri)!r}")
+    return Path(unquote(parts.path))
+
+
+def sqlite_path(uri: str) -> Path:
+    """The database file of a ``sqlite:///path`` URI."""
+    parts = urlsplit(uri)
+    path = unquote(uri.split("://", 1)[1])
+    if parts.netloc:
+        raise UsageError(f"a SQLite URI has no host; use sqlite:///relative or sqlite:////abs: {uri!r}")
+    path = path[1:] if path.startswith("/") else path
+    if not path or path == ":memory:":
+        raise UsageError(f"an in-memory SQLite database cannot be a migration store: {uri!r}")
+    return Path(path)
