@@ -21,12 +21,22 @@ from mlmigrate.uris import mask
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_MISMATCH, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 app = typer.Typer(
-    name="mlmigrate", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-    help="Move MLflow tracking data and model registry between backends: lossless, resumable, verified.")
+    name="mlmigrate",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Move MLflow tracking data and model registry between backends: lossless, resumable, verified.",
+)
 console = Console(stderr=True)
 
-StateDir = Annotated[Path | None, typer.Option("--state-dir", envvar="MLMIGRATE_STATE_DIR",
-                                               help="Folder of the migration journal [default: ./.mlmigrate]")]
+StateDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-dir",
+        envvar="MLMIGRATE_STATE_DIR",
+        help="Folder of the migration journal [default: ./.mlmigrate]",
+    ),
+]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary on stderr.")]
 
@@ -39,10 +49,17 @@ class ProgressView:
         self.rows = 0
         self.started = time.perf_counter()
         self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("units"), TextColumn("{task.fields[rows]:,} rows"),
-            TextColumn("{task.fields[rate]:,.0f} rows/s"), TimeElapsedColumn(),
-            console=console, transient=True, disable=not enabled)
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("units"),
+            TextColumn("{task.fields[rows]:,} rows"),
+            TextColumn("{task.fields[rate]:,.0f} rows/s"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=not enabled,
+        )
         self.task = self.progress.add_task(title, total=None, rows=0, rate=0.0)
 
     def __enter__(self) -> ProgressView:
@@ -87,21 +104,32 @@ def _summary(report: dict[str, Any]) -> None:
     for column in ("table", "read", "written", "skipped", "seconds"):
         table.add_column(column, justify="left" if column == "table" else "right")
     for name, stats in report["tables"].items():
-        table.add_row(name, f"{stats['read']:,}", f"{stats['written']:,}", f"{stats['skipped']:,}",
-                      f"{stats['seconds']:.2f}")
+        table.add_row(
+            name,
+            f"{stats['read']:,}",
+            f"{stats['written']:,}",
+            f"{stats['skipped']:,}",
+            f"{stats['seconds']:.2f}",
+        )
     console.print(table)
     units = report["units"]
     rate = report["rows_per_second"]
-    console.print(f"{report['rows_written']:,} rows in {report['seconds']:.2f} s"
-                  + (f" ({rate:,} rows/s)" if rate else "")
-                  + f"; units: {units['done']}/{units['total']} done, {units['skipped']} skipped, "
-                    f"{units['failed']} failed")
+    console.print(
+        f"{report['rows_written']:,} rows in {report['seconds']:.2f} s"
+        + (f" ({rate:,} rows/s)" if rate else "")
+        + f"; units: {units['done']}/{units['total']} done, {units['skipped']} skipped, "
+        f"{units['failed']} failed"
+    )
     if report["experiment_id_map"]:
-        console.print("experiment ids remapped (source → destination): " + ", ".join(
-            f"{s} → {d}" for s, d in report["experiment_id_map"].items()))
+        console.print(
+            "experiment ids remapped (source → destination): "
+            + ", ".join(f"{s} → {d}" for s, d in report["experiment_id_map"].items())
+        )
     for name, count in report["collapsed_duplicates"].items():
-        console.print(f"[yellow]note:[/] {count:,} exact duplicate {name} row(s) collapsed: the "
-                      "destination's key cannot hold the same point twice")
+        console.print(
+            f"[yellow]note:[/] {count:,} exact duplicate {name} row(s) collapsed: the "
+            "destination's key cannot hold the same point twice"
+        )
     for note in report["notes"]:
         console.print(f"note: {note}")
     for unit in report["skipped_units"]:
@@ -117,17 +145,26 @@ def _summary(report: dict[str, Any]) -> None:
 def _mismatches(mismatches: list[dict[str, Any]]) -> None:
     console.print(f"[red]verify: {len(mismatches)} difference(s)[/]")
     for item in mismatches[:50]:
-        rows = f" (source {item['source_rows']}, destination {item['destination_rows']} rows)" \
-            if "source_rows" in item else ""
+        rows = (
+            f" (source {item['source_rows']}, destination {item['destination_rows']} rows)"
+            if "source_rows" in item
+            else ""
+        )
         console.print(f"  {item['unit']} · {item['table']}: {item['problem']}{rows}")
 
 
 @app.command()
 def copy(
-    source: Annotated[str, typer.Argument(help="Source store: mlruns folder, file://, sqlite:///, postgresql://")],
+    source: Annotated[
+        str, typer.Argument(help="Source store: mlruns folder, file://, sqlite:///, postgresql://")
+    ],
     destination: Annotated[str, typer.Argument(help="Destination store: sqlite:///, postgresql://")],
-    on_error: Annotated[str, typer.Option("--on-error", help="fail: stop at a bad unit; skip: skip it and report it")] = "fail",
-    verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Verify counts and digests at the end")] = True,
+    on_error: Annotated[
+        str, typer.Option("--on-error", help="fail: stop at a bad unit; skip: skip it and report it")
+    ] = "fail",
+    verify: Annotated[
+        bool, typer.Option("--verify/--no-verify", help="Verify counts and digests at the end")
+    ] = True,
     workers: Annotated[int | None, typer.Option("--workers", help="Units written in parallel")] = None,
     state_dir: StateDir = None,
     as_json: JsonFlag = False,
@@ -139,8 +176,15 @@ def copy(
 
     try:
         with ProgressView(not quiet, "copying") as view:
-            report = run_copy(source, destination, on_error=on_error, verify=verify, workers=workers,
-                              state_dir=state_dir, listener=view)
+            report = run_copy(
+                source,
+                destination,
+                on_error=on_error,
+                verify=verify,
+                workers=workers,
+                state_dir=state_dir,
+                listener=view,
+            )
     except Interrupted as exc:
         console.print(f"[yellow]{exc}[/]\nresume with: mlmigrate copy {mask(source)} {mask(destination)}")
         raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -168,7 +212,9 @@ def copy(
 @app.command()
 def plan(
     source: Annotated[str, typer.Argument(help="Source store")],
-    destination: Annotated[str | None, typer.Argument(help="Destination store (optional): ids and clashes")] = None,
+    destination: Annotated[
+        str | None, typer.Argument(help="Destination store (optional): ids and clashes")
+    ] = None,
     as_json: JsonFlag = False,
     quiet: Quiet = False,
 ) -> None:
@@ -191,9 +237,11 @@ def plan(
     for name, count in result["tables"].items():
         table.add_row(name, f"{count:,}")
     console.print(table)
-    console.print(f"Total records to migrate: {result['total_rows']:,} "
-                  f"({result['units']['experiments']} experiments, "
-                  f"{result['units']['registered_models']} registered models)")
+    console.print(
+        f"Total records to migrate: {result['total_rows']:,} "
+        f"({result['units']['experiments']} experiments, "
+        f"{result['units']['registered_models']} registered models)"
+    )
     for problem in result["problems"]:
         console.print(f"[red]bad input[/] {problem['unit']}: {problem['error']}")
     for source_id, dest_id in result.get("experiment_id_map", {}).items():
@@ -224,8 +272,10 @@ def verify(
         _print_json(result.as_dict())
     if not quiet:
         if result.ok:
-            console.print(f"[green]equal[/]: {result.units_checked} units, "
-                          f"{sum(t['source'] for t in result.tables.values()):,} rows")
+            console.print(
+                f"[green]equal[/]: {result.units_checked} units, "
+                f"{sum(t['source'] for t in result.tables.values()):,} rows"
+            )
         else:
             _mismatches(result.mismatches)
     if not result.ok:
@@ -254,8 +304,14 @@ def status(
             for column in ("unit", "label", "destination id", "state", "rows", "error"):
                 table.add_column(column)
             for unit in units:
-                table.add_row(unit["unit_id"], unit["label"], unit["dest_id"], unit["state"],
-                              f"{sum(unit['counts'].values()):,}", unit["error"] or "")
+                table.add_row(
+                    unit["unit_id"],
+                    unit["label"],
+                    unit["dest_id"],
+                    unit["state"],
+                    f"{sum(unit['counts'].values()):,}",
+                    unit["error"] or "",
+                )
             console.print(table)
             return
         migrations = journal.migrations()
@@ -263,13 +319,30 @@ def status(
             _print_json(migrations)
             return
         table = Table(title=f"migrations in {journal.path}", title_justify="left")
-        for column in ("id", "source", "destination", "state", "started", "done", "pending", "failed", "skipped"):
+        for column in (
+            "id",
+            "source",
+            "destination",
+            "state",
+            "started",
+            "done",
+            "pending",
+            "failed",
+            "skipped",
+        ):
             table.add_column(column)
         for m in migrations:
-            table.add_row(m["migration_id"], m["source"], m["destination"], m["state"],
-                          time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(m["started"])),
-                          str(m["done"] or 0), str(m["pending"] or 0), str(m["failed"] or 0),
-                          str(m["skipped"] or 0))
+            table.add_row(
+                m["migration_id"],
+                m["source"],
+                m["destination"],
+                m["state"],
+                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(m["started"])),
+                str(m["done"] or 0),
+                str(m["pending"] or 0),
+                str(m["failed"] or 0),
+                str(m["skipped"] or 0),
+            )
         console.print(table)
     finally:
         journal.close()

@@ -17,8 +17,9 @@ from mlmigrate.tables import EXPERIMENT
 from mlmigrate.uris import mask
 
 
-def plan(source_uri: str, destination_uri: str | None = None, *,
-         listener: Listener = ignore) -> dict[str, Any]:
+def plan(
+    source_uri: str, destination_uri: str | None = None, *, listener: Listener = ignore
+) -> dict[str, Any]:
     """Read the whole source and say what a copy would write; nothing is written anywhere."""
     source = open_store(source_uri)
     counts: Counter[str] = Counter()
@@ -37,8 +38,10 @@ def plan(source_uri: str, destination_uri: str | None = None, *,
             listener(Event("unit_done", {"unit": unit.unit_id, "rows": 0}))
         result: dict[str, Any] = {
             "source": mask(source_uri),
-            "units": {"experiments": sum(u.kind == EXPERIMENT for u in units),
-                      "registered_models": sum(u.kind != EXPERIMENT for u in units)},
+            "units": {
+                "experiments": sum(u.kind == EXPERIMENT for u in units),
+                "registered_models": sum(u.kind != EXPERIMENT for u in units),
+            },
             "tables": dict(counts),
             "total_rows": sum(counts.values()),
             "problems": problems,
@@ -47,13 +50,19 @@ def plan(source_uri: str, destination_uri: str | None = None, *,
             destination = open_store(destination_uri)
             try:
                 existing = destination.existing(
-                    run_ids=source.run_ids() if hasattr(source, "run_ids") else [])
-                planned = plan_units(units, existing,
-                                     max_experiment_id=destination.capabilities.max_experiment_id)
-                result.update({"destination": mask(destination_uri),
-                               "experiment_id_map": planned.remapped,
-                               "replaced_empty_experiments": planned.replaced,
-                               "clashes": planned.clashes})
+                    run_ids=source.run_ids() if hasattr(source, "run_ids") else []
+                )
+                planned = plan_units(
+                    units, existing, max_experiment_id=destination.capabilities.max_experiment_id
+                )
+                result.update(
+                    {
+                        "destination": mask(destination_uri),
+                        "experiment_id_map": planned.remapped,
+                        "replaced_empty_experiments": planned.replaced,
+                        "clashes": planned.clashes,
+                    }
+                )
             finally:
                 destination.close()
         return result
@@ -61,8 +70,9 @@ def plan(source_uri: str, destination_uri: str | None = None, *,
         source.close()
 
 
-def _id_map(source_uri: str, destination_uri: str, units: list[Unit], destination: Any,
-            state_dir: Path | None) -> dict[str, str]:
+def _id_map(
+    source_uri: str, destination_uri: str, units: list[Unit], destination: Any, state_dir: Path | None
+) -> dict[str, str]:
     """Destination id of every source unit: from the journal, else matched by experiment name."""
     journal = Journal(state_dir)
     try:
@@ -81,8 +91,9 @@ def _id_map(source_uri: str, destination_uri: str, units: list[Unit], destinatio
     return mapping
 
 
-def verify(source_uri: str, destination_uri: str, *, state_dir: Path | None = None,
-           listener: Listener = ignore) -> VerifyResult:
+def verify(
+    source_uri: str, destination_uri: str, *, state_dir: Path | None = None, listener: Listener = ignore
+) -> VerifyResult:
     """Compare every unit of the source with the destination: counts and digests per table."""
     source = open_store(source_uri)
     destination = open_store(destination_uri)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -40,8 +39,16 @@ class Interrupted(MigrationError):
 class _Run:
     """State of one ``copy`` invocation shared by its worker threads."""
 
-    def __init__(self, source: Any, destination: Any, journal: Journal, migration_id: str,
-                 report: Report, listener: Listener, on_error: str):
+    def __init__(
+        self,
+        source: Any,
+        destination: Any,
+        journal: Journal,
+        migration_id: str,
+        report: Report,
+        listener: Listener,
+        on_error: str,
+    ):
         self.source = source
         self.destination = destination
         self.journal = journal
@@ -52,10 +59,16 @@ class _Run:
         self.stop = threading.Event()
         self.lock = threading.Lock()
 
-    def _timed(self, unit: Unit, record: UnitRecord, digests: dict[str, Digest]) -> Iterator[tuple[str, pa.RecordBatch]]:
+    def _timed(
+        self, unit: Unit, record: UnitRecord, digests: dict[str, Digest]
+    ) -> Iterator[tuple[str, pa.RecordBatch]]:
         """The unit's destination-ready batches, digested, counted and timed as they pass."""
-        stream = for_destination(self.source.read_unit(unit), unit_kind=unit.kind,
-                                 dest_id=record.dest_id, collapsed=self.report.collapsed)
+        stream = for_destination(
+            self.source.read_unit(unit),
+            unit_kind=unit.kind,
+            dest_id=record.dest_id,
+            collapsed=self.report.collapsed,
+        )
         started = time.perf_counter()
         for table, batch in stream:
             if self.stop.is_set():
@@ -79,15 +92,21 @@ class _Run:
         for attempt in range(1, RETRIES + 1):
             digests: dict[str, Digest] = {}
             try:
-                written = self.destination.write_unit(unit, record.dest_id,
-                                                      self._timed(unit, record, digests))
+                written = self.destination.write_unit(
+                    unit, record.dest_id, self._timed(unit, record, digests)
+                )
                 break
             except TransientStoreError:
                 if attempt == RETRIES or self.stop.is_set():
                     raise
-                time.sleep(0.5 * 2 ** attempt)
-        self.journal.mark(self.migration_id, record.unit_id, DONE, counts=written,
-                          digests={t: d.as_dict() for t, d in digests.items()})
+                time.sleep(0.5 * 2**attempt)
+        self.journal.mark(
+            self.migration_id,
+            record.unit_id,
+            DONE,
+            counts=written,
+            digests={t: d.as_dict() for t, d in digests.items()},
+        )
         with self.lock:
             for table, rows in written.items():
                 self.report.table(table).written += rows
@@ -102,9 +121,16 @@ def _workers(destination: Any, requested: int | None) -> int:
     return 1 if getattr(destination, "family", "") == "sqlite" else 2
 
 
-def copy(source_uri: str, destination_uri: str, *, on_error: str = "fail", verify: bool = True,
-         workers: int | None = None, state_dir: Path | None = None,
-         listener: Listener = ignore) -> Report:
+def copy(
+    source_uri: str,
+    destination_uri: str,
+    *,
+    on_error: str = "fail",
+    verify: bool = True,
+    workers: int | None = None,
+    state_dir: Path | None = None,
+    listener: Listener = ignore,
+) -> Report:
     """Copy everything from ``source_uri`` into ``destination_uri``; resume if interrupted before.
 
     Returns the report; raises :class:`ConflictError` when the destination already
@@ -124,8 +150,7 @@ def copy(source_uri: str, destination_uri: str, *, on_error: str = "fail", verif
         if previous and previous["state"] == DONE:
             report.migration_id = previous["migration_id"]
             report.status = "up-to-date"
-            report.message = (f"migration {previous['migration_id']} already copied everything; "
-                              "nothing to do")
+            report.message = f"migration {previous['migration_id']} already copied everything; nothing to do"
             records = journal.units(previous["migration_id"])
             report.units_total = report.units_done = len(records)
             return report
@@ -142,8 +167,17 @@ def copy(source_uri: str, destination_uri: str, *, on_error: str = "fail", verif
         report.units_done = sum(r.state == DONE for r in records)
         report.remapped = {r.source_id: r.dest_id for r in records if r.source_id != r.dest_id}
         todo = [r for r in records if r.state != DONE]
-        listener(Event("planned", {"units": len(records), "todo": len(todo),
-                                   "remapped": report.remapped, "migration_id": migration_id}))
+        listener(
+            Event(
+                "planned",
+                {
+                    "units": len(records),
+                    "todo": len(todo),
+                    "remapped": report.remapped,
+                    "migration_id": migration_id,
+                },
+            )
+        )
         run = _Run(source, destination, journal, migration_id, report, listener, on_error)
         try:
             _execute(run, todo, _workers(destination, workers))
@@ -155,12 +189,12 @@ def copy(source_uri: str, destination_uri: str, *, on_error: str = "fail", verif
             listener(Event("verify_started", {"units": report.units_done}))
             result = verify_written(journal, migration_id, destination, listener)
             report.verify = result.as_dict()
-        report.status = "failed" if report.failed_units else (
-            "partial" if report.skipped_units else DONE)
+        report.status = "failed" if report.failed_units else ("partial" if report.skipped_units else DONE)
         if report.verify and not report.verify["ok"]:
             report.status = "verify-mismatch"
-        journal.finish(migration_id, report.status if report.status != "verify-mismatch" else "failed",
-                       report.as_dict())
+        journal.finish(
+            migration_id, report.status if report.status != "verify-mismatch" else "failed", report.as_dict()
+        )
         return report
     finally:
         report.seconds = time.perf_counter() - started
@@ -169,8 +203,9 @@ def copy(source_uri: str, destination_uri: str, *, on_error: str = "fail", verif
         journal.close()
 
 
-def _start(source: Any, destination: Any, journal: Journal, source_uri: str, destination_uri: str,
-           report: Report) -> str:
+def _start(
+    source: Any, destination: Any, journal: Journal, source_uri: str, destination_uri: str, report: Report
+) -> str:
     """Prepare the destination, plan ids and clashes, and record the new migration."""
     destination.prepare()
     units = source.units()
@@ -181,14 +216,19 @@ def _start(source: Any, destination: Any, journal: Journal, source_uri: str, des
         raise ConflictError(
             f"the destination already holds {len(plan.clashes)} object(s) that the source brings; "
             "nothing was copied (merge policies come with --on-conflict in a later release)",
-            plan.clashes)
+            plan.clashes,
+        )
     for source_id, dest_id in plan.replaced.items():
-        report.notes.append(f"empty destination experiment {dest_id} replaced by source experiment "
-                            f"{source_id} of the same name")
-    return journal.create(source_uri, destination_uri,
-                          [(p.unit.unit_id, p.unit.kind, p.unit.source_id, p.dest_id, p.unit.label)
-                           for p in plan.units],
-                          {"remapped": plan.remapped})
+        report.notes.append(
+            f"empty destination experiment {dest_id} replaced by source experiment "
+            f"{source_id} of the same name"
+        )
+    return journal.create(
+        source_uri,
+        destination_uri,
+        [(p.unit.unit_id, p.unit.kind, p.unit.source_id, p.dest_id, p.unit.label) for p in plan.units],
+        {"remapped": plan.remapped},
+    )
 
 
 def _execute(run: _Run, todo: list[UnitRecord], workers: int) -> None:
@@ -236,11 +276,13 @@ def _unit_failed(run: _Run, record: UnitRecord, error: BaseException) -> BaseExc
     if isinstance(error, MigrationError):
         return error
     return MigrationError(f"{record.unit_id}: unexpected {type(error).__name__}: {error}").with_traceback(
-        error.__traceback__)
+        error.__traceback__
+    )
 
 
-def verify_written(journal: Journal, migration_id: str, destination: Any,
-                   listener: Listener = ignore) -> VerifyResult:
+def verify_written(
+    journal: Journal, migration_id: str, destination: Any, listener: Listener = ignore
+) -> VerifyResult:
     """Compare every done unit in the destination with the digests journaled at write time."""
     result = VerifyResult()
     for record in journal.units(migration_id):

@@ -36,7 +36,7 @@ def _powers(n: int, base: int) -> np.ndarray:
     with np.errstate(over="ignore"):
         while filled < n:
             take = min(filled, n - filled)
-            out[filled:filled + take] = out[:take] * step
+            out[filled : filled + take] = out[:take] * step
             step = step * step if take == filled else step
             filled += take
     return out
@@ -44,10 +44,11 @@ def _powers(n: int, base: int) -> np.ndarray:
 
 def _string_hashes(array: pa.Array) -> np.ndarray:
     array = pc.cast(array, pa.large_string())
-    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset:array.offset + len(array) + 1]
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset : array.offset + len(array) + 1]
     data_buffer = array.buffers()[2]
-    data = (np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None
-            else np.zeros(0, dtype=np.uint8))
+    data = (
+        np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, dtype=np.uint8)
+    )
     start, end = offsets[:-1], offsets[1:]
     total = int(end[-1]) if len(end) else 0
     inverse = pow(int(_P), -1, 1 << 64)
@@ -69,14 +70,12 @@ def column_hashes(array: pa.Array) -> np.ndarray:
     elif pa.types.is_floating(kind):
         values = array.to_numpy(zero_copy_only=False).astype(np.float64)
         values = np.where(values == 0.0, 0.0, values)  # -0.0 and 0.0 alike
-        bits = values.view(np.uint64).copy()
-        bits[np.isnan(values)] = _NULL
-        hashes = _mix(bits)
+        hashes = _mix(values.view(np.uint64))
+        hashes[np.isnan(values)] = _NULL
     elif pa.types.is_boolean(kind):
         hashes = _mix(pc.fill_null(array, False).to_numpy(zero_copy_only=False).astype(np.uint64) + 7)
     else:
-        hashes = _mix(pc.fill_null(array, 0).to_numpy(zero_copy_only=False).astype(np.int64)
-                      .view(np.uint64))
+        hashes = _mix(pc.fill_null(array, 0).to_numpy(zero_copy_only=False).astype(np.int64).view(np.uint64))
     if array.null_count:
         hashes = np.where(array.is_null().to_numpy(zero_copy_only=False), _NULL, hashes)
     return hashes

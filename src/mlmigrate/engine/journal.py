@@ -87,8 +87,9 @@ class Journal:
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
             self.path = self.state_dir / "journal.sqlite"
-            self._connection = sqlite3.connect(self.path, check_same_thread=False, timeout=30,
-                                               isolation_level=None)
+            self._connection = sqlite3.connect(
+                self.path, check_same_thread=False, timeout=30, isolation_level=None
+            )
             self._connection.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(f"cannot open the journal in {self.state_dir}: {exc}") from exc
@@ -102,29 +103,46 @@ class Journal:
         """The newest migration of this pair, if any."""
         rows = self._execute(
             "SELECT migration_id, state, started, ended FROM migrations WHERE pair_key = ? "
-            "ORDER BY started DESC LIMIT 1", (pair_key(source, destination),))
+            "ORDER BY started DESC LIMIT 1",
+            (pair_key(source, destination),),
+        )
         if not rows:
             return None
         migration_id, state, started, ended = rows[0]
         return {"migration_id": migration_id, "state": state, "started": started, "ended": ended}
 
-    def create(self, source: str, destination: str, units: list[tuple[str, str, str, str, str]],
-               options: dict[str, Any]) -> str:
+    def create(
+        self,
+        source: str,
+        destination: str,
+        units: list[tuple[str, str, str, str, str]],
+        options: dict[str, Any],
+    ) -> str:
         """Record a new migration and its planned units ``(unit_id, kind, source_id, dest_id, label)``."""
         migration_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         now = time.time()
         with self._lock:
             self._connection.execute("BEGIN")
             self._connection.execute(
-                "INSERT INTO migrations (migration_id, pair_key, source, destination, state, started, options) "
-                "VALUES (?, ?, ?, ?, 'running', ?, ?)",
-                (migration_id, pair_key(source, destination), mask(source), mask(destination), now,
-                 json.dumps(options)))
+                "INSERT INTO migrations (migration_id, pair_key, source, destination, state, started, "
+                "options) VALUES (?, ?, ?, ?, 'running', ?, ?)",
+                (
+                    migration_id,
+                    pair_key(source, destination),
+                    mask(source),
+                    mask(destination),
+                    now,
+                    json.dumps(options),
+                ),
+            )
             self._connection.executemany(
                 "INSERT INTO units (migration_id, unit_id, position, kind, source_id, dest_id, label, state) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
-                [(migration_id, unit_id, position, kind, source_id, dest_id, label)
-                 for position, (unit_id, kind, source_id, dest_id, label) in enumerate(units)])
+                [
+                    (migration_id, unit_id, position, kind, source_id, dest_id, label)
+                    for position, (unit_id, kind, source_id, dest_id, label) in enumerate(units)
+                ],
+            )
             self._connection.execute("COMMIT")
         return migration_id
 
@@ -132,28 +150,53 @@ class Journal:
         """The units of a migration in plan order."""
         rows = self._execute(
             "SELECT unit_id, kind, source_id, dest_id, label, state, counts, digests, error FROM units "
-            "WHERE migration_id = ? ORDER BY position", (migration_id,))
-        return [UnitRecord(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6] or "{}"),
-                           json.loads(r[7] or "{}"), r[8]) for r in rows]
+            "WHERE migration_id = ? ORDER BY position",
+            (migration_id,),
+        )
+        return [
+            UnitRecord(
+                r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6] or "{}"), json.loads(r[7] or "{}"), r[8]
+            )
+            for r in rows
+        ]
 
-    def mark(self, migration_id: str, unit_id: str, state: str, *, counts: dict[str, int] | None = None,
-             digests: dict[str, Any] | None = None, error: str | None = None) -> None:
+    def mark(
+        self,
+        migration_id: str,
+        unit_id: str,
+        state: str,
+        *,
+        counts: dict[str, int] | None = None,
+        digests: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
         """Record a unit's outcome (call only after the destination committed it)."""
         self._execute(
             "UPDATE units SET state = ?, counts = ?, digests = ?, error = ?, updated = ? "
             "WHERE migration_id = ? AND unit_id = ?",
-            (state, json.dumps(counts or {}), json.dumps(digests or {}), mask(error) if error else None,
-             time.time(), migration_id, unit_id))
+            (
+                state,
+                json.dumps(counts or {}),
+                json.dumps(digests or {}),
+                mask(error) if error else None,
+                time.time(),
+                migration_id,
+                unit_id,
+            ),
+        )
 
     def finish(self, migration_id: str, state: str, report: dict[str, Any] | None = None) -> None:
         """Record the end of a migration run."""
-        self._execute("UPDATE migrations SET state = ?, ended = ?, report = ? WHERE migration_id = ?",
-                      (state, time.time(), json.dumps(report) if report else None, migration_id))
+        self._execute(
+            "UPDATE migrations SET state = ?, ended = ?, report = ? WHERE migration_id = ?",
+            (state, time.time(), json.dumps(report) if report else None, migration_id),
+        )
 
     def set_state(self, migration_id: str, state: str) -> None:
         """Mark a migration running again (resume)."""
-        self._execute("UPDATE migrations SET state = ?, ended = NULL WHERE migration_id = ?",
-                      (state, migration_id))
+        self._execute(
+            "UPDATE migrations SET state = ?, ended = NULL WHERE migration_id = ?", (state, migration_id)
+        )
 
     def migrations(self) -> list[dict[str, Any]]:
         """All migrations, newest first, with unit counts per state."""
@@ -161,9 +204,20 @@ class Journal:
             "SELECT m.migration_id, m.source, m.destination, m.state, m.started, m.ended, "
             "SUM(u.state = 'done'), SUM(u.state = 'pending'), SUM(u.state = 'failed'), "
             "SUM(u.state = 'skipped') FROM migrations m LEFT JOIN units u USING (migration_id) "
-            "GROUP BY m.migration_id ORDER BY m.started DESC")
-        keys = ("migration_id", "source", "destination", "state", "started", "ended", "done",
-                "pending", "failed", "skipped")
+            "GROUP BY m.migration_id ORDER BY m.started DESC"
+        )
+        keys = (
+            "migration_id",
+            "source",
+            "destination",
+            "state",
+            "started",
+            "ended",
+            "done",
+            "pending",
+            "failed",
+            "skipped",
+        )
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
     def close(self) -> None:

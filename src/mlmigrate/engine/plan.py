@@ -75,5 +75,7 @@ def plan_units(units: list[Unit], existing: ExistingObjects, *, max_experiment_i
                 plan.clashes.append(f"registered model {unit.source_id!r} already exists in the destination")
         plan.units.append(PlannedUnit(unit, dest_id))
     if existing.run_ids:
-        plan.clashes += [f"run {run_id} already exists in the destination" for run_id in sorted(existing.run_ids)]
+        plan.clashes += [
+            f"run {run_id} already exists in the destination" for run_id in sorted(existing.run_ids)
+        ]
     return plan

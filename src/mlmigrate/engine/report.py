@@ -60,11 +60,22 @@ class Report:
             "seconds": round(self.seconds, 3),
             "rows_written": self.rows_written,
             "rows_per_second": round(self.rows_written / self.seconds) if self.seconds else None,
-            "units": {"total": self.units_total, "done": self.units_done,
-                      "this_run": self.units_this_run, "skipped": len(self.skipped_units),
-                      "failed": len(self.failed_units)},
-            "tables": {name: {"read": s.read, "written": s.written, "skipped": s.skipped,
-                              "seconds": round(s.seconds, 3)} for name, s in self.tables.items()},
+            "units": {
+                "total": self.units_total,
+                "done": self.units_done,
+                "this_run": self.units_this_run,
+                "skipped": len(self.skipped_units),
+                "failed": len(self.failed_units),
+            },
+            "tables": {
+                name: {
+                    "read": s.read,
+                    "written": s.written,
+                    "skipped": s.skipped,
+                    "seconds": round(s.seconds, 3),
+                }
+                for name, s in self.tables.items()
+            },
             "experiment_id_map": dict(self.remapped),
             "skipped_units": [{k: mask(v) for k, v in u.items()} for u in self.skipped_units],
             "failed_units": [{k: mask(v) for k, v in u.items()} for u in self.failed_units],

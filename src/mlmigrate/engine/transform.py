@@ -19,8 +19,9 @@ def dedupe(batch: pa.RecordBatch) -> pa.RecordBatch:
     return unique.select(table.column_names).combine_chunks().to_batches()[0]
 
 
-def for_destination(stream: BatchStream, *, unit_kind: str, dest_id: str,
-                    collapsed: Counter[str]) -> BatchStream:
+def for_destination(
+    stream: BatchStream, *, unit_kind: str, dest_id: str, collapsed: Counter[str]
+) -> BatchStream:
     """Rewrite experiment ids to ``dest_id`` and collapse exact duplicate metric points.
 
     ``collapsed`` counts the duplicates removed per table, for the report.

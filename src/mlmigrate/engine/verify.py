@@ -26,8 +26,12 @@ class VerifyResult:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"ok": self.ok, "units_checked": self.units_checked, "tables": self.tables,
-                "mismatches": self.mismatches}
+        return {
+            "ok": self.ok,
+            "units_checked": self.units_checked,
+            "tables": self.tables,
+            "mismatches": self.mismatches,
+        }
 
 
 def digest_stream(stream: BatchStream) -> dict[str, Digest]:
@@ -40,12 +44,14 @@ def digest_stream(stream: BatchStream) -> dict[str, Digest]:
 
 def source_digests(source: Any, unit: Unit, dest_id: str) -> dict[str, Digest]:
     """Digests of a source unit as it must look in the destination."""
-    return digest_stream(for_destination(source.read_unit(unit), unit_kind=unit.kind,
-                                         dest_id=dest_id, collapsed=Counter()))
+    return digest_stream(
+        for_destination(source.read_unit(unit), unit_kind=unit.kind, dest_id=dest_id, collapsed=Counter())
+    )
 
 
-def compare_unit(result: VerifyResult, unit_id: str, expected: dict[str, dict[str, Any]],
-                 actual: dict[str, Digest]) -> bool:
+def compare_unit(
+    result: VerifyResult, unit_id: str, expected: dict[str, dict[str, Any]], actual: dict[str, Digest]
+) -> bool:
     """Fold one unit's expected (source) and actual (destination) digests into ``result``."""
     result.units_checked += 1
     ok = True
@@ -57,8 +63,13 @@ def compare_unit(result: VerifyResult, unit_id: str, expected: dict[str, dict[st
         totals["destination"] += int(got["rows"])
         if want["rows"] != got["rows"] or want["digest"] != got["digest"]:
             ok = False
-            result.mismatches.append({
-                "unit": unit_id, "table": table, "source_rows": want["rows"],
-                "destination_rows": got["rows"],
-                "problem": "row counts differ" if want["rows"] != got["rows"] else "contents differ"})
+            result.mismatches.append(
+                {
+                    "unit": unit_id,
+                    "table": table,
+                    "source_rows": want["rows"],
+                    "destination_rows": got["rows"],
+                    "problem": "row counts differ" if want["rows"] != got["rows"] else "contents differ",
+                }
+            )
     return ok

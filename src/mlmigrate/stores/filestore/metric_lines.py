@@ -52,8 +52,14 @@ def _split(files: list[MetricFile]) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     return pc.utf8_trim_whitespace(lines).cast(pa.string()), file_index, line_number
 
 
-def _fail_at(mask: pa.Array, files: list[MetricFile], file_index: np.ndarray,
-             line_number: np.ndarray, lines: pa.Array, problem: str) -> None:
+def _fail_at(
+    mask: pa.Array,
+    files: list[MetricFile],
+    file_index: np.ndarray,
+    line_number: np.ndarray,
+    lines: pa.Array,
+    problem: str,
+) -> None:
     """Raise for the first line where ``mask`` is false, if any."""
     bad = np.flatnonzero(~mask.to_numpy(zero_copy_only=False))
     if bad.size:
@@ -72,8 +78,9 @@ def _field(parts: pa.Array, index: int) -> pa.Array:
     return pc.list_element(parts, index)
 
 
-def _checked(column: pa.Array, pattern: str, what: str, files, file_index, line_number, lines,
-             target: pa.DataType) -> pa.Array:
+def _checked(
+    column: pa.Array, pattern: str, what: str, files, file_index, line_number, lines, target: pa.DataType
+) -> pa.Array:
     ok = pc.fill_null(pc.match_substring_regex(column, pattern), False)
     _fail_at(ok, files, file_index, line_number, lines, f"{what} is not a number")
     return pc.cast(column, target)
@@ -103,26 +110,34 @@ def parse_run_metrics(files: list[MetricFile]) -> pa.Table:
     keys = pa.array([f.key for f in files], type=pa.string())
     owners = pa.array([f.owner for f in files], type=pa.string())
     take = pa.array(file_index)
-    return pa.table({
-        "key": pc.take(keys, take),
-        "value": value,
-        "timestamp": timestamp,
-        "run_uuid": pc.take(owners, take),
-        "step": step,
-        "is_nan": is_nan,
-    })
+    return pa.table(
+        {
+            "key": pc.take(keys, take),
+            "value": value,
+            "timestamp": timestamp,
+            "run_uuid": pc.take(owners, take),
+            "step": step,
+            "is_nan": is_nan,
+        }
+    )
 
 
 def parse_model_metrics(files: list[MetricFile]) -> pa.Table:
     """Parse logged-model metric files into ``metric_name, value, timestamp, step, run_id,
     dataset_name, dataset_digest, model_id`` (4 or 6 fields per line)."""
     if not files:
-        return pa.table({
-            "model_id": pa.array([], pa.string()), "metric_name": pa.array([], pa.string()),
-            "metric_timestamp_ms": pa.array([], pa.int64()), "metric_step": pa.array([], pa.int64()),
-            "metric_value": pa.array([], pa.float64()), "run_id": pa.array([], pa.string()),
-            "dataset_name": pa.array([], pa.string()), "dataset_digest": pa.array([], pa.string()),
-        })
+        return pa.table(
+            {
+                "model_id": pa.array([], pa.string()),
+                "metric_name": pa.array([], pa.string()),
+                "metric_timestamp_ms": pa.array([], pa.int64()),
+                "metric_step": pa.array([], pa.int64()),
+                "metric_value": pa.array([], pa.float64()),
+                "run_id": pa.array([], pa.string()),
+                "dataset_name": pa.array([], pa.string()),
+                "dataset_digest": pa.array([], pa.string()),
+            }
+        )
     lines, file_index, line_number = _split(files)
     parts = pc.split_pattern(lines, " ")
     width = pc.list_value_length(parts)
@@ -134,25 +149,33 @@ def parse_model_metrics(files: list[MetricFile]) -> pa.Table:
     args = (files, file_index, line_number, lines)
     take = pa.array(file_index)
     null = pa.nulls(len(lines), pa.string())
-    return pa.table({
-        "model_id": pc.take(pa.array([f.owner for f in files], pa.string()), take),
-        "metric_name": pc.take(pa.array([f.key for f in files], pa.string()), take),
-        "metric_timestamp_ms": _checked(_field(parts, 0), _INTEGER, "timestamp", *args,
-                                        target=pa.int64()),
-        "metric_step": _checked(_field(parts, 2), _INTEGER, "step", *args, target=pa.int64()),
-        "metric_value": _checked(_field(parts, 1), _FLOAT, "value", *args, target=pa.float64()),
-        "run_id": pc.cast(_field(parts, 3), pa.string()),
-        "dataset_name": pc.if_else(six, pc.cast(_field(parts, 4), pa.string()), null),
-        "dataset_digest": pc.if_else(six, pc.cast(_field(parts, 5), pa.string()), null),
-    })
+    return pa.table(
+        {
+            "model_id": pc.take(pa.array([f.owner for f in files], pa.string()), take),
+            "metric_name": pc.take(pa.array([f.key for f in files], pa.string()), take),
+            "metric_timestamp_ms": _checked(
+                _field(parts, 0), _INTEGER, "timestamp", *args, target=pa.int64()
+            ),
+            "metric_step": _checked(_field(parts, 2), _INTEGER, "step", *args, target=pa.int64()),
+            "metric_value": _checked(_field(parts, 1), _FLOAT, "value", *args, target=pa.float64()),
+            "run_id": pc.cast(_field(parts, 3), pa.string()),
+            "dataset_name": pc.if_else(six, pc.cast(_field(parts, 4), pa.string()), null),
+            "dataset_digest": pc.if_else(six, pc.cast(_field(parts, 5), pa.string()), null),
+        }
+    )
 
 
 def _empty_run_metrics() -> pa.Table:
-    return pa.table({
-        "key": pa.array([], pa.string()), "value": pa.array([], pa.float64()),
-        "timestamp": pa.array([], pa.int64()), "run_uuid": pa.array([], pa.string()),
-        "step": pa.array([], pa.int64()), "is_nan": pa.array([], pa.bool_()),
-    })
+    return pa.table(
+        {
+            "key": pa.array([], pa.string()),
+            "value": pa.array([], pa.float64()),
+            "timestamp": pa.array([], pa.int64()),
+            "run_uuid": pa.array([], pa.string()),
+            "step": pa.array([], pa.int64()),
+            "is_nan": pa.array([], pa.bool_()),
+        }
+    )
 
 
 def latest_points(metrics: pa.Table) -> pa.Table:
@@ -160,12 +183,17 @@ def latest_points(metrics: pa.Table) -> pa.Table:
     (step, timestamp, value), NaN counting as 0 — MLflow's own rule."""
     if metrics.num_rows == 0:
         return metrics.select(["key", "value", "timestamp", "step", "is_nan", "run_uuid"])
-    ordered = metrics.sort_by([("run_uuid", "ascending"), ("key", "ascending"),
-                               ("step", "ascending"), ("timestamp", "ascending"),
-                               ("value", "ascending")])
+    ordered = metrics.sort_by(
+        [
+            ("run_uuid", "ascending"),
+            ("key", "ascending"),
+            ("step", "ascending"),
+            ("timestamp", "ascending"),
+            ("value", "ascending"),
+        ]
+    )
     run = ordered.column("run_uuid").combine_chunks()
     key = ordered.column("key").combine_chunks()
     next_differs = pc.or_(pc.not_equal(run[1:], run[:-1]), pc.not_equal(key[1:], key[:-1]))
     last = np.append(next_differs.to_numpy(zero_copy_only=False), True)
-    return ordered.filter(pa.array(last)).select(
-        ["key", "value", "timestamp", "step", "is_nan", "run_uuid"])
+    return ordered.filter(pa.array(last)).select(["key", "value", "timestamp", "step", "is_nan", "run_uuid"])

@@ -30,22 +30,38 @@ def registered_model_batches(model_dir: Path) -> BatchStream:
     meta = read_yaml(path)
     name = str(meta.get("name") or model_dir.name)
     workspace = str(meta.get("workspace") or "default")
-    yield "registered_models", batch_from_columns("registered_models", {
-        "name": [name],
-        "creation_time": [_int(meta.get("creation_timestamp"), "creation_timestamp", path)],
-        "last_updated_time": [_int(meta.get("last_updated_timestamp"), "last_updated_timestamp", path)],
-        "description": [_text(meta.get("description"))],
-        "workspace": [workspace],
-    })
+    yield (
+        "registered_models",
+        batch_from_columns(
+            "registered_models",
+            {
+                "name": [name],
+                "creation_time": [_int(meta.get("creation_timestamp"), "creation_timestamp", path)],
+                "last_updated_time": [
+                    _int(meta.get("last_updated_timestamp"), "last_updated_timestamp", path)
+                ],
+                "description": [_text(meta.get("description"))],
+                "workspace": [workspace],
+            },
+        ),
+    )
     keys, values = read_key_files(model_dir / "tags")
     if keys:
-        yield "registered_model_tags", batch_from_columns("registered_model_tags", {
-            "key": keys, "value": values, "name": [name] * len(keys),
-            "workspace": [workspace] * len(keys)})
+        yield (
+            "registered_model_tags",
+            batch_from_columns(
+                "registered_model_tags",
+                {
+                    "key": keys,
+                    "value": values,
+                    "name": [name] * len(keys),
+                    "workspace": [workspace] * len(keys),
+                },
+            ),
+        )
 
     versions: dict[str, list[Any]] = {column: [] for column in TABLES["model_versions"].columns}
-    version_tags: dict[str, list[Any]] = {"key": [], "value": [], "name": [], "version": [],
-                                          "workspace": []}
+    version_tags: dict[str, list[Any]] = {"key": [], "value": [], "name": [], "version": [], "workspace": []}
     for folder in subfolders(model_dir):
         if not folder.startswith("version-"):
             continue
@@ -53,15 +69,16 @@ def registered_model_batches(model_dir: Path) -> BatchStream:
         version_meta = read_yaml(version_path)
         version = _int(require(version_meta, "version", version_path), "version", version_path)
         if f"version-{version}" != folder:
-            raise SourceFormatError(f"version {version} does not match its folder {folder!r}",
-                                    path=str(version_path))
+            raise SourceFormatError(
+                f"version {version} does not match its folder {folder!r}", path=str(version_path)
+            )
         row = {
             "name": name,
             "version": version,
-            "creation_time": _int(version_meta.get("creation_timestamp"), "creation_timestamp",
-                                  version_path),
-            "last_updated_time": _int(version_meta.get("last_updated_timestamp"),
-                                      "last_updated_timestamp", version_path),
+            "creation_time": _int(version_meta.get("creation_timestamp"), "creation_timestamp", version_path),
+            "last_updated_time": _int(
+                version_meta.get("last_updated_timestamp"), "last_updated_timestamp", version_path
+            ),
             "description": _text(version_meta.get("description")),
             "user_id": _text(version_meta.get("user_id")),
             "current_stage": _text(version_meta.get("current_stage") or "None"),

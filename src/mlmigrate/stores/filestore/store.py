@@ -26,8 +26,10 @@ def resolve_mlruns(path: Path) -> Path:
     names = subfolders(path)
     if any(name.isdigit() or name in (TRASH, "models") for name in names):
         return path
-    raise UsageError(f"{path} is not an MLflow FileStore: it holds no experiment folders "
-                     "(numbered folders with meta.yaml) and no mlruns/ folder")
+    raise UsageError(
+        f"{path} is not an MLflow FileStore: it holds no experiment folders "
+        "(numbered folders with meta.yaml) and no mlruns/ folder"
+    )
 
 
 class FileStore:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -81,19 +80,24 @@ def read_traces(traces_dir: Path, exp_id: str) -> BatchStream:
         trace_tags = key_files_as_dict(trace_dir / "tags")
         trace_metadata = key_files_as_dict(trace_dir / "request_metadata")
         row: dict[str, Any] = dict.fromkeys(TABLES["trace_info"].columns)
-        row.update({
-            "request_id": trace_id,
-            "experiment_id": int(exp_id),
-            "timestamp_ms": when,
-            "execution_time_ms": duration_ms(
-                meta.get("execution_time_ms", meta.get("execution_duration_ms",
-                                                       meta.get("execution_duration"))), path),
-            "status": str(meta.get("status") or meta.get("state") or "OK"),
-            "client_request_id": meta.get("client_request_id"),
-            "request_preview": meta.get("request_preview"),
-            "response_preview": meta.get("response_preview"),
-            "trace_name": trace_tags.pop(TRACE_NAME_TAG, None),
-        })
+        row.update(
+            {
+                "request_id": trace_id,
+                "experiment_id": int(exp_id),
+                "timestamp_ms": when,
+                "execution_time_ms": duration_ms(
+                    meta.get(
+                        "execution_time_ms", meta.get("execution_duration_ms", meta.get("execution_duration"))
+                    ),
+                    path,
+                ),
+                "status": str(meta.get("status") or meta.get("state") or "OK"),
+                "client_request_id": meta.get("client_request_id"),
+                "request_preview": meta.get("request_preview"),
+                "response_preview": meta.get("response_preview"),
+                "trace_name": trace_tags.pop(TRACE_NAME_TAG, None),
+            }
+        )
         row.update(_promoted_columns(trace_metadata))
         for column, value in row.items():
             info[column].append(value)
@@ -111,47 +115,31 @@ def read_traces(traces_dir: Path, exp_id: str) -> BatchStream:
         yield "assessments", batch_from_columns("assessments", assessments)
 
 
-def _collect_assessments(folder: Path, trace_id: str, exp_id: int, trace_time: int,
-                         out: dict[str, list[Any]]) -> None:
-    from mlflow.store.tracking.utils.trace_analytics import assessment_aggregate
+def _collect_assessments(
+    folder: Path, trace_id: str, exp_id: int, trace_time: int, out: dict[str, list[Any]]
+) -> None:
+    """Assessments as MLflow's SQL store would write them (through its own entity mapping)."""
+    from mlflow.entities.assessment import Assessment
+    from mlflow.store.tracking.dbmodels.models import SqlAssessments
 
     if not folder.is_dir():
         return
     for path in sorted(folder.glob("*.yaml")):
         meta = read_yaml(path)
-        if meta.get("feedback") is not None:
-            kind, body = "feedback", meta["feedback"]
-            error = body.get("error")
-            error_json = json.dumps(error) if error else None
-        elif meta.get("expectation") is not None:
-            kind, body, error_json = "expectation", meta["expectation"], None
-        else:
-            raise SourceFormatError("assessment has neither feedback nor expectation", path=str(path))
-        value = body.get("value")
-        source = meta.get("source") or {}
-        created = int(meta.get("create_time_ms") or 0)
-        aggregate, numeric = assessment_aggregate(value)
-        row = {
-            "assessment_id": str(meta.get("assessment_id") or path.stem),
-            "trace_id": trace_id,
-            "name": str(meta.get("assessment_name") or meta.get("name") or ""),
-            "assessment_type": kind,
-            "value": json.dumps(value),
-            "error": error_json,
-            "created_timestamp": created,
-            "last_updated_timestamp": int(meta.get("last_update_time_ms") or created),
-            "source_type": str(source.get("source_type") or "CODE"),
-            "source_id": source.get("source_id"),
-            "run_id": meta.get("run_id"),
-            "span_id": meta.get("span_id"),
-            "rationale": meta.get("rationale"),
-            "overrides": meta.get("overrides"),
-            "valid": bool(meta.get("valid", True)),
-            "assessment_metadata": json.dumps(meta["metadata"]) if meta.get("metadata") else None,
-            "experiment_id": exp_id,
-            "trace_timestamp_ms": trace_time,
-            "aggregate_value": aggregate,
-            "is_numeric_value": bool(numeric),
-        }
-        for column, value in row.items():
+        try:
+            entity = Assessment.from_dictionary(meta)
+            row = SqlAssessments.from_mlflow_entity(entity)
+        except Exception as exc:
+            raise SourceFormatError(f"assessment cannot be read: {exc}", path=str(path)) from exc
+        values = {column: getattr(row, column) for column in TABLES["assessments"].columns}
+        values.update(
+            {
+                "trace_id": trace_id,
+                "valid": bool(meta.get("valid", True)),
+                "experiment_id": exp_id,
+                "trace_timestamp_ms": trace_time,
+                "assessment_id": str(meta.get("assessment_id") or path.stem),
+            }
+        )
+        for column, value in values.items():
             out[column].append(value)

@@ -75,27 +75,40 @@ def experiment_batches(exp_dir: Path, exp_id: str) -> BatchStream:
     meta_id = str(meta.get("experiment_id", exp_id))
     if meta_id != exp_id:
         raise SourceFormatError(
-            f"experiment_id {meta_id!r} does not match its folder name {exp_id!r}", path=str(meta_path))
-    yield "experiments", batch_from_columns("experiments", {
-        "experiment_id": [int(exp_id)],
-        "name": [str(require(meta, "name", meta_path))],
-        "artifact_location": [_str_or_none(meta.get("artifact_location"))],
-        "lifecycle_stage": [str(meta.get("lifecycle_stage") or "active")],
-        "creation_time": [_int_or_none(meta.get("creation_time"), "creation_time", meta_path)],
-        "last_update_time": [_int_or_none(meta.get("last_update_time"), "last_update_time", meta_path)],
-        "workspace": [str(meta.get("workspace") or "default")],
-    })
+            f"experiment_id {meta_id!r} does not match its folder name {exp_id!r}", path=str(meta_path)
+        )
+    yield (
+        "experiments",
+        batch_from_columns(
+            "experiments",
+            {
+                "experiment_id": [int(exp_id)],
+                "name": [str(require(meta, "name", meta_path))],
+                "artifact_location": [_str_or_none(meta.get("artifact_location"))],
+                "lifecycle_stage": [str(meta.get("lifecycle_stage") or "active")],
+                "creation_time": [_int_or_none(meta.get("creation_time"), "creation_time", meta_path)],
+                "last_update_time": [
+                    _int_or_none(meta.get("last_update_time"), "last_update_time", meta_path)
+                ],
+                "workspace": [str(meta.get("workspace") or "default")],
+            },
+        ),
+    )
     keys, values = read_key_files(exp_dir / "tags")
     if keys:
-        yield "experiment_tags", batch_from_columns("experiment_tags", {
-            "key": keys, "value": values, "experiment_id": [int(exp_id)] * len(keys)})
+        yield (
+            "experiment_tags",
+            batch_from_columns(
+                "experiment_tags", {"key": keys, "value": values, "experiment_id": [int(exp_id)] * len(keys)}
+            ),
+        )
 
     datasets = _dataset_uuids(exp_dir, exp_id)
     yield from _dataset_batches(exp_dir, exp_id, datasets)
 
     run_names = [name for name in subfolders(exp_dir) if name not in RESERVED]
     for start in range(0, len(run_names), RUNS_PER_BATCH):
-        chunk = run_names[start:start + RUNS_PER_BATCH]
+        chunk = run_names[start : start + RUNS_PER_BATCH]
         yield from _run_batches(exp_dir, exp_id, chunk, datasets)
 
     yield from _logged_model_batches(exp_dir, exp_id)
@@ -118,20 +131,27 @@ def _dataset_batches(exp_dir: Path, exp_id: str, datasets: dict[str, dict[str, A
     if not datasets:
         return
     rows = list(datasets.values())
-    yield "datasets", batch_from_columns("datasets", {
-        "dataset_uuid": [m["_uuid"] for m in rows],
-        "experiment_id": [int(exp_id)] * len(rows),
-        "name": [str(require(m, "name", m["_path"])) for m in rows],
-        "digest": [str(require(m, "digest", m["_path"])) for m in rows],
-        "dataset_source_type": [str(require(m, "source_type", m["_path"])) for m in rows],
-        "dataset_source": [str(require(m, "source", m["_path"])) for m in rows],
-        "dataset_schema": [_str_or_none(m.get("schema")) for m in rows],
-        "dataset_profile": [_str_or_none(m.get("profile")) for m in rows],
-    })
+    yield (
+        "datasets",
+        batch_from_columns(
+            "datasets",
+            {
+                "dataset_uuid": [m["_uuid"] for m in rows],
+                "experiment_id": [int(exp_id)] * len(rows),
+                "name": [str(require(m, "name", m["_path"])) for m in rows],
+                "digest": [str(require(m, "digest", m["_path"])) for m in rows],
+                "dataset_source_type": [str(require(m, "source_type", m["_path"])) for m in rows],
+                "dataset_source": [str(require(m, "source", m["_path"])) for m in rows],
+                "dataset_schema": [_str_or_none(m.get("schema")) for m in rows],
+                "dataset_profile": [_str_or_none(m.get("profile")) for m in rows],
+            },
+        ),
+    )
 
 
-def _run_batches(exp_dir: Path, exp_id: str, run_names: list[str],
-                 datasets: dict[str, dict[str, Any]]) -> BatchStream:
+def _run_batches(
+    exp_dir: Path, exp_id: str, run_names: list[str], datasets: dict[str, dict[str, Any]]
+) -> BatchStream:
     runs: dict[str, list[Any]] = {name: [] for name in TABLES["runs"].columns}
     params: dict[str, list[str]] = {"key": [], "value": [], "run_uuid": []}
     tags: dict[str, list[str]] = {"key": [], "value": [], "run_uuid": []}
@@ -143,12 +163,14 @@ def _run_batches(exp_dir: Path, exp_id: str, run_names: list[str],
         meta_path = run_dir / "meta.yaml"
         if not meta_path.is_file():
             raise SourceFormatError(
-                "run folder has no meta.yaml (a missing or partly deleted run?)", path=str(run_dir))
+                "run folder has no meta.yaml (a missing or partly deleted run?)", path=str(run_dir)
+            )
         meta = read_yaml(meta_path)
         run_id = str(meta.get("run_id") or meta.get("run_uuid") or "")
         if run_id != name:
             raise SourceFormatError(
-                f"run_id {run_id!r} does not match its folder name {name!r}", path=str(meta_path))
+                f"run_id {run_id!r} does not match its folder name {name!r}", path=str(meta_path)
+            )
         run_tags = key_files_as_dict(run_dir / "tags")
         run_name = meta.get("run_name") or meta.get("name") or run_tags.get("mlflow.runName")
         row = {
@@ -187,11 +209,15 @@ def _run_batches(exp_dir: Path, exp_id: str, run_names: list[str],
     if metric_files:
         metrics = parse_run_metrics(metric_files)
         for batch in metrics.to_batches():
-            yield "metrics", batch_from_columns("metrics", dict(zip(metrics.column_names,
-                                                                    batch.columns, strict=True)))
+            yield (
+                "metrics",
+                batch_from_columns("metrics", dict(zip(metrics.column_names, batch.columns, strict=True))),
+            )
         latest = latest_points(metrics)
-        yield "latest_metrics", batch_from_columns(
-            "latest_metrics", {name: latest.column(name) for name in latest.column_names})
+        yield (
+            "latest_metrics",
+            batch_from_columns("latest_metrics", {name: latest.column(name) for name in latest.column_names}),
+        )
     if inputs["input_uuid"]:
         yield "inputs", batch_from_columns("inputs", inputs)
     if input_tags["input_uuid"]:
@@ -215,8 +241,13 @@ def _metric_files(folder: Path, owner: str) -> list[MetricFile]:
     return found
 
 
-def _collect_inputs(run_dir: Path, run_id: str, datasets: dict[str, dict[str, Any]],
-                    inputs: dict[str, list[Any]], input_tags: dict[str, list[str]]) -> None:
+def _collect_inputs(
+    run_dir: Path,
+    run_id: str,
+    datasets: dict[str, dict[str, Any]],
+    inputs: dict[str, list[Any]],
+    input_tags: dict[str, list[str]],
+) -> None:
     """Dataset and model inputs (``inputs/``) and model outputs (``outputs/``) of one run."""
     for name in subfolders(run_dir / "inputs"):
         path = run_dir / "inputs" / name / "meta.yaml"
@@ -228,13 +259,16 @@ def _collect_inputs(run_dir: Path, run_id: str, datasets: dict[str, dict[str, An
             if source_id not in datasets:
                 raise SourceFormatError(
                     f"input refers to dataset {source_id!r}, which is not in the experiment's "
-                    "datasets/ folder", path=str(path))
+                    "datasets/ folder",
+                    path=str(path),
+                )
             row = (input_uuid, "DATASET", datasets[source_id]["_uuid"], "RUN", run_id, 0)
         elif source_type == "MODEL":
             row = (input_uuid, "RUN_INPUT", run_id, "MODEL_INPUT", source_id, 0)
         else:
-            raise SourceFormatError(f"unknown input source_type {source_type!r} (valid: DATASET, "
-                                    "MODEL)", path=str(path))
+            raise SourceFormatError(
+                f"unknown input source_type {source_type!r} (valid: DATASET, MODEL)", path=str(path)
+            )
         _append_input(inputs, row)
         for tag_name, tag_value in (meta.get("tags") or {}).items():
             input_tags["input_uuid"].append(input_uuid)
@@ -275,9 +309,12 @@ def _logged_model_batches(exp_dir: Path, exp_id: str) -> Iterator[tuple[str, pa.
             "experiment_id": int(exp_id),
             "name": str(require(meta, "name", path)),
             "artifact_location": str(meta.get("artifact_location") or ""),
-            "creation_timestamp_ms": _int_or_none(meta.get("creation_timestamp", 0), "creation_timestamp", path),
+            "creation_timestamp_ms": _int_or_none(
+                meta.get("creation_timestamp", 0), "creation_timestamp", path
+            ),
             "last_updated_timestamp_ms": _int_or_none(
-                meta.get("last_updated_timestamp", 0), "last_updated_timestamp", path),
+                meta.get("last_updated_timestamp", 0), "last_updated_timestamp", path
+            ),
             "status": _int_or_none(status, "status", path),
             "lifecycle_stage": str(meta.get("lifecycle_stage") or "active"),
             "model_type": _str_or_none(meta.get("model_type")),

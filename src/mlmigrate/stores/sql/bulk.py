@@ -31,18 +31,17 @@ class PostgresBulk:
         buffer = io.BytesIO()
         pacsv.write_csv(batch, buffer, _CSV_WRITE)
         columns = ", ".join(quote(name) for name in batch.schema.names)
-        with connection.cursor() as cursor, cursor.copy(
-            f"COPY {quote(table)} ({columns}) FROM STDIN (FORMAT csv)"
-        ) as copy:
+        with (
+            connection.cursor() as cursor,
+            cursor.copy(f"COPY {quote(table)} ({columns}) FROM STDIN (FORMAT csv)") as copy,
+        ):
             copy.write(buffer.getbuffer())
 
     def fetch(self, connection: Any, sql: str, params: dict[str, Any], schema: pa.Schema) -> pa.Table:
         """Run ``sql`` and return its rows as a table of ``schema``."""
         literal = _inline(connection, sql, params)
         buffer = io.BytesIO()
-        with connection.cursor() as cursor, cursor.copy(
-            f"COPY ({literal}) TO STDOUT (FORMAT csv)"
-        ) as copy:
+        with connection.cursor() as cursor, cursor.copy(f"COPY ({literal}) TO STDOUT (FORMAT csv)") as copy:
             for chunk in copy:
                 buffer.write(chunk)
         if buffer.tell() == 0:
@@ -52,8 +51,13 @@ class PostgresBulk:
             buffer,
             read_options=pacsv.ReadOptions(column_names=schema.names),
             convert_options=pacsv.ConvertOptions(
-                column_types=schema, strings_can_be_null=True, quoted_strings_can_be_null=False,
-                true_values=["t", "true"], false_values=["f", "false"]),
+                column_types=schema,
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+                true_values=["t", "true"],
+                false_values=["f", "false"],
+            ),
         ).cast(schema)
 
 
@@ -87,7 +91,9 @@ class SqliteBulk:
         if not rows:
             return schema.empty_table()
         columns = list(zip(*rows, strict=True))
-        arrays = [pa.array(_coerce(column, f.type), type=f.type) for column, f in zip(columns, schema)]
+        arrays = [
+            pa.array(_coerce(column, f.type), type=f.type) for column, f in zip(columns, schema, strict=True)
+        ]
         return pa.Table.from_arrays(arrays, schema=schema)
 
 

@@ -46,7 +46,8 @@ def prepare_schema(engine: sqlalchemy.Engine, *, display_uri: str) -> str:
         if tables:
             raise SchemaError(
                 f"{display_uri} holds tables ({', '.join(sorted(tables)[:5])} …) but no MLflow "
-                "schema revision (alembic_version): it is not an MLflow database")
+                "schema revision (alembic_version): it is not an MLflow database"
+            )
         logger.info("initialising MLflow schema %s in %s", head, display_uri)
         _initialize_tables(engine)
         return head
@@ -55,7 +56,8 @@ def prepare_schema(engine: sqlalchemy.Engine, *, display_uri: str) -> str:
     if revision not in revisions:
         raise SchemaError(
             f"{display_uri} is at MLflow schema revision {revision!r}, which this MLflow "
-            f"(head {head!r}) does not know; use the MLflow version that wrote it")
+            f"(head {head!r}) does not know; use the MLflow version that wrote it"
+        )
     logger.info("upgrading MLflow schema of %s from %s to %s", display_uri, revision, head)
     _upgrade_db(engine)
     return head

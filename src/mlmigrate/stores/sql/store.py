@@ -54,8 +54,9 @@ class SqlStore:
 
     def _translate(self, exc: Exception, doing: str) -> StoreError:
         text = mask(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
-        if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError) or \
-                type(exc).__name__ in ("OperationalError", "InterfaceError"):
+        if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError) or type(
+            exc
+        ).__name__ in ("OperationalError", "InterfaceError"):
             return TransientStoreError(f"{doing} on {self.display_uri}: {text}")
         return StoreError(f"{doing} on {self.display_uri}: {text}")
 
@@ -88,18 +89,29 @@ class SqlStore:
                 for exp_id, name in connection.execute(text("SELECT experiment_id, name FROM experiments")):
                     found.experiments[int(exp_id)] = name
                     found.experiment_names[name] = int(exp_id)
-                busy = {row[0] for row in connection.execute(text(
-                    "SELECT experiment_id FROM runs UNION SELECT experiment_id FROM experiment_tags "
-                    "UNION SELECT experiment_id FROM trace_info UNION SELECT experiment_id FROM logged_models"))}
+                busy = {
+                    row[0]
+                    for row in connection.execute(
+                        text(
+                            "SELECT experiment_id FROM runs UNION SELECT experiment_id FROM experiment_tags"
+                            " UNION SELECT experiment_id FROM trace_info"
+                            " UNION SELECT experiment_id FROM logged_models"
+                        )
+                    )
+                }
                 found.empty_experiments = set(found.experiments) - {int(i) for i in busy if i is not None}
-                found.registered_models = {row[0] for row in connection.execute(
-                    text("SELECT name FROM registered_models"))}
+                found.registered_models = {
+                    row[0] for row in connection.execute(text("SELECT name FROM registered_models"))
+                }
                 ids = list(run_ids)
                 for start in range(0, len(ids), 500):
-                    chunk = ids[start:start + 500]
+                    chunk = ids[start : start + 500]
                     rows = connection.execute(
                         text("SELECT run_uuid FROM runs WHERE run_uuid IN :ids").bindparams(
-                            sqlalchemy.bindparam("ids", expanding=True)), {"ids": chunk})
+                            sqlalchemy.bindparam("ids", expanding=True)
+                        ),
+                        {"ids": chunk},
+                    )
                     found.run_ids.update(row[0] for row in rows)
         except Exception as exc:
             raise self._translate(exc, "reading what the destination holds") from exc
@@ -110,11 +122,14 @@ class SqlStore:
         text = sqlalchemy.text
         with self.engine.connect() as connection:
             experiments = connection.execute(
-                text("SELECT experiment_id, name FROM experiments ORDER BY experiment_id")).all()
-            models = connection.execute(text(
-                "SELECT name FROM registered_models WHERE workspace = 'default' ORDER BY name")).all()
-        return ([Unit(EXPERIMENT, str(exp_id), name) for exp_id, name in experiments]
-                + [Unit(REGISTERED_MODEL, name, name) for (name,) in models])
+                text("SELECT experiment_id, name FROM experiments ORDER BY experiment_id")
+            ).all()
+            models = connection.execute(
+                text("SELECT name FROM registered_models WHERE workspace = 'default' ORDER BY name")
+            ).all()
+        return [Unit(EXPERIMENT, str(exp_id), name) for exp_id, name in experiments] + [
+            Unit(REGISTERED_MODEL, name, name) for (name,) in models
+        ]
 
     def _unit_param(self, unit_kind: str, unit_id: str) -> int | str:
         return int(unit_id) if unit_kind == EXPERIMENT else unit_id
@@ -168,7 +183,8 @@ class SqlStore:
         return ConflictError(
             f"{unit.unit_id}: the destination already holds {table} rows with the same keys "
             "(owned by another experiment or model); nothing of this unit was written",
-            [detail])
+            [detail],
+        )
 
     def _clear(self, connection: sqlalchemy.Connection, unit_kind: str, param: dict[str, Any]) -> None:
         existing = set(sqlalchemy.inspect(connection).get_table_names())
@@ -182,12 +198,13 @@ class SqlStore:
         if self.family != "postgresql":
             return
         with self.engine.begin() as connection:
-            connection.execute(sqlalchemy.text(
-                "SELECT setval(pg_get_serial_sequence('experiments', 'experiment_id'), "
-                "COALESCE((SELECT MAX(experiment_id) FROM experiments), 0) + 1, false)"))
+            connection.execute(
+                sqlalchemy.text(
+                    "SELECT setval(pg_get_serial_sequence('experiments', 'experiment_id'), "
+                    "COALESCE((SELECT MAX(experiment_id) FROM experiments), 0) + 1, false)"
+                )
+            )
 
     def close(self) -> None:
         """Dispose of the engine's connections."""
         self.engine.dispose()
-
-

@@ -1,0 +1,91 @@
+"""Shared fixtures: isolated MLflow environment, a private PostgreSQL, and the edge-case store."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parent
+if str(TESTS_DIR) not in sys.path:  # lets test modules import servers, edge_store, mlflow_compare
+    sys.path.insert(0, str(TESTS_DIR))
+
+# MLflow 3.17 refuses the FileStore without this; set before any mlflow import in a test module.
+os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+
+from servers import PostgresServer, ServerStartError, start_postgres  # noqa: E402
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(autouse=True)
+def isolated_mlflow_env(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """Run every test in its own cwd (MLflow drops ``./mlflow.db`` there) and state dir."""
+    workdir = tmp_path_factory.mktemp("cwd")
+    state_dir = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    monkeypatch.setenv("MLMIGRATE_STATE_DIR", str(state_dir))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    monkeypatch.chdir(workdir)
+    yield workdir
+
+
+@pytest.fixture(scope="session")
+def postgres_server_handle() -> Iterator[PostgresServer]:
+    """The running :class:`servers.PostgresServer`; skipped locally, fatal in CI, if it fails."""
+    with contextlib.ExitStack() as stack:
+        try:
+            server = stack.enter_context(start_postgres())
+        except ServerStartError as exc:
+            if _in_ci():
+                raise
+            pytest.skip(f"PostgreSQL not available: {exc}")
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_server(postgres_server_handle: PostgresServer) -> dict[str, object]:
+    """``{"url": "postgresql://postgres@127.0.0.1:PORT/postgres", "port": PORT}``."""
+    return {"url": postgres_server_handle.url, "port": postgres_server_handle.port}
+
+
+@pytest.fixture
+def postgres_db(postgres_server_handle: PostgresServer) -> Iterator[str]:
+    """URL of a fresh, empty database on the session server, dropped afterwards."""
+    url = postgres_server_handle.create_database()
+    yield url
+    try:
+        postgres_server_handle.drop_database(url)
+    except Exception as exc:  # best effort: a leftover database dies with the server anyway
+        print(f"could not drop {url}: {exc!r}", file=sys.stderr)
+
+
+@pytest.fixture(scope="session")
+def edge_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The edge-case FileStore (``.../mlruns``), built once per session. Treat as read-only."""
+    from edge_store import make_edge_store
+
+    root = tmp_path_factory.mktemp("edge-store")
+    previous_cwd = Path.cwd()
+    os.chdir(root)  # MLflow may create ./mlflow.db; keep it out of the repo
+    try:
+        return make_edge_store(root)
+    finally:
+        os.chdir(previous_cwd)
+
+
+@pytest.fixture
+def minimal_store(tmp_path: Path) -> Path:
+    """A small FileStore (1 experiment, 2 runs, 1 registered model) private to the test."""
+    from edge_store import make_minimal_store
+
+    return make_minimal_store(tmp_path / "minimal")
