@@ -15,6 +15,7 @@ from mlmigrate.engine.digest import Digest
 from mlmigrate.engine.events import Event, Listener, ignore
 from mlmigrate.engine.journal import DONE, FAILED, PENDING, SKIPPED, Journal, UnitRecord
 from mlmigrate.engine.plan import plan_units
+from mlmigrate.engine.prefetch import prefetch
 from mlmigrate.engine.report import Report
 from mlmigrate.engine.transform import for_destination
 from mlmigrate.engine.verify import VerifyResult, compare_unit, digest_stream
@@ -26,7 +27,7 @@ from mlmigrate.exceptions import (
     UsageError,
 )
 from mlmigrate.stores import open_store
-from mlmigrate.stores.base import Unit
+from mlmigrate.stores.base import BatchStream, Unit
 
 ON_ERROR = ("fail", "skip")
 RETRIES = 3
@@ -63,18 +64,22 @@ class _Run:
         self, unit: Unit, record: UnitRecord, digests: dict[str, Digest]
     ) -> Iterator[tuple[str, pa.RecordBatch]]:
         """The unit's destination-ready batches, digested, counted and timed as they pass."""
-        stream = for_destination(
+
+        def digested(stream: BatchStream) -> BatchStream:
+            for table, batch in stream:
+                digests.setdefault(table, Digest()).add(batch)
+                yield table, batch
+
+        source = for_destination(
             self.source.read_unit(unit),
             unit_kind=unit.kind,
             dest_id=record.dest_id,
             collapsed=self.report.collapsed,
         )
         started = time.perf_counter()
-        for table, batch in stream:
+        for table, batch in prefetch(digested(source)):
             if self.stop.is_set():
                 raise Interrupted("interrupted")
-            digests.setdefault(table, Digest()).add(batch)
-            handed = time.perf_counter()
             yield table, batch
             done = time.perf_counter()
             with self.lock:
@@ -83,7 +88,6 @@ class _Run:
                 stats.seconds += done - started
             self.listener(Event("rows", {"table": table, "rows": batch.num_rows}))
             started = done
-            del handed
 
     def run_unit(self, record: UnitRecord) -> None:
         """Read, write and journal one unit, retrying transient failures."""

@@ -98,11 +98,7 @@ class SqliteBulk:
 
 
 def _coerce(values: tuple[Any, ...], kind: pa.DataType) -> list[Any] | tuple[Any, ...]:
-    """SQLite returns what it stored: bools as 0/1, integral reals as ints."""
+    """SQLite returns bools as 0/1; Arrow takes ints for float columns as they are."""
     if pa.types.is_boolean(kind):
         return [None if value is None else bool(value) for value in values]
-    if pa.types.is_floating(kind):
-        return [None if value is None else float(value) for value in values]
-    if pa.types.is_string(kind):
-        return [None if value is None else str(value) for value in values]
     return values
