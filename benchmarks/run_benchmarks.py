@@ -36,7 +36,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-STEPS = ("mlflow", "mm-sqlite", "mm-pg", "raw-copy")
+STEPS = ("mlflow", "mm-sqlite", "mm-sqlite-noverify", "mm-pg", "raw-copy")
 
 
 @dataclass
@@ -251,8 +251,9 @@ def mlmigrate_env(state_dir: Path) -> dict:
     return env
 
 
-def run_mlmigrate(name: str, store: Path, target: str, work: Path) -> Result:
-    result = Result(name, [sys.executable, "-m", "mlmigrate", "copy", str(store), target, "--json"])
+def run_mlmigrate(name: str, store: Path, target: str, work: Path, *extra: str) -> Result:
+    command = [sys.executable, "-m", "mlmigrate", "copy", str(store), target, "--json", *extra]
+    result = Result(name, command)
     state_dir = Path(tempfile.mkdtemp(prefix="state-", dir=work))
     stdout, _ = measure(result, env=mlmigrate_env(state_dir), log_dir=work)
     if result.ok:
@@ -358,8 +359,12 @@ def ratios(by_name: dict[str, Result]) -> dict[str, float | None]:
 
     ref, mm_sqlite = ok("mlflow migrate-filestore -> sqlite"), ok("mlmigrate copy -> sqlite")
     mm_pg, raw = ok("mlmigrate copy -> postgresql"), ok("raw COPY -> postgresql")
+    mm_noverify = ok("mlmigrate copy --no-verify -> sqlite")
     return {
         "speedup_vs_mlflow": ref.seconds / mm_sqlite.seconds if ref and mm_sqlite else None,
+        "speedup_vs_mlflow_without_verify": ref.seconds / mm_noverify.seconds
+        if ref and mm_noverify
+        else None,
         "mlmigrate_pg_rows_per_s": mm_pg.rows_per_second if mm_pg else None,
         "mlmigrate_pg_over_raw_copy": mm_pg.seconds / raw.seconds if mm_pg and raw else None,
     }
@@ -406,6 +411,16 @@ def main(argv: list[str] | None = None) -> int:
             results.append(run_mlflow_reference(store, work))
         if "mm-sqlite" in steps:
             results.append(run_mlmigrate("mlmigrate copy -> sqlite", store, f"sqlite:///{work}/mm.db", work))
+        if "mm-sqlite-noverify" in steps:
+            results.append(
+                run_mlmigrate(
+                    "mlmigrate copy --no-verify -> sqlite",
+                    store,
+                    f"sqlite:///{work}/mm2.db",
+                    work,
+                    "--no-verify",
+                )
+            )
         if steps & {"mm-pg", "raw-copy"} or (args.scale and "mm-pg" in steps):
             pg = PostgresServer(work / "pg")
             pg.start()
@@ -423,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         labels = {
             "speedup_vs_mlflow": "speed-up vs MLflow (migrate-filestore s / mlmigrate-sqlite s)",
+            "speedup_vs_mlflow_without_verify": "speed-up vs MLflow, mlmigrate --no-verify",
             "mlmigrate_pg_rows_per_s": "mlmigrate -> postgresql rows/s",
             "mlmigrate_pg_over_raw_copy": "mlmigrate-pg s / raw COPY s",
         }
