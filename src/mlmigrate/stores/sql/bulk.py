@@ -1,13 +1,20 @@
-"""Moving record batches in and out of SQL databases in bulk.
+"""Moving record batches in and out of SQL databases in bulk, one driver per database.
 
-PostgreSQL: ``COPY … FROM STDIN`` fed with CSV that Arrow writes, and ``COPY
-(SELECT …) TO STDOUT`` parsed by Arrow's CSV reader. SQLite: ``executemany``
-on column lists (the driver needs Python values; nothing else is made per row).
+PostgreSQL (psycopg 3): ``COPY … FROM STDIN`` fed with CSV that Arrow writes, and
+``COPY (SELECT …) TO STDOUT`` parsed by Arrow's CSV reader. SQLite: Arrow Database
+Connectivity (ADBC) ingests record batches without a Python object per row; reads
+go through the standard ``sqlite3`` module.
+
+SQL text names its one parameter ``:unit`` (an experiment id or a model name).
 """
 
 from __future__ import annotations
 
 import io
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -22,7 +29,32 @@ def quote(name: str) -> str:
 
 
 class PostgresBulk:
-    """COPY-based load and fetch over a psycopg 3 connection."""
+    """COPY-based load and fetch over psycopg 3 connections."""
+
+    def __init__(self, uri: str):
+        self.conninfo = "postgresql://" + uri.split("://", 1)[1]
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """A connection inside one transaction, committed when the block ends without error."""
+        import psycopg
+
+        with psycopg.connect(self.conninfo) as connection, connection.transaction():
+            yield connection
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Any]:
+        """A read-only, repeatable-read transaction: every read sees one consistent state."""
+        import psycopg
+
+        with psycopg.connect(self.conninfo) as connection:
+            connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            yield connection
+            connection.rollback()
+
+    def execute(self, connection: Any, sql: str, unit: int | str) -> None:
+        """Run a statement with its ``:unit`` parameter."""
+        connection.execute(sql.replace(":unit", "%(unit)s"), {"unit": unit})
 
     def insert(self, connection: Any, table: str, batch: pa.RecordBatch) -> None:
         """Append ``batch`` to ``table`` with one COPY."""
@@ -37,9 +69,11 @@ class PostgresBulk:
         ):
             copy.write(buffer.getbuffer())
 
-    def fetch(self, connection: Any, sql: str, params: dict[str, Any], schema: pa.Schema) -> pa.Table:
+    def fetch(self, connection: Any, sql: str, unit: int | str, schema: pa.Schema) -> pa.Table:
         """Run ``sql`` and return its rows as a table of ``schema``."""
-        literal = _inline(connection, sql, params)
+        from psycopg import sql as pgsql
+
+        literal = sql.replace(":unit", pgsql.Literal(unit).as_string(connection))
         buffer = io.BytesIO()
         with connection.cursor() as cursor, cursor.copy(f"COPY ({literal}) TO STDOUT (FORMAT csv)") as copy:
             for chunk in copy:
@@ -61,36 +95,58 @@ class PostgresBulk:
         ).cast(schema)
 
 
-def _inline(connection: Any, sql: str, params: dict[str, Any]) -> str:
-    """``sql`` with ``:name`` parameters replaced by quoted literals (COPY takes no parameters)."""
-    from psycopg import sql as pgsql
-
-    text = sql
-    for name, value in params.items():
-        literal = pgsql.Literal(value).as_string(connection)
-        text = text.replace(f":{name}", literal)
-    return text
-
-
 class SqliteBulk:
-    """executemany-based load and fetch over a sqlite3 connection."""
+    """ADBC ingest and ``sqlite3`` fetch on one database file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """An ADBC connection inside one transaction, committed when the block ends without error."""
+        import adbc_driver_sqlite.dbapi
+
+        connection = adbc_driver_sqlite.dbapi.connect(str(self.path))
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA busy_timeout = 60000")
+            yield connection
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            connection.close()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Any]:
+        """A read transaction: every read sees one consistent state."""
+        connection = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        try:
+            connection.execute("BEGIN")
+            yield connection
+            connection.execute("ROLLBACK")
+        finally:
+            connection.close()
+
+    def execute(self, connection: Any, sql: str, unit: int | str) -> None:
+        """Run a statement with its ``:unit`` parameter."""
+        with connection.cursor() as cursor:
+            cursor.execute(sql, (unit,))
 
     def insert(self, connection: Any, table: str, batch: pa.RecordBatch) -> None:
         """Append ``batch`` to ``table``."""
         if batch.num_rows == 0:
             return
-        columns = ", ".join(quote(name) for name in batch.schema.names)
-        marks = ", ".join("?" * batch.num_columns)
-        rows = zip(*(column.to_pylist() for column in batch.columns), strict=True)
-        connection.executemany(f"INSERT INTO {quote(table)} ({columns}) VALUES ({marks})", rows)
+        with connection.cursor() as cursor:
+            cursor.adbc_ingest(table, batch, mode="append")
 
-    def fetch(self, connection: Any, sql: str, params: dict[str, Any], schema: pa.Schema) -> pa.Table:
+    def fetch(self, connection: Any, sql: str, unit: int | str, schema: pa.Schema) -> pa.Table:
         """Run ``sql`` and return its rows as a table of ``schema``."""
-        cursor = connection.execute(sql, params)
-        rows = cursor.fetchall()
+        rows = connection.execute(sql, {"unit": unit}).fetchall()
         if not rows:
             return schema.empty_table()
-        columns = list(zip(*rows, strict=True))
+        columns = zip(*rows, strict=True)
         arrays = [
             pa.array(_coerce(column, f.type), type=f.type) for column, f in zip(columns, schema, strict=True)
         ]

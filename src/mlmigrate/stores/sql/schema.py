@@ -1,8 +1,21 @@
-"""The destination's MLflow schema: create it with MLflow's own migrations or check it."""
+"""The destination's MLflow schema: create it with MLflow's own migrations or check it.
+
+Running MLflow's 67 alembic migrations takes seconds. For SQLite the schema they
+produce is recorded once per MLflow version (the DDL of ``sqlite_master``, in the
+user cache folder) and replayed into each new SQLite destination: the same
+tables, indexes and constraints, stamped with the same revision.
+"""
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
+import json
 import logging
+import os
+import sqlite3
+import tempfile
+from pathlib import Path
 
 import sqlalchemy
 
@@ -11,13 +24,21 @@ from mlmigrate.exceptions import SchemaError
 logger = logging.getLogger(__name__)
 
 
+def _migrations_dir() -> Path:
+    spec = importlib.util.find_spec("mlflow")
+    if spec is None or not spec.submodule_search_locations:
+        raise SchemaError("MLflow is not installed; pip install 'mlflow>=3.17,<3.18'")
+    return Path(next(iter(spec.submodule_search_locations))) / "store" / "db_migrations"
+
+
 def known_revisions() -> tuple[str, list[str]]:
     """(head, all revisions) of the installed MLflow's schema migrations."""
     from alembic.script import ScriptDirectory
-    from mlflow.store.db.utils import _get_alembic_config
 
-    script = ScriptDirectory.from_config(_get_alembic_config(db_url=""))
+    script = ScriptDirectory(str(_migrations_dir()))
     heads = script.get_heads()
+    if len(heads) != 1:
+        raise SchemaError(f"MLflow's migrations have {len(heads)} heads ({heads}); expected one")
     return heads[0], [revision.revision for revision in script.walk_revisions()]
 
 
@@ -30,6 +51,61 @@ def current_revision(engine: sqlalchemy.Engine) -> str | None:
         return connection.execute(sqlalchemy.text("SELECT version_num FROM alembic_version")).scalar()
 
 
+def _cache_dir() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(root) / "mlmigrate"
+
+
+def sqlite_schema_template() -> dict[str, object]:
+    """MLflow's SQLite schema as DDL statements, made by MLflow's migrations once per version."""
+    version = importlib.metadata.version("mlflow")
+    path = _cache_dir() / f"sqlite-schema-mlflow-{version}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        pass
+    from mlflow.store.db.utils import _initialize_tables
+
+    with tempfile.TemporaryDirectory(prefix="mlmigrate-schema-") as work:
+        database = os.path.join(work, "schema.db")
+        engine = sqlalchemy.create_engine(f"sqlite:///{database}", poolclass=sqlalchemy.NullPool)
+        _initialize_tables(engine)
+        engine.dispose()
+        with sqlite3.connect(database) as connection:
+            statements = [
+                sql
+                for (sql,) in connection.execute(
+                    "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name != 'sqlite_sequence' "
+                    "ORDER BY rowid"
+                )
+            ]
+            revision = connection.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+    template = {"mlflow": version, "revision": revision, "statements": statements}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(template))
+        os.replace(partial, path)
+    except OSError as exc:  # a read-only home only costs speed
+        logger.debug("cannot cache the SQLite schema in %s: %s", path, exc)
+    return template
+
+
+def _create_sqlite_schema(engine: sqlalchemy.Engine) -> str:
+    template = sqlite_schema_template()
+    connection = engine.raw_connection()
+    try:
+        raw = connection.driver_connection
+        raw.execute("BEGIN")
+        for statement in template["statements"]:  # type: ignore[union-attr]
+            raw.execute(statement)
+        raw.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (template["revision"],))
+        raw.execute("COMMIT")
+    finally:
+        connection.close()
+    return str(template["revision"])
+
+
 def prepare_schema(engine: sqlalchemy.Engine, *, display_uri: str) -> str:
     """Make sure the database is at MLflow's schema head; return the revision.
 
@@ -37,8 +113,6 @@ def prepare_schema(engine: sqlalchemy.Engine, *, display_uri: str) -> str:
     revision is upgraded the same way ``mlflow db upgrade`` would; an unknown
     revision (a newer MLflow, or not an MLflow database) is refused.
     """
-    from mlflow.store.db.utils import _initialize_tables, _upgrade_db
-
     head, revisions = known_revisions()
     tables = [t for t in sqlalchemy.inspect(engine).get_table_names() if not t.startswith("alembic_")]
     revision = current_revision(engine)
@@ -49,6 +123,13 @@ def prepare_schema(engine: sqlalchemy.Engine, *, display_uri: str) -> str:
                 "schema revision (alembic_version): it is not an MLflow database"
             )
         logger.info("initialising MLflow schema %s in %s", head, display_uri)
+        if engine.dialect.name == "sqlite":
+            created = _create_sqlite_schema(engine)
+            if created == head:
+                return created
+            raise SchemaError(f"cached SQLite schema is at {created!r}, MLflow's head is {head!r}")
+        from mlflow.store.db.utils import _initialize_tables
+
         _initialize_tables(engine)
         return head
     if revision == head:
@@ -59,5 +140,7 @@ def prepare_schema(engine: sqlalchemy.Engine, *, display_uri: str) -> str:
             f"(head {head!r}) does not know; use the MLflow version that wrote it"
         )
     logger.info("upgrading MLflow schema of %s from %s to %s", display_uri, revision, head)
+    from mlflow.store.db.utils import _upgrade_db
+
     _upgrade_db(engine)
     return head

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any
 
 import sqlalchemy
 
@@ -28,6 +27,12 @@ def _engine_url(uri: str) -> str:
     return uri
 
 
+def _is_integrity_error(exc: BaseException) -> bool:
+    """A duplicate key or constraint violation, from any of the drivers."""
+    names = {type(exc).__name__} | {cls.__name__ for cls in type(exc).__mro__}
+    return bool(names & {"IntegrityError", "UniqueViolation"}) or "UNIQUE constraint failed" in str(exc)
+
+
 class SqlStore:
     """An MLflow tracking + registry database reached through SQLAlchemy."""
 
@@ -37,20 +42,18 @@ class SqlStore:
         self.family = scheme_of(uri)
         if self.family == "sqlite":
             sqlite_path(uri)  # validates the URI
-            self._bulk: PostgresBulk | SqliteBulk = SqliteBulk()
+            self._bulk: PostgresBulk | SqliteBulk = SqliteBulk(sqlite_path(uri))
             self.capabilities = Capabilities()
         elif self.family == "postgresql":
-            self._bulk = PostgresBulk()
+            self._bulk = PostgresBulk(uri)
             self.capabilities = Capabilities(max_experiment_id=INT32_MAX)
         else:  # pragma: no cover - the registry routes only these here
             raise StoreError(f"unsupported SQL store {self.display_uri}")
+        self._tables: set[str] | None = None
         try:
             self.engine = sqlalchemy.create_engine(_engine_url(uri), poolclass=sqlalchemy.NullPool)
         except Exception as exc:
             raise StoreError(f"cannot open {self.display_uri}: {mask(str(exc))}") from exc
-
-    def _raw(self, connection: sqlalchemy.Connection) -> Any:
-        return connection.connection.driver_connection
 
     def _translate(self, exc: Exception, doing: str) -> StoreError:
         text = mask(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
@@ -135,17 +138,14 @@ class SqlStore:
         return int(unit_id) if unit_kind == EXPERIMENT else unit_id
 
     def read_unit(self, unit: Unit) -> BatchStream:
-        """All rows of one unit, table by table (a single snapshot transaction)."""
-        param = {"unit": self._unit_param(unit.kind, unit.source_id)}
+        """All rows of one unit, table by table, from one consistent snapshot."""
+        param = self._unit_param(unit.kind, unit.source_id)
         try:
-            with self.engine.connect() as connection:
-                raw = self._raw(connection)
-                if self.family == "postgresql":
-                    raw.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            with self._bulk.snapshot() as connection:
                 for spec in tables_of(unit.kind):
                     columns = ", ".join(quote(name) for name in spec.columns)
                     sql = f"SELECT {columns} FROM {quote(spec.name)} WHERE {UNIT_ROWS[spec.name]}"
-                    table = self._bulk.fetch(raw, sql, param, spec.schema)
+                    table = self._bulk.fetch(connection, sql, param, spec.schema)
                     for batch in table.to_batches(max_chunksize=200_000):
                         yield spec.name, batch
         except StoreError:
@@ -156,24 +156,20 @@ class SqlStore:
     def write_unit(self, unit: Unit, dest_id: str, batches: BatchStream) -> dict[str, int]:
         """Clear the unit's rows, then load ``batches``, in one transaction."""
         written: dict[str, int] = {}
-        param = {"unit": self._unit_param(unit.kind, dest_id)}
+        param = self._unit_param(unit.kind, dest_id)
         current = "clearing"
         try:
-            with self.engine.begin() as connection:
-                raw = self._raw(connection)
-                if self.family == "sqlite":
-                    raw.execute("PRAGMA foreign_keys = OFF")
-                self._clear(connection, unit.kind, param)
+            with self._bulk.transaction() as connection:
+                for table, where in self._clear_statements(unit.kind):
+                    self._bulk.execute(connection, f"DELETE FROM {quote(table)} WHERE {where}", param)
                 for table, batch in batches:
                     current = table
-                    self._bulk.insert(raw, table, batch)
+                    self._bulk.insert(connection, table, batch)
                     written[table] = written.get(table, 0) + batch.num_rows
         except StoreError:
             raise
-        except sqlalchemy.exc.IntegrityError as exc:
-            raise self._conflict(unit, current, exc) from exc
         except Exception as exc:
-            if type(exc).__name__ in ("UniqueViolation", "IntegrityError"):
+            if _is_integrity_error(exc):
                 raise self._conflict(unit, current, exc) from exc
             raise self._translate(exc, f"writing {current} of {unit.unit_id}") from exc
         return written
@@ -186,12 +182,12 @@ class SqlStore:
             [detail],
         )
 
-    def _clear(self, connection: sqlalchemy.Connection, unit_kind: str, param: dict[str, Any]) -> None:
-        existing = set(sqlalchemy.inspect(connection).get_table_names())
-        statements = [(t, w) for t, w in EXTRA_CLEAR[unit_kind] if t in existing]
-        statements += [(spec.name, UNIT_ROWS[spec.name]) for spec in reversed(tables_of(unit_kind))]
-        for table, where in statements:
-            connection.execute(sqlalchemy.text(f"DELETE FROM {quote(table)} WHERE {where}"), param)
+    def _clear_statements(self, unit_kind: str) -> list[tuple[str, str]]:
+        """(table, condition) pairs that remove a unit's rows, children first."""
+        if self._tables is None:
+            self._tables = set(sqlalchemy.inspect(self.engine).get_table_names())
+        statements = [(t, w) for t, w in EXTRA_CLEAR[unit_kind] if t in self._tables]
+        return statements + [(spec.name, UNIT_ROWS[spec.name]) for spec in reversed(tables_of(unit_kind))]
 
     def finish(self) -> None:
         """Advance PostgreSQL's experiment id sequence past the largest id."""
