@@ -200,9 +200,7 @@ def _make_runs(client: Any, experiments: dict[str, str]) -> dict[str, str]:
 
     parent = new_run("parent", plain, 0, "parent run")
     for index in range(2):
-        new_run(
-            f"child{index}", plain, 10 + index, f"child-{index}", **{"mlflow.parentRunId": parent}
-        )
+        new_run(f"child{index}", plain, 10 + index, f"child-{index}", **{"mlflow.parentRunId": parent})
     new_run("failed", plain, 20, "failed run")
     new_run("killed", plain, 30, "killed run")
     new_run("running", plain, 40, "still running")
@@ -277,9 +275,7 @@ def _make_runs(client: Any, experiments: dict[str, str]) -> dict[str, str]:
         Metric("zero_ts", 1.0, 0, 0),
     ]
     client.log_batch(parent, metrics=points)
-    series = [
-        Metric("long_series", math.sin(step / 10.0), T0 + step * 37, step) for step in range(1000)
-    ]
+    series = [Metric("long_series", math.sin(step / 10.0), T0 + step * 37, step) for step in range(1000)]
     for start in range(0, len(series), 1000):
         client.log_batch(runs["child0"], metrics=series[start : start + 1000])
     client.log_metric(runs["child0"], "single", 7.0, timestamp=T0, step=0)
@@ -320,9 +316,7 @@ def _make_runs(client: Any, experiments: dict[str, str]) -> dict[str, str]:
     return runs
 
 
-def _make_logged_models(
-    client: Any, experiments: dict[str, str], runs: dict[str, str]
-) -> dict[str, str]:
+def _make_logged_models(client: Any, experiments: dict[str, str], runs: dict[str, str]) -> dict[str, str]:
     import mlflow
     from mlflow.entities import LoggedModelInput, LoggedModelOutput
 

@@ -33,9 +33,10 @@ SQLite adds two more (:data:`SQLITE_DESTINATION_TOLERANCES`):
   logged-model metrics, which have no ``is_nan`` column).
 
 Representation differences between MLflow's stores that are not data are normalized: alias
-versions compare as strings (the FileStore returns ``'2'``, SQL stores ``2``), and
+versions compare as strings (the FileStore returns ``'2'``, SQL stores ``2``),
 ``ModelVersion.aliases`` is not compared (SQL ``search_model_versions`` leaves it empty; the
-registered model's aliases are compared instead).
+registered model's aliases are compared instead), and an assessment's ``valid`` of None (an
+expectation read from the FileStore) compares as True (the SQL column is NOT NULL, default true).
 """
 
 from __future__ import annotations
@@ -81,8 +82,7 @@ def compare_stores(
     unknown = tolerated - SQLITE_DESTINATION_TOLERANCES
     if unknown:
         raise ValueError(
-            f"unknown tolerance(s) {sorted(unknown)}; "
-            f"valid: {sorted(SQLITE_DESTINATION_TOLERANCES)}"
+            f"unknown tolerance(s) {sorted(unknown)}; valid: {sorted(SQLITE_DESTINATION_TOLERANCES)}"
         )
     os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     patch = _fixed_filestore_metric_lines() if fix_filestore_reader else contextlib.nullcontext()
@@ -151,9 +151,7 @@ def _snapshot(uri: str) -> dict[str, Any]:
             snap["errors"].append(f"reading {what} failed: {type(exc).__name__}: {exc}")
 
     experiments = _paged(
-        lambda token: client.search_experiments(
-            view_type=ViewType.ALL, max_results=_PAGE, page_token=token
-        )
+        lambda token: client.search_experiments(view_type=ViewType.ALL, max_results=_PAGE, page_token=token)
     )
     names = {e.experiment_id: e.name for e in experiments}
     for experiment in experiments:
@@ -175,9 +173,7 @@ def _snapshot(uri: str) -> dict[str, Any]:
                     snap["runs"][run.info.run_id] = _read_run(client, run.info.run_id, names)
         with guarded(f"logged models of {label}"):
             for model in _paged(
-                lambda token, eid=eid: client.search_logged_models(
-                    [eid], max_results=_PAGE, page_token=token
-                )
+                lambda token, eid=eid: client.search_logged_models([eid], max_results=_PAGE, page_token=token)
             ):
                 snap["logged_models"][model.model_id] = _read_logged_model(model, names)
         with guarded(f"traces of {label}"):
@@ -287,8 +283,7 @@ def _read_logged_model(model: Any, names: dict[str, str]) -> dict[str, Any]:
         "params": dict(model.params),
         # FileStore returns only the latest point per (key, dataset); SQL returns all of them
         "latest_metrics": {
-            f"{key} [{dataset_name}/{digest}]": point
-            for (key, dataset_name, digest), point in latest.items()
+            f"{key} [{dataset_name}/{digest}]": point for (key, dataset_name, digest), point in latest.items()
         },
     }
 
@@ -301,14 +296,16 @@ def _metric_order(point: tuple[Any, ...]) -> tuple[Any, ...]:
 def _read_trace(client: Any, trace_id: str, names: dict[str, str]) -> dict[str, Any]:
     trace = client.get_trace(trace_id, display=False)
     info = trace.info.to_dict()
-    assessments = {
-        a["assessment_id"]: a for a in info.pop("assessments", [])
-    }  # compared by id, not by order
+    assessments = {a["assessment_id"]: a for a in info.pop("assessments", [])}  # compared by id, not by order
+    for assessment in assessments.values():
+        # An expectation read from the FileStore has ``valid`` None (``to_dict`` leaves the key
+        # out), while MLflow's SQL store always returns ``valid=True`` (a NOT NULL column,
+        # default true). Not data: read None as True, as the SQL store does.
+        if assessment.get("valid") is None:
+            assessment["valid"] = True
     location = info.get("trace_location", {}).get("mlflow_experiment")
     if location and "experiment_id" in location:
-        location["experiment_id"] = names.get(
-            location["experiment_id"], f"<id {location['experiment_id']}>"
-        )
+        location["experiment_id"] = names.get(location["experiment_id"], f"<id {location['experiment_id']}>")
     tags = info.pop("tags", {})
     metadata = info.pop("trace_metadata", {})
     spans = {span.span_id: span.to_dict() for span in trace.data.spans}
@@ -376,9 +373,7 @@ class _Differ:
             else:
                 self._value(f"{name} {field}", source[field], dest[field])
 
-    def _histories(
-        self, name: str, source: dict[str, list[Any]], dest: dict[str, list[Any]]
-    ) -> None:
+    def _histories(self, name: str, source: dict[str, list[Any]], dest: dict[str, list[Any]]) -> None:
         for key in sorted(source.keys() | dest.keys()):
             if key not in dest:
                 self.out.append(f"{name} metric {key!r} history missing in destination")

@@ -51,9 +51,7 @@ def wait_until(
     raise ServerStartError(f"{what} not ready after {timeout}s: {last!r}")
 
 
-def stop_process(
-    proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 20.0
-) -> None:
+def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
     """Send ``sig`` to a child process and reap it, killing it if it does not exit in time."""
     if proc.poll() is None:
         proc.send_signal(sig)
@@ -174,9 +172,7 @@ def start_postgres() -> Iterator[PostgresServer]:
 
         def ready() -> bool:
             if proc.poll() is not None:
-                raise ServerStartError(
-                    f"postgres exited with {proc.returncode}:\n{server.log_tail()}"
-                )
+                raise ServerStartError(f"postgres exited with {proc.returncode}:\n{server.log_tail()}")
             import psycopg
 
             psycopg.connect(server.url, connect_timeout=1).close()

@@ -25,9 +25,7 @@ def test_minimal_store_equals_itself(minimal_store: Path) -> None:
     assert compare_stores(str(minimal_store), minimal_store.as_uri()) == []
 
 
-def test_comparator_reads_sqlite_after_mlflow_migration(
-    minimal_store: Path, tmp_path: Path
-) -> None:
+def test_comparator_reads_sqlite_after_mlflow_migration(minimal_store: Path, tmp_path: Path) -> None:
     """MLflow's own FileStore -> SQLite migration of a simple store compares equal."""
     from mlflow.store.fs2db import migrate
 
@@ -107,8 +105,6 @@ def test_postgres_fixture_serves_mlflow(postgres_db: str) -> None:
     client.log_metric(run.info.run_id, "m", 1.5, timestamp=1, step=2)
 
     assert client.get_experiment_by_name("pg-check").tags == {"k": "v"}
-    assert [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, "m")] == [
-        (2, 1.5)
-    ]
+    assert [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, "m")] == [(2, 1.5)]
     assert postgres_db.startswith("postgresql://postgres@127.0.0.1:")
     assert compare_stores(postgres_db, postgres_db) == []

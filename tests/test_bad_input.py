@@ -1,0 +1,234 @@
+"""Damaged sources and bad URIs: a clear error naming the file (and line), nothing half-written,
+``--on-error skip`` copies the rest, and passwords never leak."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from cli_helpers import count, json_stdout, query, run_cli, show, sqlite_uri, squash
+
+Damage = Callable[[Path], tuple[Path, "int | None"]]
+
+
+def _experiment_dir(mlruns: Path, name: str = "minimal") -> Path:
+    for meta in mlruns.glob("*/meta.yaml"):
+        if f"\nname: {name}\n" in "\n" + meta.read_text(encoding="utf-8"):
+            return meta.parent
+    raise AssertionError(f"no experiment {name!r} in {mlruns}")
+
+
+def _run_dir(mlruns: Path, run_name: str = "run-0") -> Path:
+    for meta in _experiment_dir(mlruns).glob("*/meta.yaml"):
+        if f"run_name: {run_name}\n" in meta.read_text(encoding="utf-8"):
+            return meta.parent
+    raise AssertionError(f"no run {run_name!r} in {mlruns}")
+
+
+def corrupt_experiment_meta(mlruns: Path) -> tuple[Path, int | None]:
+    path = _experiment_dir(mlruns) / "meta.yaml"
+    path.write_text("name: [unclosed\n", encoding="utf-8")
+    return path, None
+
+
+def truncated_experiment_meta(mlruns: Path) -> tuple[Path, int | None]:
+    path = _experiment_dir(mlruns) / "meta.yaml"
+    path.write_bytes(b"")
+    return path, None
+
+
+def experiment_meta_is_a_directory(mlruns: Path) -> tuple[Path, int | None]:
+    """Unreadable (tests run as root, so chmod 000 would not stop a read)."""
+    path = _experiment_dir(mlruns) / "meta.yaml"
+    path.unlink()
+    path.mkdir()
+    return path, None
+
+
+def metric_value_not_a_number(mlruns: Path) -> tuple[Path, int | None]:
+    path = _run_dir(mlruns) / "metrics" / "loss"
+    path.write_text("123 notanumber 0\n", encoding="utf-8")
+    return path, 1
+
+
+def metric_line_with_four_fields(mlruns: Path) -> tuple[Path, int | None]:
+    path = _run_dir(mlruns) / "metrics" / "loss"
+    path.write_text("1700000000000 1.0 0\n1700000000001 0.5 1 extra\n", encoding="utf-8")
+    return path, 2
+
+
+def run_without_meta(mlruns: Path) -> tuple[Path, int | None]:
+    run = _run_dir(mlruns)
+    (run / "meta.yaml").unlink()
+    return run, None
+
+
+def run_meta_invalid_utf8(mlruns: Path) -> tuple[Path, int | None]:
+    path = _run_dir(mlruns) / "meta.yaml"
+    path.write_bytes(path.read_bytes().replace(b"run-0", b"run-\xff\xfe"))
+    return path, None
+
+
+def param_invalid_utf8(mlruns: Path) -> tuple[Path, int | None]:
+    path = _run_dir(mlruns) / "params" / "lr"
+    path.write_bytes(b"0.0\xff1")
+    return path, None
+
+
+DAMAGES: list[Damage] = [
+    corrupt_experiment_meta,
+    truncated_experiment_meta,
+    experiment_meta_is_a_directory,
+    metric_value_not_a_number,
+    metric_line_with_four_fields,
+    run_without_meta,
+    run_meta_invalid_utf8,
+    param_invalid_utf8,
+]
+
+
+def _damaged_copy(minimal_store: Path, tmp_path: Path, damage: Damage) -> tuple[Path, Path, int | None]:
+    mlruns = tmp_path / "damaged" / "mlruns"
+    shutil.copytree(minimal_store, mlruns)
+    run_ids = [p.parent.name for p in _experiment_dir(mlruns).glob("*/meta.yaml")]
+    assert len(run_ids) == 2
+    path, line = damage(mlruns)
+    return mlruns, path, line
+
+
+def _runs_of_minimal(destination: str) -> list[tuple[str]]:
+    return query(
+        destination,
+        "SELECT r.run_uuid FROM runs r JOIN experiments e ON e.experiment_id = r.experiment_id "
+        "WHERE e.name = 'minimal'",
+    )
+
+
+@pytest.mark.parametrize("damage", DAMAGES, ids=lambda d: d.__name__.replace("_", "-"))
+def test_damaged_source_fails_naming_the_file_and_writes_nothing_of_it(
+    minimal_store: Path, tmp_path: Path, damage: Damage
+) -> None:
+    mlruns, path, line = _damaged_copy(minimal_store, tmp_path, damage)
+    destination = sqlite_uri(tmp_path / "dst.db")
+
+    result = run_cli("copy", str(mlruns), destination, "-q")
+
+    assert result.returncode == 1, show(result)
+    # rich hard-wraps long lines on a non-terminal stderr; compare without whitespace
+    location = f"{path}:{line}:" if line is not None else str(path)
+    assert squash(location) in squash(result.stderr), show(result)
+    assert "Traceback" not in result.stderr, show(result)
+    assert query(destination, "SELECT count(*) FROM experiments WHERE name = 'minimal'") == [(0,)]
+    assert count(destination, "runs") == 0
+    assert count(destination, "params") == 0
+    assert count(destination, "metrics") == 0
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [corrupt_experiment_meta, metric_value_not_a_number, param_invalid_utf8],
+    ids=lambda d: d.__name__.replace("_", "-"),
+)
+def test_on_error_skip_copies_everything_else_and_reports_the_unit(
+    minimal_store: Path, tmp_path: Path, damage: Damage
+) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=minimal_store.as_uri())
+    healthy = client.create_experiment("healthy")
+    run = client.create_run(healthy)
+    client.log_param(run.info.run_id, "p", "v")
+    mlruns, path, _ = _damaged_copy(minimal_store, tmp_path, damage)
+    destination = sqlite_uri(tmp_path / "dst.db")
+
+    result = run_cli("copy", str(mlruns), destination, "--on-error", "skip", "--json", "-q")
+
+    assert result.returncode == 0, show(result)  # a partial copy is not a verify mismatch (3)
+    report = json_stdout(result)
+    assert report["status"] == "partial"
+    assert report["verify"]["ok"], report["verify"]
+    minimal_dir = _experiment_dir(minimal_store)
+    [skipped] = report["skipped_units"]
+    assert minimal_dir.name in skipped["unit"]
+    assert str(path) in skipped["error"]
+    assert report["units"]["skipped"] == 1 and report["units"]["failed"] == 0
+    # everything else arrived: Default, the healthy experiment and its run, the registered model
+    names = {row[0] for row in query(destination, "SELECT name FROM experiments")}
+    assert names == {"Default", "healthy"}
+    assert query(destination, "SELECT run_uuid FROM runs") == [(run.info.run_id,)]
+    assert query(destination, "SELECT key, value FROM params") == [("p", "v")]
+    assert query(destination, "SELECT name FROM registered_models") == [("minimal-model",)]
+    assert _runs_of_minimal(destination) == []
+    # and the journal shows the skipped unit with its error
+    status = run_cli("status", report["migration_id"], "--json")
+    assert status.returncode == 0, show(status)
+    states = {u["unit_id"]: (u["state"], u["error"]) for u in json_stdout(status)}
+    assert states[skipped["unit"]][0] == "skipped"
+    assert str(path) in states[skipped["unit"]][1]
+
+
+@pytest.mark.xfail(
+    reason="product bug: cli.py prints errors through a rich Console that hard-wraps at 80 "
+    "columns when stderr is not a terminal, so a long file path is split across lines and "
+    "cannot be grepped or copied from logs",
+    strict=True,
+)
+def test_error_names_the_file_path_verbatim_on_non_terminal_stderr(
+    minimal_store: Path, tmp_path: Path
+) -> None:
+    mlruns, path, line = _damaged_copy(minimal_store, tmp_path, metric_value_not_a_number)
+    assert len(f"{path}:{line}:") > 80  # tmp paths are long; that is the point
+
+    result = run_cli("copy", str(mlruns), sqlite_uri(tmp_path / "dst.db"), "-q")
+
+    assert result.returncode == 1, show(result)
+    assert f"{path}:{line}:" in result.stderr, show(result)
+
+
+@pytest.mark.parametrize("position", ["source", "destination"])
+def test_unknown_uri_scheme_is_a_usage_error(minimal_store: Path, tmp_path: Path, position: str) -> None:
+    good = str(minimal_store) if position == "destination" else sqlite_uri(tmp_path / "dst.db")
+    args = ("foo://x", good) if position == "source" else (good, "foo://x")
+
+    result = run_cli("copy", *args)
+
+    assert result.returncode == 2, show(result)
+    message = squash(result.stderr)
+    assert "'foo'" in message, show(result)
+    for scheme in ("file://", "sqlite:///", "postgresql://"):
+        assert scheme in message, show(result)
+
+
+def test_missing_source_folder_is_a_usage_error(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-mlruns"
+
+    result = run_cli("copy", str(missing), sqlite_uri(tmp_path / "dst.db"))
+
+    assert result.returncode == 2, show(result)
+    assert squash(str(missing)) in squash(result.stderr), show(result)
+    assert not (tmp_path / "dst.db").exists()
+
+
+def test_bad_on_error_value_is_a_usage_error(minimal_store: Path, tmp_path: Path) -> None:
+    result = run_cli("copy", str(minimal_store), sqlite_uri(tmp_path / "dst.db"), "--on-error", "ignore")
+
+    assert result.returncode == 2, show(result)
+    assert "skip" in result.stderr and "fail" in result.stderr, show(result)
+
+
+@pytest.mark.parametrize("command", ["copy", "plan", "verify"])
+def test_unreachable_postgresql_password_never_printed(
+    minimal_store: Path, command: str, isolated_mlflow_env: Path
+) -> None:
+    secret = "s3cretPW"
+    url = f"postgresql://u:{secret}@127.0.0.1:1/db"
+
+    result = run_cli(command, str(minimal_store), url, "--json")
+
+    assert result.returncode not in (0, 3), show(result)
+    assert secret not in result.stdout + result.stderr, show(result)
+    assert "127.0.0.1" in result.stderr, show(result)  # the error still says where it failed
+    for path in isolated_mlflow_env.parent.parent.rglob("journal.sqlite"):
+        assert secret.encode() not in path.read_bytes(), path
