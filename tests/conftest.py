@@ -33,6 +33,8 @@ def isolated_mlflow_env(
     state_dir = tmp_path_factory.mktemp("state")
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     monkeypatch.setenv("MLMIGRATE_STATE_DIR", str(state_dir))
+    # the SQLite schema template is cached per user; keep the suite's copy out of ~/.cache
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
     monkeypatch.chdir(workdir)

@@ -169,12 +169,6 @@ def test_on_error_skip_copies_everything_else_and_reports_the_unit(
     assert str(path) in states[skipped["unit"]][1]
 
 
-@pytest.mark.xfail(
-    reason="product bug: cli.py prints errors through a rich Console that hard-wraps at 80 "
-    "columns when stderr is not a terminal, so a long file path is split across lines and "
-    "cannot be grepped or copied from logs",
-    strict=True,
-)
 def test_error_names_the_file_path_verbatim_on_non_terminal_stderr(
     minimal_store: Path, tmp_path: Path
 ) -> None:

@@ -105,11 +105,6 @@ def test_status_lists_the_migration_after_a_copy(minimal_store: Path, tmp_path: 
     assert unknown.returncode == 2, show(unknown)
 
 
-@pytest.mark.xfail(
-    reason="product bug: `mlmigrate status` renders its table with rich at 80 columns when stdout "
-    "is not a terminal, truncating the migration id to '2026…', so the id cannot be read from it",
-    strict=True,
-)
 def test_status_table_shows_the_whole_migration_id(minimal_store: Path, tmp_path: Path) -> None:
     copied = run_cli("copy", str(minimal_store), sqlite_uri(tmp_path / "dst.db"), "--json", "-q")
     migration_id = json_stdout(copied)["migration_id"]

@@ -244,13 +244,6 @@ def test_copy_killed_before_the_journal_exists_resumes(
     assert count(destination, "runs") == counts["runs"]
 
 
-@pytest.mark.xfail(
-    reason="product bug: on PostgreSQL, a copy SIGKILLed inside MLflow's schema creation "
-    "(_initialize_tables: create_all committed, alembic upgrade not yet run) leaves tables without "
-    "alembic_version; the rerun refuses the destination as 'not an MLflow database' instead of "
-    "resuming (stores/sql/schema.py prepare_schema)",
-    strict=True,
-)
 def test_copy_killed_inside_schema_creation_resumes_on_postgresql(
     generated: tuple[Path, dict[str, int]], postgres_db: str
 ) -> None:

@@ -27,7 +27,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Move MLflow tracking data and model registry between backends: lossless, resumable, verified.",
 )
-console = Console(stderr=True)
+# Wide and unwrapped when stderr is a file or pipe, so paths and ids stay greppable in logs.
+console = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
 
 StateDir = Annotated[
     Path | None,

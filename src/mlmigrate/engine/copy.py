@@ -188,6 +188,9 @@ def copy(
         except KeyboardInterrupt:
             journal.finish(migration_id, "interrupted")
             raise Interrupted(f"interrupted; migration {migration_id} can be resumed") from None
+        except MigrationError:
+            journal.finish(migration_id, FAILED, report.as_dict())
+            raise
         destination.finish()
         if verify:
             listener(Event("verify_started", {"units": report.units_done}))

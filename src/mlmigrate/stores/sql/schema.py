@@ -106,6 +106,27 @@ def _create_sqlite_schema(engine: sqlalchemy.Engine) -> str:
     return str(template["revision"])
 
 
+def _interrupted_initialisation(engine: sqlalchemy.Engine, tables: list[str]) -> bool:
+    """Whether the tables are what MLflow's schema creation leaves when stopped half-way.
+
+    MLflow first creates its 2018 base tables and commits, then runs the
+    migrations (in one transaction on PostgreSQL). Killed in between, the
+    database holds only empty base tables and no revision: finishing the
+    creation is safe. Anything else is not ours to touch.
+    """
+    from mlflow.store.tracking.dbmodels.initial_models import Base as InitialBase
+
+    if not set(tables) <= set(InitialBase.metadata.tables):
+        return False
+    with engine.connect() as connection:
+        for table in tables:
+            quoted = connection.dialect.identifier_preparer.quote(table)
+            if connection.execute(sqlalchemy.text(f"SELECT 1 FROM {quoted} LIMIT 1")).first():
+                return False
+    logger.info("completing an interrupted MLflow schema creation")
+    return True
+
+
 def prepare_schema(engine: sqlalchemy.Engine, *, display_uri: str) -> str:
     """Make sure the database is at MLflow's schema head; return the revision.
 
@@ -117,13 +138,13 @@ def prepare_schema(engine: sqlalchemy.Engine, *, display_uri: str) -> str:
     tables = [t for t in sqlalchemy.inspect(engine).get_table_names() if not t.startswith("alembic_")]
     revision = current_revision(engine)
     if revision is None:
-        if tables:
+        if tables and not _interrupted_initialisation(engine, tables):
             raise SchemaError(
                 f"{display_uri} holds tables ({', '.join(sorted(tables)[:5])} …) but no MLflow "
                 "schema revision (alembic_version): it is not an MLflow database"
             )
         logger.info("initialising MLflow schema %s in %s", head, display_uri)
-        if engine.dialect.name == "sqlite":
+        if engine.dialect.name == "sqlite" and not tables:
             created = _create_sqlite_schema(engine)
             if created == head:
                 return created
