@@ -36,7 +36,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-STEPS = ("mlflow", "mm-sqlite", "mm-sqlite-noverify", "mm-pg", "raw-copy")
+STEPS = ("mlflow", "mm-sqlite", "mm-sqlite-noverify", "mm-pg", "raw-copy", "raw-copy-keys")
 
 
 @dataclass
@@ -288,8 +288,10 @@ def run_mlflow_reference(store: Path, work: Path) -> Result:
     return result
 
 
-def run_raw_copy(store: Path, url: str, work: Path) -> Result:
-    result = Result("raw COPY -> postgresql", [sys.executable, str(HERE / "raw_copy.py"), str(store), url])
+def run_raw_copy(store: Path, url: str, work: Path, *, mlflow_keys: bool = False) -> Result:
+    name = "raw COPY -> postgresql, MLflow keys" if mlflow_keys else "raw COPY -> postgresql"
+    command = [sys.executable, str(HERE / "raw_copy.py"), str(store), url]
+    result = Result(name, command + (["--with-mlflow-keys"] if mlflow_keys else []))
     stdout, _ = measure(result, env=None, log_dir=work)
     if result.ok:
         report = json.loads(stdout)
@@ -360,6 +362,7 @@ def ratios(by_name: dict[str, Result]) -> dict[str, float | None]:
     ref, mm_sqlite = ok("mlflow migrate-filestore -> sqlite"), ok("mlmigrate copy -> sqlite")
     mm_pg, raw = ok("mlmigrate copy -> postgresql"), ok("raw COPY -> postgresql")
     mm_noverify = ok("mlmigrate copy --no-verify -> sqlite")
+    raw_keys = ok("raw COPY -> postgresql, MLflow keys")
     return {
         "speedup_vs_mlflow": ref.seconds / mm_sqlite.seconds if ref and mm_sqlite else None,
         "speedup_vs_mlflow_without_verify": ref.seconds / mm_noverify.seconds
@@ -367,6 +370,9 @@ def ratios(by_name: dict[str, Result]) -> dict[str, float | None]:
         else None,
         "mlmigrate_pg_rows_per_s": mm_pg.rows_per_second if mm_pg else None,
         "mlmigrate_pg_over_raw_copy": mm_pg.seconds / raw.seconds if mm_pg and raw else None,
+        "mlmigrate_pg_over_raw_copy_with_keys": mm_pg.seconds / raw_keys.seconds
+        if mm_pg and raw_keys
+        else None,
     }
 
 
@@ -421,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
                     "--no-verify",
                 )
             )
-        if steps & {"mm-pg", "raw-copy"} or (args.scale and "mm-pg" in steps):
+        if steps & {"mm-pg", "raw-copy", "raw-copy-keys"} or (args.scale and "mm-pg" in steps):
             pg = PostgresServer(work / "pg")
             pg.start()
         if "mm-pg" in steps:
@@ -430,6 +436,9 @@ def main(argv: list[str] | None = None) -> int:
         if "raw-copy" in steps:
             pg.recreate("bench")
             results.append(run_raw_copy(store, pg.url("bench"), work))
+        if "raw-copy-keys" in steps:
+            pg.recreate("bench")
+            results.append(run_raw_copy(store, pg.url("bench"), work, mlflow_keys=True))
 
         print()
         print_table(results)
@@ -441,6 +450,7 @@ def main(argv: list[str] | None = None) -> int:
             "speedup_vs_mlflow_without_verify": "speed-up vs MLflow, mlmigrate --no-verify",
             "mlmigrate_pg_rows_per_s": "mlmigrate -> postgresql rows/s",
             "mlmigrate_pg_over_raw_copy": "mlmigrate-pg s / raw COPY s",
+            "mlmigrate_pg_over_raw_copy_with_keys": "mlmigrate-pg s / raw COPY with MLflow's keys s",
         }
         for key, label in labels.items():
             value = figures["ratios"][key]

@@ -7,6 +7,7 @@ line, for YAML), so the engine can report or skip the unit that holds it.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,32 @@ def require(meta: dict[str, Any], field: str, path: Path) -> Any:
     return meta[field]
 
 
+def key_paths(folder: Path | str, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """(key, path) of every file below ``folder``; a key with ``/`` is a sub-folder path."""
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError as exc:
+        raise SourceFormatError(f"cannot list folder: {exc.strerror}", path=str(folder)) from exc
+    for entry in entries:
+        if entry.is_dir():
+            yield from key_paths(entry.path, f"{prefix}{entry.name}/")
+        else:
+            yield f"{prefix}{entry.name}", entry.path
+
+
+def read_text(path: str, what: str = "value") -> str:
+    """The whole content of ``path`` as UTF-8, read verbatim (no newline translation)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceFormatError(f"{what} is not valid UTF-8 ({exc.reason})", path=path) from exc
+    except OSError as exc:
+        raise SourceFormatError(f"cannot read file: {exc.strerror}", path=path) from exc
+
+
 def read_key_files(folder: Path) -> tuple[list[str], list[str]]:
     """Keys and values of a one-file-per-key folder (``params/``, ``tags/`` …).
 
@@ -58,20 +85,9 @@ def read_key_files(folder: Path) -> tuple[list[str], list[str]]:
     """
     keys: list[str] = []
     values: list[str] = []
-    if not folder.is_dir():
-        return keys, values
-    for directory, _subdirs, files in os.walk(folder):
-        for name in files:
-            path = os.path.join(directory, name)
-            try:
-                with open(path, "rb") as handle:
-                    raw = handle.read()
-                values.append(raw.decode("utf-8"))
-            except UnicodeDecodeError as exc:
-                raise SourceFormatError(f"value is not valid UTF-8 ({exc.reason})", path=path) from exc
-            except OSError as exc:
-                raise SourceFormatError(f"cannot read file: {exc.strerror}", path=path) from exc
-            keys.append(os.path.relpath(path, folder).replace(os.sep, "/"))
+    for key, path in key_paths(folder):
+        values.append(read_text(path))
+        keys.append(key)
     return keys, values
 
 

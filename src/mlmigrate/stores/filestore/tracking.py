@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,9 @@ from mlmigrate.exceptions import SourceFormatError
 from mlmigrate.stores.base import BatchStream
 from mlmigrate.stores.filestore.files import (
     key_files_as_dict,
+    key_paths,
     read_key_files,
+    read_text,
     read_yaml,
     require,
     subfolders,
@@ -225,20 +226,10 @@ def _run_batches(
 
 
 def _metric_files(folder: Path, owner: str) -> list[MetricFile]:
-    found = []
-    if not folder.is_dir():
-        return found
-    for directory, _subdirs, files in os.walk(folder):
-        for name in files:
-            path = os.path.join(directory, name)
-            try:
-                with open(path, "rb") as handle:
-                    text = handle.read().decode("utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise SourceFormatError(f"cannot read metric file: {exc}", path=path) from exc
-            key = os.path.relpath(path, folder).replace(os.sep, "/")
-            found.append(MetricFile(path=path, key=key, owner=owner, text=text))
-    return found
+    return [
+        MetricFile(path=path, key=key, owner=owner, text=read_text(path, "metric file"))
+        for key, path in key_paths(folder)
+    ]
 
 
 def _collect_inputs(
