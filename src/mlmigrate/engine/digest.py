@@ -28,8 +28,23 @@ def _mix(values: np.ndarray) -> np.ndarray:
         return z ^ (z >> np.uint64(31))
 
 
+_POWER_CACHE: dict[int, np.ndarray] = {}
+_CACHE_LIMIT = 1 << 23  # 64 MiB of uint64 per base
+
+
 def _powers(n: int, base: int) -> np.ndarray:
-    """base**k mod 2**64 for k < n."""
+    """base**k mod 2**64 for k < n (at least; cached and grown by doubling)."""
+    cached = _POWER_CACHE.get(base)
+    if cached is not None and len(cached) >= n:
+        return cached
+    if n > _CACHE_LIMIT:  # a rare huge batch: don't keep its table around
+        return _compute_powers(n, base)
+    out = _compute_powers(max(n, 2 * len(cached) if cached is not None else 1 << 16), base)
+    _POWER_CACHE[base] = out
+    return out
+
+
+def _compute_powers(n: int, base: int) -> np.ndarray:
     out = np.empty(max(n, 1), dtype=np.uint64)
     out[0] = 1
     step, filled = np.uint64(base), 1

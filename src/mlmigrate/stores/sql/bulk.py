@@ -2,8 +2,7 @@
 
 PostgreSQL (psycopg 3): ``COPY … FROM STDIN`` fed with CSV that Arrow writes, and
 ``COPY (SELECT …) TO STDOUT`` parsed by Arrow's CSV reader. SQLite: Arrow Database
-Connectivity (ADBC) ingests record batches without a Python object per row; reads
-go through the standard ``sqlite3`` module.
+Connectivity (ADBC) ingests and reads record batches without a Python object per row.
 
 SQL text names its one parameter ``:unit`` (an experiment id or a model name).
 """
@@ -121,13 +120,8 @@ class SqliteBulk:
     @contextmanager
     def snapshot(self) -> Iterator[Any]:
         """A read transaction: every read sees one consistent state."""
-        connection = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        try:
-            connection.execute("BEGIN")
+        with self.transaction() as connection:
             yield connection
-            connection.execute("ROLLBACK")
-        finally:
-            connection.close()
 
     def execute(self, connection: Any, sql: str, unit: int | str) -> None:
         """Run a statement with its ``:unit`` parameter."""
@@ -142,8 +136,22 @@ class SqliteBulk:
             cursor.adbc_ingest(table, batch, mode="append")
 
     def fetch(self, connection: Any, sql: str, unit: int | str, schema: pa.Schema) -> pa.Table:
-        """Run ``sql`` and return its rows as a table of ``schema``."""
-        rows = connection.execute(sql, {"unit": unit}).fetchall()
+        """Run ``sql`` and return its rows as a table of ``schema``.
+
+        ADBC infers column types from the first rows; where a later row does not fit
+        (a column NULL at first, say) the same query is read again through ``sqlite3``.
+        """
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, (unit,))
+                table = cursor.fetch_arrow_table()
+            return table.rename_columns(schema.names).cast(schema)
+        except Exception:  # type inference or conversion: take the slow, exact path
+            return self._fetch_with_sqlite3(sql, unit, schema)
+
+    def _fetch_with_sqlite3(self, sql: str, unit: int | str, schema: pa.Schema) -> pa.Table:
+        with sqlite3.connect(self.path, timeout=60) as connection:
+            rows = connection.execute(sql, {"unit": unit}).fetchall()
         if not rows:
             return schema.empty_table()
         columns = zip(*rows, strict=True)
