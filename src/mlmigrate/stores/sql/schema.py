@@ -1,9 +1,10 @@
 """The destination's MLflow schema: create it with MLflow's own migrations or check it.
 
-Running MLflow's 67 alembic migrations takes seconds. For SQLite the schema they
-produce is recorded once per MLflow version (the DDL of ``sqlite_master``, in the
-user cache folder) and replayed into each new SQLite destination: the same
-tables, indexes and constraints, stamped with the same revision.
+Running MLflow's 67 alembic migrations (even listing them) takes seconds. So the
+list of revisions and, for SQLite, the schema they produce (the DDL of
+``sqlite_master``) are recorded once per MLflow version in the user cache folder;
+each new SQLite destination gets that DDL replayed: the same tables, indexes and
+constraints, stamped with the same revision.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import os
 import sqlite3
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy
@@ -32,14 +34,19 @@ def _migrations_dir() -> Path:
 
 
 def known_revisions() -> tuple[str, list[str]]:
-    """(head, all revisions) of the installed MLflow's schema migrations."""
+    """(head, all revisions) of the installed MLflow's schema migrations (cached per version)."""
+    found = _cached("revisions", _read_revisions)
+    return str(found["head"]), list(found["revisions"])  # type: ignore[arg-type]
+
+
+def _read_revisions() -> dict[str, object]:
     from alembic.script import ScriptDirectory
 
     script = ScriptDirectory(str(_migrations_dir()))
     heads = script.get_heads()
     if len(heads) != 1:
         raise SchemaError(f"MLflow's migrations have {len(heads)} heads ({heads}); expected one")
-    return heads[0], [revision.revision for revision in script.walk_revisions()]
+    return {"head": heads[0], "revisions": [revision.revision for revision in script.walk_revisions()]}
 
 
 def current_revision(engine: sqlalchemy.Engine) -> str | None:
@@ -56,14 +63,31 @@ def _cache_dir() -> Path:
     return Path(root) / "mlmigrate"
 
 
-def sqlite_schema_template() -> dict[str, object]:
-    """MLflow's SQLite schema as DDL statements, made by MLflow's migrations once per version."""
+def _cached(name: str, compute: Callable[[], dict[str, object]]) -> dict[str, object]:
+    """``compute()``, remembered in the user cache folder per installed MLflow version."""
     version = importlib.metadata.version("mlflow")
-    path = _cache_dir() / f"sqlite-schema-mlflow-{version}.json"
+    path = _cache_dir() / f"{name}-mlflow-{version}.json"
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         pass
+    value = compute()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(value))
+        os.replace(partial, path)
+    except OSError as exc:  # a read-only home only costs speed
+        logger.debug("cannot cache %s in %s: %s", name, path, exc)
+    return value
+
+
+def sqlite_schema_template() -> dict[str, object]:
+    """MLflow's SQLite schema as DDL statements, made by MLflow's migrations once per version."""
+    return _cached("sqlite-schema", _migrated_sqlite_schema)
+
+
+def _migrated_sqlite_schema() -> dict[str, object]:
     from mlflow.store.db.utils import _initialize_tables
 
     with tempfile.TemporaryDirectory(prefix="mlmigrate-schema-") as work:
@@ -80,15 +104,7 @@ def sqlite_schema_template() -> dict[str, object]:
                 )
             ]
             revision = connection.execute("SELECT version_num FROM alembic_version").fetchone()[0]
-    template = {"mlflow": version, "revision": revision, "statements": statements}
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(json.dumps(template))
-        os.replace(partial, path)
-    except OSError as exc:  # a read-only home only costs speed
-        logger.debug("cannot cache the SQLite schema in %s: %s", path, exc)
-    return template
+    return {"revision": revision, "statements": statements}
 
 
 def _create_sqlite_schema(engine: sqlalchemy.Engine) -> str:
