@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
-from mlmigrate.engine.digest import Digest
 from mlmigrate.engine.events import Event, Listener, ignore
 from mlmigrate.engine.journal import DONE, FAILED, PENDING, SKIPPED, Journal, UnitRecord
 from mlmigrate.engine.plan import plan_units
 from mlmigrate.engine.prefetch import prefetch
+from mlmigrate.engine.readers import ReaderPool, UnitResult, UnitTask, read_shaped
 from mlmigrate.engine.report import Report
-from mlmigrate.engine.transform import for_destination
 from mlmigrate.engine.verify import VerifyResult, compare_unit, digest_stream
 from mlmigrate.exceptions import (
     ConflictError,
@@ -49,7 +45,9 @@ class _Run:
         report: Report,
         listener: Listener,
         on_error: str,
+        readers: ReaderPool | None,
     ):
+        self.readers = readers
         self.source = source
         self.destination = destination
         self.journal = journal
@@ -60,24 +58,15 @@ class _Run:
         self.stop = threading.Event()
         self.lock = threading.Lock()
 
-    def _timed(
-        self, unit: Unit, record: UnitRecord, digests: dict[str, Digest]
-    ) -> Iterator[tuple[str, pa.RecordBatch]]:
-        """The unit's destination-ready batches, digested, counted and timed as they pass."""
-
-        def digested(stream: BatchStream) -> BatchStream:
-            for table, batch in stream:
-                digests.setdefault(table, Digest()).add(batch)
-                yield table, batch
-
-        source = for_destination(
-            self.source.read_unit(unit),
-            unit_kind=unit.kind,
-            dest_id=record.dest_id,
-            collapsed=self.report.collapsed,
-        )
+    def _timed(self, unit: Unit, record: UnitRecord, result: UnitResult) -> BatchStream:
+        """The unit's destination-ready batches, counted and timed as they pass."""
+        task = UnitTask(unit, record.dest_id)
+        if self.readers is not None:
+            stream = self.readers.read(task, result)
+        else:
+            stream = prefetch(read_shaped(self.source, task, result))
         started = time.perf_counter()
-        for table, batch in prefetch(digested(source)):
+        for table, batch in stream:
             if self.stop.is_set():
                 raise Interrupted("interrupted")
             yield table, batch
@@ -94,11 +83,9 @@ class _Run:
         unit = Unit(record.kind, record.source_id, record.label)
         self.listener(Event("unit_started", {"unit": record.unit_id, "label": record.label}))
         for attempt in range(1, RETRIES + 1):
-            digests: dict[str, Digest] = {}
+            result = UnitResult()
             try:
-                written = self.destination.write_unit(
-                    unit, record.dest_id, self._timed(unit, record, digests)
-                )
+                written = self.destination.write_unit(unit, record.dest_id, self._timed(unit, record, result))
                 break
             except TransientStoreError:
                 if attempt == RETRIES or self.stop.is_set():
@@ -109,9 +96,10 @@ class _Run:
             record.unit_id,
             DONE,
             counts=written,
-            digests={t: d.as_dict() for t, d in digests.items()},
+            digests={t: d.as_dict() for t, d in result.digests.items()},
         )
         with self.lock:
+            self.report.collapsed.update(result.collapsed)
             for table, rows in written.items():
                 self.report.table(table).written += rows
             self.report.units_done += 1
@@ -134,11 +122,14 @@ def copy(
     workers: int | None = None,
     state_dir: Path | None = None,
     listener: Listener = ignore,
+    read_in_processes: bool = True,
 ) -> Report:
     """Copy everything from ``source_uri`` into ``destination_uri``; resume if interrupted before.
 
-    Returns the report; raises :class:`ConflictError` when the destination already
-    holds objects of the source, and :class:`Interrupted` on Ctrl-C.
+    ``read_in_processes`` parses the source in helper processes beside the writer
+    (off: in a thread of this process). Returns the report; raises
+    :class:`ConflictError` when the destination already holds objects of the
+    source, and :class:`Interrupted` on Ctrl-C.
     """
     if on_error not in ON_ERROR:
         raise UsageError(f"--on-error {on_error!r} is not valid; choose one of: {', '.join(ON_ERROR)}")
@@ -182,15 +173,23 @@ def copy(
                 },
             )
         )
-        run = _Run(source, destination, journal, migration_id, report, listener, on_error)
+        worker_count = _workers(destination, workers)
+        readers = None
+        if read_in_processes and todo:
+            tasks = [UnitTask(Unit(r.kind, r.source_id, r.label), r.dest_id) for r in todo]
+            readers = ReaderPool(source, source_uri, tasks, processes=worker_count)
+        run = _Run(source, destination, journal, migration_id, report, listener, on_error, readers)
         try:
-            _execute(run, todo, _workers(destination, workers))
+            _execute(run, todo, worker_count)
         except KeyboardInterrupt:
             journal.finish(migration_id, "interrupted")
             raise Interrupted(f"interrupted; migration {migration_id} can be resumed") from None
         except MigrationError:
             journal.finish(migration_id, FAILED, report.as_dict())
             raise
+        finally:
+            if readers is not None:
+                readers.close()
         destination.finish()
         if verify:
             listener(Event("verify_started", {"units": report.units_done}))

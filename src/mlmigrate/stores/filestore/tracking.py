@@ -31,8 +31,10 @@ from mlmigrate.tables import TABLES, batch_from_columns
 
 #: Folders inside an experiment that are not runs.
 RESERVED = {"tags", "datasets", "traces", "models"}
-#: How many runs go into one batch of params/tags/metrics.
-RUNS_PER_BATCH = 200
+#: Runs are batched until one of these is reached: batches big enough for bulk loads,
+#: small enough that reading the next overlaps writing this one.
+MAX_RUNS_PER_BATCH = 100
+METRIC_CHARS_PER_BATCH = 1 << 20
 
 RUN_STATUS = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
 SOURCE_TYPE = {1: "NOTEBOOK", 2: "JOB", 3: "PROJECT", 4: "LOCAL", 5: "UNKNOWN"}
@@ -108,9 +110,7 @@ def experiment_batches(exp_dir: Path, exp_id: str) -> BatchStream:
     yield from _dataset_batches(exp_dir, exp_id, datasets)
 
     run_names = [name for name in subfolders(exp_dir) if name not in RESERVED]
-    for start in range(0, len(run_names), RUNS_PER_BATCH):
-        chunk = run_names[start : start + RUNS_PER_BATCH]
-        yield from _run_batches(exp_dir, exp_id, chunk, datasets)
+    yield from _run_batches(exp_dir, exp_id, run_names, datasets)
 
     yield from _logged_model_batches(exp_dir, exp_id)
     yield from read_traces(exp_dir / "traces", exp_id)
@@ -153,13 +153,33 @@ def _dataset_batches(exp_dir: Path, exp_id: str, datasets: dict[str, dict[str, A
 def _run_batches(
     exp_dir: Path, exp_id: str, run_names: list[str], datasets: dict[str, dict[str, Any]]
 ) -> BatchStream:
-    runs: dict[str, list[Any]] = {name: [] for name in TABLES["runs"].columns}
-    params: dict[str, list[str]] = {"key": [], "value": [], "run_uuid": []}
-    tags: dict[str, list[str]] = {"key": [], "value": [], "run_uuid": []}
-    inputs: dict[str, list[Any]] = {name: [] for name in TABLES["inputs"].columns}
-    input_tags: dict[str, list[str]] = {"input_uuid": [], "name": [], "value": []}
-    metric_files: list[MetricFile] = []
+    """Runs with their params, tags, metrics and inputs, a chunk of runs at a time."""
+    chunk = _RunChunk()
     for name in run_names:
+        chunk.add(exp_dir, exp_id, name, datasets)
+        if chunk.run_count >= MAX_RUNS_PER_BATCH or chunk.metric_chars >= METRIC_CHARS_PER_BATCH:
+            yield from chunk.batches()
+            chunk = _RunChunk()
+    if chunk.run_count:
+        yield from chunk.batches()
+
+
+class _RunChunk:
+    """Rows of a few runs, gathered until they are worth a batch."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, list[Any]] = {name: [] for name in TABLES["runs"].columns}
+        self.params: dict[str, list[str]] = {"key": [], "value": [], "run_uuid": []}
+        self.tags: dict[str, list[str]] = {"key": [], "value": [], "run_uuid": []}
+        self.inputs: dict[str, list[Any]] = {name: [] for name in TABLES["inputs"].columns}
+        self.input_tags: dict[str, list[str]] = {"input_uuid": [], "name": [], "value": []}
+        self.metric_files: list[MetricFile] = []
+        self.run_count = 0
+        self.metric_chars = 0
+
+    def add(self, exp_dir: Path, exp_id: str, name: str, datasets: dict[str, dict[str, Any]]) -> None:
+        """Read one run folder into the chunk."""
+        self.run_count += 1
         run_dir = exp_dir / name
         meta_path = run_dir / "meta.yaml"
         if not meta_path.is_file():
@@ -191,38 +211,46 @@ def _run_batches(
             "deleted_time": _int_or_none(meta.get("deleted_time"), "deleted_time", meta_path),
         }
         for column, value in row.items():
-            runs[column].append(value)
+            self.runs[column].append(value)
         keys, values = read_key_files(run_dir / "params")
-        params["key"] += keys
-        params["value"] += values
-        params["run_uuid"] += [run_id] * len(keys)
-        tags["key"] += list(run_tags)
-        tags["value"] += list(run_tags.values())
-        tags["run_uuid"] += [run_id] * len(run_tags)
-        metric_files += _metric_files(run_dir / "metrics", run_id)
-        _collect_inputs(run_dir, run_id, datasets, inputs, input_tags)
+        self.params["key"] += keys
+        self.params["value"] += values
+        self.params["run_uuid"] += [run_id] * len(keys)
+        self.tags["key"] += list(run_tags)
+        self.tags["value"] += list(run_tags.values())
+        self.tags["run_uuid"] += [run_id] * len(run_tags)
+        metric_files = _metric_files(run_dir / "metrics", run_id)
+        self.metric_files += metric_files
+        self.metric_chars += sum(len(metric.text) for metric in metric_files)
+        _collect_inputs(run_dir, run_id, datasets, self.inputs, self.input_tags)
 
-    yield "runs", batch_from_columns("runs", runs)
-    if params["key"]:
-        yield "params", batch_from_columns("params", params)
-    if tags["key"]:
-        yield "tags", batch_from_columns("tags", tags)
-    if metric_files:
-        metrics = parse_run_metrics(metric_files)
-        for batch in metrics.to_batches():
+    def batches(self) -> BatchStream:
+        """The chunk's rows, parents first."""
+        yield "runs", batch_from_columns("runs", self.runs)
+        if self.params["key"]:
+            yield "params", batch_from_columns("params", self.params)
+        if self.tags["key"]:
+            yield "tags", batch_from_columns("tags", self.tags)
+        if self.metric_files:
+            metrics = parse_run_metrics(self.metric_files)
+            for batch in metrics.to_batches():
+                yield (
+                    "metrics",
+                    batch_from_columns(
+                        "metrics", dict(zip(metrics.column_names, batch.columns, strict=True))
+                    ),
+                )
+            latest = latest_points(metrics)
             yield (
-                "metrics",
-                batch_from_columns("metrics", dict(zip(metrics.column_names, batch.columns, strict=True))),
+                "latest_metrics",
+                batch_from_columns(
+                    "latest_metrics", {name: latest.column(name) for name in latest.column_names}
+                ),
             )
-        latest = latest_points(metrics)
-        yield (
-            "latest_metrics",
-            batch_from_columns("latest_metrics", {name: latest.column(name) for name in latest.column_names}),
-        )
-    if inputs["input_uuid"]:
-        yield "inputs", batch_from_columns("inputs", inputs)
-    if input_tags["input_uuid"]:
-        yield "input_tags", batch_from_columns("input_tags", input_tags)
+        if self.inputs["input_uuid"]:
+            yield "inputs", batch_from_columns("inputs", self.inputs)
+        if self.input_tags["input_uuid"]:
+            yield "input_tags", batch_from_columns("input_tags", self.input_tags)
 
 
 def _metric_files(folder: Path, owner: str) -> list[MetricFile]:

@@ -1,0 +1,169 @@
+"""Reading units in helper processes, so parsing the source runs beside writing.
+
+Each helper is handed its share of the plan's units up front and reads them in
+order, so it is already reading the next unit while the writer finishes the
+current one. Batches cross the process boundary as Arrow buffers through a
+bounded queue (memory stays bounded by a few batches), already shaped for the
+destination and digested. Each helper opens the source itself from its URI:
+stores assume nothing about the process they run in.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import queue
+import signal
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlmigrate.engine.digest import Digest
+from mlmigrate.engine.prefetch import prefetch
+from mlmigrate.engine.transform import for_destination
+from mlmigrate.exceptions import MigrationError
+from mlmigrate.stores.base import BatchStream, Unit
+
+#: messages a helper may send ahead of the writer
+DEPTH = 16
+_POLL = 0.2
+
+
+@dataclass
+class UnitResult:
+    """What reading a unit produced besides its batches: digests and collapsed duplicates."""
+
+    digests: dict[str, Digest] = field(default_factory=dict)
+    collapsed: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class UnitTask:
+    """A unit to read and the id it has in the destination."""
+
+    unit: Unit
+    dest_id: str
+
+
+def read_shaped(source: Any, task: UnitTask, result: UnitResult) -> BatchStream:
+    """A unit's batches shaped for the destination, digested into ``result`` as they pass."""
+    stream = for_destination(
+        source.read_unit(task.unit),
+        unit_kind=task.unit.kind,
+        dest_id=task.dest_id,
+        collapsed=result.collapsed,
+    )
+    for table, batch in stream:
+        result.digests.setdefault(table, Digest()).add(batch)
+        yield table, batch
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """``exc`` if it survives pickling, else a MigrationError carrying its message."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        return MigrationError(f"{type(exc).__name__}: {exc}")
+
+
+def _serve(source_uri: str, tasks: list[UnitTask], results: Any) -> None:
+    """Helper process: read each task's unit in order and stream it back, tagged with its id."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
+    from mlmigrate.stores import open_store
+
+    parent = os.getppid()
+
+    def send(message: tuple[Any, ...]) -> None:
+        while True:
+            try:
+                results.put(message, timeout=_POLL)
+                return
+            except queue.Full:
+                if os.getppid() != parent:  # the parent died (SIGKILL): nobody will read
+                    os._exit(0)
+
+    source = open_store(source_uri)
+    for task in tasks:
+        result = UnitResult()
+        unit_id = task.unit.unit_id
+        try:
+            for table, batch in read_shaped(source, task, result):
+                send((unit_id, "batch", (table, batch)))
+            send((unit_id, "end", result))
+        except BaseException as exc:  # handed to the parent, which decides
+            send((unit_id, "error", _portable(exc)))
+
+
+class _Helper:
+    """One helper process and the queue it answers on; one consumer at a time."""
+
+    def __init__(self, source_uri: str, tasks: list[UnitTask]):
+        context = multiprocessing.get_context("spawn")
+        self.results = context.Queue(maxsize=DEPTH)
+        self.process = context.Process(
+            target=_serve, args=(source_uri, tasks, self.results), name="mlmigrate-reader", daemon=True
+        )
+        self.process.start()
+        self.lock = threading.Lock()
+
+    def next_message(self) -> tuple[Any, ...]:
+        while True:
+            try:
+                return self.results.get(timeout=_POLL)
+            except queue.Empty:
+                if not self.process.is_alive():
+                    raise MigrationError("a reader process died unexpectedly") from None
+
+    def close(self) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join(timeout=5)
+
+
+class ReaderPool:
+    """Helper processes reading the plan's units ahead of the runner's writers.
+
+    Unit *i* of ``tasks`` is read by helper ``i % processes``; writers must ask for
+    units in plan order, as the runner does. A unit asked for again (a retry) is
+    read in this process instead.
+    """
+
+    def __init__(self, source: Any, source_uri: str, tasks: list[UnitTask], *, processes: int):
+        self._source = source
+        count = max(1, min(processes, len(tasks)))
+        self._helpers = [_Helper(source_uri, tasks[index::count]) for index in range(count)]
+        self._owner = {task.unit.unit_id: self._helpers[i % count] for i, task in enumerate(tasks)}
+        self._taken: set[str] = set()
+        self._lock = threading.Lock()
+
+    def read(self, task: UnitTask, result: UnitResult) -> Iterator[tuple[str, Any]]:
+        """Stream a unit's shaped batches; ``result`` is filled when the stream ends."""
+        unit_id = task.unit.unit_id
+        with self._lock:
+            helper = None if unit_id in self._taken else self._owner.get(unit_id)
+            self._taken.add(unit_id)
+        if helper is None:
+            yield from prefetch(read_shaped(self._source, task, result))
+            return
+        with helper.lock:
+            while True:
+                owner, kind, payload = helper.next_message()
+                if owner != unit_id:  # the tail of an earlier unit its writer gave up on
+                    continue
+                if kind == "batch":
+                    yield payload
+                elif kind == "end":
+                    result.digests.update(payload.digests)
+                    result.collapsed.update(payload.collapsed)
+                    return
+                else:
+                    raise payload
+
+    def close(self) -> None:
+        """Stop every helper."""
+        for helper in self._helpers:
+            helper.close()
