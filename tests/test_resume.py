@@ -89,8 +89,10 @@ def _journal_rows(journal: Path, sql: str) -> list[tuple[Any, ...]]:
         connection.close()
 
 
-def _copy_and_kill_after(args: list[str], journal: Path, units_done: int, log: Path) -> int:
-    """Start ``mlmigrate copy ARGS``, SIGKILL it once ``units_done`` units are journaled done;
+def _copy_and_kill_after(
+    args: list[str], journal: Path, units_done: int, log: Path, sig: signal.Signals = signal.SIGKILL
+) -> int:
+    """Start ``mlmigrate copy ARGS``, send ``sig`` once ``units_done`` units are journaled done;
     return how many were done at that moment."""
     with log.open("w") as stderr:
         process = subprocess.Popen([*CLI, "copy", *args], stdout=subprocess.DEVNULL, stderr=stderr)
@@ -104,8 +106,10 @@ def _copy_and_kill_after(args: list[str], journal: Path, units_done: int, log: P
                     )
                 done = _done_units(journal)
                 if done >= units_done:
-                    process.send_signal(signal.SIGKILL)
-                    process.wait(timeout=30)
+                    process.send_signal(sig)
+                    returncode = process.wait(timeout=60)
+                    if sig == signal.SIGINT:
+                        assert returncode == 130, log.read_text()
                     return done
                 time.sleep(0.003)
             pytest.fail(f"copy did not reach {units_done} done units in time")
@@ -254,3 +258,23 @@ def test_copy_killed_inside_schema_creation_resumes_on_postgresql(
 
     assert resumed.returncode == 0, show(resumed)
     assert count(postgres_db, "runs") == counts["runs"]
+
+
+def test_ctrl_c_exits_130_with_the_resume_command_and_resumes_exactly(
+    generated: tuple[Path, dict[str, int]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, counts = generated
+    state_dir = tmp_path / "state"
+    monkeypatch.setenv("MLMIGRATE_STATE_DIR", str(state_dir))
+    destination = sqlite_uri(tmp_path / "dst.db")
+    journal = _journal(state_dir)
+    log = tmp_path / "log"
+
+    done = _copy_and_kill_after([str(source), destination], journal, 2, log, signal.SIGINT)
+
+    message = log.read_text()
+    assert f"resume with: mlmigrate copy {source} {destination}" in message
+    assert "Traceback" not in message
+    assert _journal_rows(journal, "SELECT state FROM migrations") == [("interrupted",)]
+    assert done < 17
+    _assert_resumed_exactly(source, destination, counts, journal, "sqlite", tmp_path)

@@ -22,6 +22,7 @@ from mlmigrate.stores.filestore.files import (
 )
 from mlmigrate.stores.filestore.metric_lines import (
     MetricFile,
+    in_point_order,
     latest_points,
     parse_model_metrics,
     parse_run_metrics,
@@ -232,7 +233,7 @@ class _RunChunk:
         if self.tags["key"]:
             yield "tags", batch_from_columns("tags", self.tags)
         if self.metric_files:
-            metrics = parse_run_metrics(self.metric_files)
+            metrics = in_point_order(parse_run_metrics(self.metric_files))
             for batch in metrics.to_batches():
                 yield (
                     "metrics",
