@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mlmigrate.engine.events import Event, Listener, ignore
-from mlmigrate.engine.journal import DONE, FAILED, PENDING, SKIPPED, Journal, UnitRecord
+from mlmigrate.engine.journal import DONE, FAILED, SKIPPED, Journal, UnitRecord
 from mlmigrate.engine.plan import plan_units
 from mlmigrate.engine.prefetch import prefetch
 from mlmigrate.engine.readers import ReaderPool, UnitResult, UnitTask, read_shaped
@@ -108,9 +108,7 @@ class _Run:
 
 
 def _workers(destination: Any, requested: int | None) -> int:
-    if requested:
-        return max(1, requested)
-    return 1 if getattr(destination, "family", "") == "sqlite" else 2
+    return max(1, requested) if requested else destination.capabilities.writers
 
 
 def copy(
@@ -300,4 +298,4 @@ def verify_written(
     return result
 
 
-__all__ = ["PENDING", "Interrupted", "copy", "verify_written"]
+__all__ = ["Interrupted", "copy", "verify_written"]

@@ -32,12 +32,9 @@ class Capabilities:
 
     #: largest experiment id the destination column can hold
     max_experiment_id: int = 2**63 - 1
-    #: whether ±inf is stored as such (MySQL clamps it to ±max float)
-    holds_infinity: bool = True
-    readable: bool = True
     writable: bool = True
-    #: tables the store can hold (empty = all canonical tables)
-    tables: frozenset[str] = field(default_factory=frozenset)
+    #: units written at once unless the user says otherwise (SQLite has one writer)
+    writers: int = 1
 
 
 @dataclass

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import sqlalchemy
 
-from mlmigrate.exceptions import ConflictError, StoreError, TransientStoreError
+from mlmigrate.exceptions import ConflictError, MigrationError, StoreError, TransientStoreError
 from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, Unit
 from mlmigrate.stores.sql.bulk import PostgresBulk, SqliteBulk, quote
 from mlmigrate.stores.sql.schema import prepare_schema
@@ -46,7 +46,7 @@ class SqlStore:
             self.capabilities = Capabilities()
         elif self.family == "postgresql":
             self._bulk = PostgresBulk(uri)
-            self.capabilities = Capabilities(max_experiment_id=INT32_MAX)
+            self.capabilities = Capabilities(max_experiment_id=INT32_MAX, writers=2)
         else:  # pragma: no cover - the registry routes only these here
             raise StoreError(f"unsupported SQL store {self.display_uri}")
         self._tables: set[str] | None = None
@@ -69,7 +69,7 @@ class SqlStore:
             if self.family == "sqlite":
                 sqlite_path(self.uri).parent.mkdir(parents=True, exist_ok=True)
             return prepare_schema(self.engine, display_uri=self.display_uri)
-        except StoreError:
+        except MigrationError:
             raise
         except Exception as exc:
             raise self._translate(exc, "preparing the schema") from exc
@@ -148,7 +148,7 @@ class SqlStore:
                     table = self._bulk.fetch(connection, sql, param, spec.schema)
                     for batch in table.to_batches(max_chunksize=200_000):
                         yield spec.name, batch
-        except StoreError:
+        except MigrationError:
             raise
         except Exception as exc:
             raise self._translate(exc, f"reading {unit.unit_id}") from exc
@@ -166,7 +166,7 @@ class SqlStore:
                     current = table
                     self._bulk.insert(connection, table, batch)
                     written[table] = written.get(table, 0) + batch.num_rows
-        except StoreError:
+        except MigrationError:
             raise
         except Exception as exc:
             if _is_integrity_error(exc):
