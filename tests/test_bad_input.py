@@ -226,3 +226,24 @@ def test_unreachable_postgresql_password_never_printed(
     assert "127.0.0.1" in result.stderr, show(result)  # the error still says where it failed
     for path in isolated_mlflow_env.parent.parent.rglob("journal.sqlite"):
         assert secret.encode() not in path.read_bytes(), path
+
+
+def test_a_stray_folder_is_reported_not_dropped_and_hidden_folders_are_ignored(
+    minimal_store: Path, tmp_path: Path
+) -> None:
+    mlruns = tmp_path / "stray" / "mlruns"
+    shutil.copytree(minimal_store, mlruns)
+    (mlruns / "notes").mkdir()
+    (mlruns / "notes" / "todo.txt").write_text("not an experiment", encoding="utf-8")
+    (mlruns / ".ipynb_checkpoints").mkdir()
+    destination = sqlite_uri(tmp_path / "dst.db")
+
+    failed = run_cli("copy", str(mlruns), destination, "-q")
+    assert failed.returncode == 1, show(failed)
+    assert str(mlruns / "notes") in failed.stderr, show(failed)
+
+    skipped = run_cli("copy", str(mlruns), destination, "--on-error", "skip", "--json", "-q")
+    assert skipped.returncode == 0, show(skipped)
+    report = json_stdout(skipped)
+    assert [unit["unit"] for unit in report["skipped_units"]] == ["experiment:notes"]
+    assert {row[0] for row in query(destination, "SELECT name FROM experiments")} == {"Default", "minimal"}

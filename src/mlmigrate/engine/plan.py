@@ -53,6 +53,8 @@ def plan_units(units: list[Unit], existing: ExistingObjects, *, max_experiment_i
     for unit in experiments:
         if unit.source_id in assigned:
             continue
+        if not unit.source_id.isdigit():
+            continue  # not an id: it gets a fresh one (reading it will fail and say why)
         wanted = int(unit.source_id)
         if wanted <= max_experiment_id and wanted not in taken and wanted not in assigned.values():
             assigned[unit.source_id] = wanted

@@ -56,10 +56,19 @@ class FileStore:
         seen: set[str] = set()
         for folder in (self.root, self.root / TRASH):
             for name in subfolders(folder):
-                if name.isdigit() and name not in seen:
-                    seen.add(name)
-                    units.append(Unit(EXPERIMENT, name, self._label(folder / name, name)))
-        units.sort(key=lambda unit: int(unit.source_id))
+                # hidden folders (.trash, editor and notebook droppings) are not experiments;
+                # any other folder is, and a non-numeric one fails loudly when read
+                if name.startswith(".") or (folder == self.root and name == "models") or name in seen:
+                    continue
+                seen.add(name)
+                units.append(Unit(EXPERIMENT, name, self._label(folder / name, name)))
+        units.sort(
+            key=lambda unit: (
+                not unit.source_id.isdigit(),
+                int(unit.source_id) if unit.source_id.isdigit() else 0,
+                unit.source_id,
+            )
+        )
         for name in subfolders(self.root / "models"):
             units.append(Unit(REGISTERED_MODEL, name, name))
         return units
@@ -75,7 +84,7 @@ class FileStore:
         """Ids of every run (their folder names), listed without reading them."""
         found = []
         for unit in self.units():
-            if unit.kind == EXPERIMENT:
+            if unit.kind == EXPERIMENT and unit.source_id.isdigit():
                 folder = self._experiment_dir(unit.source_id)
                 found += [name for name in subfolders(folder) if name not in RESERVED]
         return found

@@ -75,6 +75,12 @@ def _str_or_none(value: Any) -> str | None:
 def experiment_batches(exp_dir: Path, exp_id: str) -> BatchStream:
     """Everything under one experiment folder, parents first."""
     meta_path = exp_dir / "meta.yaml"
+    if not exp_id.isdigit():
+        raise SourceFormatError(
+            f"folder {exp_id!r} is not an experiment id (MLflow's are numbers); move it out of the store "
+            "or skip it with --on-error skip",
+            path=str(exp_dir),
+        )
     meta = read_yaml(meta_path)
     meta_id = str(meta.get("experiment_id", exp_id))
     if meta_id != exp_id:
