@@ -138,6 +138,9 @@ def test_experiment_ids_remapped_on_postgresql_and_kept_on_sqlite(
     assert {int(s) for s in id_map} == source_ids - {0}
     assert all(0 < int(d) < 2**31 for d in id_map.values())
     assert dest_ids == {0} | {int(d) for d in id_map.values()}
+    # the map is saved beside the journal
+    saved = json.loads(Path(report["experiment_id_map_file"]).read_text())
+    assert saved == {"source_to_destination": id_map}
     # the id sequence was advanced: MLflow can create experiments after the migration
     new_id = client.create_experiment("after")
     assert int(new_id) > max(dest_ids)

@@ -123,7 +123,7 @@ def _summary(report: dict[str, Any]) -> None:
     )
     if report["experiment_id_map"]:
         console.print(
-            "experiment ids remapped (source → destination): "
+            f"experiment ids remapped (saved in {report['experiment_id_map_file']}; source → destination): "
             + ", ".join(f"{s} → {d}" for s, d in report["experiment_id_map"].items())
         )
     for name, count in report["collapsed_duplicates"].items():

@@ -159,6 +159,8 @@ def copy(
         report.units_total = len(records)
         report.units_done = sum(r.state == DONE for r in records)
         report.remapped = {r.source_id: r.dest_id for r in records if r.source_id != r.dest_id}
+        if report.remapped:
+            report.id_map_file = str(journal.save_id_map(migration_id, report.remapped))
         todo = [r for r in records if r.state != DONE]
         listener(
             Event(

@@ -146,6 +146,14 @@ class Journal:
             self._connection.execute("COMMIT")
         return migration_id
 
+    def save_id_map(self, migration_id: str, remapped: dict[str, str]) -> Path:
+        """Write a migration's experiment id map beside the journal (atomically); return its path."""
+        path = self.state_dir / f"{migration_id}.experiment-ids.json"
+        partial = path.with_suffix(".tmp")
+        partial.write_text(json.dumps({"source_to_destination": remapped}, indent=2) + "\n")
+        os.replace(partial, path)
+        return path
+
     def units(self, migration_id: str) -> list[UnitRecord]:
         """The units of a migration in plan order."""
         rows = self._execute(

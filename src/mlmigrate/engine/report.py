@@ -30,6 +30,7 @@ class Report:
     message: str = ""
     tables: dict[str, TableStats] = field(default_factory=dict)
     remapped: dict[str, str] = field(default_factory=dict)
+    id_map_file: str | None = None
     skipped_units: list[dict[str, str]] = field(default_factory=list)
     failed_units: list[dict[str, str]] = field(default_factory=list)
     collapsed: Counter[str] = field(default_factory=Counter)
@@ -77,6 +78,7 @@ class Report:
                 for name, s in self.tables.items()
             },
             "experiment_id_map": dict(self.remapped),
+            "experiment_id_map_file": self.id_map_file,
             "skipped_units": [{k: mask(v) for k, v in u.items()} for u in self.skipped_units],
             "failed_units": [{k: mask(v) for k, v in u.items()} for u in self.failed_units],
             "collapsed_duplicates": dict(self.collapsed),
