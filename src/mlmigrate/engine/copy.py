@@ -147,13 +147,15 @@ def copy(
             records = journal.units(previous["migration_id"])
             report.units_total = report.units_done = len(records)
             return report
+        needs_schema = True
         if previous:
             migration_id = previous["migration_id"]
             journal.set_state(migration_id, "running")
             listener(Event("message", {"text": f"resuming migration {migration_id}"}))
-            destination.prepare()
         else:
-            migration_id = _start(source, destination, journal, source_uri, destination_uri, report)
+            migration_id, needs_schema = _start(
+                source, destination, journal, source_uri, destination_uri, report
+            )
         report.migration_id = migration_id
         records = journal.units(migration_id)
         report.units_total = len(records)
@@ -180,6 +182,8 @@ def copy(
             readers = ReaderPool(source, source_uri, tasks, processes=worker_count)
         run = _Run(source, destination, journal, migration_id, report, listener, on_error, readers)
         try:
+            if needs_schema:  # the readers are already at work meanwhile
+                destination.prepare()
             _execute(run, todo, worker_count)
         except KeyboardInterrupt:
             journal.finish(migration_id, "interrupted")
@@ -211,9 +215,12 @@ def copy(
 
 def _start(
     source: Any, destination: Any, journal: Journal, source_uri: str, destination_uri: str, report: Report
-) -> str:
-    """Prepare the destination, plan ids and clashes, and record the new migration."""
-    destination.prepare()
+) -> tuple[str, bool]:
+    """Plan ids and clashes and record the new migration; return its id and whether the
+    destination still needs its schema (an empty database: it can be made while reading starts)."""
+    fresh = destination.is_empty()
+    if not fresh:
+        destination.prepare()
     units = source.units()
     run_ids = source.run_ids() if hasattr(source, "run_ids") else []
     existing = destination.existing(run_ids=run_ids)
@@ -229,12 +236,13 @@ def _start(
             f"empty destination experiment {dest_id} replaced by source experiment "
             f"{source_id} of the same name"
         )
-    return journal.create(
+    migration_id = journal.create(
         source_uri,
         destination_uri,
         [(p.unit.unit_id, p.unit.kind, p.unit.source_id, p.dest_id, p.unit.label) for p in plan.units],
         {"remapped": plan.remapped},
     )
+    return migration_id, fresh
 
 
 def _execute(run: _Run, todo: list[UnitRecord], workers: int) -> None:

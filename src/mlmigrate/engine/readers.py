@@ -16,6 +16,7 @@ import pickle
 import queue
 import signal
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -70,21 +71,32 @@ def _portable(exc: BaseException) -> BaseException:
         return MigrationError(f"{type(exc).__name__}: {exc}")
 
 
-def _serve(source_uri: str, tasks: list[UnitTask], results: Any) -> None:
+def _exit_with_parent(parent: int) -> None:
+    """End this helper as soon as the parent is gone (killed, say): nobody will read what it sends,
+    and it must not hold the parent's output pipes open."""
+    try:  # Linux: the kernel kills us when the parent dies
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_POLL)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="mlmigrate-parent-watch", daemon=True).start()
+
+
+def _serve(source_uri: str, tasks: list[UnitTask], results: Any, parent: int) -> None:
     """Helper process: read each task's unit in order and stream it back, tagged with its id."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
+    _exit_with_parent(parent)
     from mlmigrate.stores import open_store
 
-    parent = os.getppid()
-
     def send(message: tuple[Any, ...]) -> None:
-        while True:
-            try:
-                results.put(message, timeout=_POLL)
-                return
-            except queue.Full:
-                if os.getppid() != parent:  # the parent died (SIGKILL): nobody will read
-                    os._exit(0)
+        results.put(message)
 
     source = open_store(source_uri)
     for task in tasks:
@@ -105,7 +117,10 @@ class _Helper:
         context = multiprocessing.get_context("spawn")
         self.results = context.Queue(maxsize=DEPTH)
         self.process = context.Process(
-            target=_serve, args=(source_uri, tasks, self.results), name="mlmigrate-reader", daemon=True
+            target=_serve,
+            args=(source_uri, tasks, self.results, os.getpid()),
+            name="mlmigrate-reader",
+            daemon=True,
         )
         self.process.start()
         self.lock = threading.Lock()

@@ -70,6 +70,9 @@ class SourceStore(Protocol):
 class DestinationStore(SourceStore, Protocol):
     """A store the engine can write to."""
 
+    def is_empty(self) -> bool:
+        """Whether the destination holds nothing yet (its schema can be made while reading starts)."""
+
     def prepare(self) -> None:
         """Create or check the schema so units can be written."""
 

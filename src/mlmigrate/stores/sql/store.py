@@ -74,6 +74,15 @@ class SqlStore:
         except Exception as exc:
             raise self._translate(exc, "preparing the schema") from exc
 
+    def is_empty(self) -> bool:
+        """Whether the database holds no table at all (a new database, or SQLite file not made yet)."""
+        if self.family == "sqlite" and not sqlite_path(self.uri).exists():
+            return True
+        try:
+            return not sqlalchemy.inspect(self.engine).get_table_names()
+        except Exception as exc:
+            raise self._translate(exc, "connecting") from exc
+
     def has_schema(self) -> bool:
         """Whether the database holds MLflow tables."""
         try:
