@@ -25,6 +25,7 @@ fi
 "$VENV/bin/python" -m pip install -q -e '.[test]'
 
 "$VENV/bin/ruff" check src tests benchmarks
+"$VENV/bin/mypy"
 
 status=0
 "$VENV/bin/pytest" -q "$@" || status=$?

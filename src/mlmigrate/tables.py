@@ -8,7 +8,9 @@ is_nan=true``; ±inf is kept as ±inf.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 
@@ -353,7 +355,7 @@ def empty_batch(table: str) -> pa.RecordBatch:
     return pa.RecordBatch.from_pylist([], schema=TABLES[table].schema)
 
 
-def batch_from_columns(table: str, columns: dict[str, object]) -> pa.RecordBatch:
+def batch_from_columns(table: str, columns: Mapping[str, Any]) -> pa.RecordBatch:
     """Build a batch of ``table`` from column arrays/lists; missing columns become null."""
     spec = TABLES[table]
     length = None

@@ -18,6 +18,7 @@ import sqlite3
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy
 
@@ -36,10 +37,10 @@ def _migrations_dir() -> Path:
 def known_revisions() -> tuple[str, list[str]]:
     """(head, all revisions) of the installed MLflow's schema migrations (cached per version)."""
     found = _cached("revisions", _read_revisions)
-    return str(found["head"]), list(found["revisions"])  # type: ignore[arg-type]
+    return str(found["head"]), list(found["revisions"])
 
 
-def _read_revisions() -> dict[str, object]:
+def _read_revisions() -> dict[str, Any]:
     from alembic.script import ScriptDirectory
 
     script = ScriptDirectory(str(_migrations_dir()))
@@ -63,7 +64,7 @@ def _cache_dir() -> Path:
     return Path(root) / "mlmigrate"
 
 
-def _cached(name: str, compute: Callable[[], dict[str, object]]) -> dict[str, object]:
+def _cached(name: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """``compute()``, remembered in the user cache folder per installed MLflow version."""
     version = importlib.metadata.version("mlflow")
     path = _cache_dir() / f"{name}-mlflow-{version}.json"
@@ -82,12 +83,12 @@ def _cached(name: str, compute: Callable[[], dict[str, object]]) -> dict[str, ob
     return value
 
 
-def sqlite_schema_template() -> dict[str, object]:
+def sqlite_schema_template() -> dict[str, Any]:
     """MLflow's SQLite schema as DDL statements, made by MLflow's migrations once per version."""
     return _cached("sqlite-schema", _migrated_sqlite_schema)
 
 
-def _migrated_sqlite_schema() -> dict[str, object]:
+def _migrated_sqlite_schema() -> dict[str, Any]:
     from mlflow.store.db.utils import _initialize_tables
 
     with tempfile.TemporaryDirectory(prefix="mlmigrate-schema-") as work:
@@ -112,8 +113,9 @@ def _create_sqlite_schema(engine: sqlalchemy.Engine) -> str:
     connection = engine.raw_connection()
     try:
         raw = connection.driver_connection
+        assert raw is not None
         raw.execute("BEGIN")
-        for statement in template["statements"]:  # type: ignore[union-attr]
+        for statement in template["statements"]:
             raw.execute(statement)
         raw.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (template["revision"],))
         raw.execute("COMMIT")
