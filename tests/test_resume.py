@@ -278,3 +278,18 @@ def test_ctrl_c_exits_130_with_the_resume_command_and_resumes_exactly(
     assert _journal_rows(journal, "SELECT state FROM migrations") == [("interrupted",)]
     assert done < 17
     _assert_resumed_exactly(source, destination, counts, journal, "sqlite", tmp_path)
+
+
+def test_the_same_stores_spelled_differently_are_the_same_migration(
+    minimal_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder path, its parent holding mlruns/, and a file:// URI; a relative and an absolute
+    SQLite path: one migration, so the second spelling has nothing to do."""
+    monkeypatch.chdir(tmp_path)
+    first = run_cli("copy", str(minimal_store), "sqlite:///dst.db", "-q")
+    assert first.returncode == 0, show(first)
+
+    for source in (minimal_store.as_uri(), str(minimal_store.parent)):
+        again = run_cli("copy", source, sqlite_uri(tmp_path / "dst.db"))
+        assert again.returncode == 0, show(again)
+        assert "nothing to do" in again.stderr, show(again)

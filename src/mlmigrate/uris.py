@@ -63,3 +63,16 @@ def sqlite_path(uri: str) -> Path:
     if not path or path == ":memory:":
         raise UsageError(f"an in-memory SQLite database cannot be a migration store: {uri!r}")
     return Path(path)
+
+
+def canonical(uri: str) -> str:
+    """One spelling per store, so that ``./mlruns`` and ``file:///abs/mlruns`` (or a changed
+    password) name the same migration: local paths made absolute, drivers and passwords dropped."""
+    family = scheme_of(uri)
+    if family == "filestore":
+        path = local_path(uri).expanduser().resolve()
+        return f"file://{path / 'mlruns' if (path / 'mlruns').is_dir() else path}"
+    if family == "sqlite":
+        return f"sqlite:///{sqlite_path(uri).expanduser().resolve()}"
+    scheme, rest = uri.split("://", 1)
+    return mask(f"{SCHEMES.get(scheme.split('+', 1)[0].lower(), scheme)}://{rest}")

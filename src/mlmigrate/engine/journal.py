@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mlmigrate.exceptions import JournalError
-from mlmigrate.uris import mask
+from mlmigrate.uris import canonical, mask
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS migrations (
@@ -60,8 +60,8 @@ def default_state_dir() -> Path:
 
 
 def pair_key(source: str, destination: str) -> str:
-    """A stable key for a (source, destination) pair; the URIs themselves may hold secrets."""
-    return hashlib.sha256(f"{source}\n{destination}".encode()).hexdigest()
+    """A stable key for a (source, destination) pair, however their URIs are spelled."""
+    return hashlib.sha256(f"{canonical(source)}\n{canonical(destination)}".encode()).hexdigest()
 
 
 @dataclass
