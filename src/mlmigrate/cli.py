@@ -194,8 +194,10 @@ def copy(
     except UsageError as exc:
         raise _fail(exc, EXIT_USAGE) from None
     except MigrationError as exc:
-        console.print(f"resume with: mlmigrate copy {mask(source)} {mask(destination)}")
-        raise _fail(exc) from None
+        failure = _fail(exc)
+        if exc.migration_id:
+            console.print(f"resume with: mlmigrate copy {mask(source)} {mask(destination)}")
+        raise failure from None
     data = report.as_dict()
     if as_json:
         _print_json(data)

@@ -33,6 +33,9 @@ __all__ = [
 class MigrationError(Exception):
     """Base class of every error mlmigrate raises on purpose."""
 
+    #: set when the error stopped a migration the journal knows, so it can be resumed
+    migration_id: str | None = None
+
 
 class UsageError(MigrationError):
     """A URI, option or combination of options that cannot work."""

@@ -188,8 +188,9 @@ def copy(
         except KeyboardInterrupt:
             journal.finish(migration_id, "interrupted")
             raise Interrupted(f"interrupted; migration {migration_id} can be resumed") from None
-        except MigrationError:
+        except MigrationError as exc:
             journal.finish(migration_id, FAILED, report.as_dict())
+            exc.migration_id = migration_id
             raise
         finally:
             if readers is not None:
