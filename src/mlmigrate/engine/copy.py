@@ -78,19 +78,27 @@ class _Run:
             self.listener(Event("rows", {"table": table, "rows": batch.num_rows}))
             started = done
 
-    def run_unit(self, record: UnitRecord) -> None:
-        """Read, write and journal one unit, retrying transient failures."""
-        unit = Unit(record.kind, record.source_id, record.label)
-        self.listener(Event("unit_started", {"unit": record.unit_id, "label": record.label}))
+    def _write_with_retries(self, unit: Unit, record: UnitRecord) -> tuple[dict[str, int], UnitResult]:
         for attempt in range(1, RETRIES + 1):
             result = UnitResult()
             try:
                 written = self.destination.write_unit(unit, record.dest_id, self._timed(unit, record, result))
-                break
+                return written, result
             except TransientStoreError:
                 if attempt == RETRIES or self.stop.is_set():
                     raise
                 time.sleep(0.5 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def run_unit(self, record: UnitRecord) -> None:
+        """Read, write and journal one unit, retrying transient failures."""
+        unit = Unit(record.kind, record.source_id, record.label)
+        self.listener(Event("unit_started", {"unit": record.unit_id, "label": record.label}))
+        try:
+            written, result = self._write_with_retries(unit, record)
+        finally:
+            if self.readers is not None:
+                self.readers.done(record.unit_id)
         self.journal.mark(
             self.migration_id,
             record.unit_id,

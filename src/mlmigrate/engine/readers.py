@@ -95,23 +95,30 @@ def _serve(source_uri: str, tasks: list[UnitTask], results: Any, parent: int) ->
     _exit_with_parent(parent)
     from mlmigrate.stores import open_store
 
-    def send(message: tuple[Any, ...]) -> None:
-        results.put(message)
-
-    source = open_store(source_uri)
+    try:
+        source = open_store(source_uri)
+    except BaseException as exc:  # every unit fails with the reason
+        for task in tasks:
+            results.put((task.unit.unit_id, "error", _portable(exc)))
+        return
     for task in tasks:
         result = UnitResult()
         unit_id = task.unit.unit_id
         try:
             for table, batch in read_shaped(source, task, result):
-                send((unit_id, "batch", (table, batch)))
-            send((unit_id, "end", result))
+                results.put((unit_id, "batch", (table, batch)))
+            results.put((unit_id, "end", result))
         except BaseException as exc:  # handed to the parent, which decides
-            send((unit_id, "error", _portable(exc)))
+            results.put((unit_id, "error", _portable(exc)))
 
 
 class _Helper:
-    """One helper process and the queue it answers on; one consumer at a time."""
+    """One helper process, the queue it answers on, and whose turn it is to read from it.
+
+    Its units come back in task order, so their writers take turns in that order: the
+    writer of the next unit waits until the writer of the one before has finished or
+    given up (whose leftover messages it then skips).
+    """
 
     def __init__(self, source_uri: str, tasks: list[UnitTask]):
         context = multiprocessing.get_context("spawn")
@@ -123,9 +130,39 @@ class _Helper:
             daemon=True,
         )
         self.process.start()
-        self.lock = threading.Lock()
+        self.order = [task.unit.unit_id for task in tasks]
+        self.turn = 0
+        self.turns = threading.Condition()
 
-    def next_message(self) -> tuple[Any, ...]:
+    def stream(self, unit_id: str, result: UnitResult) -> Iterator[tuple[str, Any]]:
+        """The unit's batches, once the units before it on this helper are done with."""
+        position = self.order.index(unit_id)
+        with self.turns:
+            self.turns.wait_for(lambda: self.turn >= position)
+        try:
+            while True:
+                owner, kind, payload = self._next_message()
+                if owner != unit_id:  # the tail of an earlier unit whose writer gave up
+                    continue
+                if kind == "batch":
+                    yield payload
+                elif kind == "end":
+                    result.digests.update(payload.digests)
+                    result.collapsed.update(payload.collapsed)
+                    return
+                else:
+                    raise payload
+        finally:
+            self.done(unit_id)
+
+    def done(self, unit_id: str) -> None:
+        """Let the writer of the next unit read: this unit's writer finished or gave up."""
+        position = self.order.index(unit_id)
+        with self.turns:
+            self.turn = max(self.turn, position + 1)
+            self.turns.notify_all()
+
+    def _next_message(self) -> tuple[Any, ...]:
         while True:
             try:
                 return self.results.get(timeout=_POLL)
@@ -137,14 +174,17 @@ class _Helper:
         if self.process.is_alive():
             self.process.terminate()
         self.process.join(timeout=5)
+        with self.turns:  # release any writer still waiting for its turn
+            self.turn = len(self.order)
+            self.turns.notify_all()
 
 
 class ReaderPool:
     """Helper processes reading the plan's units ahead of the runner's writers.
 
-    Unit *i* of ``tasks`` is read by helper ``i % processes``; writers must ask for
-    units in plan order, as the runner does. A unit asked for again (a retry) is
-    read in this process instead.
+    Unit *i* of ``tasks`` is read by helper ``i % processes``. Writers should ask for
+    units in plan order, as the runner does; a unit asked for again (a retry) is read
+    in this process instead.
     """
 
     def __init__(self, source: Any, source_uri: str, tasks: list[UnitTask], *, processes: int):
@@ -163,20 +203,14 @@ class ReaderPool:
             self._taken.add(unit_id)
         if helper is None:
             yield from prefetch(read_shaped(self._source, task, result))
-            return
-        with helper.lock:
-            while True:
-                owner, kind, payload = helper.next_message()
-                if owner != unit_id:  # the tail of an earlier unit its writer gave up on
-                    continue
-                if kind == "batch":
-                    yield payload
-                elif kind == "end":
-                    result.digests.update(payload.digests)
-                    result.collapsed.update(payload.collapsed)
-                    return
-                else:
-                    raise payload
+        else:
+            yield from helper.stream(unit_id, result)
+
+    def done(self, unit_id: str) -> None:
+        """The writer of ``unit_id`` is finished with it (even if it never read it)."""
+        helper = self._owner.get(unit_id)
+        if helper is not None:
+            helper.done(unit_id)
 
     def close(self) -> None:
         """Stop every helper."""
