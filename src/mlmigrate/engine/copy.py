@@ -14,7 +14,7 @@ from mlmigrate.engine.plan import plan_units
 from mlmigrate.engine.prefetch import prefetch
 from mlmigrate.engine.readers import ReaderPool, UnitResult, UnitTask, read_shaped
 from mlmigrate.engine.report import Report
-from mlmigrate.engine.verify import VerifyResult, compare_unit, digest_stream
+from mlmigrate.engine.verify import BackgroundVerifier, VerifyResult, compare_unit
 from mlmigrate.exceptions import (
     ConflictError,
     MigrationError,
@@ -46,8 +46,10 @@ class _Run:
         listener: Listener,
         on_error: str,
         readers: ReaderPool | None,
+        verifier: BackgroundVerifier | None,
     ):
         self.readers = readers
+        self.verifier = verifier
         self.source = source
         self.destination = destination
         self.journal = journal
@@ -106,6 +108,8 @@ class _Run:
             counts=written,
             digests={t: d.as_dict() for t, d in result.digests.items()},
         )
+        if self.verifier is not None:
+            self.verifier.submit(Unit(record.kind, record.dest_id, record.label))
         with self.lock:
             self.report.collapsed.update(result.collapsed)
             for table, rows in written.items():
@@ -141,6 +145,7 @@ def copy(
         raise UsageError(f"--on-error {on_error!r} is not valid; choose one of: {', '.join(ON_ERROR)}")
     started = time.perf_counter()
     report = Report(source_uri, destination_uri)
+    verifier: BackgroundVerifier | None = None
     journal = Journal(state_dir)
     source = open_store(source_uri)
     destination = open_store(destination_uri)
@@ -188,7 +193,9 @@ def copy(
         if read_in_processes and todo:
             tasks = [UnitTask(Unit(r.kind, r.source_id, r.label), r.dest_id) for r in todo]
             readers = ReaderPool(source, source_uri, tasks, processes=worker_count)
-        run = _Run(source, destination, journal, migration_id, report, listener, on_error, readers)
+        if verify:
+            verifier = BackgroundVerifier(destination)
+        run = _Run(source, destination, journal, migration_id, report, listener, on_error, readers, verifier)
         try:
             if needs_schema:  # the readers are already at work meanwhile
                 destination.prepare()
@@ -206,7 +213,7 @@ def copy(
         destination.finish()
         if verify:
             listener(Event("verify_started", {"units": report.units_done}))
-            result = verify_written(journal, migration_id, destination, listener)
+            result = verify_written(journal, migration_id, destination, listener, verifier)
             report.verify = result.as_dict()
         report.status = "failed" if report.failed_units else ("partial" if report.skipped_units else DONE)
         if report.verify and not report.verify["ok"]:
@@ -216,6 +223,8 @@ def copy(
         )
         return report
     finally:
+        if verifier is not None:
+            verifier.close()
         report.seconds = time.perf_counter() - started
         source.close()
         destination.close()
@@ -304,16 +313,25 @@ def _unit_failed(run: _Run, record: UnitRecord, error: BaseException) -> BaseExc
 
 
 def verify_written(
-    journal: Journal, migration_id: str, destination: Any, listener: Listener = ignore
+    journal: Journal,
+    migration_id: str,
+    destination: Any,
+    listener: Listener = ignore,
+    verifier: BackgroundVerifier | None = None,
 ) -> VerifyResult:
     """Compare every done unit in the destination with the digests journaled at write time."""
     result = VerifyResult()
-    for record in journal.units(migration_id):
-        if record.state != DONE:
-            continue
-        actual = digest_stream(destination.read_unit(Unit(record.kind, record.dest_id, record.label)))
-        ok = compare_unit(result, record.unit_id, record.digests, actual)
-        listener(Event("verify_unit", {"unit": record.unit_id, "ok": ok}))
+    reader = verifier or BackgroundVerifier(destination)
+    try:
+        for record in journal.units(migration_id):
+            if record.state != DONE:
+                continue
+            actual = reader.digests(Unit(record.kind, record.dest_id, record.label))
+            ok = compare_unit(result, record.unit_id, record.digests, actual)
+            listener(Event("verify_unit", {"unit": record.unit_id, "ok": ok}))
+    finally:
+        if verifier is None:
+            reader.close()
     return result
 
 

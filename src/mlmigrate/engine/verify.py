@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,3 +74,29 @@ def compare_unit(
                 }
             )
     return ok
+
+
+class BackgroundVerifier:
+    """Reads each unit back from the destination soon after it is committed, on a thread of
+    its own, so verifying overlaps writing the next units instead of coming after them all."""
+
+    def __init__(self, destination: Any):
+        self._destination = destination
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlmigrate-verify")
+        self._pending: dict[str, Future[dict[str, Digest]]] = {}
+
+    def submit(self, unit: Unit) -> None:
+        """Start reading back ``unit`` (its destination id in ``source_id``)."""
+        self._pending[unit.unit_id] = self._pool.submit(self._read, unit)
+
+    def _read(self, unit: Unit) -> dict[str, Digest]:
+        return digest_stream(self._destination.read_unit(unit))
+
+    def digests(self, unit: Unit) -> dict[str, Digest]:
+        """The destination's digests of ``unit``: read earlier, or now."""
+        future = self._pending.pop(unit.unit_id, None)
+        return future.result() if future is not None else self._read(unit)
+
+    def close(self) -> None:
+        """Stop reading back (what is under way finishes)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
