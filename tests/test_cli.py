@@ -63,6 +63,10 @@ def test_plan_counts_equal_what_copy_writes(edge_store: Path, tmp_path: Path) ->
     expected = {name: rows - collapsed.get(name, 0) for name, rows in plan["tables"].items() if rows}
     assert written == expected
     assert plan["total_rows"] == report["rows_written"] + sum(collapsed.values())
+    # the summary's per-table columns add up: what was read is what was written or skipped
+    read = {name: stats["read"] for name, stats in report["tables"].items() if stats["read"]}
+    assert read == {name: rows for name, rows in plan["tables"].items() if rows}
+    assert report["tables"]["metrics"]["skipped"] == 1
 
 
 def test_copy_json_goes_to_stdout_and_progress_to_stderr(minimal_store: Path, tmp_path: Path) -> None:

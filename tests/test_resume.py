@@ -293,3 +293,52 @@ def test_the_same_stores_spelled_differently_are_the_same_migration(
         again = run_cli("copy", source, sqlite_uri(tmp_path / "dst.db"))
         assert again.returncode == 0, show(again)
         assert "nothing to do" in again.stderr, show(again)
+
+
+def test_dropped_database_connections_are_retried_or_resumed(
+    generated: tuple[Path, dict[str, int]], postgres_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server kills our connections mid-copy (pg_terminate_backend): units are retried, and
+    whatever still fails is resumed by running the same command again."""
+    import threading
+
+    import psycopg
+
+    source, counts = generated
+    monkeypatch.setenv("MLMIGRATE_STATE_DIR", str(tmp_path / "state"))
+    database = postgres_db.rsplit("/", 1)[1]
+    admin = postgres_db.rsplit("/", 1)[0] + "/postgres"
+    stop = threading.Event()
+    killed = []
+
+    def kill_backends() -> None:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            for _ in range(8):
+                if stop.wait(0.25):
+                    return
+                rows = connection.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = %s AND pid <> pg_backend_pid()",
+                    (database,),
+                ).fetchall()
+                killed.extend(rows)
+
+    killer = threading.Thread(target=kill_backends)
+    killer.start()
+    try:
+        first = run_cli("copy", str(source), postgres_db, "-q")
+    finally:
+        stop.set()
+        killer.join()
+    assert killed, "the test must actually drop connections"
+    assert "Traceback" not in first.stderr, show(first)
+    if first.returncode != 0:  # retries ran out: the next run resumes
+        assert "resume with" in first.stderr, show(first)
+        again = run_cli("copy", str(source), postgres_db, "-q")
+        assert again.returncode == 0, show(again)
+
+    verified = run_cli("verify", str(source), postgres_db)
+    assert verified.returncode == 0, show(verified)
+    for table in COUNTED_TABLES:
+        assert count(postgres_db, table) == counts[table], table
+    assert compare_stores(source.as_uri(), postgres_db, tolerate=TOLERANCES["postgresql"]) == []

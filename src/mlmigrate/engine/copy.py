@@ -112,6 +112,10 @@ class _Run:
             self.verifier.submit(Unit(record.kind, record.dest_id, record.label))
         with self.lock:
             self.report.collapsed.update(result.collapsed)
+            for table, rows in result.collapsed.items():  # read, and not written: say so per table
+                stats = self.report.table(table)
+                stats.read += rows
+                stats.skipped += rows
             for table, rows in written.items():
                 self.report.table(table).written += rows
             self.report.units_done += 1
