@@ -247,3 +247,23 @@ def test_a_stray_folder_is_reported_not_dropped_and_hidden_folders_are_ignored(
     report = json_stdout(skipped)
     assert [unit["unit"] for unit in report["skipped_units"]] == ["experiment:notes"]
     assert {row[0] for row in query(destination, "SELECT name FROM experiments")} == {"Default", "minimal"}
+
+
+def test_a_value_too_long_for_postgresql_fails_its_unit_clearly(tmp_path: Path, postgres_db: str) -> None:
+    """The FileStore takes a 300-character experiment name; MLflow's PostgreSQL column holds 256.
+    The copy stops naming the unit, the table and the limit; SQLite takes the name as it is."""
+    from mlflow import MlflowClient
+
+    mlruns = tmp_path / "long" / "mlruns"
+    name = "n" * 300
+    MlflowClient(tracking_uri=mlruns.as_uri()).create_experiment(name)
+
+    result = run_cli("copy", str(mlruns), postgres_db, "-q")
+
+    assert result.returncode == 1, show(result)
+    message = squash(result.stderr)
+    assert "experiments" in message and "varying(256)" in message, show(result)
+    assert query(postgres_db, "SELECT count(*) FROM experiments WHERE length(name) = 300") == [(0,)]
+    into_sqlite = run_cli("copy", str(mlruns), sqlite_uri(tmp_path / "dst.db"), "-q")
+    assert into_sqlite.returncode == 0, show(into_sqlite)
+    assert query(sqlite_uri(tmp_path / "dst.db"), "SELECT name FROM experiments WHERE name = :n", {"n": name})

@@ -5,18 +5,28 @@ from __future__ import annotations
 from collections import Counter
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from mlmigrate.stores.base import BatchStream
 from mlmigrate.tables import EXPERIMENT, TABLES
 
 
 def dedupe(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """``batch`` without exact duplicate rows (SQL metric keys span every column)."""
+    """``batch`` without rows a SQL key spanning every column holds only once.
+
+    Databases compare floats by value, so -0.0 and 0.0 are the same point there; the
+    first of such rows is kept.
+    """
     table = pa.Table.from_batches([batch])
-    unique = table.group_by(table.column_names, use_threads=False).aggregate([])
-    if unique.num_rows == table.num_rows:
+    columns = table.column_names
+    if "value" in columns:  # -0.0 + 0.0 == +0.0: one key for both zeros
+        table = table.append_column("_same_value", pc.add(table.column("value"), 0.0))
+    keys = [name for name in table.column_names if name != "value"]
+    unique = table.group_by(keys, use_threads=False).aggregate([("value", "first")])
+    if unique.num_rows == batch.num_rows:
         return batch
-    return unique.select(table.column_names).combine_chunks().to_batches()[0]
+    unique = unique.rename_columns([("value" if n == "value_first" else n) for n in unique.column_names])
+    return unique.select(columns).combine_chunks().to_batches()[0]
 
 
 def for_destination(
