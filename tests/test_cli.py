@@ -139,3 +139,14 @@ def test_public_names_exist() -> None:
     assert callable(mlmigrate.copy) and callable(mlmigrate.plan) and callable(mlmigrate.verify)
     with pytest.raises(AttributeError):
         _ = mlmigrate.no_such_name
+
+
+def test_plan_with_a_destination_writes_nothing(minimal_store: Path, tmp_path: Path) -> None:
+    destination = tmp_path / "not-yet.db"
+
+    planned = run_cli("plan", str(minimal_store), sqlite_uri(destination), "--json")
+
+    assert planned.returncode == 0, show(planned)
+    plan = json_stdout(planned)
+    assert plan["clashes"] == [] and plan["total_rows"] > 0
+    assert not destination.exists()

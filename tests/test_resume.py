@@ -68,6 +68,14 @@ def _journal(state_dir: Path) -> Path:
     return state_dir / "journal.sqlite"
 
 
+@pytest.fixture
+def journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The journal file of this test's own state folder (the CLI finds it through the env)."""
+    state_dir = tmp_path / "state"
+    monkeypatch.setenv("MLMIGRATE_STATE_DIR", str(state_dir))
+    return _journal(state_dir)
+
+
 def _done_units(journal: Path) -> int:
     if not journal.exists():
         return 0
@@ -149,16 +157,10 @@ def _assert_resumed_exactly(
 
 @pytest.mark.parametrize("units_done", [1, 4, 8], ids=lambda k: f"killed-after-{k}-units")
 def test_sigkilled_copy_resumes_to_an_exact_copy_on_sqlite(
-    generated: tuple[Path, dict[str, int]],
-    units_done: int,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    generated: tuple[Path, dict[str, int]], units_done: int, tmp_path: Path, journal: Path
 ) -> None:
     source, counts = generated
-    state_dir = tmp_path / "state"
-    monkeypatch.setenv("MLMIGRATE_STATE_DIR", str(state_dir))
     destination = sqlite_uri(tmp_path / "dst.db")
-    journal = _journal(state_dir)
 
     done = _copy_and_kill_after([str(source), destination, "-q"], journal, units_done, tmp_path / "log")
 
@@ -168,15 +170,9 @@ def test_sigkilled_copy_resumes_to_an_exact_copy_on_sqlite(
 
 
 def test_sigkilled_copy_resumes_to_an_exact_copy_on_postgresql(
-    generated: tuple[Path, dict[str, int]],
-    postgres_db: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    generated: tuple[Path, dict[str, int]], postgres_db: str, tmp_path: Path, journal: Path
 ) -> None:
     source, counts = generated
-    state_dir = tmp_path / "state"
-    monkeypatch.setenv("MLMIGRATE_STATE_DIR", str(state_dir))
-    journal = _journal(state_dir)
 
     done = _copy_and_kill_after([str(source), postgres_db, "-q"], journal, 5, tmp_path / "log")
 
@@ -261,13 +257,10 @@ def test_copy_killed_inside_schema_creation_resumes_on_postgresql(
 
 
 def test_ctrl_c_exits_130_with_the_resume_command_and_resumes_exactly(
-    generated: tuple[Path, dict[str, int]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    generated: tuple[Path, dict[str, int]], tmp_path: Path, journal: Path
 ) -> None:
     source, counts = generated
-    state_dir = tmp_path / "state"
-    monkeypatch.setenv("MLMIGRATE_STATE_DIR", str(state_dir))
     destination = sqlite_uri(tmp_path / "dst.db")
-    journal = _journal(state_dir)
     log = tmp_path / "log"
 
     done = _copy_and_kill_after([str(source), destination], journal, 2, log, signal.SIGINT)

@@ -93,7 +93,7 @@ class SqlStore:
     def existing(self, *, run_ids: Iterable[str] = ()) -> ExistingObjects:
         """Experiments, registered models and the given run ids already in the database."""
         found = ExistingObjects()
-        if not self.has_schema():
+        if self.is_empty() or not self.has_schema():  # (a SQLite file is not even created)
             return found
         text = sqlalchemy.text
         try:
