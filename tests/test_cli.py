@@ -150,3 +150,13 @@ def test_plan_with_a_destination_writes_nothing(minimal_store: Path, tmp_path: P
     plan = json_stdout(planned)
     assert plan["clashes"] == [] and plan["total_rows"] > 0
     assert not destination.exists()
+
+
+def test_every_store_the_registry_opens_is_described_by_mlmigrate_stores() -> None:
+    from mlmigrate.stores import DESCRIPTIONS, REGISTRY
+
+    assert set(DESCRIPTIONS) == set(REGISTRY)
+    listed = run_cli("stores")
+    assert listed.returncode == 0, show(listed)
+    for family in REGISTRY:
+        assert family in listed.stderr

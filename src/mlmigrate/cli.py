@@ -354,10 +354,14 @@ def status(
 @app.command()
 def stores() -> None:
     """List the store kinds and URI forms mlmigrate understands."""
-    from mlmigrate.stores import REGISTRY
+    from mlmigrate.stores import DESCRIPTIONS
 
-    for family in REGISTRY:
-        console.print(family)
+    table = Table(title="stores", title_justify="left")
+    for column in ("store", "URI", "use"):
+        table.add_column(column)
+    for family, (forms, use) in DESCRIPTIONS.items():
+        table.add_row(family, forms, use)
+    console.print(table)
 
 
 def main() -> None:

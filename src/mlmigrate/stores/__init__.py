@@ -15,6 +15,13 @@ REGISTRY: dict[str, tuple[str, str | None]] = {
     "postgresql": ("mlmigrate.stores.sql.store:SqlStore", "postgres"),
 }
 
+#: store family -> (how its URIs look, what mlmigrate does with it), for ``mlmigrate stores``
+DESCRIPTIONS: dict[str, tuple[str, str]] = {
+    "filestore": ("./mlruns, a folder holding mlruns/, file:///abs/mlruns", "source"),
+    "sqlite": ("sqlite:///relative.db, sqlite:////absolute.db", "destination (and verify)"),
+    "postgresql": ("postgresql://user:password@host:5432/database", "destination (and verify)"),
+}
+
 
 def open_store(uri: str) -> Any:
     """Open the store named by ``uri`` (a folder path, ``file://``, ``sqlite:///``, ``postgresql://``)."""
