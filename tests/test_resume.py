@@ -7,10 +7,14 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from cli_helpers import CLI, count, query, run_cli, show, sqlite_uri
 from mlflow_compare import SQLITE_DESTINATION_TOLERANCES, compare_stores
@@ -288,50 +292,66 @@ def test_the_same_stores_spelled_differently_are_the_same_migration(
         assert "nothing to do" in again.stderr, show(again)
 
 
-def test_dropped_database_connections_are_retried_or_resumed(
-    generated: tuple[Path, dict[str, int]], postgres_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The server kills our connections mid-copy (pg_terminate_backend): units are retried, and
-    whatever still fails is resumed by running the same command again."""
-    import threading
-
-    import psycopg
-
-    source, counts = generated
-    monkeypatch.setenv("MLMIGRATE_STATE_DIR", str(tmp_path / "state"))
+def _kill_backends(
+    postgres_db: str,
+    *,
+    kills: int,
+    spacing: float,
+    start: Callable[[], bool],
+    stop: threading.Event,
+    enough: int = 1_000,
+) -> list[bool]:
+    """Once ``start()`` holds, terminate the test database's server connections, up to ``kills``
+    times or until ``enough`` of them were terminated."""
     database = postgres_db.rsplit("/", 1)[1]
     admin = postgres_db.rsplit("/", 1)[0] + "/postgres"
+    terminated: list[bool] = []
+    with psycopg.connect(admin, autocommit=True) as connection:
+        while not start():
+            if stop.wait(0.005):
+                return terminated
+        for _ in range(kills):
+            rows = connection.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (database,),
+            ).fetchall()
+            terminated += [row[0] for row in rows]
+            if sum(terminated) >= enough or stop.wait(spacing):
+                break
+    return terminated
+
+
+def _copy_while_killing(source: Path, postgres_db: str, **kill: Any) -> tuple[Any, list[bool]]:
     stop = threading.Event()
-    killed = []
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        killer = pool.submit(_kill_backends, postgres_db, stop=stop, **kill)
+        try:
+            result = run_cli("copy", str(source), postgres_db, "-q")
+        finally:
+            stop.set()
+        return result, killer.result()
 
-    def kill_backends() -> None:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            for _ in range(8):
-                if stop.wait(0.25):
-                    return
-                rows = connection.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = %s AND pid <> pg_backend_pid()",
-                    (database,),
-                ).fetchall()
-                killed.extend(rows)
 
-    killer = threading.Thread(target=kill_backends)
-    killer.start()
-    try:
-        first = run_cli("copy", str(source), postgres_db, "-q")
-    finally:
-        stop.set()
-        killer.join()
-    assert killed, "the test must actually drop connections"
-    assert "Traceback" not in first.stderr, show(first)
-    if first.returncode != 0:  # retries ran out: the next run resumes
-        assert "resume with" in first.stderr, show(first)
-        again = run_cli("copy", str(source), postgres_db, "-q")
-        assert again.returncode == 0, show(again)
-
+def _assert_exact(source: Path, postgres_db: str, counts: dict[str, int]) -> None:
     verified = run_cli("verify", str(source), postgres_db)
     assert verified.returncode == 0, show(verified)
     for table in COUNTED_TABLES:
         assert count(postgres_db, table) == counts[table], table
     assert compare_stores(source.as_uri(), postgres_db, tolerate=TOLERANCES["postgresql"]) == []
+
+
+def test_connections_dropped_while_units_are_written_are_retried(
+    generated: tuple[Path, dict[str, int]], postgres_db: str, journal: Path
+) -> None:
+    """The server kills our connections mid-copy (pg_terminate_backend); the units hit are
+    retried and the same run ends with an exact copy."""
+    source, counts = generated
+
+    result, terminated = _copy_while_killing(
+        source, postgres_db, kills=300, spacing=0.01, enough=2, start=lambda: _done_units(journal) >= 1
+    )
+
+    assert any(terminated), "the test must actually drop a connection of the copy"
+    assert result.returncode == 0, show(result)
+    _assert_exact(source, postgres_db, counts)

@@ -350,11 +350,6 @@ def tables_of(unit_kind: str) -> list[TableSpec]:
     return [spec for spec in TABLES.values() if spec.unit_kind == unit_kind]
 
 
-def empty_batch(table: str) -> pa.RecordBatch:
-    """A record batch of ``table``'s schema with no rows."""
-    return pa.RecordBatch.from_pylist([], schema=TABLES[table].schema)
-
-
 def batch_from_columns(table: str, columns: Mapping[str, Any]) -> pa.RecordBatch:
     """Build a batch of ``table`` from column arrays/lists; missing columns become null."""
     spec = TABLES[table]

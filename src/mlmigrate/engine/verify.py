@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from typing import Any
 
 from mlmigrate.engine.digest import Digest
 from mlmigrate.engine.transform import for_destination
+from mlmigrate.exceptions import TransientStoreError
 from mlmigrate.stores.base import BatchStream, Unit
 
 
@@ -76,6 +78,9 @@ def compare_unit(
     return ok
 
 
+READ_ATTEMPTS = 3
+
+
 class BackgroundVerifier:
     """Reads each unit back from the destination soon after it is committed, on a thread of
     its own, so verifying overlaps writing the next units instead of coming after them all."""
@@ -90,7 +95,14 @@ class BackgroundVerifier:
         self._pending[unit.unit_id] = self._pool.submit(self._read, unit)
 
     def _read(self, unit: Unit) -> dict[str, Digest]:
-        return digest_stream(self._destination.read_unit(unit))
+        for attempt in range(1, READ_ATTEMPTS + 1):
+            try:
+                return digest_stream(self._destination.read_unit(unit))
+            except TransientStoreError:  # a dropped connection: read the unit again
+                if attempt == READ_ATTEMPTS:
+                    raise
+                time.sleep(0.5 * attempt)
+        raise AssertionError("unreachable")
 
     def digests(self, unit: Unit) -> dict[str, Digest]:
         """The destination's digests of ``unit``: read earlier, or now."""

@@ -47,8 +47,6 @@ class ExistingObjects:
     empty_experiments: set[int] = field(default_factory=set)
     run_ids: set[str] = field(default_factory=set)
     registered_models: set[str] = field(default_factory=set)
-    logged_model_ids: set[str] = field(default_factory=set)
-    trace_ids: set[str] = field(default_factory=set)
 
 
 class SourceStore(Protocol):

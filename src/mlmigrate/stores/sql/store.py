@@ -27,10 +27,21 @@ def _engine_url(uri: str) -> str:
     return uri
 
 
+def _class_names(exc: BaseException) -> set[str]:
+    return {cls.__name__ for cls in type(exc).__mro__}
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """A lost connection or a busy database, from any driver (psycopg's AdminShutdown, for one,
+    is an OperationalError only through its base classes)."""
+    return bool(_class_names(exc) & {"OperationalError", "InterfaceError"})
+
+
 def _is_integrity_error(exc: BaseException) -> bool:
     """A duplicate key or constraint violation, from any of the drivers."""
-    names = {type(exc).__name__} | {cls.__name__ for cls in type(exc).__mro__}
-    return bool(names & {"IntegrityError", "UniqueViolation"}) or "UNIQUE constraint failed" in str(exc)
+    return bool(
+        _class_names(exc) & {"IntegrityError", "UniqueViolation"}
+    ) or "UNIQUE constraint failed" in str(exc)
 
 
 class SqlStore:
@@ -57,9 +68,7 @@ class SqlStore:
 
     def _translate(self, exc: Exception, doing: str) -> StoreError:
         text = mask(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
-        if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError) or type(
-            exc
-        ).__name__ in ("OperationalError", "InterfaceError"):
+        if _is_transient(exc):
             return TransientStoreError(f"{doing} on {self.display_uri}: {text}")
         return StoreError(f"{doing} on {self.display_uri}: {text}")
 
@@ -74,26 +83,23 @@ class SqlStore:
         except Exception as exc:
             raise self._translate(exc, "preparing the schema") from exc
 
-    def is_empty(self) -> bool:
-        """Whether the database holds no table at all (a new database, or SQLite file not made yet)."""
+    def _table_names(self) -> set[str]:
+        """The database's tables (none for a SQLite file not made yet, which stays unmade)."""
         if self.family == "sqlite" and not sqlite_path(self.uri).exists():
-            return True
+            return set()
         try:
-            return not sqlalchemy.inspect(self.engine).get_table_names()
+            return set(sqlalchemy.inspect(self.engine).get_table_names())
         except Exception as exc:
             raise self._translate(exc, "connecting") from exc
 
-    def has_schema(self) -> bool:
-        """Whether the database holds MLflow tables."""
-        try:
-            return "experiments" in sqlalchemy.inspect(self.engine).get_table_names()
-        except Exception as exc:
-            raise self._translate(exc, "connecting") from exc
+    def is_empty(self) -> bool:
+        """Whether the database holds no table at all (a new database)."""
+        return not self._table_names()
 
     def existing(self, *, run_ids: Iterable[str] = ()) -> ExistingObjects:
         """Experiments, registered models and the given run ids already in the database."""
         found = ExistingObjects()
-        if self.is_empty() or not self.has_schema():  # (a SQLite file is not even created)
+        if "experiments" not in self._table_names():
             return found
         text = sqlalchemy.text
         try:
