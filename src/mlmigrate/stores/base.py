@@ -35,6 +35,9 @@ class Capabilities:
     writable: bool = True
     #: units written at once unless the user says otherwise (SQLite has one writer)
     writers: int = 1
+    #: canonical tables the store can hold; ``None`` means every table. Rows of other
+    #: tables are reported as not held by the destination, never dropped silently.
+    tables: frozenset[str] | None = None
 
 
 @dataclass
