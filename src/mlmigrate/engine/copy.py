@@ -198,7 +198,7 @@ def copy(
             tasks = [UnitTask(Unit(r.kind, r.source_id, r.label), r.dest_id) for r in todo]
             readers = ReaderPool(source, source_uri, tasks, processes=worker_count)
         if verify:
-            verifier = BackgroundVerifier(destination)
+            verifier = BackgroundVerifier(destination, in_process=not read_in_processes)
         run = _Run(source, destination, journal, migration_id, report, listener, on_error, readers, verifier)
         try:
             if needs_schema:  # the readers are already at work meanwhile

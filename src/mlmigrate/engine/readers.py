@@ -16,13 +16,13 @@ import pickle
 import queue
 import signal
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from mlmigrate.engine.digest import Digest
+from mlmigrate.engine.parent_watch import exit_with_parent
 from mlmigrate.engine.prefetch import prefetch
 from mlmigrate.engine.transform import for_destination
 from mlmigrate.exceptions import MigrationError
@@ -71,28 +71,10 @@ def _portable(exc: BaseException) -> BaseException:
         return MigrationError(f"{type(exc).__name__}: {exc}")
 
 
-def _exit_with_parent(parent: int) -> None:
-    """End this helper as soon as the parent is gone (killed, say): nobody will read what it sends,
-    and it must not hold the parent's output pipes open."""
-    try:  # Linux: the kernel kills us when the parent dies
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(_POLL)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="mlmigrate-parent-watch", daemon=True).start()
-
-
 def _serve(source_uri: str, tasks: list[UnitTask], results: Any, parent: int) -> None:
     """Helper process: read each task's unit in order and stream it back, tagged with its id."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
-    _exit_with_parent(parent)
+    exit_with_parent(parent)
     from mlmigrate.stores import open_store
 
     try:

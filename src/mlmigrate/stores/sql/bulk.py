@@ -109,6 +109,7 @@ class SqliteBulk:
         try:
             with connection.cursor() as cursor:
                 cursor.execute("PRAGMA busy_timeout = 60000")
+                cursor.execute("PRAGMA cache_size = -262144")
             yield connection
             connection.commit()
         except BaseException:
