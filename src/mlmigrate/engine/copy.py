@@ -62,7 +62,7 @@ class _Run:
 
     def _timed(self, unit: Unit, record: UnitRecord, result: UnitResult) -> BatchStream:
         """The unit's destination-ready batches, counted and timed as they pass."""
-        task = UnitTask(unit, record.dest_id)
+        task = UnitTask(unit, record.dest_id, not self.destination.capabilities.holds_infinity)
         if self.readers is not None:
             stream = self.readers.read(task, result)
         else:
@@ -112,6 +112,7 @@ class _Run:
             self.verifier.submit(Unit(record.kind, record.dest_id, record.label))
         with self.lock:
             self.report.collapsed.update(result.collapsed)
+            self.report.made_finite.update(result.made_finite)
             for table, rows in result.collapsed.items():  # read, and not written: say so per table
                 stats = self.report.table(table)
                 stats.read += rows
@@ -195,7 +196,8 @@ def copy(
         worker_count = _workers(destination, workers)
         readers = None
         if read_in_processes and todo:
-            tasks = [UnitTask(Unit(r.kind, r.source_id, r.label), r.dest_id) for r in todo]
+            finite_floats = not destination.capabilities.holds_infinity
+            tasks = [UnitTask(Unit(r.kind, r.source_id, r.label), r.dest_id, finite_floats) for r in todo]
             readers = ReaderPool(source, source_uri, tasks, processes=worker_count)
         if verify:
             verifier = BackgroundVerifier(destination)

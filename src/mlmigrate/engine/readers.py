@@ -39,6 +39,8 @@ class UnitResult:
 
     digests: dict[str, Digest] = field(default_factory=dict)
     collapsed: Counter[str] = field(default_factory=Counter)
+    #: non-finite floats mapped for a destination that cannot hold them, per table
+    made_finite: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class UnitTask:
 
     unit: Unit
     dest_id: str
+    #: map ±inf/NaN floats (the destination cannot hold them; ``Capabilities.holds_infinity``)
+    finite_floats: bool = False
 
 
 def read_shaped(source: Any, task: UnitTask, result: UnitResult) -> BatchStream:
@@ -56,6 +60,7 @@ def read_shaped(source: Any, task: UnitTask, result: UnitResult) -> BatchStream:
         unit_kind=task.unit.kind,
         dest_id=task.dest_id,
         collapsed=result.collapsed,
+        made_finite=result.made_finite if task.finite_floats else None,
     )
     for table, batch in stream:
         result.digests.setdefault(table, Digest()).add(batch)
@@ -149,6 +154,7 @@ class _Helper:
                 elif kind == "end":
                     result.digests.update(payload.digests)
                     result.collapsed.update(payload.collapsed)
+                    result.made_finite.update(payload.made_finite)
                     return
                 else:
                     raise payload

@@ -10,6 +10,9 @@ import pyarrow.compute as pc
 from mlmigrate.stores.base import BatchStream
 from mlmigrate.tables import EXPERIMENT, TABLES
 
+#: what MLflow stores for ±inf where a database cannot hold it (``sanitize_metric_value``)
+MAX_FLOAT = 1.7976931348623157e308
+
 
 def dedupe(batch: pa.RecordBatch) -> pa.RecordBatch:
     """``batch`` without rows a SQL key spanning every column holds only once.
@@ -29,12 +32,40 @@ def dedupe(batch: pa.RecordBatch) -> pa.RecordBatch:
     return unique.select(columns).combine_chunks().to_batches()[0]
 
 
+def finite(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, int]:
+    """``batch`` with ±inf as ±max float and NaN as NULL in every float column; and how many
+    values were changed."""
+    changed = 0
+    for index, field in enumerate(batch.schema):
+        if not pa.types.is_floating(field.type):
+            continue
+        column = batch.column(index)
+        infinite = pc.is_inf(column)
+        nan = pc.is_nan(column)
+        count = pc.sum(pc.or_(infinite, nan)).as_py() or 0
+        if not count:
+            continue
+        changed += count
+        limit = pc.if_else(pc.greater(column, 0.0), MAX_FLOAT, -MAX_FLOAT)
+        column = pc.if_else(infinite, limit, column)
+        column = pc.if_else(nan, pa.scalar(None, field.type), column)
+        batch = batch.set_column(index, field.name, column)
+    return batch, changed
+
+
 def for_destination(
-    stream: BatchStream, *, unit_kind: str, dest_id: str, collapsed: Counter[str]
+    stream: BatchStream,
+    *,
+    unit_kind: str,
+    dest_id: str,
+    collapsed: Counter[str],
+    made_finite: Counter[str] | None = None,
 ) -> BatchStream:
     """Rewrite experiment ids to ``dest_id`` and collapse exact duplicate metric points.
 
-    ``collapsed`` counts the duplicates removed per table, for the report.
+    ``collapsed`` counts the duplicates removed per table, for the report. With
+    ``made_finite`` (a destination without ±inf), non-finite floats are mapped by
+    :func:`finite` and counted there per table.
     """
     experiment = int(dest_id) if unit_kind == EXPERIMENT else None
     for table, batch in stream:
@@ -44,6 +75,10 @@ def for_destination(
             for column in spec.experiment_columns:
                 index = batch.schema.get_field_index(column)
                 batch = batch.set_column(index, column, constant)
+        if made_finite is not None:
+            batch, changed = finite(batch)
+            if changed:
+                made_finite[table] += changed
         if table == "metrics":
             before = batch.num_rows
             batch = dedupe(batch)

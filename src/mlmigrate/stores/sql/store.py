@@ -1,4 +1,4 @@
-"""MLflow's SQL store (SQLite, PostgreSQL) as a source and a destination."""
+"""MLflow's SQL store (SQLite, PostgreSQL, MySQL/MariaDB) as a source and a destination."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sqlalchemy
 from mlmigrate.exceptions import ConflictError, MigrationError, StoreError, TransientStoreError
 from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, Unit
 from mlmigrate.stores.sql.bulk import PostgresBulk, SqliteBulk, quote
+from mlmigrate.stores.sql.mysql_bulk import LoadError, MysqlBulk
 from mlmigrate.stores.sql.schema import prepare_schema
 from mlmigrate.stores.sql.unit_rows import EXTRA_CLEAR, UNIT_ROWS
 from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL, tables_of
@@ -22,8 +23,11 @@ INT32_MAX = 2**31 - 1
 
 def _engine_url(uri: str) -> str:
     family = scheme_of(uri)
+    scheme, rest = uri.split("://", 1)
     if family == "postgresql":
-        return "postgresql+psycopg://" + uri.split("://", 1)[1]
+        return "postgresql+psycopg://" + rest
+    if family == "mysql" and "+" not in scheme:
+        return "mysql+pymysql://" + rest
     return uri
 
 
@@ -53,11 +57,14 @@ class SqlStore:
         self.family = scheme_of(uri)
         if self.family == "sqlite":
             sqlite_path(uri)  # validates the URI
-            self._bulk: PostgresBulk | SqliteBulk = SqliteBulk(sqlite_path(uri))
+            self._bulk: PostgresBulk | SqliteBulk | MysqlBulk = SqliteBulk(sqlite_path(uri))
             self.capabilities = Capabilities()
         elif self.family == "postgresql":
             self._bulk = PostgresBulk(uri)
             self.capabilities = Capabilities(max_experiment_id=INT32_MAX, writers=2)
+        elif self.family == "mysql":
+            self._bulk = MysqlBulk(uri)
+            self.capabilities = Capabilities(max_experiment_id=INT32_MAX, writers=2, holds_infinity=False)
         else:  # pragma: no cover - the registry routes only these here
             raise StoreError(f"unsupported SQL store {self.display_uri}")
         self._tables: set[str] | None = None
@@ -184,7 +191,7 @@ class SqlStore:
         except MigrationError:
             raise
         except Exception as exc:
-            if _is_integrity_error(exc):
+            if _is_integrity_error(exc) or (isinstance(exc, LoadError) and exc.duplicate):
                 raise self._conflict(unit, current, exc) from exc
             raise self._translate(exc, f"writing {current} of {unit.unit_id}") from exc
         return written
@@ -205,7 +212,13 @@ class SqlStore:
         return statements + [(spec.name, UNIT_ROWS[spec.name]) for spec in reversed(tables_of(unit_kind))]
 
     def finish(self) -> None:
-        """Advance PostgreSQL's experiment id sequence past the largest id."""
+        """Advance the experiment id sequence (PostgreSQL) or AUTO_INCREMENT (MySQL) past the largest id."""
+        if self.family == "mysql":
+            with self.engine.begin() as connection:
+                largest = connection.execute(sqlalchemy.text("SELECT MAX(experiment_id) FROM experiments"))
+                following = int(largest.scalar() or 0) + 1
+                connection.execute(sqlalchemy.text(f"ALTER TABLE experiments AUTO_INCREMENT = {following}"))
+            return
         if self.family != "postgresql":
             return
         with self.engine.begin() as connection:
