@@ -11,6 +11,7 @@ from mlmigrate.exceptions import ConflictError, MigrationError, StoreError, Tran
 from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, Unit
 from mlmigrate.stores.sql.bulk import PostgresBulk, SqliteBulk, quote
 from mlmigrate.stores.sql.mysql_bulk import LoadError, MysqlBulk
+from mlmigrate.stores.sql.revisions import present_columns, select_list, unit_condition
 from mlmigrate.stores.sql.schema import prepare_schema
 from mlmigrate.stores.sql.unit_rows import EXTRA_CLEAR, UNIT_ROWS
 from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL, tables_of
@@ -68,6 +69,7 @@ class SqlStore:
         else:  # pragma: no cover - the registry routes only these here
             raise StoreError(f"unsupported SQL store {self.display_uri}")
         self._tables: set[str] | None = None
+        self._columns: dict[str, set[str]] | None = None
         try:
             self.engine = sqlalchemy.create_engine(_engine_url(uri), poolclass=sqlalchemy.NullPool)
         except Exception as exc:
@@ -142,19 +144,41 @@ class SqlStore:
             raise self._translate(exc, "reading what the destination holds") from exc
         return found
 
+    def _source_columns(self) -> dict[str, set[str]]:
+        """The columns of every table of this database (an older MLflow revision has fewer)."""
+        if self._columns is None:
+            try:
+                self._columns = present_columns(self.engine)
+            except Exception as exc:
+                raise self._translate(exc, "reading the schema") from exc
+        return self._columns
+
     def units(self) -> list[Unit]:
         """Experiments by id, then registered models by name."""
         text = sqlalchemy.text
-        with self.engine.connect() as connection:
-            experiments = connection.execute(
-                text("SELECT experiment_id, name FROM experiments ORDER BY experiment_id")
-            ).all()
-            models = connection.execute(
-                text("SELECT name FROM registered_models WHERE workspace = 'default' ORDER BY name")
-            ).all()
+        model_columns = self._source_columns().get("registered_models", set())
+        model_rows = unit_condition("1 = 1 AND workspace = 'default'", model_columns)
+        try:
+            with self.engine.connect() as connection:
+                experiments = connection.execute(
+                    text("SELECT experiment_id, name FROM experiments ORDER BY experiment_id")
+                ).all()
+                models = connection.execute(
+                    text(f"SELECT name FROM registered_models WHERE {model_rows} ORDER BY name")
+                ).all()
+        except Exception as exc:
+            raise self._translate(exc, "listing experiments and models") from exc
         return [Unit(EXPERIMENT, str(exp_id), name) for exp_id, name in experiments] + [
             Unit(REGISTERED_MODEL, name, name) for (name,) in models
         ]
+
+    def run_ids(self) -> list[str]:
+        """Every run id of the database (to find clashes before anything is written)."""
+        try:
+            with self.engine.connect() as connection:
+                return [row[0] for row in connection.execute(sqlalchemy.text("SELECT run_uuid FROM runs"))]
+        except Exception as exc:
+            raise self._translate(exc, "listing runs") from exc
 
     def _unit_param(self, unit_kind: str, unit_id: str) -> int | str:
         return int(unit_id) if unit_kind == EXPERIMENT else unit_id
@@ -162,11 +186,15 @@ class SqlStore:
     def read_unit(self, unit: Unit) -> BatchStream:
         """All rows of one unit, table by table, from one consistent snapshot."""
         param = self._unit_param(unit.kind, unit.source_id)
+        present = self._source_columns()
         try:
             with self._bulk.snapshot() as connection:
                 for spec in tables_of(unit.kind):
-                    columns = ", ".join(quote(name) for name in spec.columns)
-                    sql = f"SELECT {columns} FROM {quote(spec.name)} WHERE {UNIT_ROWS[spec.name]}"
+                    if spec.name not in present:  # an older MLflow schema revision
+                        continue
+                    columns = select_list(spec, present[spec.name])
+                    condition = unit_condition(UNIT_ROWS[spec.name], present[spec.name])
+                    sql = f"SELECT {columns} FROM {quote(spec.name)} WHERE {condition}"
                     table = self._bulk.fetch(connection, sql, param, spec.schema)
                     for batch in table.to_batches(max_chunksize=200_000):
                         yield spec.name, batch
