@@ -3,6 +3,7 @@ stores it), the report counts the mapped values, verify accounts for them, clash
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -28,9 +29,7 @@ def test_edge_store_into_mysql_equal_with_inf_as_max_float(edge_store: Path, mys
     inf_keys = "SELECT `key`, value FROM metrics WHERE `key` IN ('only_inf', 'only_neg_inf')"
     rows = dict(query(mysql_db, inf_keys))
     assert rows == {"only_inf": MAX_FLOAT, "only_neg_inf": -MAX_FLOAT}
-    differences = compare_stores(
-        edge_store.as_uri(), mysql_db, tolerate=MYSQL_TOLERANCES
-    )
+    differences = compare_stores(edge_store.as_uri(), mysql_db, tolerate=MYSQL_TOLERANCES)
     assert differences == []
     # standalone verify maps ±inf the same way: no mismatch
     verified = run_cli("verify", str(edge_store), mysql_db)
@@ -51,3 +50,36 @@ def test_second_copy_from_another_source_is_a_clash(
     shutil.copytree(minimal_store, other)
     with pytest.raises(ConflictError):
         mlmigrate.copy(str(other), mysql_db)
+
+
+def test_replayed_schema_equals_the_migrated_one(mariadb_server_handle: object) -> None:
+    """The first empty database gets MLflow's migrations, later ones the recorded DDL: same result."""
+    from mlflow.store.db.utils import _verify_schema
+
+    from mlmigrate.stores import open_store
+
+    handle = mariadb_server_handle
+    urls = [handle.create_database() for _ in range(2)]  # type: ignore[attr-defined]
+    try:
+        shapes = []
+        for url in urls:
+            store = open_store(url)
+            try:
+                store.prepare()
+                _verify_schema(store.engine)
+            finally:
+                store.close()
+            tables = [row[0] for row in query(url, "SHOW TABLES")]
+            ddl = {t: query(url, f"SHOW CREATE TABLE `{t}`")[0][1] for t in tables}
+            shapes.append(
+                (
+                    {t: re.sub(r" AUTO_INCREMENT=\d+", "", d) for t, d in ddl.items()},
+                    query(url, "SELECT * FROM workspaces"),
+                )
+            )
+        assert len(shapes[0][0]) >= 64
+        assert shapes[0] == shapes[1]
+        assert shapes[0][1] and shapes[0][1][0][0] == "default"
+    finally:
+        for url in urls:
+            handle.drop_database(url)  # type: ignore[attr-defined]
