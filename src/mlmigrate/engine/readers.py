@@ -41,6 +41,8 @@ class UnitResult:
     collapsed: Counter[str] = field(default_factory=Counter)
     #: non-finite floats mapped for a destination that cannot hold them, per table
     made_finite: Counter[str] = field(default_factory=Counter)
+    #: rows of tables the destination cannot hold (``Capabilities.tables``), per table
+    not_held: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,10 @@ class UnitTask:
     dest_id: str
     #: map ±inf/NaN floats (the destination cannot hold them; ``Capabilities.holds_infinity``)
     finite_floats: bool = False
+    #: the tables the destination holds (None: all); rows of others are counted, not sent
+    held: frozenset[str] | None = None
+    #: source -> destination experiment ids that change, for references outside the canonical tables
+    experiment_ids: tuple[tuple[str, str], ...] = ()
 
 
 def read_shaped(source: Any, task: UnitTask, result: UnitResult) -> BatchStream:
@@ -61,8 +67,12 @@ def read_shaped(source: Any, task: UnitTask, result: UnitResult) -> BatchStream:
         dest_id=task.dest_id,
         collapsed=result.collapsed,
         made_finite=result.made_finite if task.finite_floats else None,
+        experiment_ids=dict(task.experiment_ids),
     )
     for table, batch in stream:
+        if task.held is not None and table not in task.held:
+            result.not_held[table] += batch.num_rows
+            continue
         result.digests.setdefault(table, Digest()).add(batch)
         yield table, batch
 
@@ -155,6 +165,7 @@ class _Helper:
                     result.digests.update(payload.digests)
                     result.collapsed.update(payload.collapsed)
                     result.made_finite.update(payload.made_finite)
+                    result.not_held.update(payload.not_held)
                     return
                 else:
                     raise payload

@@ -46,10 +46,15 @@ def digest_stream(stream: BatchStream) -> dict[str, Digest]:
 
 
 def source_digests(
-    source: Any, unit: Unit, dest_id: str, *, finite_floats: bool = False
+    source: Any,
+    unit: Unit,
+    dest_id: str,
+    *,
+    finite_floats: bool = False,
+    experiment_ids: dict[str, str] | None = None,
 ) -> dict[str, Digest]:
     """Digests of a source unit as it must look in the destination (``finite_floats``: one
-    without ±inf, where they are ±max float)."""
+    without ±inf, where they are ±max float; ``experiment_ids``: ids that change)."""
     return digest_stream(
         for_destination(
             source.read_unit(unit),
@@ -57,6 +62,7 @@ def source_digests(
             dest_id=dest_id,
             collapsed=Counter(),
             made_finite=Counter() if finite_floats else None,
+            experiment_ids=experiment_ids,
         )
     )
 

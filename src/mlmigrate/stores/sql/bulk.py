@@ -59,6 +59,10 @@ class PostgresBulk:
         """Append ``batch`` to ``table`` with one COPY."""
         if batch.num_rows == 0:
             return
+        for index, field in enumerate(batch.schema):
+            if pa.types.is_binary(field.type):  # bytea's hex input form
+                text = [None if v is None else "\\x" + v.hex() for v in batch.column(index).to_pylist()]
+                batch = batch.set_column(index, field.name, pa.array(text, pa.string()))
         buffer = io.BytesIO()
         pacsv.write_csv(batch, buffer, _CSV_WRITE)
         columns = ", ".join(quote(name) for name in batch.schema.names)
@@ -80,7 +84,7 @@ class PostgresBulk:
         if buffer.tell() == 0:
             return schema.empty_table()
         buffer.seek(0)
-        return pacsv.read_csv(
+        table = pacsv.read_csv(
             buffer,
             read_options=pacsv.ReadOptions(column_names=schema.names),
             convert_options=pacsv.ConvertOptions(
@@ -92,6 +96,14 @@ class PostgresBulk:
                 false_values=["f", "false"],
             ),
         ).cast(schema)
+        for index, field in enumerate(schema):
+            if pa.types.is_binary(field.type):  # bytea came as its hex text, \x…
+                values = [
+                    None if v is None else bytes.fromhex(v[2:].decode())
+                    for v in table.column(index).to_pylist()
+                ]
+                table = table.set_column(index, field, pa.array(values, pa.binary()))
+        return table
 
 
 class SqliteBulk:
@@ -162,7 +174,17 @@ class SqliteBulk:
 
 
 def _coerce(values: tuple[Any, ...], kind: pa.DataType) -> list[Any] | tuple[Any, ...]:
-    """SQLite returns bools as 0/1; Arrow takes ints for float columns as they are."""
+    """SQLite and MySQL return bools as 0/1, MySQL dates as dates (their ISO text here);
+    Arrow takes ints for float columns as they are."""
     if pa.types.is_boolean(kind):
         return [None if value is None else bool(value) for value in values]
+    if pa.types.is_string(kind) and any(not isinstance(v, str | None) for v in values):
+        return [v if v is None or isinstance(v, str) else _text(v) for v in values]
     return values
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode()
+    isoformat = getattr(value, "isoformat", None)
+    return isoformat() if isoformat is not None else str(value)

@@ -128,6 +128,11 @@ class MysqlBulk:
             name = quote(field.name)
             if pa.types.is_boolean(field.type):
                 column = column.cast(pa.int8())
+            if pa.types.is_binary(field.type):
+                hexed = [None if v is None else v.hex() for v in column.to_pylist()]
+                arrays.append(pa.array(hexed, pa.string()))
+                targets.append(f"{name} = UNHEX(NULLIF(@c{index}, ''))")
+                continue
             if pa.types.is_string(field.type) and column.null_count:
                 marker = _marker_for(column)
                 column = column.fill_null(marker)

@@ -10,11 +10,18 @@ import sqlalchemy
 from mlmigrate.exceptions import ConflictError, MigrationError, StoreError, TransientStoreError
 from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, Unit
 from mlmigrate.stores.sql.bulk import PostgresBulk, SqliteBulk, quote
+from mlmigrate.stores.sql.global_tables import (
+    GLOBAL_UNIT_ID,
+    MIGRATION_SEEDS,
+    global_tables,
+    seed_batch,
+    spec_of,
+)
 from mlmigrate.stores.sql.mysql_bulk import LoadError, MysqlBulk
 from mlmigrate.stores.sql.revisions import present_columns, select_list, unit_condition
 from mlmigrate.stores.sql.schema import prepare_schema
 from mlmigrate.stores.sql.unit_rows import EXTRA_CLEAR, UNIT_ROWS
-from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL, tables_of
+from mlmigrate.tables import EXPERIMENT, GLOBAL, REGISTERED_MODEL, TableSpec, tables_of
 from mlmigrate.uris import mask, scheme_of, sqlite_path
 
 logger = logging.getLogger(__name__)
@@ -154,7 +161,7 @@ class SqlStore:
         return self._columns
 
     def units(self) -> list[Unit]:
-        """Experiments by id, then registered models by name."""
+        """Experiments by id, then registered models by name, then the global tables."""
         text = sqlalchemy.text
         model_columns = self._source_columns().get("registered_models", set())
         model_rows = unit_condition("1 = 1 AND workspace = 'default'", model_columns)
@@ -168,9 +175,29 @@ class SqlStore:
                 ).all()
         except Exception as exc:
             raise self._translate(exc, "listing experiments and models") from exc
-        return [Unit(EXPERIMENT, str(exp_id), name) for exp_id, name in experiments] + [
-            Unit(REGISTERED_MODEL, name, name) for (name,) in models
+        return [
+            *(Unit(EXPERIMENT, str(exp_id), name) for exp_id, name in experiments),
+            *(Unit(REGISTERED_MODEL, name, name) for (name,) in models),
+            Unit(GLOBAL, GLOBAL_UNIT_ID, "tables outside experiments and models"),
         ]
+
+    def global_rows(self) -> dict[str, int]:
+        """Rows in each global table that MLflow's migrations did not put there (a non-empty
+        destination's global tables are not replaced)."""
+        present = self._source_columns()
+        found: dict[str, int] = {}
+        try:
+            with self.engine.connect() as connection:
+                for table in global_tables():
+                    if table not in present:
+                        continue
+                    rows = connection.execute(sqlalchemy.text(f"SELECT COUNT(*) FROM {quote(table)}"))
+                    count = int(rows.scalar() or 0) - len(MIGRATION_SEEDS.get(table, []))
+                    if count > 0:
+                        found[table] = count
+        except Exception as exc:
+            raise self._translate(exc, "counting global rows") from exc
+        return found
 
     def run_ids(self) -> list[str]:
         """Every run id of the database (to find clashes before anything is written)."""
@@ -189,11 +216,14 @@ class SqlStore:
         present = self._source_columns()
         try:
             with self._bulk.snapshot() as connection:
-                for spec in tables_of(unit.kind):
+                for spec, condition in self._unit_tables(unit.kind):
                     if spec.name not in present:  # an older MLflow schema revision
+                        seed = seed_batch(spec.name) if unit.kind == GLOBAL else None
+                        if seed is not None:
+                            yield spec.name, seed
                         continue
                     columns = select_list(spec, present[spec.name])
-                    condition = unit_condition(UNIT_ROWS[spec.name], present[spec.name])
+                    condition = unit_condition(condition, present[spec.name])
                     sql = f"SELECT {columns} FROM {quote(spec.name)} WHERE {condition}"
                     table = self._bulk.fetch(connection, sql, param, spec.schema)
                     for batch in table.to_batches(max_chunksize=200_000):
@@ -202,6 +232,12 @@ class SqlStore:
             raise
         except Exception as exc:
             raise self._translate(exc, f"reading {unit.unit_id}") from exc
+
+    def _unit_tables(self, unit_kind: str) -> list[tuple[TableSpec, str]]:
+        """The tables of a unit kind, parents first, with the condition selecting a unit's rows."""
+        if unit_kind == GLOBAL:
+            return [(spec_of(name), "1 = 1 OR :unit = ''") for name in global_tables()]
+        return [(spec, UNIT_ROWS[spec.name]) for spec in tables_of(unit_kind)]
 
     def write_unit(self, unit: Unit, dest_id: str, batches: BatchStream) -> dict[str, int]:
         """Clear the unit's rows, then load ``batches``, in one transaction."""
@@ -236,8 +272,12 @@ class SqlStore:
         """(table, condition) pairs that remove a unit's rows, children first."""
         if self._tables is None:
             self._tables = set(sqlalchemy.inspect(self.engine).get_table_names())
-        statements = [(t, w) for t, w in EXTRA_CLEAR[unit_kind] if t in self._tables]
-        return statements + [(spec.name, UNIT_ROWS[spec.name]) for spec in reversed(tables_of(unit_kind))]
+        statements = [(t, w) for t, w in EXTRA_CLEAR.get(unit_kind, []) if t in self._tables]
+        return statements + [
+            (spec.name, condition)
+            for spec, condition in reversed(self._unit_tables(unit_kind))
+            if spec.name in self._tables
+        ]
 
     def finish(self) -> None:
         """Advance the experiment id sequence (PostgreSQL) or AUTO_INCREMENT (MySQL) past the largest id."""
