@@ -76,8 +76,9 @@ def _arrow_type(column: Any) -> pa.DataType:
 
 @functools.cache
 def schema_of(table: str) -> pa.Schema:
-    """The Arrow schema of a global table at MLflow's head."""
-    columns = _metadata().tables[table].columns
+    """The Arrow schema of a global table at MLflow's head, without generated columns (each
+    database computes those itself)."""
+    columns = [c for c in _metadata().tables[table].columns if c.computed is None]
     return pa.schema([pa.field(column.name, _arrow_type(column)) for column in columns])
 
 
