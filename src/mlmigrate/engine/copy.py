@@ -14,6 +14,7 @@ from mlmigrate.engine.plan import plan_units
 from mlmigrate.engine.prefetch import prefetch
 from mlmigrate.engine.readers import ReaderPool, UnitResult, UnitTask, read_shaped
 from mlmigrate.engine.report import Report
+from mlmigrate.engine.rerun import pick_up_changes
 from mlmigrate.engine.verify import BackgroundVerifier, VerifyResult, compare_unit
 from mlmigrate.exceptions import (
     ConflictError,
@@ -171,7 +172,8 @@ def copy(
     """Copy everything from ``source_uri`` into ``destination_uri``; resume if interrupted before.
 
     ``read_in_processes`` parses the source in helper processes beside the writer
-    (off: in a thread of this process). Returns the report; raises
+    (off: in a thread of this process). Every read of a database source sees one
+    snapshot, taken when the copy starts (MySQL's is read in this process only). Returns the report; raises
     :class:`ConflictError` when the destination already holds objects of the
     source, and :class:`Interrupted` on Ctrl-C.
     """
@@ -186,7 +188,15 @@ def copy(
     if not destination.capabilities.writable:
         raise UsageError(f"{destination_uri} cannot be written to (a {type(destination).__name__})")
     try:
+        # one point in time for every read of the source, in this process and in the readers
+        snapshot = source.pin_snapshot() if hasattr(source, "pin_snapshot") else None
+        if hasattr(source, "pin_snapshot") and snapshot is None:
+            read_in_processes = False  # a snapshot only this process can read (MySQL)
         previous = journal.latest(source_uri, destination_uri)
+        if previous and previous["state"] == DONE and pick_up_changes(
+            source, destination, journal, previous["migration_id"]
+        ):
+            previous["state"] = "changed"  # the source gained units or rows: copy them
         if previous and previous["state"] == DONE:
             report.migration_id = previous["migration_id"]
             report.status = "up-to-date"
@@ -229,7 +239,7 @@ def copy(
         readers = None
         if read_in_processes and todo:
             tasks = [unit_task(r, destination, report.remapped) for r in todo]
-            readers = ReaderPool(source, source_uri, tasks, processes=worker_count)
+            readers = ReaderPool(source, source_uri, tasks, processes=worker_count, snapshot=snapshot)
         if verify:
             verifier = BackgroundVerifier(destination)
         run = _Run(source, destination, journal, migration_id, report, listener, on_error, readers, verifier)

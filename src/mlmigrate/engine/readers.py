@@ -104,7 +104,9 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="mlmigrate-parent-watch", daemon=True).start()
 
 
-def _serve(source_uri: str, tasks: list[UnitTask], results: Any, parent: int) -> None:
+def _serve(
+    source_uri: str, tasks: list[UnitTask], results: Any, parent: int, snapshot: str | None = None
+) -> None:
     """Helper process: read each task's unit in order and stream it back, tagged with its id."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
     _exit_with_parent(parent)
@@ -112,6 +114,8 @@ def _serve(source_uri: str, tasks: list[UnitTask], results: Any, parent: int) ->
 
     try:
         source = open_store(source_uri)
+        if snapshot is not None:  # read the state the runner pinned, like every other reader
+            source.use_snapshot(snapshot)
     except BaseException as exc:  # every unit fails with the reason
         for task in tasks:
             results.put((task.unit.unit_id, "error", _portable(exc)))
@@ -135,12 +139,12 @@ class _Helper:
     given up (whose leftover messages it then skips).
     """
 
-    def __init__(self, source_uri: str, tasks: list[UnitTask]):
+    def __init__(self, source_uri: str, tasks: list[UnitTask], snapshot: str | None = None):
         context = multiprocessing.get_context("spawn")
         self.results = context.Queue(maxsize=DEPTH)
         self.process = context.Process(
             target=_serve,
-            args=(source_uri, tasks, self.results, os.getpid()),
+            args=(source_uri, tasks, self.results, os.getpid(), snapshot),
             name="mlmigrate-reader",
             daemon=True,
         )
@@ -204,10 +208,18 @@ class ReaderPool:
     in this process instead.
     """
 
-    def __init__(self, source: Any, source_uri: str, tasks: list[UnitTask], *, processes: int):
+    def __init__(
+        self,
+        source: Any,
+        source_uri: str,
+        tasks: list[UnitTask],
+        *,
+        processes: int,
+        snapshot: str | None = None,
+    ):
         self._source = source
         count = max(1, min(processes, len(tasks)))
-        self._helpers = [_Helper(source_uri, tasks[index::count]) for index in range(count)]
+        self._helpers = [_Helper(source_uri, tasks[index::count], snapshot) for index in range(count)]
         self._owner = {task.unit.unit_id: self._helpers[i % count] for i, task in enumerate(tasks)}
         self._taken: set[str] = set()
         self._lock = threading.Lock()

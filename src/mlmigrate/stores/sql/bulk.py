@@ -32,6 +32,25 @@ class PostgresBulk:
 
     def __init__(self, uri: str):
         self.conninfo = "postgresql://" + uri.split("://", 1)[1]
+        #: an exported snapshot every read transaction adopts (pg_export_snapshot)
+        self.snapshot_id: str | None = None
+        self._pinned: Any = None
+
+    def pin(self) -> str:
+        """Export the current state as a snapshot that every later read (in any process) adopts;
+        the exporting transaction stays open until :meth:`close`."""
+        import psycopg
+
+        self._pinned = psycopg.connect(self.conninfo)
+        self._pinned.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        self.snapshot_id = str(self._pinned.execute("SELECT pg_export_snapshot()").fetchone()[0])
+        return self.snapshot_id
+
+    def close(self) -> None:
+        """End the exporting transaction, if any."""
+        if self._pinned is not None:
+            self._pinned.close()
+            self._pinned = None
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
@@ -48,6 +67,8 @@ class PostgresBulk:
 
         with psycopg.connect(self.conninfo) as connection:
             connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            if self.snapshot_id is not None:
+                connection.execute(f"SET TRANSACTION SNAPSHOT '{self.snapshot_id}'")
             yield connection
             connection.rollback()
 
@@ -112,6 +133,19 @@ class SqliteBulk:
     def __init__(self, path: Path):
         self.path = path
 
+    def pin(self) -> str:
+        """Copy the database as it is now (SQLite's online backup, one step under a read lock)
+        into a private file that later reads use; return its path."""
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="mlmigrate-snapshot-")
+        copy = Path(folder) / self.path.name
+        with sqlite3.connect(self.path, timeout=60) as source, sqlite3.connect(copy) as target:
+            source.backup(target)
+        source.close()
+        target.close()
+        return str(copy)
+
     @contextmanager
     def transaction(self) -> Iterator[Any]:
         """An ADBC connection inside one transaction, committed when the block ends without error."""
@@ -155,7 +189,7 @@ class SqliteBulk:
         """
         try:
             with connection.cursor() as cursor:
-                cursor.execute(sql, (unit,))
+                cursor.execute(sql, (unit,) if ":unit" in sql else None)
                 table = cursor.fetch_arrow_table()
             return table.rename_columns(schema.names).cast(schema)
         except Exception:  # type inference or conversion: take the slow, exact path
@@ -163,7 +197,7 @@ class SqliteBulk:
 
     def _fetch_with_sqlite3(self, sql: str, unit: int | str, schema: pa.Schema) -> pa.Table:
         with sqlite3.connect(self.path, timeout=60) as connection:
-            rows = connection.execute(sql, {"unit": unit}).fetchall()
+            rows = connection.execute(sql, {"unit": unit} if ":unit" in sql else ()).fetchall()
         if not rows:
             return schema.empty_table()
         columns = zip(*rows, strict=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -72,6 +73,22 @@ class MysqlBulk:
 
     def __init__(self, uri: str):
         self._arguments = connect_arguments(uri)
+        self._pinned: Any = None
+        self._pinned_lock = threading.Lock()
+
+    def pin(self) -> None:
+        """Hold one consistent snapshot for every later read of this object. MySQL cannot hand a
+        snapshot to another session, so those reads share this one connection, one at a time."""
+        self._pinned = self._connect()
+        with self._pinned.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cursor.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+
+    def close(self) -> None:
+        """End the pinned snapshot, if any."""
+        if self._pinned is not None:
+            self._pinned.close()
+            self._pinned = None
 
     def _connect(self) -> Any:
         import pymysql
@@ -102,6 +119,10 @@ class MysqlBulk:
     @contextmanager
     def snapshot(self) -> Iterator[Any]:
         """A read-only, repeatable-read transaction: every read sees one consistent state."""
+        if self._pinned is not None:
+            with self._pinned_lock:
+                yield self._pinned
+            return
         connection = self._connect()
         try:
             with connection.cursor() as cursor:
@@ -167,7 +188,7 @@ class MysqlBulk:
     def fetch(self, connection: Any, sql: str, unit: int | str, schema: pa.Schema) -> pa.Table:
         """Run ``sql`` and return its rows as a table of ``schema``."""
         with connection.cursor() as cursor:
-            cursor.execute(sql.replace(":unit", "%(unit)s"), {"unit": unit})
+            cursor.execute(sql.replace(":unit", "%(unit)s"), {"unit": unit} if ":unit" in sql else None)
             rows = cursor.fetchall()
         if not rows:
             return schema.empty_table()

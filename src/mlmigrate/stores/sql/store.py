@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Iterable
+from pathlib import Path
 
+import pyarrow as pa
 import sqlalchemy
 
 from mlmigrate.exceptions import ConflictError, MigrationError, StoreError, TransientStoreError
@@ -77,6 +80,7 @@ class SqlStore:
             raise StoreError(f"unsupported SQL store {self.display_uri}")
         self._tables: set[str] | None = None
         self._columns: dict[str, set[str]] | None = None
+        self._snapshot_copy: Path | None = None
         try:
             self.engine = sqlalchemy.create_engine(_engine_url(uri), poolclass=sqlalchemy.NullPool)
         except Exception as exc:
@@ -162,22 +166,27 @@ class SqlStore:
 
     def units(self) -> list[Unit]:
         """Experiments by id, then registered models by name, then the global tables."""
-        text = sqlalchemy.text
         model_columns = self._source_columns().get("registered_models", set())
         model_rows = unit_condition("1 = 1 AND workspace = 'default'", model_columns)
         try:
-            with self.engine.connect() as connection:
-                experiments = connection.execute(
-                    text("SELECT experiment_id, name FROM experiments ORDER BY experiment_id")
-                ).all()
-                models = connection.execute(
-                    text(f"SELECT name FROM registered_models WHERE {model_rows} ORDER BY name")
-                ).all()
+            with self._bulk.snapshot() as connection:  # the pinned snapshot, when there is one
+                experiments = self._bulk.fetch(
+                    connection,
+                    "SELECT experiment_id, name FROM experiments ORDER BY experiment_id",
+                    "",
+                    pa.schema([("experiment_id", pa.int64()), ("name", pa.string())]),
+                ).to_pylist()
+                models = self._bulk.fetch(
+                    connection,
+                    f"SELECT name FROM registered_models WHERE {model_rows} ORDER BY name",
+                    "",
+                    pa.schema([("name", pa.string())]),
+                ).to_pylist()
         except Exception as exc:
             raise self._translate(exc, "listing experiments and models") from exc
         return [
-            *(Unit(EXPERIMENT, str(exp_id), name) for exp_id, name in experiments),
-            *(Unit(REGISTERED_MODEL, name, name) for (name,) in models),
+            *(Unit(EXPERIMENT, str(row["experiment_id"]), row["name"]) for row in experiments),
+            *(Unit(REGISTERED_MODEL, row["name"], row["name"]) for row in models),
             Unit(GLOBAL, GLOBAL_UNIT_ID, "tables outside experiments and models"),
         ]
 
@@ -202,10 +211,36 @@ class SqlStore:
     def run_ids(self) -> list[str]:
         """Every run id of the database (to find clashes before anything is written)."""
         try:
-            with self.engine.connect() as connection:
-                return [row[0] for row in connection.execute(sqlalchemy.text("SELECT run_uuid FROM runs"))]
+            with self._bulk.snapshot() as connection:
+                table = self._bulk.fetch(
+                    connection, "SELECT run_uuid FROM runs", "", pa.schema([("run_uuid", pa.string())])
+                )
         except Exception as exc:
             raise self._translate(exc, "listing runs") from exc
+        return [str(run_id) for run_id in table.column(0).to_pylist()]
+
+    def pin_snapshot(self) -> str | None:
+        """Make every later read of this store see the database as it is now (one snapshot for
+        a whole copy). Returns a token that :meth:`use_snapshot` takes in another process, or
+        None when only this object can read the snapshot (MySQL cannot share one)."""
+        try:
+            token = self._bulk.pin()
+        except Exception as exc:
+            raise self._translate(exc, "taking a snapshot") from exc
+        if isinstance(self._bulk, SqliteBulk) and token is not None:
+            self._snapshot_copy = Path(token)
+            self.use_snapshot(token)
+        return token
+
+    def use_snapshot(self, token: str) -> None:
+        """Read the snapshot another process pinned (:meth:`pin_snapshot`)."""
+        if isinstance(self._bulk, PostgresBulk):
+            self._bulk.snapshot_id = token
+        elif isinstance(self._bulk, SqliteBulk):  # the snapshot is a private copy of the file
+            self._bulk = SqliteBulk(Path(token))
+            self.engine.dispose()
+            self.engine = sqlalchemy.create_engine(f"sqlite:///{token}", poolclass=sqlalchemy.NullPool)
+            self._columns = None
 
     def _unit_param(self, unit_kind: str, unit_id: str) -> int | str:
         return int(unit_id) if unit_kind == EXPERIMENT else unit_id
@@ -298,5 +333,10 @@ class SqlStore:
             )
 
     def close(self) -> None:
-        """Dispose of the engine's connections."""
+        """Dispose of the engine's connections, the pinned snapshot and its copy."""
         self.engine.dispose()
+        if not isinstance(self._bulk, SqliteBulk):
+            self._bulk.close()
+        if self._snapshot_copy is not None:
+            shutil.rmtree(self._snapshot_copy.parent, ignore_errors=True)
+            self._snapshot_copy = None
