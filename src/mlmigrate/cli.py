@@ -131,6 +131,13 @@ def _summary(report: dict[str, Any]) -> None:
             f"[yellow]note:[/] {count:,} exact duplicate {name} row(s) collapsed: the "
             "destination's key cannot hold the same point twice"
         )
+    for name, count in report.get("floats_made_finite", {}).items():
+        console.print(
+            f"[yellow]note:[/] {count:,} non-finite {name} value(s) stored as ±max float (±inf) or "
+            "NULL (NaN): the destination cannot hold them, as in MLflow itself"
+        )
+    for name, count in report.get("rows_not_held", {}).items():
+        console.print(f"[yellow]not copied:[/] {count:,} {name} row(s): the destination has no such table")
     for note in report["notes"]:
         console.print(f"note: {note}")
     for unit in report["skipped_units"]:

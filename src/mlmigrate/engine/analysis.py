@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from mlmigrate.engine.copy import holds_unit
 from mlmigrate.engine.events import Event, Listener, ignore
 from mlmigrate.engine.journal import Journal
 from mlmigrate.engine.plan import plan_units
@@ -13,7 +14,7 @@ from mlmigrate.engine.verify import VerifyResult, compare_unit, digest_stream, s
 from mlmigrate.exceptions import MigrationError, SourceFormatError
 from mlmigrate.stores import open_store
 from mlmigrate.stores.base import Unit
-from mlmigrate.tables import EXPERIMENT
+from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL
 from mlmigrate.uris import mask
 
 
@@ -40,7 +41,7 @@ def plan(
             "source": mask(source_uri),
             "units": {
                 "experiments": sum(u.kind == EXPERIMENT for u in units),
-                "registered_models": sum(u.kind != EXPERIMENT for u in units),
+                "registered_models": sum(u.kind == REGISTERED_MODEL for u in units),
             },
             "tables": dict(counts),
             "total_rows": sum(counts.values()),
@@ -102,10 +103,24 @@ def verify(
         mapping = _id_map(source_uri, destination_uri, units, destination, state_dir)
         listener(Event("verify_started", {"units": len(units)}))
         result = VerifyResult()
+        experiment_ids = {
+            u.source_id: mapping[u.unit_id]
+            for u in units
+            if u.kind == EXPERIMENT and mapping.get(u.unit_id, u.source_id) != u.source_id
+        }
         for unit in units:
+            if not holds_unit(destination, unit.kind):
+                continue
             dest_id = mapping.get(unit.unit_id, unit.source_id)
             try:
-                expected = {t: d.as_dict() for t, d in source_digests(source, unit, dest_id).items()}
+                digests = source_digests(
+                    source,
+                    unit,
+                    dest_id,
+                    finite_floats=not destination.capabilities.holds_infinity,
+                    experiment_ids=experiment_ids,
+                )
+                expected = {t: d.as_dict() for t, d in digests.items()}
             except SourceFormatError as exc:
                 result.mismatches.append({"unit": unit.unit_id, "table": "*", "problem": str(exc)})
                 continue

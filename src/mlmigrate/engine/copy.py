@@ -14,6 +14,7 @@ from mlmigrate.engine.plan import plan_units
 from mlmigrate.engine.prefetch import prefetch
 from mlmigrate.engine.readers import ReaderPool, UnitResult, UnitTask, read_shaped
 from mlmigrate.engine.report import Report
+from mlmigrate.engine.rerun import pick_up_changes
 from mlmigrate.engine.verify import BackgroundVerifier, VerifyResult, compare_unit
 from mlmigrate.exceptions import (
     ConflictError,
@@ -24,6 +25,7 @@ from mlmigrate.exceptions import (
 )
 from mlmigrate.stores import open_store
 from mlmigrate.stores.base import BatchStream, Unit
+from mlmigrate.tables import GLOBAL
 
 ON_ERROR = ("fail", "skip")
 RETRIES = 3
@@ -62,7 +64,7 @@ class _Run:
 
     def _timed(self, unit: Unit, record: UnitRecord, result: UnitResult) -> BatchStream:
         """The unit's destination-ready batches, counted and timed as they pass."""
-        task = UnitTask(unit, record.dest_id)
+        task = unit_task(record, self.destination, self.report.remapped)
         if self.readers is not None:
             stream = self.readers.read(task, result)
         else:
@@ -81,6 +83,11 @@ class _Run:
             started = done
 
     def _write_with_retries(self, unit: Unit, record: UnitRecord) -> tuple[dict[str, int], UnitResult]:
+        if not holds_unit(self.destination, unit.kind):  # read to report its rows, write nothing
+            result = UnitResult()
+            for _ in self._timed(unit, record, result):
+                pass
+            return {}, result
         for attempt in range(1, RETRIES + 1):
             result = UnitResult()
             try:
@@ -108,10 +115,16 @@ class _Run:
             counts=written,
             digests={t: d.as_dict() for t, d in result.digests.items()},
         )
-        if self.verifier is not None:
+        if self.verifier is not None and holds_unit(self.destination, record.kind):
             self.verifier.submit(Unit(record.kind, record.dest_id, record.label))
         with self.lock:
             self.report.collapsed.update(result.collapsed)
+            self.report.not_held.update(result.not_held)
+            for table, rows in result.not_held.items():
+                stats = self.report.table(table)
+                stats.read += rows
+                stats.skipped += rows
+            self.report.made_finite.update(result.made_finite)
             for table, rows in result.collapsed.items():  # read, and not written: say so per table
                 stats = self.report.table(table)
                 stats.read += rows
@@ -121,6 +134,24 @@ class _Run:
             self.report.units_done += 1
             self.report.units_this_run += 1
         self.listener(Event("unit_done", {"unit": record.unit_id, "rows": sum(written.values())}))
+
+
+def holds_unit(destination: Any, unit_kind: str) -> bool:
+    """Whether the destination can hold a unit of this kind at all (a FileStore has no global
+    tables: their rows are read, reported and not written)."""
+    return unit_kind != GLOBAL or destination.capabilities.tables is None
+
+
+def unit_task(record: UnitRecord, destination: Any, remapped: dict[str, str]) -> UnitTask:
+    """What reading ``record``'s unit for ``destination`` takes."""
+    capabilities = destination.capabilities
+    return UnitTask(
+        Unit(record.kind, record.source_id, record.label),
+        record.dest_id,
+        finite_floats=not capabilities.holds_infinity,
+        held=capabilities.tables,
+        experiment_ids=tuple(sorted(remapped.items())) if record.kind == GLOBAL else (),
+    )
 
 
 def _workers(destination: Any, requested: int | None) -> int:
@@ -141,7 +172,8 @@ def copy(
     """Copy everything from ``source_uri`` into ``destination_uri``; resume if interrupted before.
 
     ``read_in_processes`` parses the source in helper processes beside the writer
-    (off: in a thread of this process). Returns the report; raises
+    (off: in a thread of this process). Every read of a database source sees one
+    snapshot, taken when the copy starts (MySQL's is read in this process only). Returns the report; raises
     :class:`ConflictError` when the destination already holds objects of the
     source, and :class:`Interrupted` on Ctrl-C.
     """
@@ -156,7 +188,15 @@ def copy(
     if not destination.capabilities.writable:
         raise UsageError(f"{destination_uri} cannot be written to (a {type(destination).__name__})")
     try:
+        # one point in time for every read of the source, in this process and in the readers
+        snapshot = source.pin_snapshot() if hasattr(source, "pin_snapshot") else None
+        if hasattr(source, "pin_snapshot") and snapshot is None:
+            read_in_processes = False  # a snapshot only this process can read (MySQL)
         previous = journal.latest(source_uri, destination_uri)
+        if previous and previous["state"] == DONE and pick_up_changes(
+            source, destination, journal, previous["migration_id"]
+        ):
+            previous["state"] = "changed"  # the source gained units or rows: copy them
         if previous and previous["state"] == DONE:
             report.migration_id = previous["migration_id"]
             report.status = "up-to-date"
@@ -180,7 +220,10 @@ def copy(
         report.remapped = {r.source_id: r.dest_id for r in records if r.source_id != r.dest_id}
         if report.remapped:
             report.id_map_file = str(journal.save_id_map(migration_id, report.remapped))
-        todo = [r for r in records if r.state != DONE]
+        todo = [r for r in records if r.state != DONE and r.kind != GLOBAL]
+        # the global tables point at experiments (and go when one is rewritten): written last,
+        # and again whenever another unit is written
+        todo += [r for r in records if r.kind == GLOBAL and (todo or r.state != DONE)]
         listener(
             Event(
                 "planned",
@@ -195,15 +238,16 @@ def copy(
         worker_count = _workers(destination, workers)
         readers = None
         if read_in_processes and todo:
-            tasks = [UnitTask(Unit(r.kind, r.source_id, r.label), r.dest_id) for r in todo]
-            readers = ReaderPool(source, source_uri, tasks, processes=worker_count)
+            tasks = [unit_task(r, destination, report.remapped) for r in todo]
+            readers = ReaderPool(source, source_uri, tasks, processes=worker_count, snapshot=snapshot)
         if verify:
             verifier = BackgroundVerifier(destination, in_process=not read_in_processes)
         run = _Run(source, destination, journal, migration_id, report, listener, on_error, readers, verifier)
         try:
             if needs_schema:  # the readers are already at work meanwhile
                 destination.prepare()
-            _execute(run, todo, worker_count)
+            _execute(run, [r for r in todo if r.kind != GLOBAL], worker_count)
+            _execute(run, [r for r in todo if r.kind == GLOBAL], 1)
         except KeyboardInterrupt:
             journal.finish(migration_id, "interrupted")
             raise Interrupted(f"interrupted; migration {migration_id} can be resumed") from None
@@ -252,6 +296,13 @@ def _start(
             f"the destination already holds {len(plan.clashes)} object(s) that the source brings; "
             "nothing was copied (merge policies come with --on-conflict in a later release)",
             plan.clashes,
+        )
+    occupied = destination.global_rows() if hasattr(destination, "global_rows") and not fresh else {}
+    if occupied:  # never replace what another MLflow put in the destination's global tables
+        plan.units = [p for p in plan.units if p.unit.kind != GLOBAL]
+        report.notes.append(
+            "tables outside experiments and models not copied: the destination already holds rows in "
+            + ", ".join(f"{table} ({rows})" for table, rows in sorted(occupied.items()))
         )
     for source_id, dest_id in plan.replaced.items():
         report.notes.append(
@@ -328,7 +379,7 @@ def verify_written(
     reader = verifier or BackgroundVerifier(destination)
     try:
         for record in journal.units(migration_id):
-            if record.state != DONE:
+            if record.state != DONE or not holds_unit(destination, record.kind):
                 continue
             actual = reader.digests(Unit(record.kind, record.dest_id, record.label))
             ok = compare_unit(result, record.unit_id, record.digests, actual)

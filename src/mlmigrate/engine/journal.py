@@ -146,6 +146,23 @@ class Journal:
             self._connection.execute("COMMIT")
         return migration_id
 
+    def add_units(self, migration_id: str, units: list[tuple[str, str, str, str, str]]) -> None:
+        """Append planned units ``(unit_id, kind, source_id, dest_id, label)`` to a migration."""
+        with self._lock:
+            self._connection.execute("BEGIN")
+            start = self._connection.execute(
+                "SELECT COALESCE(MAX(position), -1) + 1 FROM units WHERE migration_id = ?", (migration_id,)
+            ).fetchone()[0]
+            self._connection.executemany(
+                "INSERT INTO units (migration_id, unit_id, position, kind, source_id, dest_id, label, state) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+                [
+                    (migration_id, unit_id, start + offset, kind, source_id, dest_id, label)
+                    for offset, (unit_id, kind, source_id, dest_id, label) in enumerate(units)
+                ],
+            )
+            self._connection.execute("COMMIT")
+
     def save_id_map(self, migration_id: str, remapped: dict[str, str]) -> Path:
         """Write a migration's experiment id map beside the journal (atomically); return its path."""
         path = self.state_dir / f"{migration_id}.experiment-ids.json"

@@ -39,6 +39,10 @@ class UnitResult:
 
     digests: dict[str, Digest] = field(default_factory=dict)
     collapsed: Counter[str] = field(default_factory=Counter)
+    #: non-finite floats mapped for a destination that cannot hold them, per table
+    made_finite: Counter[str] = field(default_factory=Counter)
+    #: rows of tables the destination cannot hold (``Capabilities.tables``), per table
+    not_held: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,12 @@ class UnitTask:
 
     unit: Unit
     dest_id: str
+    #: map ±inf/NaN floats (the destination cannot hold them; ``Capabilities.holds_infinity``)
+    finite_floats: bool = False
+    #: the tables the destination holds (None: all); rows of others are counted, not sent
+    held: frozenset[str] | None = None
+    #: source -> destination experiment ids that change, for references outside the canonical tables
+    experiment_ids: tuple[tuple[str, str], ...] = ()
 
 
 def read_shaped(source: Any, task: UnitTask, result: UnitResult) -> BatchStream:
@@ -56,8 +66,13 @@ def read_shaped(source: Any, task: UnitTask, result: UnitResult) -> BatchStream:
         unit_kind=task.unit.kind,
         dest_id=task.dest_id,
         collapsed=result.collapsed,
+        made_finite=result.made_finite if task.finite_floats else None,
+        experiment_ids=dict(task.experiment_ids),
     )
     for table, batch in stream:
+        if task.held is not None and table not in task.held:
+            result.not_held[table] += batch.num_rows
+            continue
         result.digests.setdefault(table, Digest()).add(batch)
         yield table, batch
 
@@ -71,7 +86,9 @@ def _portable(exc: BaseException) -> BaseException:
         return MigrationError(f"{type(exc).__name__}: {exc}")
 
 
-def _serve(source_uri: str, tasks: list[UnitTask], results: Any, parent: int) -> None:
+def _serve(
+    source_uri: str, tasks: list[UnitTask], results: Any, parent: int, snapshot: str | None = None
+) -> None:
     """Helper process: read each task's unit in order and stream it back, tagged with its id."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
     exit_with_parent(parent)
@@ -79,6 +96,8 @@ def _serve(source_uri: str, tasks: list[UnitTask], results: Any, parent: int) ->
 
     try:
         source = open_store(source_uri)
+        if snapshot is not None:  # read the state the runner pinned, like every other reader
+            source.use_snapshot(snapshot)
     except BaseException as exc:  # every unit fails with the reason
         for task in tasks:
             results.put((task.unit.unit_id, "error", _portable(exc)))
@@ -102,12 +121,12 @@ class _Helper:
     given up (whose leftover messages it then skips).
     """
 
-    def __init__(self, source_uri: str, tasks: list[UnitTask]):
+    def __init__(self, source_uri: str, tasks: list[UnitTask], snapshot: str | None = None):
         context = multiprocessing.get_context("spawn")
         self.results = context.Queue(maxsize=DEPTH)
         self.process = context.Process(
             target=_serve,
-            args=(source_uri, tasks, self.results, os.getpid()),
+            args=(source_uri, tasks, self.results, os.getpid(), snapshot),
             name="mlmigrate-reader",
             daemon=True,
         )
@@ -131,6 +150,8 @@ class _Helper:
                 elif kind == "end":
                     result.digests.update(payload.digests)
                     result.collapsed.update(payload.collapsed)
+                    result.made_finite.update(payload.made_finite)
+                    result.not_held.update(payload.not_held)
                     return
                 else:
                     raise payload
@@ -169,10 +190,18 @@ class ReaderPool:
     in this process instead.
     """
 
-    def __init__(self, source: Any, source_uri: str, tasks: list[UnitTask], *, processes: int):
+    def __init__(
+        self,
+        source: Any,
+        source_uri: str,
+        tasks: list[UnitTask],
+        *,
+        processes: int,
+        snapshot: str | None = None,
+    ):
         self._source = source
         count = max(1, min(processes, len(tasks)))
-        self._helpers = [_Helper(source_uri, tasks[index::count]) for index in range(count)]
+        self._helpers = [_Helper(source_uri, tasks[index::count], snapshot) for index in range(count)]
         self._owner = {task.unit.unit_id: self._helpers[i % count] for i, task in enumerate(tasks)}
         self._taken: set[str] = set()
         self._lock = threading.Lock()

@@ -34,6 +34,10 @@ class Report:
     skipped_units: list[dict[str, str]] = field(default_factory=list)
     failed_units: list[dict[str, str]] = field(default_factory=list)
     collapsed: Counter[str] = field(default_factory=Counter)
+    #: ±inf stored as ±max float, NaN as NULL, per table (a destination without them: MySQL)
+    made_finite: Counter[str] = field(default_factory=Counter)
+    #: source rows of tables the destination cannot hold (a FileStore has no webhooks), per table
+    not_held: Counter[str] = field(default_factory=Counter)
     units_total: int = 0
     units_done: int = 0
     units_this_run: int = 0
@@ -82,6 +86,8 @@ class Report:
             "skipped_units": [{k: mask(v) for k, v in u.items()} for u in self.skipped_units],
             "failed_units": [{k: mask(v) for k, v in u.items()} for u in self.failed_units],
             "collapsed_duplicates": dict(self.collapsed),
+            "floats_made_finite": dict(self.made_finite),
+            "rows_not_held": dict(self.not_held),
             "notes": [mask(note) for note in self.notes],
             "verify": self.verify,
         }

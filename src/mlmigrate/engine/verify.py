@@ -49,10 +49,25 @@ def digest_stream(stream: BatchStream) -> dict[str, Digest]:
     return digests
 
 
-def source_digests(source: Any, unit: Unit, dest_id: str) -> dict[str, Digest]:
-    """Digests of a source unit as it must look in the destination."""
+def source_digests(
+    source: Any,
+    unit: Unit,
+    dest_id: str,
+    *,
+    finite_floats: bool = False,
+    experiment_ids: dict[str, str] | None = None,
+) -> dict[str, Digest]:
+    """Digests of a source unit as it must look in the destination (``finite_floats``: one
+    without ±inf, where they are ±max float; ``experiment_ids``: ids that change)."""
     return digest_stream(
-        for_destination(source.read_unit(unit), unit_kind=unit.kind, dest_id=dest_id, collapsed=Counter())
+        for_destination(
+            source.read_unit(unit),
+            unit_kind=unit.kind,
+            dest_id=dest_id,
+            collapsed=Counter(),
+            made_finite=Counter() if finite_floats else None,
+            experiment_ids=experiment_ids,
+        )
     )
 
 

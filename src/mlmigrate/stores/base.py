@@ -38,6 +38,9 @@ class Capabilities:
     #: canonical tables the store can hold; ``None`` means every table. Rows of other
     #: tables are reported as not held by the destination, never dropped silently.
     tables: frozenset[str] | None = None
+    #: whether float columns hold ±inf and NaN (MySQL's do not: ±inf is stored as ±max float
+    #: and a NaN outside ``is_nan`` columns as NULL, as MLflow itself does)
+    holds_infinity: bool = True
 
 
 @dataclass
