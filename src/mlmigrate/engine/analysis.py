@@ -8,7 +8,7 @@ from typing import Any
 
 from mlmigrate.engine.events import Event, Listener, ignore
 from mlmigrate.engine.journal import Journal
-from mlmigrate.engine.plan import plan_units
+from mlmigrate.engine.plan import base_shaping, plan_units
 from mlmigrate.engine.verify import VerifyResult, compare_unit, digest_stream, source_digests
 from mlmigrate.exceptions import MigrationError, SourceFormatError
 from mlmigrate.stores import open_store
@@ -18,9 +18,17 @@ from mlmigrate.uris import mask
 
 
 def plan(
-    source_uri: str, destination_uri: str | None = None, *, listener: Listener = ignore
+    source_uri: str,
+    destination_uri: str | None = None,
+    *,
+    on_conflict: str = "fail",
+    listener: Listener = ignore,
 ) -> dict[str, Any]:
-    """Read the whole source and say what a copy would write; nothing is written anywhere."""
+    """Read the whole source and say what a copy would write; nothing is written anywhere.
+
+    With a destination: the experiment id map, every clash with what it holds and what
+    ``on_conflict`` would do with each (``resolutions``), and the tables it cannot hold.
+    """
     source = open_store(source_uri)
     counts: Counter[str] = Counter()
     problems: list[dict[str, str]] = []
@@ -53,14 +61,19 @@ def plan(
                     run_ids=source.run_ids() if hasattr(source, "run_ids") else []
                 )
                 planned = plan_units(
-                    units, existing, max_experiment_id=destination.capabilities.max_experiment_id
+                    units,
+                    existing,
+                    max_experiment_id=destination.capabilities.max_experiment_id,
+                    on_conflict=on_conflict,
+                    base=base_shaping(destination),
                 )
+                held = destination.capabilities.tables
                 result.update(
                     {
                         "destination": mask(destination_uri),
-                        "experiment_id_map": planned.remapped,
-                        "replaced_empty_experiments": planned.replaced,
-                        "clashes": planned.clashes,
+                        "on_conflict": on_conflict,
+                        **planned.as_dict(),
+                        "not_held": {t: n for t, n in counts.items() if held is not None and t not in held},
                     }
                 )
             finally:

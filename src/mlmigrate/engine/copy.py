@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from mlmigrate.engine.events import Event, Listener, ignore
-from mlmigrate.engine.journal import DONE, FAILED, SKIPPED, Journal, UnitRecord
-from mlmigrate.engine.plan import plan_units
+from mlmigrate.engine.journal import DONE, FAILED, PRESENT, SKIPPED, Journal, UnitRecord
+from mlmigrate.engine.plan import MERGE, ON_CONFLICT, SKIP, base_shaping, plan_units
 from mlmigrate.engine.prefetch import prefetch
 from mlmigrate.engine.readers import ReaderPool, UnitResult, UnitTask, read_shaped
 from mlmigrate.engine.report import Report
+from mlmigrate.engine.transform import Scope, Shaping
 from mlmigrate.engine.verify import BackgroundVerifier, VerifyResult, compare_unit
 from mlmigrate.exceptions import (
     ConflictError,
@@ -47,7 +48,9 @@ class _Run:
         on_error: str,
         readers: ReaderPool | None,
         verifier: BackgroundVerifier | None,
+        shapings: dict[str, Shaping],
     ):
+        self.shapings = shapings
         self.readers = readers
         self.verifier = verifier
         self.source = source
@@ -62,7 +65,7 @@ class _Run:
 
     def _timed(self, unit: Unit, record: UnitRecord, result: UnitResult) -> BatchStream:
         """The unit's destination-ready batches, counted and timed as they pass."""
-        task = UnitTask(unit, record.dest_id)
+        task = UnitTask(unit, record.dest_id, self.shapings.get(record.unit_id, Shaping()))
         if self.readers is not None:
             stream = self.readers.read(task, result)
         else:
@@ -83,8 +86,12 @@ class _Run:
     def _write_with_retries(self, unit: Unit, record: UnitRecord) -> tuple[dict[str, int], UnitResult]:
         for attempt in range(1, RETRIES + 1):
             result = UnitResult()
+            shaping = self.shapings.get(record.unit_id, Shaping())
+            options = {"into_existing": True} if shaping.into_existing else {}
             try:
-                written = self.destination.write_unit(unit, record.dest_id, self._timed(unit, record, result))
+                written = self.destination.write_unit(
+                    unit, record.dest_id, self._timed(unit, record, result), **options
+                )
                 return written, result
             except TransientStoreError:
                 if attempt == RETRIES or self.stop.is_set():
@@ -101,6 +108,10 @@ class _Run:
         finally:
             if self.readers is not None:
                 self.readers.done(record.unit_id)
+        shaping = self.shapings.get(record.unit_id, Shaping())
+        scope = result.scope if shaping.into_existing else None
+        if scope is not None:  # before the unit counts as done: verify needs it after any resume
+            self.journal.save_scope(self.migration_id, record.unit_id, scope.as_dict())
         self.journal.mark(
             self.migration_id,
             record.unit_id,
@@ -109,9 +120,20 @@ class _Run:
             digests={t: d.as_dict() for t, d in result.digests.items()},
         )
         if self.verifier is not None:
-            self.verifier.submit(Unit(record.kind, record.dest_id, record.label))
+            self.verifier.submit(Unit(record.kind, record.dest_id, record.label), scope)
         with self.lock:
             self.report.collapsed.update(result.collapsed)
+            for reason, tables in result.left_out.items():
+                self.report.left_out.setdefault(reason, {})
+                for table, rows in tables.items():
+                    self.report.left_out[reason][table] = self.report.left_out[reason].get(table, 0) + rows
+                    stats = self.report.table(table)
+                    stats.read += rows
+                    stats.skipped += rows
+            if shaping.version_offset and scope is not None:
+                self.report.renumbered[record.label] = {
+                    str(v - shaping.version_offset): str(v) for v in sorted(scope.versions)
+                }
             for table, rows in result.collapsed.items():  # read, and not written: say so per table
                 stats = self.report.table(table)
                 stats.read += rows
@@ -132,6 +154,7 @@ def copy(
     destination_uri: str,
     *,
     on_error: str = "fail",
+    on_conflict: str = "fail",
     verify: bool = True,
     workers: int | None = None,
     state_dir: Path | None = None,
@@ -143,10 +166,17 @@ def copy(
     ``read_in_processes`` parses the source in helper processes beside the writer
     (off: in a thread of this process). Returns the report; raises
     :class:`ConflictError` when the destination already holds objects of the
-    source, and :class:`Interrupted` on Ctrl-C.
+    source (with ``on_conflict="fail"``, the default), and :class:`Interrupted` on Ctrl-C.
+    ``on_conflict`` (``fail``, ``skip``, ``merge``, ``rename``) decides what happens to
+    experiments, runs and registered models the destination already holds; with ``skip``
+    or ``merge`` a finished migration of the same pair is run again as a new import.
     """
     if on_error not in ON_ERROR:
         raise UsageError(f"--on-error {on_error!r} is not valid; choose one of: {', '.join(ON_ERROR)}")
+    if on_conflict not in ON_CONFLICT:
+        raise UsageError(
+            f"--on-conflict {on_conflict!r} is not valid; choose one of: {', '.join(ON_CONFLICT)}"
+        )
     started = time.perf_counter()
     report = Report(source_uri, destination_uri)
     verifier: BackgroundVerifier | None = None
@@ -157,6 +187,8 @@ def copy(
         raise UsageError(f"{destination_uri} cannot be written to (a {type(destination).__name__})")
     try:
         previous = journal.latest(source_uri, destination_uri)
+        if previous and previous["state"] == DONE and on_conflict in (SKIP, MERGE):
+            previous = None  # import again: what is there already is skipped or merged
         if previous and previous["state"] == DONE:
             report.migration_id = previous["migration_id"]
             report.status = "up-to-date"
@@ -171,16 +203,26 @@ def copy(
             listener(Event("message", {"text": f"resuming migration {migration_id}"}))
         else:
             migration_id, needs_schema = _start(
-                source, destination, journal, source_uri, destination_uri, report
+                source, destination, journal, source_uri, destination_uri, report, on_conflict
             )
         report.migration_id = migration_id
         records = journal.units(migration_id)
+        options = journal.options(migration_id)
+        shapings = _shapings(options)
+        report.conflicts = list(options.get("resolutions", []))
         report.units_total = len(records)
-        report.units_done = sum(r.state == DONE for r in records)
-        report.remapped = {r.source_id: r.dest_id for r in records if r.source_id != r.dest_id}
+        report.units_done = sum(r.state in (DONE, PRESENT) for r in records)
+        report.remapped = {
+            r.source_id: r.dest_id
+            for r in records
+            if r.kind == "experiment"
+            and r.source_id != r.dest_id
+            and r.state != PRESENT
+            and not shapings.get(r.unit_id, Shaping()).into_existing
+        }
         if report.remapped:
             report.id_map_file = str(journal.save_id_map(migration_id, report.remapped))
-        todo = [r for r in records if r.state != DONE]
+        todo = [r for r in records if r.state not in (DONE, PRESENT)]
         listener(
             Event(
                 "planned",
@@ -195,11 +237,25 @@ def copy(
         worker_count = _workers(destination, workers)
         readers = None
         if read_in_processes and todo:
-            tasks = [UnitTask(Unit(r.kind, r.source_id, r.label), r.dest_id) for r in todo]
+            tasks = [
+                UnitTask(Unit(r.kind, r.source_id, r.label), r.dest_id, shapings.get(r.unit_id, Shaping()))
+                for r in todo
+            ]
             readers = ReaderPool(source, source_uri, tasks, processes=worker_count)
         if verify:
             verifier = BackgroundVerifier(destination)
-        run = _Run(source, destination, journal, migration_id, report, listener, on_error, readers, verifier)
+        run = _Run(
+            source,
+            destination,
+            journal,
+            migration_id,
+            report,
+            listener,
+            on_error,
+            readers,
+            verifier,
+            shapings,
+        )
         try:
             if needs_schema:  # the readers are already at work meanwhile
                 destination.prepare()
@@ -235,8 +291,24 @@ def copy(
         journal.close()
 
 
+def _shapings(options: dict[str, Any]) -> dict[str, Shaping]:
+    """Each unit's shaping as the journal recorded it at planning time (so a resume writes
+    exactly what the first run would have)."""
+    skip_runs = options.get("skip_runs") or []
+    return {
+        unit_id: Shaping.from_dict({**data, "skip_runs": skip_runs})
+        for unit_id, data in options.get("shaping", {}).items()
+    }
+
+
 def _start(
-    source: Any, destination: Any, journal: Journal, source_uri: str, destination_uri: str, report: Report
+    source: Any,
+    destination: Any,
+    journal: Journal,
+    source_uri: str,
+    destination_uri: str,
+    report: Report,
+    on_conflict: str = "fail",
 ) -> tuple[str, bool]:
     """Plan ids and clashes and record the new migration; return its id and whether the
     destination still needs its schema (an empty database: it can be made while reading starts)."""
@@ -246,11 +318,18 @@ def _start(
     units = source.units()
     run_ids = source.run_ids() if hasattr(source, "run_ids") else []
     existing = destination.existing(run_ids=run_ids)
-    plan = plan_units(units, existing, max_experiment_id=destination.capabilities.max_experiment_id)
-    if plan.clashes:
+    plan = plan_units(
+        units,
+        existing,
+        max_experiment_id=destination.capabilities.max_experiment_id,
+        on_conflict=on_conflict,
+        base=base_shaping(destination),
+    )
+    if plan.clashes and on_conflict == "fail":
         raise ConflictError(
             f"the destination already holds {len(plan.clashes)} object(s) that the source brings; "
-            "nothing was copied (merge policies come with --on-conflict in a later release)",
+            "nothing was copied (choose what to do with them: --on-conflict skip, merge or rename; "
+            "`mlmigrate plan SRC DST --on-conflict …` shows what each would do)",
             plan.clashes,
         )
     for source_id, dest_id in plan.replaced.items():
@@ -258,12 +337,29 @@ def _start(
             f"empty destination experiment {dest_id} replaced by source experiment "
             f"{source_id} of the same name"
         )
+    shaping = {}
+    for planned in plan.units:
+        data = planned.shaping.as_dict()
+        data.pop("skip_runs")  # kept once for all units
+        shaping[planned.unit.unit_id] = data
     migration_id = journal.create(
         source_uri,
         destination_uri,
-        [(p.unit.unit_id, p.unit.kind, p.unit.source_id, p.dest_id, p.unit.label) for p in plan.units],
-        {"remapped": plan.remapped},
+        [
+            (p.unit.unit_id, p.unit.kind, p.unit.source_id, p.dest_id, p.dest_label or p.unit.label)
+            for p in plan.units
+        ],
+        {
+            "remapped": plan.remapped,
+            "on_conflict": on_conflict,
+            "resolutions": plan.resolutions,
+            "skip_runs": plan.skipped_runs,
+            "shaping": shaping,
+        },
     )
+    for planned in plan.units:
+        if planned.action == SKIP:
+            journal.mark(migration_id, planned.unit.unit_id, PRESENT, error="already in the destination")
     return migration_id, fresh
 
 
@@ -327,11 +423,16 @@ def verify_written(
     result = VerifyResult()
     reader = verifier or BackgroundVerifier(destination)
     try:
+        scopes = journal.scopes(migration_id)
         for record in journal.units(migration_id):
             if record.state != DONE:
                 continue
-            actual = reader.digests(Unit(record.kind, record.dest_id, record.label))
-            ok = compare_unit(result, record.unit_id, record.digests, actual)
+            scope = Scope.from_dict(scopes[record.unit_id]) if record.unit_id in scopes else None
+            actual = reader.digests(Unit(record.kind, record.dest_id, record.label), scope)
+            expected = record.digests
+            if scope is not None:  # merged: compare only the tables its rows can be told apart in
+                expected = {t: d for t, d in expected.items() if Scope.compares(t)}
+            ok = compare_unit(result, record.unit_id, expected, actual)
             listener(Event("verify_unit", {"unit": record.unit_id, "ok": ok}))
     finally:
         if verifier is None:

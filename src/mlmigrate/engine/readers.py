@@ -24,7 +24,7 @@ from typing import Any
 
 from mlmigrate.engine.digest import Digest
 from mlmigrate.engine.prefetch import prefetch
-from mlmigrate.engine.transform import for_destination
+from mlmigrate.engine.transform import Scope, Shaping, for_destination
 from mlmigrate.exceptions import MigrationError
 from mlmigrate.stores.base import BatchStream, Unit
 
@@ -35,10 +35,13 @@ _POLL = 0.2
 
 @dataclass
 class UnitResult:
-    """What reading a unit produced besides its batches: digests and collapsed duplicates."""
+    """What reading a unit produced besides its batches: digests, collapsed duplicates, rows
+    left out (per reason and table) and the ids it brought."""
 
     digests: dict[str, Digest] = field(default_factory=dict)
     collapsed: Counter[str] = field(default_factory=Counter)
+    left_out: dict[str, Counter[str]] = field(default_factory=dict)
+    scope: Scope = field(default_factory=Scope)
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class UnitTask:
 
     unit: Unit
     dest_id: str
+    shaping: Shaping = field(default_factory=Shaping)
 
 
 def read_shaped(source: Any, task: UnitTask, result: UnitResult) -> BatchStream:
@@ -56,9 +60,12 @@ def read_shaped(source: Any, task: UnitTask, result: UnitResult) -> BatchStream:
         unit_kind=task.unit.kind,
         dest_id=task.dest_id,
         collapsed=result.collapsed,
+        shaping=task.shaping,
+        left_out=result.left_out,
     )
     for table, batch in stream:
         result.digests.setdefault(table, Digest()).add(batch)
+        result.scope.collect(table, batch)
         yield table, batch
 
 
@@ -149,6 +156,8 @@ class _Helper:
                 elif kind == "end":
                     result.digests.update(payload.digests)
                     result.collapsed.update(payload.collapsed)
+                    result.left_out.update(payload.left_out)
+                    result.scope = payload.scope
                     return
                 else:
                     raise payload

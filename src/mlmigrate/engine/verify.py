@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlmigrate.engine.digest import Digest
-from mlmigrate.engine.transform import for_destination
+from mlmigrate.engine.transform import Scope, for_destination
 from mlmigrate.exceptions import TransientStoreError
 from mlmigrate.stores.base import BatchStream, Unit
 
@@ -43,6 +43,14 @@ def digest_stream(stream: BatchStream) -> dict[str, Digest]:
     for table, batch in stream:
         digests.setdefault(table, Digest()).add(batch)
     return digests
+
+
+def scoped(stream: BatchStream, scope: Scope) -> BatchStream:
+    """Only the rows of ``stream`` that ``scope`` (a merged unit) brought."""
+    for table, batch in stream:
+        kept = scope.within(table, batch)
+        if kept is not None and kept.num_rows:
+            yield table, kept
 
 
 def source_digests(source: Any, unit: Unit, dest_id: str) -> dict[str, Digest]:
@@ -90,24 +98,26 @@ class BackgroundVerifier:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlmigrate-verify")
         self._pending: dict[str, Future[dict[str, Digest]]] = {}
 
-    def submit(self, unit: Unit) -> None:
-        """Start reading back ``unit`` (its destination id in ``source_id``)."""
-        self._pending[unit.unit_id] = self._pool.submit(self._read, unit)
+    def submit(self, unit: Unit, scope: Scope | None = None) -> None:
+        """Start reading back ``unit`` (its destination id in ``source_id``); with a ``scope``
+        (a unit merged into an existing one) only the rows it brought."""
+        self._pending[unit.unit_id] = self._pool.submit(self._read, unit, scope)
 
-    def _read(self, unit: Unit) -> dict[str, Digest]:
+    def _read(self, unit: Unit, scope: Scope | None = None) -> dict[str, Digest]:
         for attempt in range(1, READ_ATTEMPTS + 1):
             try:
-                return digest_stream(self._destination.read_unit(unit))
+                stream = self._destination.read_unit(unit)
+                return digest_stream(stream if scope is None else scoped(stream, scope))
             except TransientStoreError:  # a dropped connection: read the unit again
                 if attempt == READ_ATTEMPTS:
                     raise
                 time.sleep(0.5 * attempt)
         raise AssertionError("unreachable")
 
-    def digests(self, unit: Unit) -> dict[str, Digest]:
+    def digests(self, unit: Unit, scope: Scope | None = None) -> dict[str, Digest]:
         """The destination's digests of ``unit``: read earlier, or now."""
         future = self._pending.pop(unit.unit_id, None)
-        return future.result() if future is not None else self._read(unit)
+        return future.result() if future is not None else self._read(unit, scope)
 
     def close(self) -> None:
         """Stop reading back (what is under way finishes)."""

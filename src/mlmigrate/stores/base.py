@@ -38,6 +38,8 @@ class Capabilities:
     #: canonical tables the store can hold; ``None`` means every table. Rows of other
     #: tables are reported as not held by the destination, never dropped silently.
     tables: frozenset[str] | None = None
+    #: whether an exact duplicate metric point is held once (a SQL key); a FileStore keeps both
+    unique_metric_points: bool = True
 
 
 @dataclass

@@ -80,7 +80,7 @@ class FileStore:
     """An MLflow ``mlruns`` folder: read as a source, written as a destination (units are
     written aside and renamed into place)."""
 
-    capabilities = Capabilities(tables=FILESTORE_TABLES)
+    capabilities = Capabilities(tables=FILESTORE_TABLES, unique_metric_points=False)
 
     def __init__(self, uri: str):
         self.uri = uri

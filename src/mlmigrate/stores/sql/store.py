@@ -10,6 +10,7 @@ import sqlalchemy
 from mlmigrate.exceptions import ConflictError, MigrationError, StoreError, TransientStoreError
 from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, Unit
 from mlmigrate.stores.sql.bulk import PostgresBulk, SqliteBulk, quote
+from mlmigrate.stores.sql.merge import MergeWriter
 from mlmigrate.stores.sql.schema import prepare_schema
 from mlmigrate.stores.sql.unit_rows import EXTRA_CLEAR, UNIT_ROWS
 from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL, tables_of
@@ -121,6 +122,12 @@ class SqlStore:
                 found.registered_models = {
                     row[0] for row in connection.execute(text("SELECT name FROM registered_models"))
                 }
+                found.model_versions = {
+                    name: int(version or 0)
+                    for name, version in connection.execute(
+                        text("SELECT name, MAX(version) FROM model_versions GROUP BY name")
+                    )
+                }
                 ids = list(run_ids)
                 for start in range(0, len(ids), 500):
                     chunk = ids[start : start + 500]
@@ -168,17 +175,34 @@ class SqlStore:
         except Exception as exc:
             raise self._translate(exc, f"reading {unit.unit_id}") from exc
 
-    def write_unit(self, unit: Unit, dest_id: str, batches: BatchStream) -> dict[str, int]:
-        """Clear the unit's rows, then load ``batches``, in one transaction."""
+    def run_ids(self) -> list[str]:
+        """Ids of every run, for clash detection."""
+        with self.engine.connect() as connection:
+            return [row[0] for row in connection.execute(sqlalchemy.text("SELECT run_uuid FROM runs"))]
+
+    def write_unit(
+        self, unit: Unit, dest_id: str, batches: BatchStream, *, into_existing: bool = False
+    ) -> dict[str, int]:
+        """Clear the unit's rows, then load ``batches``, in one transaction. ``into_existing``
+        (merge): clear only the rows of the runs, logged models, traces and versions the
+        batches bring, so the destination's other rows stay."""
         written: dict[str, int] = {}
         param = self._unit_param(unit.kind, dest_id)
         current = "clearing"
         try:
             with self._bulk.transaction() as connection:
-                for table, where in self._clear_statements(unit.kind):
-                    self._bulk.execute(connection, f"DELETE FROM {quote(table)} WHERE {where}", param)
+                merge = (
+                    MergeWriter(self._bulk, connection, param, self._known_tables())
+                    if into_existing
+                    else None
+                )
+                if merge is None:
+                    for table, where in self._clear_statements(unit.kind):
+                        self._bulk.execute(connection, f"DELETE FROM {quote(table)} WHERE {where}", param)
                 for table, batch in batches:
                     current = table
+                    if merge is not None:
+                        batch = merge.prepare(table, batch)
                     self._bulk.insert(connection, table, batch)
                     written[table] = written.get(table, 0) + batch.num_rows
         except MigrationError:
@@ -197,11 +221,15 @@ class SqlStore:
             [detail],
         )
 
-    def _clear_statements(self, unit_kind: str) -> list[tuple[str, str]]:
-        """(table, condition) pairs that remove a unit's rows, children first."""
+    def _known_tables(self) -> set[str]:
         if self._tables is None:
             self._tables = set(sqlalchemy.inspect(self.engine).get_table_names())
-        statements = [(t, w) for t, w in EXTRA_CLEAR[unit_kind] if t in self._tables]
+        return self._tables
+
+    def _clear_statements(self, unit_kind: str) -> list[tuple[str, str]]:
+        """(table, condition) pairs that remove a unit's rows, children first."""
+        tables = self._known_tables()
+        statements = [(t, w) for t, w in EXTRA_CLEAR[unit_kind] if t in tables]
         return statements + [(spec.name, UNIT_ROWS[spec.name]) for spec in reversed(tables_of(unit_kind))]
 
     def finish(self) -> None:
