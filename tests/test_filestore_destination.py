@@ -45,7 +45,9 @@ def test_filestore_to_filestore_is_read_by_mlflow_as_the_source(edge_store: Path
 def test_database_to_filestore_is_read_by_mlflow_as_the_original(
     edge_store: Path, tmp_path: Path, database: str, request: pytest.FixtureRequest
 ) -> None:
-    middle = sqlite_uri(tmp_path / "mid.db") if database == "sqlite" else request.getfixturevalue("postgres_db")
+    middle = (
+        sqlite_uri(tmp_path / "mid.db") if database == "sqlite" else request.getfixturevalue("postgres_db")
+    )
     bundle = tmp_path / "mlruns-bundle"
     assert mlmigrate.copy(str(edge_store), middle).status == "done"
 
