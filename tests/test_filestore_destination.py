@@ -39,6 +39,14 @@ def test_filestore_to_filestore_is_read_by_mlflow_as_the_source(edge_store: Path
         assert written.read_bytes() == source_file.read_bytes()
         assert b"\nnan " not in written.read_bytes() and b" inf " in written.read_bytes()
     assert not (tmp_path / ".bundle.mlmigrate-staging").exists()
+    assert mlmigrate.verify(str(edge_store), str(destination)).ok  # duplicates kept on both sides
+
+
+def test_a_store_is_never_copied_onto_itself(minimal_store: Path) -> None:
+    result = run_cli("copy", str(minimal_store), minimal_store.as_uri())
+
+    assert result.returncode == 2, show(result)
+    assert "both the source and the destination" in result.stderr
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
@@ -77,3 +85,33 @@ def test_filestore_copy_killed_mid_unit_resumes_without_half_experiments(
 
     assert resumed.returncode == 0, show(resumed)
     assert compare_stores(minimal_store.as_uri(), destination.as_uri(), tolerate=FILESTORE_TOLERANCES) == []
+
+
+def test_merge_into_a_filestore_adds_runs_and_versions_and_resumes_after_a_kill(
+    minimal_store: Path, tmp_path: Path
+) -> None:
+    from edge_store import make_minimal_store
+    from mlflow import MlflowClient
+
+    destination = tmp_path / "bundle"
+    assert mlmigrate.copy(str(minimal_store), str(destination)).status == "done"
+    other = make_minimal_store(tmp_path / "other")
+    client = MlflowClient(tracking_uri=destination.as_uri(), registry_uri=destination.as_uri())
+    experiment_id = client.get_experiment_by_name("minimal").experiment_id
+    first = {run.info.run_id for run in client.search_runs([experiment_id])}
+
+    copy_killed_after_first_commit(str(other), str(destination), "--on-conflict", "merge", merged=True)
+    assert len(client.search_runs([experiment_id])) == 4  # the merged unit was in place when killed
+    resumed = run_cli("copy", str(other), str(destination), "--on-conflict", "merge", "--json")
+
+    assert resumed.returncode == 0, show(resumed)
+    assert '"minimal-model": {\n      "1": "2"' in resumed.stdout
+    runs = {run.info.run_id: run for run in client.search_runs([experiment_id])}
+    assert first < set(runs) and len(runs) == 4
+    assert all(len(run.data.params) == 2 for run in runs.values())
+    assert sorted(str(v.version) for v in client.search_model_versions("name = 'minimal-model'")) == [
+        "1",
+        "2",
+    ]
+    assert [e.name for e in client.search_experiments()].count("minimal") == 1
+    assert run_cli("verify", str(other), str(destination)).returncode == 0

@@ -74,6 +74,7 @@ def test_skip_reimports_the_same_bundle_without_duplicates(
     assert any(c["object"] == "experiment 'minimal'" for c in report["conflicts"])
     assert sum(c["object"].startswith("run ") for c in report["conflicts"]) == 2
     assert row_counts(destination, TABLES) == before
+    assert run_cli("verify", str(minimal_store), destination).returncode == 0
 
 
 def test_merge_adds_runs_and_renumbers_versions(loaded: tuple[str, Path], minimal_store: Path) -> None:
@@ -96,6 +97,9 @@ def test_merge_adds_runs_and_renumbers_versions(loaded: tuple[str, Path], minima
     assert set(versions) == {"1", "2"}
     assert versions["2"] in other_runs and versions["1"] in first_runs
     assert len(client.search_experiments()) == 2  # Default and minimal: nothing doubled
+    # the standalone verify knows from the journal which rows the merged units brought
+    verified = run_cli("verify", str(other), destination)
+    assert verified.returncode == 0, show(verified)
 
 
 def test_merge_killed_after_a_commit_resumes_without_touching_other_runs(loaded: tuple[str, Path]) -> None:
@@ -106,7 +110,8 @@ def test_merge_killed_after_a_commit_resumes_without_touching_other_runs(loaded:
     first_runs = _runs_of(client, "minimal")
     before = row_counts(destination, TABLES)
 
-    copy_killed_after_first_commit(str(other), destination, "--on-conflict", "merge")
+    copy_killed_after_first_commit(str(other), destination, "--on-conflict", "merge", merged=True)
+    assert row_counts(destination, TABLES)["runs"] == before["runs"] + 2  # committed, not journaled
     resumed = run_cli("copy", str(other), destination, "--on-conflict", "merge", "--json")
 
     assert resumed.returncode == 0, show(resumed)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlmigrate.engine.events import Event, Listener, ignore
-from mlmigrate.engine.journal import Journal
-from mlmigrate.engine.plan import base_shaping, plan_units
-from mlmigrate.engine.verify import VerifyResult, compare_unit, digest_stream, source_digests
+from mlmigrate.engine.journal import PRESENT, Journal
+from mlmigrate.engine.plan import base_shaping, journaled_shapings, plan_units
+from mlmigrate.engine.transform import Scope, Shaping
+from mlmigrate.engine.verify import VerifyResult, compare_unit, digest_stream, scoped, source_digests
 from mlmigrate.exceptions import MigrationError, SourceFormatError
 from mlmigrate.stores import open_store
 from mlmigrate.stores.base import Unit
@@ -83,25 +85,45 @@ def plan(
         source.close()
 
 
-def _id_map(
+@dataclass
+class _Written:
+    """What the journal knows of how the source was written into the destination."""
+
+    dest_ids: dict[str, str] = field(default_factory=dict)
+    shapings: dict[str, Shaping] = field(default_factory=dict)
+    scopes: dict[str, Scope] = field(default_factory=dict)
+    present: set[str] = field(default_factory=set)
+
+
+def _written(
     source_uri: str, destination_uri: str, units: list[Unit], destination: Any, state_dir: Path | None
-) -> dict[str, str]:
-    """Destination id of every source unit: from the journal, else matched by experiment name."""
+) -> _Written:
+    """Destination id, shaping and scope of every source unit: from the journal, else experiments
+    matched by name."""
     journal = Journal(state_dir)
     try:
         latest = journal.latest(source_uri, destination_uri)
         if latest:
-            return {r.unit_id: r.dest_id for r in journal.units(latest["migration_id"])}
+            migration_id = latest["migration_id"]
+            records = journal.units(migration_id)
+            return _Written(
+                dest_ids={r.unit_id: r.dest_id for r in records},
+                shapings=journaled_shapings(journal.options(migration_id)),
+                scopes={
+                    unit_id: Scope.from_dict(data) for unit_id, data in journal.scopes(migration_id).items()
+                },
+                present={r.unit_id for r in records if r.state == PRESENT},
+            )
     finally:
         journal.close()
     by_name = {u.label: u.source_id for u in destination.units() if u.kind == EXPERIMENT}
-    mapping = {}
+    written = _Written()
     for unit in units:
         if unit.kind == EXPERIMENT:
-            mapping[unit.unit_id] = by_name.get(unit.label, unit.source_id)
+            written.dest_ids[unit.unit_id] = by_name.get(unit.label, unit.source_id)
         else:
-            mapping[unit.unit_id] = unit.source_id
-    return mapping
+            written.dest_ids[unit.unit_id] = unit.source_id
+    return written
 
 
 def verify(
@@ -112,18 +134,28 @@ def verify(
     destination = open_store(destination_uri)
     try:
         units = source.units()
-        mapping = _id_map(source_uri, destination_uri, units, destination, state_dir)
+        written = _written(source_uri, destination_uri, units, destination, state_dir)
+        base = base_shaping(destination)
         listener(Event("verify_started", {"units": len(units)}))
         result = VerifyResult()
         for unit in units:
-            dest_id = mapping.get(unit.unit_id, unit.source_id)
+            if unit.unit_id in written.present:  # left alone by --on-conflict skip
+                continue
+            dest_id = written.dest_ids.get(unit.unit_id, unit.source_id)
+            shaping = written.shapings.get(unit.unit_id, base)
+            scope = written.scopes.get(unit.unit_id)
             try:
-                expected = {t: d.as_dict() for t, d in source_digests(source, unit, dest_id).items()}
+                expected = {
+                    t: d.as_dict()
+                    for t, d in source_digests(source, unit, dest_id, shaping).items()
+                    if scope is None or Scope.compares(t)
+                }
             except SourceFormatError as exc:
                 result.mismatches.append({"unit": unit.unit_id, "table": "*", "problem": str(exc)})
                 continue
             try:
-                actual = digest_stream(destination.read_unit(Unit(unit.kind, dest_id, unit.label)))
+                stream = destination.read_unit(Unit(unit.kind, dest_id, unit.label))
+                actual = digest_stream(stream if scope is None else scoped(stream, scope))
             except MigrationError as exc:
                 result.mismatches.append({"unit": unit.unit_id, "table": "*", "problem": str(exc)})
                 continue

@@ -10,7 +10,7 @@ from typing import Any
 
 from mlmigrate.engine.events import Event, Listener, ignore
 from mlmigrate.engine.journal import DONE, FAILED, PRESENT, SKIPPED, Journal, UnitRecord
-from mlmigrate.engine.plan import MERGE, ON_CONFLICT, SKIP, base_shaping, plan_units
+from mlmigrate.engine.plan import MERGE, ON_CONFLICT, SKIP, base_shaping, journaled_shapings, plan_units
 from mlmigrate.engine.prefetch import prefetch
 from mlmigrate.engine.readers import ReaderPool, UnitResult, UnitTask, read_shaped
 from mlmigrate.engine.report import Report
@@ -25,6 +25,7 @@ from mlmigrate.exceptions import (
 )
 from mlmigrate.stores import open_store
 from mlmigrate.stores.base import BatchStream, Unit
+from mlmigrate.uris import canonical, mask
 
 ON_ERROR = ("fail", "skip")
 RETRIES = 3
@@ -177,6 +178,10 @@ def copy(
         raise UsageError(
             f"--on-conflict {on_conflict!r} is not valid; choose one of: {', '.join(ON_CONFLICT)}"
         )
+    if canonical(source_uri) == canonical(destination_uri):
+        raise UsageError(
+            f"{mask(source_uri)} is both the source and the destination; copy never writes its source"
+        )
     started = time.perf_counter()
     report = Report(source_uri, destination_uri)
     verifier: BackgroundVerifier | None = None
@@ -208,7 +213,7 @@ def copy(
         report.migration_id = migration_id
         records = journal.units(migration_id)
         options = journal.options(migration_id)
-        shapings = _shapings(options)
+        shapings = journaled_shapings(options)
         report.conflicts = list(options.get("resolutions", []))
         report.units_total = len(records)
         report.units_done = sum(r.state in (DONE, PRESENT) for r in records)
@@ -291,16 +296,6 @@ def copy(
         journal.close()
 
 
-def _shapings(options: dict[str, Any]) -> dict[str, Shaping]:
-    """Each unit's shaping as the journal recorded it at planning time (so a resume writes
-    exactly what the first run would have)."""
-    skip_runs = options.get("skip_runs") or []
-    return {
-        unit_id: Shaping.from_dict({**data, "skip_runs": skip_runs})
-        for unit_id, data in options.get("shaping", {}).items()
-    }
-
-
 def _start(
     source: Any,
     destination: Any,
@@ -337,11 +332,6 @@ def _start(
             f"empty destination experiment {dest_id} replaced by source experiment "
             f"{source_id} of the same name"
         )
-    shaping = {}
-    for planned in plan.units:
-        data = planned.shaping.as_dict()
-        data.pop("skip_runs")  # kept once for all units
-        shaping[planned.unit.unit_id] = data
     migration_id = journal.create(
         source_uri,
         destination_uri,
@@ -349,13 +339,7 @@ def _start(
             (p.unit.unit_id, p.unit.kind, p.unit.source_id, p.dest_id, p.dest_label or p.unit.label)
             for p in plan.units
         ],
-        {
-            "remapped": plan.remapped,
-            "on_conflict": on_conflict,
-            "resolutions": plan.resolutions,
-            "skip_runs": plan.skipped_runs,
-            "shaping": shaping,
-        },
+        plan.journal_options(on_conflict),
     )
     for planned in plan.units:
         if planned.action == SKIP:

@@ -45,6 +45,21 @@ class MigrationPlan:
     #: runs of the source the destination already holds (left out unless ``fail``)
     skipped_runs: list[str] = field(default_factory=list)
 
+    def journal_options(self, on_conflict: str) -> dict[str, Any]:
+        """What the journal keeps of the plan, so a resume writes exactly what was planned."""
+        shaping = {}
+        for planned in self.units:
+            data = planned.shaping.as_dict()
+            data.pop("skip_runs")  # the same for every unit: kept once
+            shaping[planned.unit.unit_id] = data
+        return {
+            "remapped": self.remapped,
+            "on_conflict": on_conflict,
+            "resolutions": self.resolutions,
+            "skip_runs": self.skipped_runs,
+            "shaping": shaping,
+        }
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary (for ``plan`` and the report)."""
         return {
@@ -54,6 +69,15 @@ class MigrationPlan:
             "resolutions": self.resolutions,
             "skipped_runs": self.skipped_runs,
         }
+
+
+def journaled_shapings(options: dict[str, Any]) -> dict[str, Shaping]:
+    """Each unit's shaping as :meth:`MigrationPlan.journal_options` recorded it."""
+    skip_runs = options.get("skip_runs") or []
+    return {
+        unit_id: Shaping.from_dict({**data, "skip_runs": skip_runs})
+        for unit_id, data in options.get("shaping", {}).items()
+    }
 
 
 def base_shaping(destination: Any) -> Shaping:

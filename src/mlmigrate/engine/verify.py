@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlmigrate.engine.digest import Digest
-from mlmigrate.engine.transform import Scope, for_destination
+from mlmigrate.engine.transform import Scope, Shaping, for_destination
 from mlmigrate.exceptions import TransientStoreError
 from mlmigrate.stores.base import BatchStream, Unit
 
@@ -53,10 +53,14 @@ def scoped(stream: BatchStream, scope: Scope) -> BatchStream:
             yield table, kept
 
 
-def source_digests(source: Any, unit: Unit, dest_id: str) -> dict[str, Digest]:
-    """Digests of a source unit as it must look in the destination."""
+def source_digests(
+    source: Any, unit: Unit, dest_id: str, shaping: Shaping | None = None
+) -> dict[str, Digest]:
+    """Digests of a source unit as it must look in the destination (shaped as the copy shaped it)."""
     return digest_stream(
-        for_destination(source.read_unit(unit), unit_kind=unit.kind, dest_id=dest_id, collapsed=Counter())
+        for_destination(
+            source.read_unit(unit), unit_kind=unit.kind, dest_id=dest_id, collapsed=Counter(), shaping=shaping
+        )
     )
 
 
