@@ -85,6 +85,7 @@ def test_filestore_copy_killed_mid_unit_resumes_without_half_experiments(
 
     assert resumed.returncode == 0, show(resumed)
     assert compare_stores(minimal_store.as_uri(), destination.as_uri(), tolerate=FILESTORE_TOLERANCES) == []
+    assert not (tmp_path / ".bundle.mlmigrate-staging").exists()
 
 
 def test_merge_into_a_filestore_adds_runs_and_versions_and_resumes_after_a_kill(

@@ -25,6 +25,7 @@ from mlmigrate.exceptions import (
 )
 from mlmigrate.stores import open_store
 from mlmigrate.stores.base import BatchStream, Unit
+from mlmigrate.tables import EXPERIMENT
 from mlmigrate.uris import canonical, mask
 
 ON_ERROR = ("fail", "skip")
@@ -220,10 +221,7 @@ def copy(
         report.remapped = {
             r.source_id: r.dest_id
             for r in records
-            if r.kind == "experiment"
-            and r.source_id != r.dest_id
-            and r.state != PRESENT
-            and not shapings.get(r.unit_id, Shaping()).into_existing
+            if r.kind == EXPERIMENT and r.source_id != r.dest_id and r.state != PRESENT
         }
         if report.remapped:
             report.id_map_file = str(journal.save_id_map(migration_id, report.remapped))

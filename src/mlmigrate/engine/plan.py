@@ -204,7 +204,7 @@ def plan_units(
                 plan.units.append(chosen)
                 continue
             dest_id = str(assigned[unit.source_id])
-            if dest_id != unit.source_id and (chosen is None or chosen.action != MERGE):
+            if dest_id != unit.source_id:
                 plan.remapped[unit.source_id] = dest_id
             if chosen is not None:
                 plan.units.append(

@@ -148,7 +148,9 @@ class FileStore:
         return not self.root.exists() or not any(self.root.iterdir())
 
     def prepare(self) -> None:
-        """Create the store folder (MLflow needs nothing more to open it)."""
+        """Create the store folder (MLflow needs nothing more to open it); drop what a killed
+        run left in the staging area."""
+        self._folders.clean()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -197,7 +199,7 @@ class FileStore:
         return self._folders.write(unit, dest_id, batches, into_existing=into_existing)
 
     def finish(self) -> None:
-        """Remove the staging folder (FileStore ids need no sequence)."""
+        """Remove the staging area (FileStore ids need no sequence)."""
         self._folders.clean()
 
     def close(self) -> None:

@@ -11,7 +11,6 @@ leaves the others alone.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import uuid
@@ -135,6 +134,5 @@ class UnitFolders:
             _swap_in(built / name, target / name, work)
 
     def clean(self) -> None:
-        """Remove the staging area when nothing is left in it."""
-        with contextlib.suppress(OSError):
-            self.staging.rmdir()
+        """Remove the staging area and whatever a killed run left in it (no unit is being written)."""
+        shutil.rmtree(self.staging, ignore_errors=True)
