@@ -110,7 +110,10 @@ def test_merge_killed_after_a_commit_resumes_without_touching_other_runs(loaded:
     first_runs = _runs_of(client, "minimal")
     before = row_counts(destination, TABLES)
 
-    copy_killed_after_first_commit(str(other), destination, "--on-conflict", "merge", merged=True)
+    # one writer: the first merged unit is the experiment (units run in plan order)
+    copy_killed_after_first_commit(
+        str(other), destination, "--on-conflict", "merge", "--workers", "1", merged=True
+    )
     assert row_counts(destination, TABLES)["runs"] == before["runs"] + 2  # committed, not journaled
     resumed = run_cli("copy", str(other), destination, "--on-conflict", "merge", "--json")
 
