@@ -26,7 +26,7 @@ from mlmigrate.stores.sql.bulk import PostgresBulk, quote
 _RUN_INPUTS = (
     "SELECT input_uuid FROM inputs WHERE (destination_type = 'RUN' AND destination_id IN ({ids})) "
     "OR (source_type IN ('RUN_INPUT', 'RUN_OUTPUT') AND source_id IN ({ids}))"
-)
+)  # {ids}: a subquery of run ids
 
 
 class MergeWriter:
@@ -46,36 +46,44 @@ class MergeWriter:
             "SELECT unnest(CAST(:unit AS text[]))" if self.postgres else "SELECT value FROM json_each(:unit)"
         )
 
+    def _owned(self, table: str, column: str) -> str:
+        """Those of the bound ids that ``table`` holds in the merged experiment: an object of
+        the same id in another experiment is not touched (its insert then fails as a clash)."""
+        return (
+            f"SELECT {column} FROM {quote(table)} WHERE experiment_id = {int(self.unit)} "
+            f"AND {column} IN ({self._ids_sql()})"
+        )
+
     def _delete(self, statements: list[tuple[str, str]], ids: list[str]) -> None:
         bound: Any = ids if self.postgres else json.dumps(ids)
-        subquery = self._ids_sql()
         for table, where in statements:
             if table in self.tables:
-                sql = f"DELETE FROM {quote(table)} WHERE {where.format(ids=subquery)}"
-                self.bulk.execute(self.connection, sql, bound)
+                self.bulk.execute(self.connection, f"DELETE FROM {quote(table)} WHERE {where}", bound)
 
     def prepare(self, table: str, batch: pa.RecordBatch) -> pa.RecordBatch:
         """Clear what ``batch`` brings (or adapt it to what is kept); return the rows to insert."""
         if batch.num_rows == 0:
             return batch
         if table == "runs":
-            inputs = _RUN_INPUTS
+            runs = self._owned("runs", "run_uuid")
+            inputs = _RUN_INPUTS.format(ids=runs)
             self._delete(
                 [
                     ("input_tags", f"input_uuid IN ({inputs})"),
                     ("inputs", f"input_uuid IN ({inputs})"),
-                    ("params", "run_uuid IN ({ids})"),
-                    ("tags", "run_uuid IN ({ids})"),
-                    ("metrics", "run_uuid IN ({ids})"),
-                    ("latest_metrics", "run_uuid IN ({ids})"),
-                    ("runs", "run_uuid IN ({ids})"),
+                    *[
+                        (name, f"run_uuid IN ({runs})")
+                        for name in ("params", "tags", "metrics", "latest_metrics")
+                    ],
+                    ("runs", f"run_uuid IN ({runs})"),
                 ],
                 batch.column("run_uuid").to_pylist(),
             )
         elif table == "logged_models":
+            models = self._owned("logged_models", "model_id")
             self._delete(
                 [
-                    (name, "model_id IN ({ids})")
+                    (name, f"model_id IN ({models})")
                     for name in (
                         "logged_model_metrics",
                         "logged_model_params",
@@ -86,16 +94,17 @@ class MergeWriter:
                 batch.column("model_id").to_pylist(),
             )
         elif table == "trace_info":
+            traces = self._owned("trace_info", "request_id")
             self._delete(
                 [
-                    ("span_metrics", "trace_id IN ({ids})"),
-                    ("spans", "trace_id IN ({ids})"),
-                    ("trace_metrics", "request_id IN ({ids})"),
-                    ("entity_associations", "source_id IN ({ids}) OR destination_id IN ({ids})"),
-                    ("assessments", "trace_id IN ({ids})"),
-                    ("trace_tags", "request_id IN ({ids})"),
-                    ("trace_request_metadata", "request_id IN ({ids})"),
-                    ("trace_info", "request_id IN ({ids})"),
+                    ("span_metrics", f"trace_id IN ({traces})"),
+                    ("spans", f"trace_id IN ({traces})"),
+                    ("trace_metrics", f"request_id IN ({traces})"),
+                    ("entity_associations", f"source_id IN ({traces}) OR destination_id IN ({traces})"),
+                    ("assessments", f"trace_id IN ({traces})"),
+                    ("trace_tags", f"request_id IN ({traces})"),
+                    ("trace_request_metadata", f"request_id IN ({traces})"),
+                    ("trace_info", f"request_id IN ({traces})"),
                 ],
                 batch.column("request_id").to_pylist(),
             )
