@@ -40,6 +40,15 @@ StateDir = Annotated[
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary on stderr.")]
+OnConflict = Annotated[
+    str,
+    typer.Option(
+        "--on-conflict",
+        help="What to do with experiments, runs and models the destination already holds: "
+        "fail (stop before writing), skip (leave them), merge (add runs to the same-named "
+        "experiment, versions to the same-named model), rename (copy under 'name (2)')",
+    ),
+]
 
 
 class ProgressView:
@@ -140,6 +149,15 @@ def _summary(report: dict[str, Any]) -> None:
         console.print(f"[yellow]not copied:[/] {count:,} {name} row(s): the destination has no such table")
     for note in report["notes"]:
         console.print(f"note: {note}")
+    _conflicts(report["conflicts"])
+    for model, versions in report["renumbered_versions"].items():
+        console.print(
+            f"versions of {model!r} renumbered (source → destination): "
+            + ", ".join(f"{old} → {new}" for old, new in versions.items())
+        )
+    for reason, tables in report["left_out"].items():
+        for name, count in tables.items():
+            console.print(f"[yellow]left out[/] ({reason}): {count:,} {name} row(s)")
     for unit in report["skipped_units"]:
         console.print(f"[yellow]skipped[/] {unit['unit']} ({unit['label']}): {unit['error']}")
     verify = report.get("verify")
@@ -166,10 +184,13 @@ def copy(
     source: Annotated[
         str, typer.Argument(help="Source store: mlruns folder, file://, sqlite:///, postgresql://")
     ],
-    destination: Annotated[str, typer.Argument(help="Destination store: sqlite:///, postgresql://")],
+    destination: Annotated[
+        str, typer.Argument(help="Destination store: sqlite:///, postgresql://, an mlruns folder")
+    ],
     on_error: Annotated[
         str, typer.Option("--on-error", help="fail: stop at a bad unit; skip: skip it and report it")
     ] = "fail",
+    on_conflict: OnConflict = "fail",
     verify: Annotated[
         bool, typer.Option("--verify/--no-verify", help="Verify counts and digests at the end")
     ] = True,
@@ -188,6 +209,7 @@ def copy(
                 source,
                 destination,
                 on_error=on_error,
+                on_conflict=on_conflict,
                 verify=verify,
                 workers=workers,
                 state_dir=state_dir,
@@ -225,6 +247,7 @@ def plan(
     destination: Annotated[
         str | None, typer.Argument(help="Destination store (optional): ids and clashes")
     ] = None,
+    on_conflict: OnConflict = "fail",
     as_json: JsonFlag = False,
     quiet: Quiet = False,
 ) -> None:
@@ -233,7 +256,7 @@ def plan(
 
     try:
         with ProgressView(not quiet, "reading") as view:
-            result = run_plan(source, destination, listener=view)
+            result = run_plan(source, destination, on_conflict=on_conflict, listener=view)
     except UsageError as exc:
         raise _fail(exc, EXIT_USAGE) from None
     except MigrationError as exc:
@@ -258,6 +281,14 @@ def plan(
         console.print(f"experiment id {source_id} → {dest_id}")
     for clash in result.get("clashes", []):
         console.print(f"[red]clash:[/] {clash}")
+    _conflicts(result.get("resolutions", []))
+    for name, count in result.get("not_held", {}).items():
+        console.print(f"[yellow]not held by the destination:[/] {count:,} {name} row(s)")
+
+
+def _conflicts(resolutions: list[dict[str, str]]) -> None:
+    for item in resolutions:
+        console.print(f"on conflict: {item['object']} → {item['action']} ({item['detail']})")
 
 
 @app.command()

@@ -49,9 +49,17 @@ CREATE TABLE IF NOT EXISTS units (
     updated REAL,
     PRIMARY KEY (migration_id, unit_id)
 );
+CREATE TABLE IF NOT EXISTS unit_scopes (
+    migration_id TEXT NOT NULL,
+    unit_id TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    PRIMARY KEY (migration_id, unit_id)
+);
 """
 
 PENDING, DONE, FAILED, SKIPPED = "pending", "done", "failed", "skipped"
+#: a unit the destination already holds and ``--on-conflict skip`` leaves alone
+PRESENT = "present"
 
 
 def default_state_dir() -> Path:
@@ -170,6 +178,23 @@ class Journal:
         partial.write_text(json.dumps({"source_to_destination": remapped}, indent=2) + "\n")
         os.replace(partial, path)
         return path
+
+    def options(self, migration_id: str) -> dict[str, Any]:
+        """The options a migration was planned with (policy, shaping of its units)."""
+        rows = self._execute("SELECT options FROM migrations WHERE migration_id = ?", (migration_id,))
+        return json.loads(rows[0][0] or "{}") if rows else {}
+
+    def save_scope(self, migration_id: str, unit_id: str, scope: dict[str, Any]) -> None:
+        """Record the ids a unit merged into an existing destination object brought (for verify)."""
+        self._execute(
+            "INSERT OR REPLACE INTO unit_scopes (migration_id, unit_id, scope) VALUES (?, ?, ?)",
+            (migration_id, unit_id, json.dumps(scope)),
+        )
+
+    def scopes(self, migration_id: str) -> dict[str, dict[str, Any]]:
+        """unit id -> recorded scope, for a migration's merged units."""
+        rows = self._execute("SELECT unit_id, scope FROM unit_scopes WHERE migration_id = ?", (migration_id,))
+        return {unit_id: json.loads(scope) for unit_id, scope in rows}
 
     def units(self, migration_id: str) -> list[UnitRecord]:
         """The units of a migration in plan order."""

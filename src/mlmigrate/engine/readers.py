@@ -24,7 +24,7 @@ from typing import Any
 from mlmigrate.engine.digest import Digest
 from mlmigrate.engine.parent_watch import exit_with_parent
 from mlmigrate.engine.prefetch import prefetch
-from mlmigrate.engine.transform import for_destination
+from mlmigrate.engine.transform import NOT_HELD, Scope, Shaping, for_destination
 from mlmigrate.exceptions import MigrationError
 from mlmigrate.stores.base import BatchStream, Unit
 
@@ -35,14 +35,22 @@ _POLL = 0.2
 
 @dataclass
 class UnitResult:
-    """What reading a unit produced besides its batches: digests and collapsed duplicates."""
+    """What reading a unit produced besides its batches: digests, collapsed duplicates, rows
+    left out (per reason and table) and the ids it brought."""
 
     digests: dict[str, Digest] = field(default_factory=dict)
     collapsed: Counter[str] = field(default_factory=Counter)
+    #: rows read and not written, per reason (``transform.NOT_HELD`` …) and table
+    left_out: dict[str, Counter[str]] = field(default_factory=dict)
+    #: the ids the unit brought (what a merged destination unit holds of it)
+    scope: Scope = field(default_factory=Scope)
     #: non-finite floats mapped for a destination that cannot hold them, per table
     made_finite: Counter[str] = field(default_factory=Counter)
-    #: rows of tables the destination cannot hold (``Capabilities.tables``), per table
-    not_held: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def not_held(self) -> Counter[str]:
+        """Rows of tables the destination cannot hold (``Capabilities.tables``), per table."""
+        return self.left_out.get(NOT_HELD, Counter())
 
 
 @dataclass(frozen=True)
@@ -51,10 +59,9 @@ class UnitTask:
 
     unit: Unit
     dest_id: str
+    shaping: Shaping = field(default_factory=Shaping)
     #: map ±inf/NaN floats (the destination cannot hold them; ``Capabilities.holds_infinity``)
     finite_floats: bool = False
-    #: the tables the destination holds (None: all); rows of others are counted, not sent
-    held: frozenset[str] | None = None
     #: source -> destination experiment ids that change, for references outside the canonical tables
     experiment_ids: tuple[tuple[str, str], ...] = ()
 
@@ -66,14 +73,14 @@ def read_shaped(source: Any, task: UnitTask, result: UnitResult) -> BatchStream:
         unit_kind=task.unit.kind,
         dest_id=task.dest_id,
         collapsed=result.collapsed,
+        shaping=task.shaping,
+        left_out=result.left_out,
         made_finite=result.made_finite if task.finite_floats else None,
         experiment_ids=dict(task.experiment_ids),
     )
     for table, batch in stream:
-        if task.held is not None and table not in task.held:
-            result.not_held[table] += batch.num_rows
-            continue
         result.digests.setdefault(table, Digest()).add(batch)
+        result.scope.collect(table, batch)
         yield table, batch
 
 
@@ -150,8 +157,9 @@ class _Helper:
                 elif kind == "end":
                     result.digests.update(payload.digests)
                     result.collapsed.update(payload.collapsed)
+                    result.left_out.update(payload.left_out)
+                    result.scope = payload.scope
                     result.made_finite.update(payload.made_finite)
-                    result.not_held.update(payload.not_held)
                     return
                 else:
                     raise payload

@@ -44,6 +44,12 @@ class Report:
     seconds: float = 0.0
     verify: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    #: what ``--on-conflict`` did with each clash: {"object", "action", "detail"}
+    conflicts: list[dict[str, str]] = field(default_factory=list)
+    #: rows read and not written, per reason and table (tables the destination cannot hold, …)
+    left_out: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: merged registered model -> {source version: destination version}
+    renumbered: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def table(self, name: str) -> TableStats:
         """Stats of table ``name``, created on first use."""
@@ -89,5 +95,8 @@ class Report:
             "floats_made_finite": dict(self.made_finite),
             "rows_not_held": dict(self.not_held),
             "notes": [mask(note) for note in self.notes],
+            "conflicts": self.conflicts,
+            "left_out": self.left_out,
+            "renumbered_versions": self.renumbered,
             "verify": self.verify,
         }

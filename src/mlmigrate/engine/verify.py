@@ -13,7 +13,7 @@ from typing import Any
 
 from mlmigrate.engine.digest import Digest
 from mlmigrate.engine.parent_watch import exit_with_parent
-from mlmigrate.engine.transform import for_destination
+from mlmigrate.engine.transform import Scope, Shaping, for_destination
 from mlmigrate.exceptions import TransientStoreError
 from mlmigrate.stores.base import BatchStream, Unit
 
@@ -49,22 +49,33 @@ def digest_stream(stream: BatchStream) -> dict[str, Digest]:
     return digests
 
 
+def scoped(stream: BatchStream, scope: Scope) -> BatchStream:
+    """Only the rows of ``stream`` that ``scope`` (a merged unit) brought."""
+    for table, batch in stream:
+        kept = scope.within(table, batch)
+        if kept is not None and kept.num_rows:
+            yield table, kept
+
+
 def source_digests(
     source: Any,
     unit: Unit,
     dest_id: str,
+    shaping: Shaping | None = None,
     *,
     finite_floats: bool = False,
     experiment_ids: dict[str, str] | None = None,
 ) -> dict[str, Digest]:
-    """Digests of a source unit as it must look in the destination (``finite_floats``: one
-    without ±inf, where they are ±max float; ``experiment_ids``: ids that change)."""
+    """Digests of a source unit as it must look in the destination: shaped as the copy shaped
+    it (``finite_floats``: one without ±inf, where they are ±max float; ``experiment_ids``: ids
+    that change)."""
     return digest_stream(
         for_destination(
             source.read_unit(unit),
             unit_kind=unit.kind,
             dest_id=dest_id,
             collapsed=Counter(),
+            shaping=shaping,
             made_finite=Counter() if finite_floats else None,
             experiment_ids=experiment_ids,
         )
@@ -100,11 +111,13 @@ def compare_unit(
 READ_ATTEMPTS = 3
 
 
-def read_back(destination: Any, unit: Unit) -> dict[str, Digest]:
-    """Digests of ``unit`` as the destination holds it, reading again after a dropped connection."""
+def read_back(destination: Any, unit: Unit, scope: Scope | None = None) -> dict[str, Digest]:
+    """Digests of ``unit`` as the destination holds it (with a ``scope``, a unit merged into an
+    existing one, only the rows it brought), reading again after a dropped connection."""
     for attempt in range(1, READ_ATTEMPTS + 1):
         try:
-            return digest_stream(destination.read_unit(unit))
+            stream = destination.read_unit(unit)
+            return digest_stream(stream if scope is None else scoped(stream, scope))
         except TransientStoreError:
             if attempt == READ_ATTEMPTS:
                 raise
@@ -115,13 +128,13 @@ def read_back(destination: Any, unit: Unit) -> dict[str, Digest]:
 _opened: dict[str, Any] = {}
 
 
-def _read_back_by_uri(uri: str, unit: Unit) -> dict[str, Digest]:
+def _read_back_by_uri(uri: str, unit: Unit, scope: Scope | None = None) -> dict[str, Digest]:
     """``read_back`` in a verifier process, which opens the destination once from its URI."""
     if uri not in _opened:
         from mlmigrate.stores import open_store
 
         _opened[uri] = open_store(uri)
-    return read_back(_opened[uri], unit)
+    return read_back(_opened[uri], unit, scope)
 
 
 def _start_verifier_process(parent: int) -> None:
@@ -155,18 +168,19 @@ class BackgroundVerifier:
         self._in_process = in_process
         self._pending: dict[str, Future[dict[str, Digest]]] = {}
 
-    def submit(self, unit: Unit) -> None:
-        """Start reading back ``unit`` (its destination id in ``source_id``)."""
+    def submit(self, unit: Unit, scope: Scope | None = None) -> None:
+        """Start reading back ``unit`` (its destination id in ``source_id``); with a ``scope``
+        (a unit merged into an existing one) only the rows it brought."""
         if self._in_process:
-            future = self._pool.submit(read_back, self._destination, unit)
+            future = self._pool.submit(read_back, self._destination, unit, scope)
         else:
-            future = self._pool.submit(_read_back_by_uri, self._destination.uri, unit)
+            future = self._pool.submit(_read_back_by_uri, self._destination.uri, unit, scope)
         self._pending[unit.unit_id] = future
 
-    def digests(self, unit: Unit) -> dict[str, Digest]:
+    def digests(self, unit: Unit, scope: Scope | None = None) -> dict[str, Digest]:
         """The destination's digests of ``unit``: read earlier, or now."""
         future = self._pending.pop(unit.unit_id, None)
-        return future.result() if future is not None else read_back(self._destination, unit)
+        return future.result() if future is not None else read_back(self._destination, unit, scope)
 
     def close(self) -> None:
         """Stop reading back (what is under way finishes)."""

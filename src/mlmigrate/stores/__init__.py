@@ -18,7 +18,7 @@ REGISTRY: dict[str, tuple[str, str | None]] = {
 
 #: store family -> (how its URIs look, what mlmigrate does with it), for ``mlmigrate stores``
 DESCRIPTIONS: dict[str, tuple[str, str]] = {
-    "filestore": ("./mlruns, a folder holding mlruns/, file:///abs/mlruns", "source"),
+    "filestore": ("./mlruns, a folder holding mlruns/, file:///abs/mlruns", "source and destination"),
     "sqlite": ("sqlite:///relative.db, sqlite:////absolute.db", "destination (and verify)"),
     "postgresql": ("postgresql://user:password@host:5432/database", "destination (and verify)"),
     "mysql": ("mysql://user:password@host:3306/database (MariaDB too)", "source and destination"),

@@ -20,6 +20,7 @@ from mlmigrate.stores.sql.global_tables import (
     seed_batch,
     spec_of,
 )
+from mlmigrate.stores.sql.merge import MergeWriter
 from mlmigrate.stores.sql.mysql_bulk import LoadError, MysqlBulk
 from mlmigrate.stores.sql.revisions import present_columns, select_list, unit_condition
 from mlmigrate.stores.sql.schema import prepare_schema
@@ -140,6 +141,12 @@ class SqlStore:
                 found.empty_experiments = set(found.experiments) - {int(i) for i in busy if i is not None}
                 found.registered_models = {
                     row[0] for row in connection.execute(text("SELECT name FROM registered_models"))
+                }
+                found.model_versions = {
+                    name: int(version or 0)
+                    for name, version in connection.execute(
+                        text("SELECT name, MAX(version) FROM model_versions GROUP BY name")
+                    )
                 }
                 ids = list(run_ids)
                 for start in range(0, len(ids), 500):
@@ -274,17 +281,29 @@ class SqlStore:
             return [(spec_of(name), "1 = 1 OR :unit = ''") for name in global_tables()]
         return [(spec, UNIT_ROWS[spec.name]) for spec in tables_of(unit_kind)]
 
-    def write_unit(self, unit: Unit, dest_id: str, batches: BatchStream) -> dict[str, int]:
-        """Clear the unit's rows, then load ``batches``, in one transaction."""
+    def write_unit(
+        self, unit: Unit, dest_id: str, batches: BatchStream, *, into_existing: bool = False
+    ) -> dict[str, int]:
+        """Clear the unit's rows, then load ``batches``, in one transaction. ``into_existing``
+        (merge): clear only the rows of the runs, logged models, traces and versions the
+        batches bring, so the destination's other rows stay."""
         written: dict[str, int] = {}
         param = self._unit_param(unit.kind, dest_id)
         current = "clearing"
         try:
             with self._bulk.transaction() as connection:
-                for table, where in self._clear_statements(unit.kind):
-                    self._bulk.execute(connection, f"DELETE FROM {quote(table)} WHERE {where}", param)
+                merge = (
+                    MergeWriter(self._bulk, connection, param, self._known_tables())
+                    if into_existing
+                    else None
+                )
+                if merge is None:
+                    for table, where in self._clear_statements(unit.kind):
+                        self._bulk.execute(connection, f"DELETE FROM {quote(table)} WHERE {where}", param)
                 for table, batch in batches:
                     current = table
+                    if merge is not None:
+                        batch = merge.prepare(table, batch)
                     self._bulk.insert(connection, table, batch)
                     written[table] = written.get(table, 0) + batch.num_rows
         except MigrationError:
@@ -303,15 +322,19 @@ class SqlStore:
             [detail],
         )
 
-    def _clear_statements(self, unit_kind: str) -> list[tuple[str, str]]:
-        """(table, condition) pairs that remove a unit's rows, children first."""
+    def _known_tables(self) -> set[str]:
         if self._tables is None:
             self._tables = set(sqlalchemy.inspect(self.engine).get_table_names())
-        statements = [(t, w) for t, w in EXTRA_CLEAR.get(unit_kind, []) if t in self._tables]
+        return self._tables
+
+    def _clear_statements(self, unit_kind: str) -> list[tuple[str, str]]:
+        """(table, condition) pairs that remove a unit's rows, children first."""
+        tables = self._known_tables()
+        statements = [(t, w) for t, w in EXTRA_CLEAR.get(unit_kind, []) if t in tables]
         return statements + [
             (spec.name, condition)
             for spec, condition in reversed(self._unit_tables(unit_kind))
-            if spec.name in self._tables
+            if spec.name in tables
         ]
 
     def finish(self) -> None:
