@@ -137,11 +137,13 @@ def copy(
     state_dir: Path | None = None,
     listener: Listener = ignore,
     read_in_processes: bool = True,
+    batch_size: int | None = None,
 ) -> Report:
     """Copy everything from ``source_uri`` into ``destination_uri``; resume if interrupted before.
 
     ``read_in_processes`` parses the source in helper processes beside the writer
-    (off: in a thread of this process). Returns the report; raises
+    (off: in a thread of this process). ``batch_size`` is how many documents a destination
+    that writes in batches (MongoDB) sends at once. Returns the report; raises
     :class:`ConflictError` when the destination already holds objects of the
     source, and :class:`Interrupted` on Ctrl-C.
     """
@@ -153,6 +155,11 @@ def copy(
     journal = Journal(state_dir)
     source = open_store(source_uri)
     destination = open_store(destination_uri)
+    if batch_size is not None:
+        if batch_size < 1:
+            raise UsageError(f"--batch-size {batch_size} is not valid; give a positive number")
+        if hasattr(destination, "batch_size"):
+            destination.batch_size = batch_size
     if not destination.capabilities.writable:
         raise UsageError(f"{destination_uri} cannot be written to (a {type(destination).__name__})")
     try:
