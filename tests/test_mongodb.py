@@ -19,7 +19,10 @@ MONGO_TOLERANCES = frozenset({"duplicate-metric-points", "model-version-model-id
 
 @pytest.fixture(scope="module")
 def through_postgres(
-    edge_store: Path, postgres_server_handle: Any, secantus_server: Any, tmp_path_factory: pytest.TempPathFactory
+    edge_store: Path,
+    postgres_server_handle: Any,
+    secantus_server: Any,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, Any]:
     """edge store → PostgreSQL → MongoDB (SecantusDB) → SQLite, with each copy's report."""
     postgres = postgres_server_handle.create_database()
@@ -64,7 +67,9 @@ def test_nan_and_infinities_are_bson_doubles(through_postgres: dict[str, Any]) -
     client = pymongo.MongoClient(through_postgres["mongo"])
     try:
         points = client.get_default_database()["run_metrics"]
-        by_key = {d["k"]: d["v"] for d in points.find({"k": {"$in": ["only_inf", "only_neg_inf", "only_nan"]}})}
+        by_key = {
+            d["k"]: d["v"] for d in points.find({"k": {"$in": ["only_inf", "only_neg_inf", "only_nan"]}})
+        }
     finally:
         client.close()
     assert by_key["only_inf"] == math.inf

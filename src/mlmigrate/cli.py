@@ -167,6 +167,10 @@ def copy(
         bool, typer.Option("--verify/--no-verify", help="Verify counts and digests at the end")
     ] = True,
     workers: Annotated[int | None, typer.Option("--workers", help="Units written in parallel")] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option("--batch-size", help="Documents sent per insert (MongoDB; others ignore it)"),
+    ] = None,
     state_dir: StateDir = None,
     as_json: JsonFlag = False,
     quiet: Quiet = False,
@@ -185,6 +189,7 @@ def copy(
                 workers=workers,
                 state_dir=state_dir,
                 listener=view,
+                batch_size=batch_size,
             )
     except Interrupted as exc:
         console.print(f"[yellow]{exc}[/]\nresume with: mlmigrate copy {mask(source)} {mask(destination)}")

@@ -63,7 +63,13 @@ def metric_documents(batch: pa.RecordBatch) -> list[dict[str, Any]]:
             "run_id": run_id,
         }
         for key, value, timestamp, step, is_nan, run_id in zip(
-            data["key"], data["value"], data["timestamp"], data["step"], data["is_nan"], data["run_uuid"]
+            data["key"],
+            data["value"],
+            data["timestamp"],
+            data["step"],
+            data["is_nan"],
+            data["run_uuid"],
+            strict=True,
         )
     ]
 

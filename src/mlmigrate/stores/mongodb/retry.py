@@ -4,7 +4,8 @@ Cosmos DB's MongoDB API answers a request over the provisioned rate with error 1
 (``TooManyRequests``, HTTP 429) and a ``RetryAfterMs=N`` hint in the message. Unordered
 bulk writes then fail only for some documents; those are sent again after the hint (or
 an exponential backoff) in smaller batches. A retried document keeps the ``_id`` pymongo
-gave it, so a duplicate-key reply on ``_id`` during a retry means it was already stored.
+gave it, so a duplicate-key reply during a retry for a document whose ``_id`` is there means
+an earlier attempt stored it.
 """
 
 from __future__ import annotations
@@ -79,9 +80,13 @@ def write_in_batches(
     policy: RetryPolicy,
     stats: WriteStats | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    stored: Callable[[Any], bool] | None = None,
 ) -> None:
     """Send ``items`` with ``send`` (an unordered ``insert_many``/``bulk_write``) in batches,
-    retrying the throttled part of each batch and halving the batch size after a throttle."""
+    retrying the throttled part of each batch and halving the batch size after a throttle.
+
+    ``stored(item)`` says whether an item sent again, and refused as a duplicate key, is in
+    fact already there (an earlier attempt stored it but its acknowledgement was lost)."""
     from pymongo.errors import BulkWriteError, OperationFailure
 
     stats = stats if stats is not None else WriteStats()
@@ -101,12 +106,19 @@ def write_in_batches(
                 if exc.details.get("writeConcernErrors"):
                     raise
                 throttled = [e for e in errors if is_throttled(e)]
-                stored = [e for e in errors if attempt > 0 and _already_stored(e)]
-                if len(throttled) + len(stored) != len(errors) or not throttled:
-                    if len(stored) == len(errors):  # every failure was a replay: all stored
-                        pending = []
-                        continue
+                replayed = [
+                    e
+                    for e in errors
+                    if attempt > 0
+                    and e.get("code") == DUPLICATE_KEY
+                    and stored
+                    and stored(pending[e["index"]])
+                ]
+                if len(throttled) + len(replayed) != len(errors):
                     raise
+                if not throttled:  # every failure was a replay: all stored
+                    pending = []
+                    continue
                 hint = max((h for e in throttled if (h := retry_after(e)) is not None), default=None)
                 pending = [pending[e["index"]] for e in throttled]
             except OperationFailure as exc:
@@ -127,8 +139,3 @@ def write_in_batches(
                 items = [*items[:position], *pending[size:], *items[position:]]
                 pending = pending[:size]
     stats.batch_size = size
-
-
-def _already_stored(error: dict[str, Any]) -> bool:
-    """A duplicate ``_id`` on a retry: the earlier attempt stored it, the reply was lost."""
-    return error.get("code") == DUPLICATE_KEY and (error.get("keyPattern") or {"_id": 1}) == {"_id": 1}

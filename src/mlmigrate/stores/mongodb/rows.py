@@ -7,7 +7,6 @@ columns come out as MLflow's SQL store would fill them (or null).
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -127,7 +126,7 @@ def assessment_row(document: dict[str, Any], experiment_id: int | None, trace_ti
     entity = Assessment.from_dictionary(content)
     entity.run_id = content.get("run_id", entity.run_id)
     sql = SqlAssessments.from_mlflow_entity(entity)
-    row = {name: getattr(sql, name, None) for name in sql.__table__.columns.keys()}
+    row = {name: getattr(sql, name, None) for name in sql.__table__.columns.keys()}  # noqa: SIM118
     row.update(
         {
             "assessment_id": document["assessment_id"],
@@ -139,11 +138,6 @@ def assessment_row(document: dict[str, Any], experiment_id: int | None, trace_ti
         }
     )
     return row
-
-
-def dumps(value: Any) -> str:
-    """JSON text of a value, for the aside rows' log."""
-    return json.dumps(value, default=str)
 
 
 __all__ = [

@@ -86,7 +86,9 @@ class MongoStore:
             try:
                 import pymongo
             except ImportError as exc:  # pragma: no cover - depends on the environment
-                raise UsageError("the driver for mongodb stores is missing; pip install 'mlmigrate[mongodb]'") from exc
+                raise UsageError(
+                    "the driver for mongodb stores is missing; pip install 'mlmigrate[mongodb]'"
+                ) from exc
             try:
                 self._client = pymongo.MongoClient(self.uri, appname="mlmigrate", tz_aware=False)
             except Exception as exc:
@@ -163,7 +165,9 @@ class MongoStore:
             found.empty_experiments = {i for i in found.experiments if str(i) not in busy}
             found.registered_models = {d["name"] for d in db[layout.REGISTERED_MODELS].find({}, {"name": 1})}
             for chunk in _chunks(list(run_ids)):
-                found.run_ids.update(d["_id"] for d in db[layout.RUNS].find({"_id": {"$in": chunk}}, {"_id": 1}))
+                found.run_ids.update(
+                    d["_id"] for d in db[layout.RUNS].find({"_id": {"$in": chunk}}, {"_id": 1})
+                )
         except Exception as exc:
             raise self._translate(exc, "reading what the destination holds") from exc
         return found
@@ -177,6 +181,7 @@ class MongoStore:
                 batch_size=self.batch_size,
                 policy=self.retry_policy,
                 stats=self.write_stats,
+                stored=lambda document: target.find_one({"_id": document["_id"]}, {"_id": 1}) is not None,
             )
 
     def _bulk(self, collection: str, requests: list[Any]) -> None:
@@ -261,7 +266,9 @@ class MongoStore:
         self._delete(layout.EXPERIMENTS, {"_id": key})
 
     def _clear_registered_model(self, name: str) -> None:
-        ids = self._ids(layout.REGISTERED_MODELS, {"name": name}) + [layout.object_id("registered_model", name)]
+        ids = self._ids(layout.REGISTERED_MODELS, {"name": name}) + [
+            layout.object_id("registered_model", name)
+        ]
         self._delete(layout.MODEL_VERSIONS, {"registered_model_id": {"$in": ids}})
         self._delete(layout.REGISTERED_MODELS, {"_id": {"$in": ids}})
 
@@ -412,9 +419,7 @@ class MongoStore:
             for meta_key, meta_value in metadata.items():
                 out["trace_request_metadata"].add(key=meta_key, value=meta_value, request_id=trace_id)
         for assessment in db[layout.ASSESSMENTS].find({"experiment_id": key}):
-            out["assessments"].add(
-                **assessment_row(assessment, eid, trace_time.get(assessment["trace_id"]))
-            )
+            out["assessments"].add(**assessment_row(assessment, eid, trace_time.get(assessment["trace_id"])))
         for table in ("trace_info", "trace_tags", "trace_request_metadata", "assessments"):
             for row in aside.get(table, []):
                 out[table].add(**{**row, **({"experiment_id": eid} if "experiment_id" in row else {})})
@@ -434,10 +439,13 @@ class MongoStore:
         for entry in inputs.get("datasets", []):
             dataset = entry["dataset"]
             extra = entry.get(EXTRA) or {}
-            dataset_uuid = extra.get("dataset_uuid") or uuid.uuid5(
-                uuid.NAMESPACE_URL, f"{eid}/{dataset['name']}/{dataset['digest']}"
-            ).hex
-            input_uuid = extra.get("input_uuid") or uuid.uuid5(uuid.NAMESPACE_URL, f"{run_id}/{dataset_uuid}").hex
+            dataset_uuid = (
+                extra.get("dataset_uuid")
+                or uuid.uuid5(uuid.NAMESPACE_URL, f"{eid}/{dataset['name']}/{dataset['digest']}").hex
+            )
+            input_uuid = (
+                extra.get("input_uuid") or uuid.uuid5(uuid.NAMESPACE_URL, f"{run_id}/{dataset_uuid}").hex
+            )
             if dataset_uuid not in seen:
                 seen.add(dataset_uuid)
                 out["datasets"].add(
@@ -450,22 +458,40 @@ class MongoStore:
                     dataset_schema=dataset.get("schema"),
                     dataset_profile=dataset.get("profile"),
                 )
-            self._add_input(out, input_uuid, "DATASET", dataset_uuid, "RUN", run_id, extra.get("step", 0), entry)
+            self._add_input(
+                out, input_uuid, "DATASET", dataset_uuid, "RUN", run_id, extra.get("step", 0), entry
+            )
         for entry in inputs.get("models", []):
             extra = entry.get(EXTRA) or {}
-            input_uuid = extra.get("input_uuid") or uuid.uuid5(
-                uuid.NAMESPACE_URL, f"{run_id}/in/{entry['model_id']}"
-            ).hex
+            input_uuid = (
+                extra.get("input_uuid")
+                or uuid.uuid5(uuid.NAMESPACE_URL, f"{run_id}/in/{entry['model_id']}").hex
+            )
             self._add_input(
-                out, input_uuid, "RUN_INPUT", run_id, "MODEL_INPUT", entry["model_id"], extra.get("step", 0), entry
+                out,
+                input_uuid,
+                "RUN_INPUT",
+                run_id,
+                "MODEL_INPUT",
+                entry["model_id"],
+                extra.get("step", 0),
+                entry,
             )
         for index, entry in enumerate(run.get("outputs") or []):
             extra = entry.get(EXTRA) or {}
-            input_uuid = extra.get("input_uuid") or uuid.uuid5(
-                uuid.NAMESPACE_URL, f"{run_id}/out/{entry['model_id']}/{index}"
-            ).hex
+            input_uuid = (
+                extra.get("input_uuid")
+                or uuid.uuid5(uuid.NAMESPACE_URL, f"{run_id}/out/{entry['model_id']}/{index}").hex
+            )
             self._add_input(
-                out, input_uuid, "RUN_OUTPUT", run_id, "MODEL_OUTPUT", entry["model_id"], entry.get("step"), entry
+                out,
+                input_uuid,
+                "RUN_OUTPUT",
+                run_id,
+                "MODEL_OUTPUT",
+                entry["model_id"],
+                entry.get("step"),
+                entry,
             )
 
     @staticmethod
@@ -528,7 +554,9 @@ class MongoStore:
             workspace=workspace,
         )
         for tag in model.get("tags", []):
-            out["registered_model_tags"].add(key=tag["key"], value=tag["value"], name=name, workspace=workspace)
+            out["registered_model_tags"].add(
+                key=tag["key"], value=tag["value"], name=name, workspace=workspace
+            )
         for version in db[layout.MODEL_VERSIONS].find({"registered_model_id": model["_id"]}):
             number = int(version["version"])
             out["model_versions"].add(
