@@ -75,3 +75,91 @@ def test_nan_and_infinities_are_bson_doubles(through_postgres: dict[str, Any]) -
     assert by_key["only_inf"] == math.inf
     assert by_key["only_neg_inf"] == -math.inf
     assert math.isnan(by_key["only_nan"])
+
+
+@pytest.mark.parametrize(
+    ("server", "store"),
+    [("secantus_server", "edge_store"), ("nx_server", "minimal_store")],
+    ids=["secantus-edge-store", "nx27017-minimal-store"],
+)
+def test_round_trip_and_rerun_on_each_server(
+    server: str, store: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The contract on both wire-protocol servers: equal as MLflow reads it (back out through
+    SQLite), a re-run writes nothing, and verify catches a tampered document. nx-27017 keeps
+    documents as JSON, which has no NaN or infinity, so it gets the minimal store."""
+    import pymongo
+    from cli_helpers import run_cli, show
+    from mlflow_compare import SQLITE_DESTINATION_TOLERANCES
+
+    source: Path = request.getfixturevalue(store)
+    mongo = request.getfixturevalue(server).uri()
+    first = mlmigrate.copy(str(source), mongo).as_dict()
+    assert first["status"] == "done" and first["verify"]["ok"], first["verify"]
+
+    back = sqlite_uri(tmp_path / "back.db")
+    assert mlmigrate.copy(mongo, back).as_dict()["status"] == "done"
+    tolerate = SQLITE_DESTINATION_TOLERANCES - {"inf-as-max-float"}
+    assert compare_stores(source.as_uri(), back, tolerate=tolerate) == []
+
+    client = pymongo.MongoClient(mongo)
+    database = client.get_default_database()
+    before = {name: database[name].count_documents({}) for name in database.list_collection_names()}
+    again = mlmigrate.copy(str(source), mongo).as_dict()
+    assert again["status"] == "up-to-date" and again["rows_written"] == 0
+    assert {name: database[name].count_documents({}) for name in before} == before
+
+    run = next(r for r in database["runs"].find() if r["params"])
+    params = [{**p, "v": "tampered"} if i == 0 else p for i, p in enumerate(run["params"])]
+    database["runs"].update_one({"_id": run["_id"]}, {"$set": {"params": params}})
+    client.close()
+    tampered = run_cli("verify", str(source), mongo)
+    assert tampered.returncode == 3, show(tampered)
+    assert "params" in tampered.stderr
+
+
+def test_plan_counts_and_copy_cli_with_batch_size(minimal_store: Path, secantus_server: Any) -> None:
+    from cli_helpers import run_cli, show
+
+    mongo = secantus_server.uri()
+    planned = run_cli("plan", str(minimal_store), mongo)
+    assert planned.returncode == 0, show(planned)
+    assert "Total records to migrate:" in planned.stderr
+    import pymongo
+
+    client = pymongo.MongoClient(mongo)
+    assert client.get_default_database().list_collection_names() == [], "plan wrote something"
+    copied = run_cli("copy", str(minimal_store), mongo, "--batch-size", "3", "--json")
+    assert copied.returncode == 0, show(copied)
+    assert client.get_default_database()["runs"].count_documents({}) == 2
+    client.close()
+    bad = run_cli("copy", str(minimal_store), mongo, "--batch-size", "0")
+    assert bad.returncode == 2, show(bad)
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "mongodb+srv://app:s3cret@cluster0.example.net/mlflow?retryWrites=true&w=majority",
+        "mongodb://app:s3cret@cosmos.example.com:10255/mlflow?ssl=true&replicaSet=globaldb",
+    ],
+)
+def test_cosmos_and_srv_uris_open_without_connecting_and_mask_the_password(uri: str) -> None:
+    from mlmigrate.stores import open_store
+    from mlmigrate.uris import canonical, mask
+
+    store = open_store(uri)
+    try:
+        assert store.database_name == "mlflow"
+        assert "s3cret" not in store.display_uri and "***" in store.display_uri
+        assert "s3cret" not in canonical(uri) and "s3cret" not in mask(uri)
+    finally:
+        store.close()
+
+
+def test_a_mongodb_uri_without_a_database_is_a_usage_error() -> None:
+    from mlmigrate.exceptions import UsageError
+    from mlmigrate.stores import open_store
+
+    with pytest.raises(UsageError, match="must name the database"):
+        open_store("mongodb://app:pw@localhost:27017/?ssl=true")
