@@ -119,7 +119,7 @@ def test_round_trip_and_rerun_on_each_server(
 
 
 def test_plan_counts_and_copy_cli_with_batch_size(minimal_store: Path, secantus_server: Any) -> None:
-    from cli_helpers import run_cli, show
+    from cli_helpers import run_cli, show, squash
 
     mongo = secantus_server.uri()
     planned = run_cli("plan", str(minimal_store), mongo)
@@ -132,9 +132,22 @@ def test_plan_counts_and_copy_cli_with_batch_size(minimal_store: Path, secantus_
     copied = run_cli("copy", str(minimal_store), mongo, "--batch-size", "3", "--json")
     assert copied.returncode == 0, show(copied)
     assert client.get_default_database()["runs"].count_documents({}) == 2
-    client.close()
     bad = run_cli("copy", str(minimal_store), mongo, "--batch-size", "0")
     assert bad.returncode == 2, show(bad)
+
+    # validate_data: every run's experiment and every version's model must exist
+    database = client.get_default_database()
+    run = database["runs"].find_one()
+    experiment = database["experiments"].find_one({"_id": run["experiment_id"]})
+    database["experiments"].delete_one({"_id": experiment["_id"]})
+    database["experiments"].insert_one({**experiment, "_id": "999"})  # digests equal, references not
+    database["model_versions"].update_many({}, {"$set": {"registered_model_id": "gone"}})
+    client.close()
+    dangling = run_cli("verify", str(minimal_store), mongo)
+    assert dangling.returncode == 3, show(dangling)
+    text = squash(dangling.stderr)
+    assert squash(f"2 runs document(s) of experiment {run['experiment_id']}, which is missing") in text
+    assert "ofregisteredmodel_idgone,whichismissing" in text
 
 
 @pytest.mark.parametrize(

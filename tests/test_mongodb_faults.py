@@ -115,3 +115,26 @@ def test_sigkilled_copy_into_mongodb_resumes_without_duplicates(
     assert len({tuple(sorted(p.items())) for p in points}) == len(points), "a metric point was doubled"
     assert compare_stores(source.as_uri(), destination, tolerate=MONGO_TOLERANCES) == []
     assert set(COUNTED_TABLES) >= set(MONGO_COUNTS)
+
+
+def test_a_copy_that_stays_throttled_fails_with_errors_per_table_then_resumes(
+    minimal_store: Path, secantus_server: Any
+) -> None:
+    from mlmigrate.exceptions import MigrationError
+
+    throttle = Throttle(whole=10_000, retry_after_ms=1)
+    with throttling_proxy(secantus_server.port, throttle) as port:
+        destination = f"mongodb://127.0.0.1:{port}/stays_throttled?directConnection=true"
+        with pytest.raises(MigrationError, match="throttl") as failed:
+            mlmigrate.copy(str(minimal_store), destination, workers=1)
+        report = failed.value.report
+        assert report is not None and report["failed_units"], report
+        errors = {name: stats["errors"] for name, stats in report["tables"].items() if stats["errors"]}
+        assert errors.get("experiments", 0) >= 1, report["tables"]
+        assert all(stats["written"] == 0 for stats in report["tables"].values())
+
+        throttle.whole = 0  # the rate limit is lifted: the same command resumes
+        resumed = mlmigrate.copy(str(minimal_store), destination).as_dict()
+        assert resumed["status"] == "done" and resumed["verify"]["ok"], resumed
+        assert all(stats["errors"] == 0 for stats in resumed["tables"].values())
+        assert compare_stores(minimal_store.as_uri(), destination, tolerate=MONGO_TOLERANCES) == []

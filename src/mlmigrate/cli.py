@@ -102,7 +102,7 @@ def _print_json(data: Any) -> None:
 
 def _summary(report: dict[str, Any]) -> None:
     table = Table(title=f"mlmigrate copy — {report['status']}", title_justify="left")
-    for column in ("table", "read", "written", "skipped", "seconds"):
+    for column in ("table", "total (read)", "migrated", "skipped", "errors", "seconds"):
         table.add_column(column, justify="left" if column == "table" else "right")
     for name, stats in report["tables"].items():
         table.add_row(
@@ -110,6 +110,7 @@ def _summary(report: dict[str, Any]) -> None:
             f"{stats['read']:,}",
             f"{stats['written']:,}",
             f"{stats['skipped']:,}",
+            f"{stats['errors']:,}",
             f"{stats['seconds']:.2f}",
         )
     console.print(table)
@@ -199,6 +200,9 @@ def copy(
     except UsageError as exc:
         raise _fail(exc, EXIT_USAGE) from None
     except MigrationError as exc:
+        if exc.report is not None and not quiet:
+            exc.report["status"] = "failed"
+            _summary(exc.report)
         failure = _fail(exc)
         if exc.migration_id:
             console.print(f"resume with: mlmigrate copy {mask(source)} {mask(destination)}")

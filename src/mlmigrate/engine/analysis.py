@@ -9,7 +9,13 @@ from typing import Any
 from mlmigrate.engine.events import Event, Listener, ignore
 from mlmigrate.engine.journal import Journal
 from mlmigrate.engine.plan import plan_units
-from mlmigrate.engine.verify import VerifyResult, compare_unit, digest_stream, source_digests
+from mlmigrate.engine.verify import (
+    VerifyResult,
+    check_references,
+    compare_unit,
+    digest_stream,
+    source_digests,
+)
 from mlmigrate.exceptions import MigrationError, SourceFormatError
 from mlmigrate.stores import open_store
 from mlmigrate.stores.base import Unit
@@ -116,6 +122,7 @@ def verify(
                 continue
             ok = compare_unit(result, unit.unit_id, expected, actual)
             listener(Event("verify_unit", {"unit": unit.unit_id, "ok": ok}))
+        check_references(destination, result)
         return result
     finally:
         source.close()

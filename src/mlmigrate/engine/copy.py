@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from mlmigrate.engine.plan import plan_units
 from mlmigrate.engine.prefetch import prefetch
 from mlmigrate.engine.readers import ReaderPool, UnitResult, UnitTask, read_shaped
 from mlmigrate.engine.report import Report
-from mlmigrate.engine.verify import BackgroundVerifier, VerifyResult, compare_unit
+from mlmigrate.engine.verify import BackgroundVerifier, VerifyResult, check_references, compare_unit
 from mlmigrate.exceptions import (
     ConflictError,
     MigrationError,
@@ -60,8 +61,10 @@ class _Run:
         self.stop = threading.Event()
         self.lock = threading.Lock()
 
-    def _timed(self, unit: Unit, record: UnitRecord, result: UnitResult) -> BatchStream:
-        """The unit's destination-ready batches, counted and timed as they pass."""
+    def _timed(
+        self, unit: Unit, record: UnitRecord, result: UnitResult, attempt_rows: Counter[str]
+    ) -> BatchStream:
+        """The unit's destination-ready batches, counted (also in ``attempt_rows``) and timed."""
         task = UnitTask(unit, record.dest_id)
         if self.readers is not None:
             stream = self.readers.read(task, result)
@@ -77,20 +80,39 @@ class _Run:
                 stats = self.report.table(table)
                 stats.read += batch.num_rows
                 stats.seconds += done - started
+                attempt_rows[table] += batch.num_rows
             self.listener(Event("rows", {"table": table, "rows": batch.num_rows}))
             started = done
 
     def _write_with_retries(self, unit: Unit, record: UnitRecord) -> tuple[dict[str, int], UnitResult]:
         for attempt in range(1, RETRIES + 1):
             result = UnitResult()
+            rows: Counter[str] = Counter()
             try:
-                written = self.destination.write_unit(unit, record.dest_id, self._timed(unit, record, result))
+                stream = self._timed(unit, record, result, rows)
+                written = self.destination.write_unit(unit, record.dest_id, stream)
                 return written, result
             except TransientStoreError:
                 if attempt == RETRIES or self.stop.is_set():
+                    self._count(rows, errors=True)
                     raise
+                self._count(rows, errors=False)  # read again by the next attempt
                 time.sleep(0.5 * 2**attempt)
+            except BaseException:
+                self._count(rows, errors=True)
+                raise
         raise AssertionError("unreachable")
+
+    def _count(self, rows: Counter[str], *, errors: bool) -> None:
+        """Rows of a failed attempt: errors of the table when the unit failed for good, else
+        taken back from what was read (the next attempt reads them again)."""
+        with self.lock:
+            for table, count in rows.items():
+                stats = self.report.table(table)
+                if errors:
+                    stats.errors += count
+                else:
+                    stats.read -= count
 
     def run_unit(self, record: UnitRecord) -> None:
         """Read, write and journal one unit, retrying transient failures."""
@@ -217,6 +239,7 @@ def copy(
         except MigrationError as exc:
             journal.finish(migration_id, FAILED, report.as_dict())
             exc.migration_id = migration_id
+            exc.report = report.as_dict()
             raise
         finally:
             if readers is not None:
@@ -340,6 +363,7 @@ def verify_written(
             actual = reader.digests(Unit(record.kind, record.dest_id, record.label))
             ok = compare_unit(result, record.unit_id, record.digests, actual)
             listener(Event("verify_unit", {"unit": record.unit_id, "ok": ok}))
+        check_references(destination, result)
     finally:
         if verifier is None:
             reader.close()

@@ -279,6 +279,36 @@ class MongoStore:
         self._delete(layout.MODEL_VERSIONS, {"registered_model_id": {"$in": ids}})
         self._delete(layout.REGISTERED_MODELS, {"_id": {"$in": ids}})
 
+    def dangling_references(self) -> list[tuple[str, str]]:
+        """(table, problem) for every run, trace or logged model whose experiment is missing
+        and every model version whose registered model is missing (no foreign keys here)."""
+        db = self.db
+        problems: list[tuple[str, str]] = []
+        try:
+            experiments = set(self._ids(layout.EXPERIMENTS, {}))
+            for collection, table in (
+                (layout.RUNS, "runs"),
+                (layout.TRACES, "trace_info"),
+                (layout.LOGGED_MODELS, "logged_models"),
+            ):
+                for missing in sorted(set(db[collection].distinct("experiment_id")) - experiments, key=str):
+                    count = db[collection].count_documents({"experiment_id": missing})
+                    problems.append(
+                        (table, f"{count} {collection} document(s) of experiment {missing}, which is missing")
+                    )
+            models = set(self._ids(layout.REGISTERED_MODELS, {}))
+            for missing in set(db[layout.MODEL_VERSIONS].distinct("registered_model_id")) - models:
+                count = db[layout.MODEL_VERSIONS].count_documents({"registered_model_id": {"$in": [missing]}})
+                problems.append(
+                    (
+                        "model_versions",
+                        f"{count} version(s) of registered model _id {missing}, which is missing",
+                    )
+                )
+        except Exception as exc:
+            raise self._translate(exc, "checking references") from exc
+        return problems
+
     def finish(self) -> None:
         """Nothing to advance: the plugin makes random ids and counts versions per model."""
 
