@@ -176,3 +176,28 @@ def test_a_mongodb_uri_without_a_database_is_a_usage_error() -> None:
 
     with pytest.raises(UsageError, match="must name the database"):
         open_store("mongodb://app:pw@localhost:27017/?ssl=true")
+
+
+def test_a_database_the_plugin_already_initialised_is_copied_into(
+    minimal_store: Path, secantus_server: Any
+) -> None:
+    """An ``mlflow server`` with the plugin started on the database first: its empty ``Default``
+    experiment (and indexes) are there; the copy replaces the empty experiment and the plugin's
+    indexes stay as they are."""
+    import pymongo
+    from mlflow import MlflowClient
+
+    mongo = secantus_server.uri()
+    client = MlflowClient(tracking_uri=mongo, registry_uri=mongo)
+    assert [e.name for e in client.search_experiments()] == ["Default"]
+    client.search_registered_models()
+    database = pymongo.MongoClient(mongo).get_default_database()
+    indexes = {name: database[name].index_information() for name in database.list_collection_names()}
+
+    report = mlmigrate.copy(str(minimal_store), mongo).as_dict()
+
+    assert report["status"] == "done" and report["verify"]["ok"], report
+    assert any("replaced" in note for note in report["notes"]), report["notes"]
+    assert {name: database[name].index_information() for name in indexes} == indexes
+    assert compare_stores(minimal_store.as_uri(), mongo, tolerate=MONGO_TOLERANCES) == []
+    database.client.close()

@@ -167,7 +167,7 @@ class MongoStore:
             for collection in (layout.RUNS, layout.TRACES, layout.LOGGED_MODELS):
                 busy.update(str(v) for v in db[collection].distinct("experiment_id"))
             busy.update(
-                str(d["_id"]) for d in db[layout.EXPERIMENTS].find({"tags.0": {"$exists": True}}, {"_id": 1})
+                str(d["_id"]) for d in db[layout.EXPERIMENTS].find({"tags": {"$nin": [[], None]}}, {"_id": 1})
             )
             found.empty_experiments = {i for i in found.experiments if str(i) not in busy}
             found.registered_models = {d["name"] for d in db[layout.REGISTERED_MODELS].find({}, {"name": 1})}
