@@ -118,3 +118,26 @@ def mysql_db(mariadb_server_handle: Any) -> Iterator[str]:
         mariadb_server_handle.drop_database(url)
     except Exception as exc:  # best effort
         print(f"could not drop {url}: {exc!r}", file=sys.stderr)
+def _mongo_server(kind: str) -> Iterator[object]:
+    from servers_mongo import start_mongo
+
+    with contextlib.ExitStack() as stack:
+        try:
+            server = stack.enter_context(start_mongo(kind))
+        except ServerStartError as exc:
+            if _in_ci():
+                raise
+            pytest.skip(f"{kind} (MongoDB wire protocol) not available: {exc}")
+        yield server
+
+
+@pytest.fixture(scope="session")
+def secantus_server() -> Iterator[object]:
+    """A running SecantusDB (:class:`servers_mongo.MongoServer`); ``.uri()`` names a fresh database."""
+    yield from _mongo_server("secantus")
+
+
+@pytest.fixture(scope="session")
+def nx_server() -> Iterator[object]:
+    """A running nx-27017 (:class:`servers_mongo.MongoServer`)."""
+    yield from _mongo_server("nx")

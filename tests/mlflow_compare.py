@@ -320,6 +320,12 @@ def _read_trace(client: Any, trace_id: str, names: dict[str, str]) -> dict[str, 
     }
 
 
+def _scalar_type(value: Any) -> type:
+    """The type compared: pymongo's ``Int64`` (what the MongoDB plugin returns) is an int."""
+    kind = type(value)
+    return int if issubclass(kind, int) and kind is not bool else kind
+
+
 def _float_key(value: float) -> bytes | str:
     """An exact identity for a float: NaN equals NaN, -0.0 differs from 0.0."""
     return "nan" if math.isnan(value) else struct.pack("<d", value)
@@ -434,7 +440,7 @@ class _Differ:
             return math.isnan(source)
         if isinstance(source, float) or isinstance(dest, float):
             return False  # 1 vs 1.0 is a type change worth reporting
-        return type(source) is type(dest) and source == dest
+        return _scalar_type(source) is _scalar_type(dest) and source == dest
 
 
 def _show(key: Any) -> str:

@@ -111,7 +111,7 @@ def _print_json(data: Any) -> None:
 
 def _summary(report: dict[str, Any]) -> None:
     table = Table(title=f"mlmigrate copy — {report['status']}", title_justify="left")
-    for column in ("table", "read", "written", "skipped", "seconds"):
+    for column in ("table", "total (read)", "migrated", "skipped", "errors", "seconds"):
         table.add_column(column, justify="left" if column == "table" else "right")
     for name, stats in report["tables"].items():
         table.add_row(
@@ -119,6 +119,7 @@ def _summary(report: dict[str, Any]) -> None:
             f"{stats['read']:,}",
             f"{stats['written']:,}",
             f"{stats['skipped']:,}",
+            f"{stats['errors']:,}",
             f"{stats['seconds']:.2f}",
         )
     console.print(table)
@@ -195,6 +196,10 @@ def copy(
         bool, typer.Option("--verify/--no-verify", help="Verify counts and digests at the end")
     ] = True,
     workers: Annotated[int | None, typer.Option("--workers", help="Units written in parallel")] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option("--batch-size", help="Documents sent per insert (MongoDB; others ignore it)"),
+    ] = None,
     state_dir: StateDir = None,
     as_json: JsonFlag = False,
     quiet: Quiet = False,
@@ -214,6 +219,7 @@ def copy(
                 workers=workers,
                 state_dir=state_dir,
                 listener=view,
+                batch_size=batch_size,
             )
     except Interrupted as exc:
         console.print(f"[yellow]{exc}[/]\nresume with: mlmigrate copy {mask(source)} {mask(destination)}")
@@ -223,6 +229,9 @@ def copy(
     except UsageError as exc:
         raise _fail(exc, EXIT_USAGE) from None
     except MigrationError as exc:
+        if exc.report is not None and not quiet:
+            exc.report["status"] = "failed"
+            _summary(exc.report)
         failure = _fail(exc)
         if exc.migration_id:
             console.print(f"resume with: mlmigrate copy {mask(source)} {mask(destination)}")

@@ -17,6 +17,8 @@ native driver errors are translated once, at the store's edge, and kept as the
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "ConflictError",
     "JournalError",
@@ -35,6 +37,8 @@ class MigrationError(Exception):
 
     #: set when the error stopped a migration the journal knows, so it can be resumed
     migration_id: str | None = None
+    #: the report so far (per-table rows read, written and in error) when a copy failed
+    report: dict[str, Any] | None = None
 
 
 class UsageError(MigrationError):

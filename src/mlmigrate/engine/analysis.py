@@ -12,7 +12,14 @@ from mlmigrate.engine.events import Event, Listener, ignore
 from mlmigrate.engine.journal import PRESENT, Journal
 from mlmigrate.engine.plan import base_shaping, journaled_shapings, plan_units
 from mlmigrate.engine.transform import Scope, Shaping
-from mlmigrate.engine.verify import VerifyResult, compare_unit, digest_stream, scoped, source_digests
+from mlmigrate.engine.verify import (
+    VerifyResult,
+    check_references,
+    compare_unit,
+    digest_stream,
+    scoped,
+    source_digests,
+)
 from mlmigrate.exceptions import MigrationError, SourceFormatError
 from mlmigrate.stores import open_store
 from mlmigrate.stores.base import Unit
@@ -173,6 +180,7 @@ def verify(
                 continue
             ok = compare_unit(result, unit.unit_id, expected, actual)
             listener(Event("verify_unit", {"unit": unit.unit_id, "ok": ok}))
+        check_references(destination, result)
         return result
     finally:
         source.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from mlmigrate.engine.readers import ReaderPool, UnitResult, UnitTask, read_shap
 from mlmigrate.engine.report import Report
 from mlmigrate.engine.rerun import pick_up_changes
 from mlmigrate.engine.transform import Scope, Shaping
-from mlmigrate.engine.verify import BackgroundVerifier, VerifyResult, compare_unit
+from mlmigrate.engine.verify import BackgroundVerifier, VerifyResult, check_references, compare_unit
 from mlmigrate.exceptions import (
     ConflictError,
     MigrationError,
@@ -66,8 +67,10 @@ class _Run:
         self.stop = threading.Event()
         self.lock = threading.Lock()
 
-    def _timed(self, unit: Unit, record: UnitRecord, result: UnitResult) -> BatchStream:
-        """The unit's destination-ready batches, counted and timed as they pass."""
+    def _timed(
+        self, unit: Unit, record: UnitRecord, result: UnitResult, attempt_rows: Counter[str]
+    ) -> BatchStream:
+        """The unit's destination-ready batches, counted (also in ``attempt_rows``) and timed."""
         task = unit_task(record, self.destination, self.report.remapped, self.shapings)
         if self.readers is not None:
             stream = self.readers.read(task, result)
@@ -83,29 +86,46 @@ class _Run:
                 stats = self.report.table(table)
                 stats.read += batch.num_rows
                 stats.seconds += done - started
+                attempt_rows[table] += batch.num_rows
             self.listener(Event("rows", {"table": table, "rows": batch.num_rows}))
             started = done
 
     def _write_with_retries(self, unit: Unit, record: UnitRecord) -> tuple[dict[str, int], UnitResult]:
         if not holds_unit(self.destination, unit.kind):  # read to report its rows, write nothing
             result = UnitResult()
-            for _ in self._timed(unit, record, result):
+            for _ in self._timed(unit, record, result, Counter()):
                 pass
             return {}, result
         for attempt in range(1, RETRIES + 1):
             result = UnitResult()
             shaping = self.shapings.get(record.unit_id, Shaping())
             options = {"into_existing": True} if shaping.into_existing else {}
+            rows: Counter[str] = Counter()
             try:
-                written = self.destination.write_unit(
-                    unit, record.dest_id, self._timed(unit, record, result), **options
-                )
+                stream = self._timed(unit, record, result, rows)
+                written = self.destination.write_unit(unit, record.dest_id, stream, **options)
                 return written, result
             except TransientStoreError:
                 if attempt == RETRIES or self.stop.is_set():
+                    self._count(rows, errors=True)
                     raise
+                self._count(rows, errors=False)  # read again by the next attempt
                 time.sleep(0.5 * 2**attempt)
+            except BaseException:
+                self._count(rows, errors=True)
+                raise
         raise AssertionError("unreachable")
+
+    def _count(self, rows: Counter[str], *, errors: bool) -> None:
+        """Rows of a failed attempt: errors of the table when the unit failed for good, else
+        taken back from what was read (the next attempt reads them again)."""
+        with self.lock:
+            for table, count in rows.items():
+                stats = self.report.table(table)
+                if errors:
+                    stats.errors += count
+                else:
+                    stats.read -= count
 
     def run_unit(self, record: UnitRecord) -> None:
         """Read, write and journal one unit, retrying transient failures."""
@@ -191,12 +211,15 @@ def copy(
     state_dir: Path | None = None,
     listener: Listener = ignore,
     read_in_processes: bool = True,
+    batch_size: int | None = None,
 ) -> Report:
     """Copy everything from ``source_uri`` into ``destination_uri``; resume if interrupted before.
 
     ``read_in_processes`` parses the source in helper processes beside the writer
     (off: in a thread of this process). Every read of a database source sees one
-    snapshot, taken when the copy starts (MySQL's is read in this process only). Returns the report; raises
+    snapshot, taken when the copy starts (MySQL's is read in this process only).
+    ``batch_size`` is how many documents a destination that writes in batches (MongoDB)
+    sends at once. Returns the report; raises
     :class:`ConflictError` when the destination already holds objects of the
     source (with ``on_conflict="fail"``, the default), and :class:`Interrupted` on Ctrl-C.
     ``on_conflict`` (``fail``, ``skip``, ``merge``, ``rename``) decides what happens to
@@ -219,6 +242,11 @@ def copy(
     journal = Journal(state_dir)
     source = open_store(source_uri)
     destination = open_store(destination_uri)
+    if batch_size is not None:
+        if batch_size < 1:
+            raise UsageError(f"--batch-size {batch_size} is not valid; give a positive number")
+        if hasattr(destination, "batch_size"):
+            destination.batch_size = batch_size
     if not destination.capabilities.writable:
         raise UsageError(f"{destination_uri} cannot be written to (a {type(destination).__name__})")
     try:
@@ -310,6 +338,7 @@ def copy(
         except MigrationError as exc:
             journal.finish(migration_id, FAILED, report.as_dict())
             exc.migration_id = migration_id
+            exc.report = report.as_dict()
             raise
         finally:
             if readers is not None:
@@ -464,6 +493,7 @@ def verify_written(
                 expected = {t: d for t, d in expected.items() if Scope.compares(t)}
             ok = compare_unit(result, record.unit_id, expected, actual)
             listener(Event("verify_unit", {"unit": record.unit_id, "ok": ok}))
+        check_references(destination, result)
     finally:
         if verifier is None:
             reader.close()

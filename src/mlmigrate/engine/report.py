@@ -11,11 +11,13 @@ from mlmigrate.uris import mask
 
 @dataclass
 class TableStats:
-    """Rows and time of one table."""
+    """Rows and time of one table: read (the total), written (migrated), skipped, and
+    errors (rows of units that failed, as far as they were read)."""
 
     read: int = 0
     written: int = 0
     skipped: int = 0
+    errors: int = 0
     seconds: float = 0.0
 
 
@@ -83,6 +85,7 @@ class Report:
                     "read": s.read,
                     "written": s.written,
                     "skipped": s.skipped,
+                    "errors": s.errors,
                     "seconds": round(s.seconds, 3),
                 }
                 for name, s in self.tables.items()

@@ -108,6 +108,17 @@ def compare_unit(
     return ok
 
 
+def check_references(destination: Any, result: VerifyResult) -> None:
+    """Add the destination's dangling references (a run whose experiment is missing, a model
+    version whose registered model is missing) to ``result``. Only stores without foreign
+    keys (MongoDB) need the check; they offer ``dangling_references()``."""
+    finder = getattr(destination, "dangling_references", None)
+    if finder is None:
+        return
+    for table, problem in finder():
+        result.mismatches.append({"unit": "*", "table": table, "problem": problem})
+
+
 READ_ATTEMPTS = 3
 
 

@@ -14,6 +14,7 @@ REGISTRY: dict[str, tuple[str, str | None]] = {
     "sqlite": ("mlmigrate.stores.sql.store:SqlStore", None),
     "postgresql": ("mlmigrate.stores.sql.store:SqlStore", "postgres"),
     "mysql": ("mlmigrate.stores.sql.store:SqlStore", "mysql"),
+    "mongodb": ("mlmigrate.stores.mongodb.store:MongoStore", "mongodb"),
 }
 
 #: store family -> (how its URIs look, what mlmigrate does with it), for ``mlmigrate stores``
@@ -22,6 +23,10 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "sqlite": ("sqlite:///relative.db, sqlite:////absolute.db", "destination (and verify)"),
     "postgresql": ("postgresql://user:password@host:5432/database", "destination (and verify)"),
     "mysql": ("mysql://user:password@host:3306/database (MariaDB too)", "source and destination"),
+    "mongodb": (
+        "mongodb://user:password@host:27017/database, mongodb+srv://…/database (Cosmos DB too)",
+        "source and destination (mlflow-mongodb plugin layout)",
+    ),
 }
 
 
