@@ -1,0 +1,146 @@
+"""Copying one object: server-side within a store, else streamed with its content hash
+computed on the way; checked by size and hash; skipped when already there."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from mlmigrate.artifacts.backends import SMALL, Backend
+from mlmigrate.artifacts.ledger import Ledger, ObjectRecord
+from mlmigrate.artifacts.locations import Location, UnsafeKeyError, inside, local_root_path
+from mlmigrate.exceptions import MigrationError, StoreError
+
+
+class Stopped(MigrationError):
+    """The copy was asked to stop."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One object: its backend, full key and URI (for messages and the ledger)."""
+
+    backend: Backend
+    location: Location
+    key: str
+    uri: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one object: ``copied`` (else it was already there), its size and hash."""
+
+    copied: bool
+    size: int
+    sha256: str
+    server_side: bool = False
+
+
+def sha256_of(chunks: Iterable[bytes]) -> tuple[int, str]:
+    """Size and SHA-256 of a stream of chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    for chunk in chunks:
+        digest.update(chunk)
+        size += len(chunk)
+    return size, digest.hexdigest()
+
+
+class _Hashing:
+    """Passes chunks through while hashing and counting them; stops on request."""
+
+    def __init__(self, chunks: Iterable[bytes], stop: threading.Event | None):
+        self._chunks = chunks
+        self._stop = stop
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._chunks:
+            if self._stop is not None and self._stop.is_set():
+                raise Stopped("stopped")
+            self.digest.update(chunk)
+            self.size += len(chunk)
+            yield chunk
+
+
+def check_local_target(destination: Endpoint, root: Location) -> None:
+    """Refuse a local destination that resolves outside the destination root (a symlink, say)."""
+    if destination.location.service != "file":
+        return
+    target = "/" + destination.key
+    if not inside(target, str(local_root_path(root))):
+        raise UnsafeKeyError(f"{target} resolves outside the artifact root {local_root_path(root)}; refused")
+
+
+def copy_object(
+    source: Endpoint,
+    destination: Endpoint,
+    size: int,
+    *,
+    ledger: Ledger | None,
+    known: ObjectRecord | None,
+    stop: threading.Event | None = None,
+) -> Outcome:
+    """Copy ``source`` to ``destination`` unless an object of the same size and hash is there.
+
+    ``known`` is the ledger's record of an earlier write to ``destination``: when its size
+    and tag still match, the object is skipped without hashing anything.
+    """
+    present = destination.backend.head(destination.key)
+    if present is not None and present.size == size:
+        if known is not None and known.size == size and known.tag == present.tag:
+            return Outcome(False, size, known.sha256)
+        _, source_hash = sha256_of(source.backend.read(source.key))
+        _, present_hash = sha256_of(destination.backend.read(destination.key))
+        if source_hash == present_hash:
+            _remember(ledger, destination, size, source_hash, present.tag)
+            return Outcome(False, size, source_hash)
+    if source.location.store_key == destination.location.store_key and source.location.service != "file":
+        destination.backend.copy(source.key, destination.key)
+        written, digest = sha256_of(destination.backend.read(destination.key))
+        server_side = True
+    else:
+        small = size <= SMALL
+        if small:
+            data = source.backend.read_all(source.key)
+            written, digest = len(data), hashlib.sha256(data).hexdigest()
+            destination.backend.write(destination.key, [data], small=True)
+        else:
+            stream = _Hashing(source.backend.read(source.key), stop)
+            destination.backend.write(destination.key, stream, small=False)
+            written, digest = stream.size, stream.digest.hexdigest()
+        server_side = False
+    if written != size:
+        raise StoreError(f"{source.uri} changed while it was copied: {size} bytes listed, {written} read")
+    after = destination.backend.head(destination.key)
+    if after is None or after.size != size:
+        raise StoreError(
+            f"{destination.uri} has {after.size if after else 'no'} bytes after the copy; expected {size}"
+        )
+    _remember(ledger, destination, size, digest, after.tag)
+    return Outcome(True, size, digest, server_side)
+
+
+def _remember(ledger: Ledger | None, destination: Endpoint, size: int, digest: str, tag: str) -> None:
+    if ledger is not None:
+        ledger.record(ObjectRecord(destination.uri, size, digest, tag))
+
+
+def same_content(source: Endpoint, destination: Endpoint) -> tuple[bool, str]:
+    """Hash both objects (streamed) and say whether they are equal, and if not, how they differ."""
+    source_size, source_hash = sha256_of(source.backend.read(source.key))
+    present = destination.backend.head(destination.key)
+    if present is None:
+        return False, "missing at the destination"
+    size, digest = sha256_of(destination.backend.read(destination.key))
+    if size != source_size:
+        return False, f"size differs (source {source_size}, destination {size} bytes)"
+    if digest != source_hash:
+        return False, "content hash differs (sha256)"
+    return True, ""
+
+
+__all__ = ["Endpoint", "Outcome", "Stopped", "check_local_target", "copy_object", "same_content", "sha256_of"]
