@@ -91,3 +91,6 @@ def minimal_store(tmp_path: Path) -> Path:
     from edge_store import make_minimal_store
 
     return make_minimal_store(tmp_path / "minimal")
+
+
+from artifact_fixtures import artifact_store, azure_server, gcs_server, s3_server  # noqa: E402,F401

@@ -40,6 +40,15 @@ StateDir = Annotated[
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary on stderr.")]
+S3Endpoint = Annotated[
+    str | None,
+    typer.Option(
+        "--s3-endpoint",
+        envvar="MLFLOW_S3_ENDPOINT_URL",
+        help="S3-compatible endpoint URL for s3:// artifacts (MinIO, SeaweedFS…)",
+        metavar="URL",
+    ),
+]
 
 
 class ProgressView:
@@ -53,15 +62,17 @@ class ProgressView:
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("units"),
-            TextColumn("{task.fields[rows]:,} rows"),
-            TextColumn("{task.fields[rate]:,.0f} rows/s"),
+            TextColumn("{task.fields[unit]}"),
+            TextColumn("{task.fields[detail]}"),
             TimeElapsedColumn(),
             console=console,
             transient=True,
             disable=not enabled,
         )
-        self.task = self.progress.add_task(title, total=None, rows=0, rate=0.0)
+        self.task = self.progress.add_task(title, total=None, unit="units", detail="0 rows")
+        self.artifact_task: Any = None
+        self.artifact_bytes = 0
+        self.artifact_started = 0.0
 
     def __enter__(self) -> ProgressView:
         self.progress.__enter__()
@@ -77,7 +88,22 @@ class ProgressView:
         elif event.kind == "rows":
             self.rows += data["rows"]
             elapsed = max(time.perf_counter() - self.started, 1e-9)
-            self.progress.update(self.task, rows=self.rows, rate=self.rows / elapsed)
+            self.progress.update(
+                self.task, detail=f"{self.rows:,} rows {self.rows / elapsed:,.0f} rows/s"
+            )
+        elif event.kind == "artifacts_started":
+            self.artifact_started = time.perf_counter()
+            self.artifact_task = self.progress.add_task(
+                "artifacts", total=None, unit="objects", detail="0 B/s"
+            )
+        elif event.kind == "artifact_bytes" and self.artifact_task is not None:
+            self.artifact_bytes += data["bytes"]
+            elapsed = max(time.perf_counter() - self.artifact_started, 1e-9)
+            self.progress.update(
+                self.artifact_task,
+                advance=data["objects"],
+                detail=f"{_size(self.artifact_bytes)} {_size(self.artifact_bytes / elapsed)}/s",
+            )
         elif event.kind in ("unit_done", "unit_skipped"):
             self.progress.advance(self.task)
             if event.kind == "unit_skipped":
@@ -88,6 +114,40 @@ class ProgressView:
             self.progress.advance(self.task)
         elif event.kind == "message":
             console.print(data["text"])
+
+
+def _size(count: float) -> str:
+    """``count`` bytes in the largest binary unit that keeps it >= 1."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(count) < 1024:
+            return f"{count:,.1f} {unit}" if unit != "B" else f"{count:,.0f} B"
+        count /= 1024
+    return f"{count:,.1f} TiB"
+
+
+def _artifact_summary(artifacts: dict[str, Any] | None) -> None:
+    if not artifacts:
+        return
+    from mlmigrate.artifacts.rewrite import KIND_NAMES
+
+    table = Table(title=f"artifacts → {artifacts['destination']}", title_justify="left")
+    for column in ("kind", "objects", "bytes", "copied", "already there", "left in place"):
+        table.add_column(column, justify="left" if column == "kind" else "right")
+    for kind, stats in artifacts["kinds"].items():
+        table.add_row(
+            KIND_NAMES.get(kind, kind),
+            f"{stats['objects']:,}",
+            _size(stats["bytes"]),
+            f"{stats['copied']:,}",
+            f"{stats['skipped']:,}",
+            f"{stats['kept']:,}",
+        )
+    console.print(table)
+    rate = artifacts["bytes_per_second"]
+    console.print(
+        f"{_size(artifacts['bytes_copied'])} copied in {artifacts['seconds']:.2f} s"
+        + (f" ({_size(rate)}/s)" if rate else "")
+    )
 
 
 def _fail(exc: BaseException, code: int = EXIT_ERROR) -> typer.Exit:
@@ -135,6 +195,7 @@ def _summary(report: dict[str, Any]) -> None:
         console.print(f"note: {note}")
     for unit in report["skipped_units"]:
         console.print(f"[yellow]skipped[/] {unit['unit']} ({unit['label']}): {unit['error']}")
+    _artifact_summary(report.get("artifacts"))
     verify = report.get("verify")
     if verify is not None:
         if verify["ok"]:
@@ -167,6 +228,26 @@ def copy(
         bool, typer.Option("--verify/--no-verify", help="Verify counts and digests at the end")
     ] = True,
     workers: Annotated[int | None, typer.Option("--workers", help="Units written in parallel")] = None,
+    artifacts: Annotated[
+        str | None,
+        typer.Option(
+            "--artifacts",
+            help="keep: leave artifacts where they are (default); copy: copy them to --artifacts-to",
+        ),
+    ] = None,
+    artifacts_to: Annotated[
+        str | None,
+        typer.Option(
+            "--artifacts-to",
+            help="Copy the artifacts under ROOT (a path, s3://, gs://, az://, wasbs://); rewrite their URIs",
+            metavar="ROOT",
+        ),
+    ] = None,
+    rewrite: Annotated[
+        list[str] | None,
+        typer.Option("--rewrite", help="OLD=NEW: rewrite stored artifact URIs under OLD (repeatable)"),
+    ] = None,
+    s3_endpoint: S3Endpoint = None,
     state_dir: StateDir = None,
     as_json: JsonFlag = False,
     quiet: Quiet = False,
@@ -185,6 +266,10 @@ def copy(
                 workers=workers,
                 state_dir=state_dir,
                 listener=view,
+                artifacts=artifacts,
+                artifacts_to=artifacts_to,
+                rewrite=rewrite or (),
+                s3_endpoint=s3_endpoint,
             )
     except Interrupted as exc:
         console.print(f"[yellow]{exc}[/]\nresume with: mlmigrate copy {mask(source)} {mask(destination)}")
@@ -218,15 +303,17 @@ def plan(
     destination: Annotated[
         str | None, typer.Argument(help="Destination store (optional): ids and clashes")
     ] = None,
+    s3_endpoint: S3Endpoint = None,
     as_json: JsonFlag = False,
     quiet: Quiet = False,
 ) -> None:
-    """Read SOURCE and show what a copy would write: counts per table, id remaps, clashes."""
+    """Read SOURCE and show what a copy would write: counts per table, artifact objects and
+    bytes per kind, id remaps, clashes."""
     from mlmigrate.engine.analysis import plan as run_plan
 
     try:
         with ProgressView(not quiet, "reading") as view:
-            result = run_plan(source, destination, listener=view)
+            result = run_plan(source, destination, listener=view, s3_endpoint=s3_endpoint)
     except UsageError as exc:
         raise _fail(exc, EXIT_USAGE) from None
     except MigrationError as exc:
@@ -245,6 +332,15 @@ def plan(
         f"({result['units']['experiments']} experiments, "
         f"{result['units']['registered_models']} registered models)"
     )
+    if result["artifacts"]:
+        from mlmigrate.artifacts.rewrite import KIND_NAMES
+
+        artifacts = Table(title="artifacts", title_justify="left")
+        for column in ("kind", "objects", "bytes"):
+            artifacts.add_column(column, justify="left" if column == "kind" else "right")
+        for kind, stats in result["artifacts"].items():
+            artifacts.add_row(KIND_NAMES.get(kind, kind), f"{stats['objects']:,}", _size(stats["bytes"]))
+        console.print(artifacts)
     for problem in result["problems"]:
         console.print(f"[red]bad input[/] {problem['unit']}: {problem['error']}")
     for source_id, dest_id in result.get("experiment_id_map", {}).items():
@@ -257,6 +353,11 @@ def plan(
 def verify(
     source: Annotated[str, typer.Argument(help="Source store")],
     destination: Annotated[str, typer.Argument(help="Destination store")],
+    artifacts: Annotated[
+        bool,
+        typer.Option("--artifacts", help="Also compare every artifact object's size and SHA-256"),
+    ] = False,
+    s3_endpoint: S3Endpoint = None,
     state_dir: StateDir = None,
     as_json: JsonFlag = False,
     quiet: Quiet = False,
@@ -266,7 +367,14 @@ def verify(
 
     try:
         with ProgressView(not quiet, "verifying") as view:
-            result = run_verify(source, destination, state_dir=state_dir, listener=view)
+            result = run_verify(
+                source,
+                destination,
+                state_dir=state_dir,
+                listener=view,
+                artifacts=artifacts,
+                s3_endpoint=s3_endpoint,
+            )
     except UsageError as exc:
         raise _fail(exc, EXIT_USAGE) from None
     except MigrationError as exc:
@@ -278,6 +386,11 @@ def verify(
             console.print(
                 f"[green]equal[/]: {result.units_checked} units, "
                 f"{sum(t['source'] for t in result.tables.values()):,} rows"
+                + (
+                    f", {sum(result.artifacts['objects_checked'].values()):,} artifact objects"
+                    if result.artifacts
+                    else ""
+                )
             )
         else:
             _mismatches(result.mismatches)

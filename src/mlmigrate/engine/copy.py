@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
+from mlmigrate.artifacts.ledger import Ledger
+from mlmigrate.artifacts.phase import check_options
+from mlmigrate.artifacts.rewrite import UriRewrite
+from mlmigrate.engine.artifacts import ArtifactOptions, rules_for, run_phase
 from mlmigrate.engine.events import Event, Listener, ignore
 from mlmigrate.engine.journal import DONE, FAILED, SKIPPED, Journal, UnitRecord
 from mlmigrate.engine.plan import plan_units
@@ -47,7 +52,11 @@ class _Run:
         on_error: str,
         readers: ReaderPool | None,
         verifier: BackgroundVerifier | None,
+        rewrite: UriRewrite | None = None,
+        ledger: Ledger | None = None,
     ):
+        self.rewrite = rewrite
+        self.ledger = ledger
         self.readers = readers
         self.verifier = verifier
         self.source = source
@@ -62,7 +71,7 @@ class _Run:
 
     def _timed(self, unit: Unit, record: UnitRecord, result: UnitResult) -> BatchStream:
         """The unit's destination-ready batches, counted and timed as they pass."""
-        task = UnitTask(unit, record.dest_id)
+        task = UnitTask(unit, record.dest_id, self.rewrite)
         if self.readers is not None:
             stream = self.readers.read(task, result)
         else:
@@ -101,6 +110,8 @@ class _Run:
         finally:
             if self.readers is not None:
                 self.readers.done(record.unit_id)
+        if self.ledger is not None:  # before the unit is done, so a resume still knows them
+            self.ledger.add_references(result.artifacts)
         self.journal.mark(
             self.migration_id,
             record.unit_id,
@@ -137,19 +148,29 @@ def copy(
     state_dir: Path | None = None,
     listener: Listener = ignore,
     read_in_processes: bool = True,
+    artifacts: str | None = None,
+    artifacts_to: str | None = None,
+    rewrite: Sequence[str] = (),
+    s3_endpoint: str | None = None,
+    artifact_workers: int | None = None,
 ) -> Report:
     """Copy everything from ``source_uri`` into ``destination_uri``; resume if interrupted before.
 
     ``read_in_processes`` parses the source in helper processes beside the writer
-    (off: in a thread of this process). Returns the report; raises
+    (off: in a thread of this process). ``artifacts_to`` copies the artifacts the source
+    references under that root and rewrites their stored URIs to match; ``rewrite``
+    (``OLD=NEW`` prefix rules) changes stored URIs only; ``artifacts="keep"`` (the default
+    without ``artifacts_to``) leaves artifacts where they are. Returns the report; raises
     :class:`ConflictError` when the destination already holds objects of the
     source, and :class:`Interrupted` on Ctrl-C.
     """
     if on_error not in ON_ERROR:
         raise UsageError(f"--on-error {on_error!r} is not valid; choose one of: {', '.join(ON_ERROR)}")
+    options = ArtifactOptions.make(artifacts, artifacts_to, rewrite, s3_endpoint, artifact_workers)
     started = time.perf_counter()
     report = Report(source_uri, destination_uri)
     verifier: BackgroundVerifier | None = None
+    ledger: Ledger | None = None
     journal = Journal(state_dir)
     source = open_store(source_uri)
     destination = open_store(destination_uri)
@@ -157,6 +178,8 @@ def copy(
         raise UsageError(f"{destination_uri} cannot be written to (a {type(destination).__name__})")
     try:
         previous = journal.latest(source_uri, destination_uri)
+        if previous:
+            check_options(journal.options(previous["migration_id"]), options.recorded())
         if previous and previous["state"] == DONE:
             report.migration_id = previous["migration_id"]
             report.status = "up-to-date"
@@ -171,9 +194,12 @@ def copy(
             listener(Event("message", {"text": f"resuming migration {migration_id}"}))
         else:
             migration_id, needs_schema = _start(
-                source, destination, journal, source_uri, destination_uri, report
+                source, destination, journal, source_uri, destination_uri, report, options
             )
         report.migration_id = migration_id
+        rules = UriRewrite.from_json(journal.options(migration_id).get("artifacts", {}).get("rules"))
+        if options.to:
+            ledger = Ledger(journal.path, migration_id)
         records = journal.units(migration_id)
         report.units_total = len(records)
         report.units_done = sum(r.state == DONE for r in records)
@@ -195,15 +221,29 @@ def copy(
         worker_count = _workers(destination, workers)
         readers = None
         if read_in_processes and todo:
-            tasks = [UnitTask(Unit(r.kind, r.source_id, r.label), r.dest_id) for r in todo]
+            tasks = [UnitTask(Unit(r.kind, r.source_id, r.label), r.dest_id, rules) for r in todo]
             readers = ReaderPool(source, source_uri, tasks, processes=worker_count)
         if verify:
             verifier = BackgroundVerifier(destination)
-        run = _Run(source, destination, journal, migration_id, report, listener, on_error, readers, verifier)
+        run = _Run(
+            source,
+            destination,
+            journal,
+            migration_id,
+            report,
+            listener,
+            on_error,
+            readers,
+            verifier,
+            rules,
+            ledger,
+        )
         try:
             if needs_schema:  # the readers are already at work meanwhile
                 destination.prepare()
             _execute(run, todo, worker_count)
+            if ledger is not None and not report.failed_units:
+                report.artifacts = run_phase(ledger, rules, options, listener)
         except KeyboardInterrupt:
             journal.finish(migration_id, "interrupted")
             raise Interrupted(f"interrupted; migration {migration_id} can be resumed") from None
@@ -229,6 +269,8 @@ def copy(
     finally:
         if verifier is not None:
             verifier.close()
+        if ledger is not None:
+            ledger.close()
         report.seconds = time.perf_counter() - started
         source.close()
         destination.close()
@@ -236,7 +278,13 @@ def copy(
 
 
 def _start(
-    source: Any, destination: Any, journal: Journal, source_uri: str, destination_uri: str, report: Report
+    source: Any,
+    destination: Any,
+    journal: Journal,
+    source_uri: str,
+    destination_uri: str,
+    report: Report,
+    options: ArtifactOptions,
 ) -> tuple[str, bool]:
     """Plan ids and clashes and record the new migration; return its id and whether the
     destination still needs its schema (an empty database: it can be made while reading starts)."""
@@ -258,11 +306,12 @@ def _start(
             f"empty destination experiment {dest_id} replaced by source experiment "
             f"{source_id} of the same name"
         )
+    rules = rules_for(source, units, options)
     migration_id = journal.create(
         source_uri,
         destination_uri,
         [(p.unit.unit_id, p.unit.kind, p.unit.source_id, p.dest_id, p.unit.label) for p in plan.units],
-        {"remapped": plan.remapped},
+        {"remapped": plan.remapped, "artifacts": {**options.recorded(), "rules": rules.as_json()}},
     )
     return migration_id, fresh
 

@@ -146,6 +146,11 @@ class Journal:
             self._connection.execute("COMMIT")
         return migration_id
 
+    def options(self, migration_id: str) -> dict[str, Any]:
+        """The options a migration was started with (id map, artifact rules)."""
+        rows = self._execute("SELECT options FROM migrations WHERE migration_id = ?", (migration_id,))
+        return json.loads(rows[0][0] or "{}") if rows else {}
+
     def save_id_map(self, migration_id: str, remapped: dict[str, str]) -> Path:
         """Write a migration's experiment id map beside the journal (atomically); return its path."""
         path = self.state_dir / f"{migration_id}.experiment-ids.json"

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.engine.digest import Digest
 from mlmigrate.engine.prefetch import prefetch
 from mlmigrate.engine.transform import for_destination
@@ -39,14 +40,17 @@ class UnitResult:
 
     digests: dict[str, Digest] = field(default_factory=dict)
     collapsed: Counter[str] = field(default_factory=Counter)
+    #: (kind, uri) of the artifact locations the unit's source rows reference
+    artifacts: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class UnitTask:
-    """A unit to read and the id it has in the destination."""
+    """A unit to read, the id it has in the destination and how its artifact URIs change."""
 
     unit: Unit
     dest_id: str
+    rewrite: UriRewrite | None = None
 
 
 def read_shaped(source: Any, task: UnitTask, result: UnitResult) -> BatchStream:
@@ -56,6 +60,8 @@ def read_shaped(source: Any, task: UnitTask, result: UnitResult) -> BatchStream:
         unit_kind=task.unit.kind,
         dest_id=task.dest_id,
         collapsed=result.collapsed,
+        rewrite=task.rewrite,
+        artifacts=result.artifacts,
     )
     for table, batch in stream:
         result.digests.setdefault(table, Digest()).add(batch)
@@ -149,6 +155,7 @@ class _Helper:
                 elif kind == "end":
                     result.digests.update(payload.digests)
                     result.collapsed.update(payload.collapsed)
+                    result.artifacts += payload.artifacts
                     return
                 else:
                     raise payload

@@ -39,6 +39,8 @@ class Report:
     units_this_run: int = 0
     seconds: float = 0.0
     verify: dict[str, Any] | None = None
+    #: the artifact phase: objects and bytes per kind (None when artifacts were kept in place)
+    artifacts: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
 
     def table(self, name: str) -> TableStats:
@@ -84,4 +86,5 @@ class Report:
             "collapsed_duplicates": dict(self.collapsed),
             "notes": [mask(note) for note in self.notes],
             "verify": self.verify,
+            "artifacts": self.artifacts,
         }

@@ -7,6 +7,7 @@ from collections import Counter
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mlmigrate.artifacts.rewrite import UriRewrite, references
 from mlmigrate.stores.base import BatchStream
 from mlmigrate.tables import EXPERIMENT, TABLES
 
@@ -30,15 +31,27 @@ def dedupe(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 
 def for_destination(
-    stream: BatchStream, *, unit_kind: str, dest_id: str, collapsed: Counter[str]
+    stream: BatchStream,
+    *,
+    unit_kind: str,
+    dest_id: str,
+    collapsed: Counter[str],
+    rewrite: UriRewrite | None = None,
+    artifacts: list[tuple[str, str]] | None = None,
 ) -> BatchStream:
-    """Rewrite experiment ids to ``dest_id`` and collapse exact duplicate metric points.
+    """Rewrite experiment ids to ``dest_id``, artifact URIs by ``rewrite``, and collapse exact
+    duplicate metric points.
 
-    ``collapsed`` counts the duplicates removed per table, for the report.
+    ``collapsed`` counts the duplicates removed per table, for the report; ``artifacts``
+    (when given) collects the ``(kind, uri)`` artifact locations the source rows reference.
     """
     experiment = int(dest_id) if unit_kind == EXPERIMENT else None
     for table, batch in stream:
         spec = TABLES[table]
+        if artifacts is not None:
+            artifacts += references(table, batch)
+        if rewrite:
+            batch = rewrite.batch(table, batch)
         if experiment is not None and spec.experiment_columns:
             constant = pa.repeat(pa.scalar(experiment, pa.int64()), batch.num_rows)
             for column in spec.experiment_columns:

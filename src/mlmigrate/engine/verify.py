@@ -8,6 +8,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.engine.digest import Digest
 from mlmigrate.engine.transform import for_destination
 from mlmigrate.exceptions import TransientStoreError
@@ -21,6 +22,8 @@ class VerifyResult:
     tables: dict[str, dict[str, int]] = field(default_factory=dict)
     mismatches: list[dict[str, Any]] = field(default_factory=list)
     units_checked: int = 0
+    #: ``verify --artifacts``: objects checked per kind and the artifact mismatches
+    artifacts: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -34,6 +37,7 @@ class VerifyResult:
             "units_checked": self.units_checked,
             "tables": self.tables,
             "mismatches": self.mismatches,
+            "artifacts": self.artifacts,
         }
 
 
@@ -45,10 +49,25 @@ def digest_stream(stream: BatchStream) -> dict[str, Digest]:
     return digests
 
 
-def source_digests(source: Any, unit: Unit, dest_id: str) -> dict[str, Digest]:
-    """Digests of a source unit as it must look in the destination."""
+def source_digests(
+    source: Any,
+    unit: Unit,
+    dest_id: str,
+    *,
+    rewrite: UriRewrite | None = None,
+    artifacts: list[tuple[str, str]] | None = None,
+) -> dict[str, Digest]:
+    """Digests of a source unit as it must look in the destination (artifact URIs rewritten
+    as the migration rewrote them); ``artifacts`` collects the locations it references."""
     return digest_stream(
-        for_destination(source.read_unit(unit), unit_kind=unit.kind, dest_id=dest_id, collapsed=Counter())
+        for_destination(
+            source.read_unit(unit),
+            unit_kind=unit.kind,
+            dest_id=dest_id,
+            collapsed=Counter(),
+            rewrite=rewrite,
+            artifacts=artifacts,
+        )
     )
 
 
