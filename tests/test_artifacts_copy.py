@@ -58,7 +58,9 @@ def test_filestore_to_sqlite_with_artifacts_on_s3(
     _same_through_mlflow(artifact_store, db, tmp_path)
     with _sqlite(tmp_path / "dst.db") as connection:
         (uri,) = connection.execute("SELECT artifact_uri FROM runs").fetchone()
-    assert uri == f"s3://{bucket}/mlflow/{artifact_store['experiment_id']}/{artifact_store['run_id']}/artifacts"
+    assert (
+        uri == f"s3://{bucket}/mlflow/{artifact_store['experiment_id']}/{artifact_store['run_id']}/artifacts"
+    )
     checked = mlmigrate.verify(str(artifact_store["mlruns"]), db, artifacts=True)
     assert checked.ok, checked.mismatches
     assert sum(checked.artifacts["objects_checked"].values()) == len(expected)
@@ -111,3 +113,124 @@ def _same_through_mlflow(store: dict[str, Any], db: str, tmp_path: Path) -> None
     assert source["files"] and "hello.txt" in source["files"]
     assert migrated == source
     assert source["predictions"][store["model_uri"]] == [4, 5]
+
+
+def _gcs_client(endpoint: str) -> Any:
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    return storage.Client(
+        credentials=AnonymousCredentials(), project="test", client_options={"api_endpoint": endpoint}
+    )
+
+
+def test_local_to_gcs(artifact_store: dict[str, Any], gcs_server: str, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_server)
+    bucket = f"g-{uuid.uuid4().hex[:8]}"
+    _gcs_client(gcs_server).create_bucket(bucket)
+    db = f"sqlite:///{tmp_path / 'dst.db'}"
+
+    report = mlmigrate.copy(str(artifact_store["mlruns"]), db, artifacts_to=f"gs://{bucket}/root")
+
+    assert report.status == "done", report.as_dict()
+    blobs = {
+        blob.name[len("root/") :]: blob.download_as_bytes()
+        for blob in _gcs_client(gcs_server).list_blobs(bucket, prefix="root/")
+    }
+    assert blobs == _artifact_files(artifact_store)
+    with _sqlite(tmp_path / "dst.db") as connection:
+        (location,) = connection.execute("SELECT storage_location FROM model_versions").fetchone()
+    assert (
+        location
+        == f"gs://{bucket}/root/{artifact_store['experiment_id']}/models/{artifact_store['model_id']}/artifacts"
+    )
+    checked = mlmigrate.verify(str(artifact_store["mlruns"]), db, artifacts=True)
+    assert checked.ok, checked.mismatches
+
+
+def test_local_to_azure(
+    artifact_store: dict[str, Any], azure_server: Any, tmp_path: Path, monkeypatch
+) -> None:
+    from azure.storage.blob import BlobServiceClient
+
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azure_server.connection_string)
+    service = BlobServiceClient.from_connection_string(azure_server.connection_string)
+    container = f"c-{uuid.uuid4().hex[:8]}"
+    service.create_container(container)
+    root = f"wasbs://{container}@{azure_server.account}.blob.core.windows.net/mlflow"
+    db = f"sqlite:///{tmp_path / 'dst.db'}"
+
+    report = mlmigrate.copy(str(artifact_store["mlruns"]), db, artifacts_to=root)
+
+    assert report.status == "done", report.as_dict()
+    client = service.get_container_client(container)
+    blobs = {
+        blob.name[len("mlflow/") :]: client.download_blob(blob.name).readall()
+        for blob in client.list_blobs(name_starts_with="mlflow/")
+    }
+    assert blobs == _artifact_files(artifact_store)
+    with _sqlite(tmp_path / "dst.db") as connection:
+        (uri,) = connection.execute("SELECT artifact_uri FROM runs").fetchone()
+        (experiment_location,) = connection.execute("SELECT artifact_location FROM experiments").fetchone()
+    assert uri.startswith(root + "/") and uri.endswith("/artifacts")
+    assert experiment_location == f"{root}/{artifact_store['experiment_id']}"
+    checked = mlmigrate.verify(str(artifact_store["mlruns"]), db, artifacts=True)
+    assert checked.ok, checked.mismatches
+
+
+def test_local_to_local_with_postgresql(
+    artifact_store: dict[str, Any], postgres_db: str, tmp_path: Path
+) -> None:
+    """Experiment ids are remapped on PostgreSQL; the artifact paths keep the source's."""
+    root = tmp_path / "artifacts"
+
+    report = mlmigrate.copy(str(artifact_store["mlruns"]), postgres_db, artifacts_to=str(root))
+
+    assert report.status == "done", report.as_dict()
+    assert report.remapped  # an 18-digit FileStore id does not fit PostgreSQL's column
+    assert _files(root) == _artifact_files(artifact_store)
+    checked = mlmigrate.verify(str(artifact_store["mlruns"]), postgres_db, artifacts=True)
+    assert checked.ok, checked.mismatches
+    # after verify: loading a registered model from local files writes registered_model_meta there
+    _same_through_mlflow(
+        artifact_store, postgres_db.replace("postgresql://", "postgresql+psycopg://"), tmp_path
+    )
+
+
+def _store_on_s3(root: Path, bucket: str) -> dict[str, Any]:
+    """A FileStore whose experiment keeps its artifacts on S3 (logged through MLflow's S3 client)."""
+    import mlflow
+
+    mlruns = (root / "mlruns").resolve()
+    mlflow.set_tracking_uri(mlruns.as_uri())
+    try:
+        experiment_id = mlflow.create_experiment("on-s3", artifact_location=f"s3://{bucket}/src")
+        with mlflow.start_run(experiment_id=experiment_id) as run:
+            mlflow.log_text("on s3\n", "a.txt")
+            mlflow.log_dict({"k": list(range(100))}, "nested/b.json")
+    finally:
+        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+    return {"mlruns": mlruns, "experiment_id": experiment_id, "run_id": run.info.run_id}
+
+
+def test_s3_to_s3_server_side_in_one_bucket(s3_env: Any, tmp_path: Path) -> None:
+    bucket = f"s-{uuid.uuid4().hex[:8]}"
+    client = s3_env.client()
+    client.create_bucket(Bucket=bucket)
+    store = _store_on_s3(tmp_path, bucket)
+    db = f"sqlite:///{tmp_path / 'dst.db'}"
+
+    report = mlmigrate.copy(str(store["mlruns"]), db, artifacts_to=f"s3://{bucket}/moved")
+
+    assert report.status == "done", report.as_dict()
+    run = report.artifacts["kinds"]["run"]
+    assert (run["objects"], run["copied"], run["server_side"]) == (2, 2, 2)
+    prefix = f"moved/{store['experiment_id']}/{store['run_id']}/artifacts/"
+    moved = client.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
+    assert sorted(item["Key"][len(prefix) :] for item in moved) == ["a.txt", "nested/b.json"]
+    source_keys = client.list_objects_v2(Bucket=bucket, Prefix="src/")["Contents"]
+    assert len(source_keys) == 2  # the source is never deleted
+    body = client.get_object(Bucket=bucket, Key=prefix + "a.txt")["Body"].read()
+    assert body == b"on s3\n"
+    checked = mlmigrate.verify(str(store["mlruns"]), db, artifacts=True)
+    assert checked.ok, checked.mismatches
