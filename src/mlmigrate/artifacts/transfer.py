@@ -4,9 +4,11 @@ computed on the way; checked by size and hash; skipped when already there."""
 from __future__ import annotations
 
 import hashlib
+import queue
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from mlmigrate.artifacts.backends import SMALL, Backend
 from mlmigrate.artifacts.ledger import Ledger, ObjectRecord
@@ -49,21 +51,63 @@ def sha256_of(chunks: Iterable[bytes]) -> tuple[int, str]:
 
 
 class _Hashing:
-    """Passes chunks through while hashing and counting them; stops on request."""
+    """Chunks read on a thread of their own, hashed and counted, handed over through a
+    bounded queue (memory stays at a few chunks).
+
+    The writer consumes them inside its own I/O loop (obstore's runtime, which cannot
+    run another obstore call from within), so the reading must happen elsewhere.
+    """
+
+    DEPTH = 4
 
     def __init__(self, chunks: Iterable[bytes], stop: threading.Event | None):
         self._chunks = chunks
-        self._stop = stop
+        self._stop = stop or threading.Event()
+        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=self.DEPTH)
+        self._abandoned = threading.Event()
         self.digest = hashlib.sha256()
         self.size = 0
 
+    def _read(self) -> None:
+        try:
+            for chunk in self._chunks:
+                self.digest.update(chunk)
+                self.size += len(chunk)
+                if not self._offer(("chunk", chunk)):
+                    return
+            self._offer(("end", None))
+        except BaseException as exc:  # handed to the consumer
+            self._offer(("error", exc))
+
+    def _offer(self, item: tuple[str, Any]) -> bool:
+        while not self._abandoned.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._chunks:
-            if self._stop is not None and self._stop.is_set():
-                raise Stopped("stopped")
-            self.digest.update(chunk)
-            self.size += len(chunk)
-            yield chunk
+        reader = threading.Thread(target=self._read, name="mlmigrate-artifact-read", daemon=True)
+        reader.start()
+        try:
+            while True:
+                if self._stop.is_set():
+                    raise Stopped("stopped")
+                try:
+                    kind, payload = self._queue.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                if kind == "chunk":
+                    yield payload
+                elif kind == "end":
+                    return
+                else:
+                    raise payload
+        finally:
+            self._abandoned.set()
+            reader.join(timeout=5)
 
 
 def check_local_target(destination: Endpoint, root: Location) -> None:
