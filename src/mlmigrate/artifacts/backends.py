@@ -67,7 +67,10 @@ class Backend(Protocol):
 
 
 def _translate(exc: BaseException, what: str) -> StoreError:
-    text = mask(f"{what}: {type(exc).__name__}: {exc}")
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if len(detail) > 300:  # obstore appends its whole debug tree; the first line says it
+        detail = detail[:300] + "…"
+    text = mask(f"{what}: {type(exc).__name__}: {detail}")
     name = type(exc).__name__
     if isinstance(exc, ConnectionError | TimeoutError) or name in ("ServiceUnavailable", "TooManyRequests"):
         return TransientStoreError(text)

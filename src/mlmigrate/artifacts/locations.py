@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -24,6 +25,7 @@ SERVICES: dict[str, str] = {
     "abfs": "azure",
     "abfss": "azure",
 }
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]+:")
 SUPPORTED = (
     "a local path, file://, s3://, gs://, az://container/…, wasbs://container@account.blob.core.windows.net/…"
 )
@@ -87,7 +89,9 @@ def normalize(uri: str) -> str:
     """One spelling of an artifact URI: local paths become absolute ``file://`` URIs, no
     trailing ``/``. Other URIs are kept as written (their spelling is what MLflow reads)."""
     text = uri.strip()
-    if "://" not in text and not text.startswith("file:"):
+    if _SCHEME.match(text) and not text.startswith("file:"):
+        pass  # a URI of some scheme (s3://, models:/, mlflow-artifacts:/…)
+    elif "://" not in text and not text.startswith("file:"):
         text = Path(text).expanduser().absolute().as_uri()
     elif text.startswith("file:") and not text.startswith("file://"):
         text = "file://" + text[len("file:") :]
