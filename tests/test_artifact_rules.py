@@ -126,7 +126,10 @@ def test_a_source_location_climbing_out_is_refused(minimal_store: Path, tmp_path
 
     with pytest.raises(UnsafeKeyError, match=r"'\.\.'"):
         mlmigrate.copy(
-            str(minimal_store), f"sqlite:///{tmp_path / 'x.db'}", artifacts_to=str(root), read_in_processes=False
+            str(minimal_store),
+            f"sqlite:///{tmp_path / 'x.db'}",
+            artifacts_to=str(root),
+            read_in_processes=False,
         )
     assert not (tmp_path / "etc").exists()
 
