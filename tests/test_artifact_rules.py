@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -188,3 +189,17 @@ def test_secrets_stay_out_of_errors_and_reports(
     assert secret not in result.stdout + result.stderr
     status = run_cli("status", "--json")
     assert secret not in status.stdout + status.stderr
+
+
+def test_plan_counts_artifacts_per_kind(artifact_store: dict[str, Any]) -> None:
+    mlruns: Path = artifact_store["mlruns"]
+    result = run_cli("plan", str(mlruns), "--json")
+
+    assert result.returncode == 0, show(result)
+    artifacts = json.loads(result.stdout)["artifacts"]
+    run_folder = mlruns / artifact_store["experiment_id"] / artifact_store["run_id"] / "artifacts"
+    run_files = [p for p in run_folder.rglob("*") if p.is_file()]
+    assert artifacts["run"] == {"objects": len(run_files), "bytes": sum(p.stat().st_size for p in run_files)}
+    assert artifacts["trace"]["objects"] == 1
+    assert artifacts["logged_model"]["objects"] >= 4
+    assert "model_version" not in artifacts  # stored inside its logged model's folder: counted there
