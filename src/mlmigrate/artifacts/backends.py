@@ -47,8 +47,8 @@ class Endpoints:
 class Backend(Protocol):
     """One bucket or container (or the local file system) as the transfer sees it."""
 
-    def list(self, prefix: str) -> Iterator[tuple[str, int]]:
-        """``(key, size)`` of every object at or below ``prefix``."""
+    def list(self, prefix: str) -> Iterator[tuple[str, ObjectInfo]]:
+        """``(key, info)`` of every object at or below ``prefix``."""
 
     def head(self, key: str) -> ObjectInfo | None:
         """The object's size and tag, or None when it does not exist."""
@@ -59,11 +59,16 @@ class Backend(Protocol):
     def read_all(self, key: str) -> bytes:
         """A small object's bytes."""
 
-    def write(self, key: str, chunks: Iterable[bytes], *, small: bool) -> None:
-        """Store ``chunks`` at ``key``: one request when ``small``, else a parallel multipart upload."""
+    def write(self, key: str, chunks: Iterable[bytes], *, small: bool) -> str:
+        """Store ``chunks`` at ``key``: one request when ``small``, else a parallel multipart upload;
+        return the new object's tag."""
 
     def copy(self, source_key: str, key: str) -> None:
         """Server-side copy within this store."""
+
+
+def _info(meta: Any) -> ObjectInfo:
+    return ObjectInfo(int(meta["size"]), str(meta.get("e_tag") or meta["last_modified"]))
 
 
 def _translate(exc: BaseException, what: str) -> StoreError:
@@ -84,13 +89,13 @@ class ObstoreBackend:
         self._store = store
         self._label = label
 
-    def list(self, prefix: str) -> Iterator[tuple[str, int]]:
+    def list(self, prefix: str) -> Iterator[tuple[str, ObjectInfo]]:
         import obstore
 
         try:
             for chunk in obstore.list(self._store, prefix=prefix or None, chunk_size=1000):
                 for meta in chunk:
-                    yield meta["path"], int(meta["size"])
+                    yield meta["path"], _info(meta)
         except Exception as exc:
             raise _translate(exc, f"cannot list {self._label}/{prefix}") from exc
 
@@ -104,7 +109,7 @@ class ObstoreBackend:
             return None
         except Exception as exc:
             raise _translate(exc, f"cannot read {self._label}/{key}") from exc
-        return ObjectInfo(int(meta["size"]), str(meta.get("e_tag") or meta["last_modified"]))
+        return _info(meta)
 
     def read(self, key: str) -> Iterator[bytes]:
         import obstore
@@ -122,14 +127,15 @@ class ObstoreBackend:
         except Exception as exc:
             raise _translate(exc, f"cannot read {self._label}/{key}") from exc
 
-    def write(self, key: str, chunks: Iterable[bytes], *, small: bool) -> None:
+    def write(self, key: str, chunks: Iterable[bytes], *, small: bool) -> str:
         import obstore
 
         try:
             if small:
-                obstore.put(self._store, key, b"".join(chunks), use_multipart=False)
+                result = obstore.put(self._store, key, b"".join(chunks), use_multipart=False)
             else:
-                obstore.put(self._store, key, iter(chunks), chunk_size=CHUNK, max_concurrency=8)
+                result = obstore.put(self._store, key, iter(chunks), chunk_size=CHUNK, max_concurrency=8)
+            return str(result.get("e_tag") or "")
         except StoreError:
             raise
         except Exception as exc:
@@ -163,13 +169,13 @@ class GcsBackend:
         self._bucket = client.bucket(bucket)
         self._label = f"gs://{bucket}"
 
-    def list(self, prefix: str) -> Iterator[tuple[str, int]]:
+    def list(self, prefix: str) -> Iterator[tuple[str, ObjectInfo]]:
         try:
             exact = self._bucket.get_blob(prefix) if prefix else None
             if exact is not None:
-                yield exact.name, int(exact.size)
+                yield exact.name, ObjectInfo(int(exact.size), f"{exact.generation}")
             for blob in self._bucket.client.list_blobs(self._bucket, prefix=f"{prefix}/" if prefix else None):
-                yield blob.name, int(blob.size)
+                yield blob.name, ObjectInfo(int(blob.size), f"{blob.generation}")
         except Exception as exc:
             raise _translate(exc, f"cannot list {self._label}/{prefix}") from exc
 
@@ -194,15 +200,17 @@ class GcsBackend:
         except Exception as exc:
             raise _translate(exc, f"cannot read {self._label}/{key}") from exc
 
-    def write(self, key: str, chunks: Iterable[bytes], *, small: bool) -> None:
+    def write(self, key: str, chunks: Iterable[bytes], *, small: bool) -> str:
         blob = self._bucket.blob(key)
         try:
             if small:
                 blob.upload_from_string(b"".join(chunks), content_type="application/octet-stream")
-                return
+                return f"{blob.generation}"
             with blob.open("wb", chunk_size=CHUNK, ignore_flush=True) as handle:  # resumable upload
                 for chunk in chunks:
                     handle.write(chunk)
+            blob.reload()
+            return f"{blob.generation}"
         except StoreError:
             raise
         except Exception as exc:

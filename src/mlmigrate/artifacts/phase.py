@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from mlmigrate.artifacts.backends import Backends
-from mlmigrate.artifacts.ledger import Ledger
+from mlmigrate.artifacts.backends import Backends, ObjectInfo
+from mlmigrate.artifacts.ledger import Ledger, ObjectRecord
 from mlmigrate.artifacts.locations import Location, normalize, parse, safe_key
 from mlmigrate.artifacts.rewrite import KINDS, Rule, UriRewrite, parse_rule
 from mlmigrate.artifacts.transfer import Endpoint, check_local_target, copy_object, same_content
 from mlmigrate.engine.events import Event, Listener, ignore
-from mlmigrate.exceptions import MigrationError, UsageError
+from mlmigrate.exceptions import MigrationError, StoreError, UsageError
 from mlmigrate.uris import mask
 
 #: objects copied at once (a large object also uploads its parts in parallel)
@@ -154,19 +154,37 @@ def _endpoint(backends: Backends, location: Location, key: str) -> Endpoint:
     return Endpoint(backends.get(location), location, key, uri)
 
 
-def _objects(backends: Backends, location: Location) -> list[tuple[str, int]]:
+def _objects(backends: Backends, location: Location) -> list[tuple[str, ObjectInfo]]:
     """Every object at or below ``location`` (the location itself when it is one object)."""
     backend = backends.get(location)
     found = list(backend.list(location.prefix))
     if not found:
         info = backend.head(location.prefix)
         if info is not None:
-            found = [(location.prefix, info.size)]
+            found = [(location.prefix, info)]
     return found
 
 
+@dataclass
+class _Job:
+    """One prefix under way: the sizes its destination keys must have, and how many are left."""
+
+    prefix: Prefix
+    expected: dict[str, int]
+    remaining: int
+
+    @property
+    def size(self) -> int:
+        return sum(self.expected.values())
+
+
 class ArtifactCopier:
-    """Copies prefixes object by object on a thread pool, recording progress in the ledger."""
+    """Copies prefixes object by object on a thread pool, recording progress in the ledger.
+
+    Per prefix: one listing of the source and one of the destination (what is there
+    already), a GET and a PUT per object (or a server-side copy), and a listing of the
+    destination at the end that checks every object's size.
+    """
 
     def __init__(
         self,
@@ -191,8 +209,6 @@ class ArtifactCopier:
         done = self.ledger.done_prefixes()
         report.prefixes = len(prefixes)
         self.listener(Event("artifacts_started", {"prefixes": len(prefixes)}))
-        remaining: dict[str, int] = {}
-        totals: dict[str, list[int]] = {}
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="mlmigrate-artifact")
         running: set[Future[None]] = set()
         try:
@@ -207,29 +223,25 @@ class ArtifactCopier:
                     self.listener(Event("artifact_prefix_done", {"uri": prefix.source_uri}))
                     continue
                 listing = _objects(self.backends, prefix.source)
+                present = dict(self.backends.get(prefix.destination).list(prefix.destination.prefix))
                 known = self.ledger.objects_under(prefix.destination_uri)
-                remaining[prefix.source_uri] = len(listing)
-                totals[prefix.source_uri] = [len(listing), sum(size for _, size in listing)]
-                if not listing:
-                    self._finish(prefix, totals)
-                for key, size in listing:
-                    relative = prefix.source.relative(key)
-                    target = _endpoint(self.backends, prefix.destination, prefix.destination.key(relative))
+                pairs = []
+                for key, info in listing:
+                    target = _endpoint(
+                        self.backends, prefix.destination, prefix.destination.key(prefix.source.relative(key))
+                    )
                     check_local_target(target, self.root)
-                    source = _endpoint(self.backends, prefix.source, key)
+                    pairs.append((_endpoint(self.backends, prefix.source, key), target, info.size))
+                job = _Job(prefix, {target.key: size for _, target, size in pairs}, len(pairs))
+                if not pairs:
+                    self._finish(job)
+                for source, target, size in pairs:
                     while len(running) >= self.workers * 4:
                         finished, _ = wait(running, return_when=FIRST_EXCEPTION)
                         self._reap(finished, running)
+                    present_info = present.get(target.key)
                     future = pool.submit(
-                        self._one,
-                        prefix,
-                        source,
-                        target,
-                        size,
-                        known.get(target.uri),
-                        report,
-                        remaining,
-                        totals,
+                        self._one, job, source, target, size, present_info, known.get(target.uri), report
                     )
                     running.add(future)
             while running:
@@ -256,20 +268,21 @@ class ArtifactCopier:
 
     def _one(
         self,
-        prefix: Prefix,
+        job: _Job,
         source: Endpoint,
         target: Endpoint,
         size: int,
-        known: Any,
+        present: ObjectInfo | None,
+        known: ObjectRecord | None,
         report: ArtifactReport,
-        remaining: dict[str, int],
-        totals: dict[str, list[int]],
     ) -> None:
         if self.stop.is_set():
             return
-        outcome = copy_object(source, target, size, ledger=self.ledger, known=known, stop=self.stop)
+        outcome = copy_object(
+            source, target, size, present=present, ledger=self.ledger, known=known, stop=self.stop
+        )
         with self._lock:
-            stats = report.kind(prefix.kind)
+            stats = report.kind(job.prefix.kind)
             stats.objects += 1
             stats.bytes += size
             if outcome.copied:
@@ -278,16 +291,25 @@ class ArtifactCopier:
                 stats.server_side += outcome.server_side
             else:
                 stats.skipped += 1
-            remaining[prefix.source_uri] -= 1
-            last = remaining[prefix.source_uri] == 0
+            job.remaining -= 1
+            last = job.remaining == 0
         self.listener(Event("artifact_bytes", {"bytes": size if outcome.copied else 0, "objects": 1}))
         if last:
-            self._finish(prefix, totals)
+            self._finish(job)
 
-    def _finish(self, prefix: Prefix, totals: dict[str, list[int]]) -> None:
-        objects, size = totals[prefix.source_uri]
-        self.ledger.prefix_done(prefix.source_uri, prefix.kind, objects, size)
-        self.listener(Event("artifact_prefix_done", {"uri": prefix.source_uri}))
+    def _finish(self, job: _Job) -> None:
+        """Check the sizes at the destination with one listing, then mark the prefix done."""
+        if job.expected:
+            found = {key: info.size for key, info in _objects(self.backends, job.prefix.destination)}
+            for key, size in job.expected.items():
+                if found.get(key) != size:
+                    got = found.get(key)
+                    raise StoreError(
+                        f"{job.prefix.destination_uri}: {key} has "
+                        f"{'no object' if got is None else f'{got} bytes'} after the copy; expected {size}"
+                    )
+        self.ledger.prefix_done(job.prefix.source_uri, job.prefix.kind, len(job.expected), job.size)
+        self.listener(Event("artifact_prefix_done", {"uri": job.prefix.source_uri}))
 
 
 def survey(references: Iterable[tuple[str, str]], backends: Backends) -> tuple[dict[str, Any], list[str]]:
@@ -311,7 +333,7 @@ def survey(references: Iterable[tuple[str, str]], backends: Backends) -> tuple[d
             continue
         entry = kinds.setdefault(prefix.kind, {"objects": 0, "bytes": 0})
         entry["objects"] += len(listing)
-        entry["bytes"] += sum(size for _, size in listing)
+        entry["bytes"] += sum(info.size for _, info in listing)
     return kinds, problems
 
 
