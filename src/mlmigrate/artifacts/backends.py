@@ -150,6 +150,26 @@ class ObstoreBackend:
             raise _translate(exc, f"cannot copy {self._label}/{source_key} to {key}") from exc
 
 
+class LocalBackend(ObstoreBackend):
+    """Local files: written through obstore (atomic rename), read with plain file I/O, which
+    is faster than a round trip through obstore's runtime for many small files."""
+
+    def read(self, key: str) -> Iterator[bytes]:
+        try:
+            with open("/" + key, "rb") as handle:
+                while chunk := handle.read(CHUNK):
+                    yield chunk
+        except OSError as exc:
+            raise _translate(exc, f"cannot read file:///{key}") from exc
+
+    def read_all(self, key: str) -> bytes:
+        try:
+            with open("/" + key, "rb") as handle:
+                return handle.read()
+        except OSError as exc:
+            raise _translate(exc, f"cannot read file:///{key}") from exc
+
+
 class GcsBackend:
     """One GCS bucket through google-cloud-storage (honours ``STORAGE_EMULATOR_HOST``)."""
 
@@ -246,7 +266,7 @@ def _open(location: Location, endpoints: Endpoints) -> Backend:
         raise UsageError("artifacts need obstore: pip install 'mlmigrate[artifacts]'") from exc
     try:
         if location.service == "file":
-            return ObstoreBackend(LocalStore("/"), "file://")
+            return LocalBackend(LocalStore("/"), "file://")
         if location.service == "s3":
             options: dict[str, Any] = {}
             endpoint = endpoints.s3_endpoint()

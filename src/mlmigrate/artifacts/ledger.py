@@ -70,7 +70,8 @@ class Ledger:
             self._connection.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise JournalError(f"cannot open the artifact ledger in {journal_path}: {exc}") from exc
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the connection
+        self._pending_lock = threading.Lock()  # the buffer, so writers never wait for a commit
         self._pending: list[ObjectRecord] = []
         self._flushed = time.monotonic()
 
@@ -116,15 +117,15 @@ class Ledger:
 
     def record(self, record: ObjectRecord) -> None:
         """Remember an object written (or found identical) at the destination."""
-        with self._lock:
+        with self._pending_lock:
             self._pending.append(record)
-            due = len(self._pending) >= 256 or time.monotonic() - self._flushed > 2.0
+            due = len(self._pending) >= 1024 or time.monotonic() - self._flushed > 2.0
         if due:
             self.flush()
 
     def flush(self) -> None:
         """Write buffered object records."""
-        with self._lock:
+        with self._pending_lock:
             pending, self._pending = self._pending, []
             self._flushed = time.monotonic()
         if pending:

@@ -7,7 +7,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -210,9 +210,20 @@ class ArtifactCopier:
         report.prefixes = len(prefixes)
         self.listener(Event("artifacts_started", {"prefixes": len(prefixes)}))
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="mlmigrate-artifact")
-        running: set[Future[None]] = set()
+        slots = threading.BoundedSemaphore(self.workers * 4)  # objects queued or under way
+        errors: list[BaseException] = []
+
+        def settled(future: Future[None]) -> None:
+            error = None if future.cancelled() else future.exception()
+            if error is not None:
+                errors.append(error)
+                self.stop.set()
+            slots.release()
+
         try:
             for prefix in prefixes:
+                if errors:
+                    break
                 if prefix.source_uri in done:
                     objects, size = done[prefix.source_uri]
                     stats = report.kind(prefix.kind)
@@ -236,35 +247,31 @@ class ArtifactCopier:
                 if not pairs:
                     self._finish(job)
                 for source, target, size in pairs:
-                    while len(running) >= self.workers * 4:
-                        finished, _ = wait(running, return_when=FIRST_EXCEPTION)
-                        self._reap(finished, running)
-                    present_info = present.get(target.key)
+                    slots.acquire()
+                    if errors:
+                        slots.release()
+                        break
                     future = pool.submit(
-                        self._one, job, source, target, size, present_info, known.get(target.uri), report
+                        self._one,
+                        job,
+                        source,
+                        target,
+                        size,
+                        present.get(target.key),
+                        known.get(target.uri),
+                        report,
                     )
-                    running.add(future)
-            while running:
-                finished, _ = wait(running, return_when=FIRST_EXCEPTION)
-                self._reap(finished, running)
+                    future.add_done_callback(settled)
         except BaseException:
             self.stop.set()
-            for future in running:
-                future.cancel()
             raise
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=True, cancel_futures=self.stop.is_set())  # else: let the queue drain
             self.ledger.flush()
             report.seconds += time.perf_counter() - started
+        if errors:
+            raise errors[0]
         return report
-
-    @staticmethod
-    def _reap(finished: set[Future[None]], running: set[Future[None]]) -> None:
-        running.difference_update(finished)
-        for future in finished:
-            error = future.exception()
-            if error is not None:
-                raise error
 
     def _one(
         self,
