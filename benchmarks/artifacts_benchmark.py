@@ -236,6 +236,8 @@ def main() -> None:
             shutil.rmtree(workdir / "state", ignore_errors=True)
             (workdir / "bench.db").unlink(missing_ok=True)
             ours.append(mlmigrate_copy(mlruns, server.endpoint, f"mlm-{attempt}", workdir))
+        for attempt, (raw_run, our_run) in enumerate(zip(raw_seconds, ours, strict=True), 1):
+            print(f"run {attempt}: raw {raw_run:.2f} s, mlmigrate {our_run['seconds']:.2f} s")
         raw = min(raw_seconds)
         best = min(ours, key=lambda a: a["seconds"])
         copied = best["bytes_copied"]
@@ -251,7 +253,10 @@ def main() -> None:
             "mlmigrate_mib_per_s": round(size / best["seconds"] / 2**20, 1),
             "mlmigrate_total_seconds": round(best["total_seconds"], 3),
             "ratio": round(raw / best["seconds"], 3),
+            "runs": [[round(r, 3), o["seconds"]] for r, o in zip(raw_seconds, ours, strict=True)],
+            "load_average": os.getloadavg(),
         }
+        print(f"best of {options.repeat}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print(f"{'':22}{'seconds':>10}{'MiB/s':>10}{'objects/s':>12}")
         print(f"{'raw obstore put':22}{raw:>10.2f}{size / raw / 2**20:>10.1f}{objects / raw:>12.0f}")
         seconds = best["seconds"]
