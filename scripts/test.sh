@@ -30,6 +30,20 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install -q -e '.[test]'
 
+# Artifact tests: Azurite (Azure Blob emulator) from npm, into .ci-node/ (git-ignored); once.
+# moto (S3) and gcp-storage-emulator (GCS) come with the pip test extra.
+NODE_DIR=${NODE_DIR:-.ci-node}
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  apt-get update -q
+  apt-get install -y -q nodejs npm
+fi
+if [ ! -f "$NODE_DIR/node_modules/azurite/dist/src/blob/main.js" ]; then
+  mkdir -p "$NODE_DIR"
+  [ -f "$NODE_DIR/package.json" ] || echo '{"private": true}' > "$NODE_DIR/package.json"
+  (cd "$NODE_DIR" && npm install --no-audit --no-fund --silent azurite@3.37.0)
+fi
+export AZURITE_MAIN=${AZURITE_MAIN:-$PWD/$NODE_DIR/node_modules/azurite/dist/src/blob/main.js}
+
 "$VENV/bin/ruff" check src tests benchmarks
 "$VENV/bin/mypy"
 

@@ -118,6 +118,8 @@ def mysql_db(mariadb_server_handle: Any) -> Iterator[str]:
         mariadb_server_handle.drop_database(url)
     except Exception as exc:  # best effort
         print(f"could not drop {url}: {exc!r}", file=sys.stderr)
+
+
 def _mongo_server(kind: str) -> Iterator[object]:
     from servers_mongo import start_mongo
 
@@ -141,3 +143,6 @@ def secantus_server() -> Iterator[object]:
 def nx_server() -> Iterator[object]:
     """A running nx-27017 (:class:`servers_mongo.MongoServer`)."""
     yield from _mongo_server("nx")
+
+
+from artifact_fixtures import artifact_store, azure_server, gcs_server, s3_server  # noqa: E402,F401

@@ -49,6 +49,15 @@ OnConflict = Annotated[
         "experiment, versions to the same-named model), rename (copy under 'name (2)')",
     ),
 ]
+S3Endpoint = Annotated[
+    str | None,
+    typer.Option(
+        "--s3-endpoint",
+        envvar="MLFLOW_S3_ENDPOINT_URL",
+        help="S3-compatible endpoint URL for s3:// artifacts (MinIO, SeaweedFS…)",
+        metavar="URL",
+    ),
+]
 
 
 class ProgressView:
@@ -62,15 +71,17 @@ class ProgressView:
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("units"),
-            TextColumn("{task.fields[rows]:,} rows"),
-            TextColumn("{task.fields[rate]:,.0f} rows/s"),
+            TextColumn("{task.fields[unit]}"),
+            TextColumn("{task.fields[detail]}"),
             TimeElapsedColumn(),
             console=console,
             transient=True,
             disable=not enabled,
         )
-        self.task = self.progress.add_task(title, total=None, rows=0, rate=0.0)
+        self.task = self.progress.add_task(title, total=None, unit="units", detail="0 rows")
+        self.artifact_task: Any = None
+        self.artifact_bytes = 0
+        self.artifact_started = 0.0
 
     def __enter__(self) -> ProgressView:
         self.progress.__enter__()
@@ -86,7 +97,22 @@ class ProgressView:
         elif event.kind == "rows":
             self.rows += data["rows"]
             elapsed = max(time.perf_counter() - self.started, 1e-9)
-            self.progress.update(self.task, rows=self.rows, rate=self.rows / elapsed)
+            self.progress.update(
+                self.task, detail=f"{self.rows:,} rows {self.rows / elapsed:,.0f} rows/s"
+            )
+        elif event.kind == "artifacts_started":
+            self.artifact_started = time.perf_counter()
+            self.artifact_task = self.progress.add_task(
+                "artifacts", total=None, unit="objects", detail="0 B/s"
+            )
+        elif event.kind == "artifact_bytes" and self.artifact_task is not None:
+            self.artifact_bytes += data["bytes"]
+            elapsed = max(time.perf_counter() - self.artifact_started, 1e-9)
+            self.progress.update(
+                self.artifact_task,
+                advance=data["objects"],
+                detail=f"{_size(self.artifact_bytes)} {_size(self.artifact_bytes / elapsed)}/s",
+            )
         elif event.kind in ("unit_done", "unit_skipped"):
             self.progress.advance(self.task)
             if event.kind == "unit_skipped":
@@ -97,6 +123,40 @@ class ProgressView:
             self.progress.advance(self.task)
         elif event.kind == "message":
             console.print(data["text"])
+
+
+def _size(count: float) -> str:
+    """``count`` bytes in the largest binary unit that keeps it >= 1."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(count) < 1024:
+            return f"{count:,.1f} {unit}" if unit != "B" else f"{count:,.0f} B"
+        count /= 1024
+    return f"{count:,.1f} TiB"
+
+
+def _artifact_summary(artifacts: dict[str, Any] | None) -> None:
+    if not artifacts:
+        return
+    from mlmigrate.artifacts.rewrite import KIND_NAMES
+
+    table = Table(title=f"artifacts → {artifacts['destination']}", title_justify="left")
+    for column in ("kind", "objects", "bytes", "copied", "already there", "left in place"):
+        table.add_column(column, justify="left" if column == "kind" else "right")
+    for kind, stats in artifacts["kinds"].items():
+        table.add_row(
+            KIND_NAMES.get(kind, kind),
+            f"{stats['objects']:,}",
+            _size(stats["bytes"]),
+            f"{stats['copied']:,}",
+            f"{stats['skipped']:,}",
+            f"{stats['kept']:,}",
+        )
+    console.print(table)
+    rate = artifacts["bytes_per_second"]
+    console.print(
+        f"{_size(artifacts['bytes_copied'])} copied in {artifacts['seconds']:.2f} s"
+        + (f" ({_size(rate)}/s)" if rate else "")
+    )
 
 
 def _fail(exc: BaseException, code: int = EXIT_ERROR) -> typer.Exit:
@@ -161,6 +221,7 @@ def _summary(report: dict[str, Any]) -> None:
             console.print(f"[yellow]left out[/] ({reason}): {count:,} {name} row(s)")
     for unit in report["skipped_units"]:
         console.print(f"[yellow]skipped[/] {unit['unit']} ({unit['label']}): {unit['error']}")
+    _artifact_summary(report.get("artifacts"))
     verify = report.get("verify")
     if verify is not None:
         if verify["ok"]:
@@ -200,6 +261,26 @@ def copy(
         int | None,
         typer.Option("--batch-size", help="Documents sent per insert (MongoDB; others ignore it)"),
     ] = None,
+    artifacts: Annotated[
+        str | None,
+        typer.Option(
+            "--artifacts",
+            help="keep: leave artifacts where they are (default); copy: copy them to --artifacts-to",
+        ),
+    ] = None,
+    artifacts_to: Annotated[
+        str | None,
+        typer.Option(
+            "--artifacts-to",
+            help="Copy the artifacts under ROOT (a path, s3://, gs://, az://, wasbs://); rewrite their URIs",
+            metavar="ROOT",
+        ),
+    ] = None,
+    rewrite: Annotated[
+        list[str] | None,
+        typer.Option("--rewrite", help="OLD=NEW: rewrite stored artifact URIs under OLD (repeatable)"),
+    ] = None,
+    s3_endpoint: S3Endpoint = None,
     state_dir: StateDir = None,
     as_json: JsonFlag = False,
     quiet: Quiet = False,
@@ -220,6 +301,10 @@ def copy(
                 state_dir=state_dir,
                 listener=view,
                 batch_size=batch_size,
+                artifacts=artifacts,
+                artifacts_to=artifacts_to,
+                rewrite=rewrite or (),
+                s3_endpoint=s3_endpoint,
             )
     except Interrupted as exc:
         console.print(f"[yellow]{exc}[/]\nresume with: mlmigrate copy {mask(source)} {mask(destination)}")
@@ -257,15 +342,19 @@ def plan(
         str | None, typer.Argument(help="Destination store (optional): ids and clashes")
     ] = None,
     on_conflict: OnConflict = "fail",
+    s3_endpoint: S3Endpoint = None,
     as_json: JsonFlag = False,
     quiet: Quiet = False,
 ) -> None:
-    """Read SOURCE and show what a copy would write: counts per table, id remaps, clashes."""
+    """Read SOURCE and show what a copy would write: counts per table, artifact objects and
+    bytes per kind, id remaps, clashes."""
     from mlmigrate.engine.analysis import plan as run_plan
 
     try:
         with ProgressView(not quiet, "reading") as view:
-            result = run_plan(source, destination, on_conflict=on_conflict, listener=view)
+            result = run_plan(
+                source, destination, on_conflict=on_conflict, listener=view, s3_endpoint=s3_endpoint
+            )
     except UsageError as exc:
         raise _fail(exc, EXIT_USAGE) from None
     except MigrationError as exc:
@@ -284,6 +373,15 @@ def plan(
         f"({result['units']['experiments']} experiments, "
         f"{result['units']['registered_models']} registered models)"
     )
+    if result["artifacts"]:
+        from mlmigrate.artifacts.rewrite import KIND_NAMES
+
+        artifacts = Table(title="artifacts", title_justify="left")
+        for column in ("kind", "objects", "bytes"):
+            artifacts.add_column(column, justify="left" if column == "kind" else "right")
+        for kind, stats in result["artifacts"].items():
+            artifacts.add_row(KIND_NAMES.get(kind, kind), f"{stats['objects']:,}", _size(stats["bytes"]))
+        console.print(artifacts)
     for problem in result["problems"]:
         console.print(f"[red]bad input[/] {problem['unit']}: {problem['error']}")
     for source_id, dest_id in result.get("experiment_id_map", {}).items():
@@ -304,6 +402,11 @@ def _conflicts(resolutions: list[dict[str, str]]) -> None:
 def verify(
     source: Annotated[str, typer.Argument(help="Source store")],
     destination: Annotated[str, typer.Argument(help="Destination store")],
+    artifacts: Annotated[
+        bool,
+        typer.Option("--artifacts", help="Also compare every artifact object's size and SHA-256"),
+    ] = False,
+    s3_endpoint: S3Endpoint = None,
     state_dir: StateDir = None,
     as_json: JsonFlag = False,
     quiet: Quiet = False,
@@ -313,7 +416,14 @@ def verify(
 
     try:
         with ProgressView(not quiet, "verifying") as view:
-            result = run_verify(source, destination, state_dir=state_dir, listener=view)
+            result = run_verify(
+                source,
+                destination,
+                state_dir=state_dir,
+                listener=view,
+                artifacts=artifacts,
+                s3_endpoint=s3_endpoint,
+            )
     except UsageError as exc:
         raise _fail(exc, EXIT_USAGE) from None
     except MigrationError as exc:
@@ -325,6 +435,11 @@ def verify(
             console.print(
                 f"[green]equal[/]: {result.units_checked} units, "
                 f"{sum(t['source'] for t in result.tables.values()):,} rows"
+                + (
+                    f", {sum(result.artifacts['objects_checked'].values()):,} artifact objects"
+                    if result.artifacts
+                    else ""
+                )
             )
         else:
             _mismatches(result.mismatches)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlmigrate.artifacts.rewrite import UriRewrite, references
 from mlmigrate.engine.copy import holds_unit
 from mlmigrate.engine.events import Event, Listener, ignore
 from mlmigrate.engine.journal import PRESENT, Journal
@@ -33,15 +34,20 @@ def plan(
     *,
     on_conflict: str = "fail",
     listener: Listener = ignore,
+    s3_endpoint: str | None = None,
 ) -> dict[str, Any]:
-    """Read the whole source and say what a copy would write; nothing is written anywhere.
+    """Read the whole source and say what a copy would write (rows per table; artifact objects
+    and bytes per kind); nothing is written anywhere.
 
     With a destination: the experiment id map, every clash with what it holds and what
     ``on_conflict`` would do with each (``resolutions``), and the tables it cannot hold.
     """
+    from mlmigrate.artifacts.references import survey_references
+
     source = open_store(source_uri)
     counts: Counter[str] = Counter()
     problems: list[dict[str, str]] = []
+    artifacts: list[tuple[str, str]] = []
     try:
         units = source.units()
         listener(Event("planned", {"units": len(units), "todo": len(units), "remapped": {}}))
@@ -50,6 +56,7 @@ def plan(
             try:
                 for table, batch in source.read_unit(unit):
                     counts[table] += batch.num_rows
+                    artifacts += references(table, batch)
                     listener(Event("rows", {"table": table, "rows": batch.num_rows}))
             except SourceFormatError as exc:
                 problems.append({"unit": unit.unit_id, "label": unit.label, "error": str(exc)})
@@ -64,6 +71,8 @@ def plan(
             "total_rows": sum(counts.values()),
             "problems": problems,
         }
+        result["artifacts"], artifact_problems = survey_references(artifacts, s3_endpoint)
+        problems += [{"unit": "artifacts", "label": "", "error": text} for text in artifact_problems]
         if destination_uri:
             destination = open_store(destination_uri)
             try:
@@ -101,26 +110,29 @@ class _Written:
     shapings: dict[str, Shaping] = field(default_factory=dict)
     scopes: dict[str, Scope] = field(default_factory=dict)
     present: set[str] = field(default_factory=set)
+    rewrite: UriRewrite = field(default_factory=lambda: UriRewrite())
 
 
 def _written(
     source_uri: str, destination_uri: str, units: list[Unit], destination: Any, state_dir: Path | None
 ) -> _Written:
-    """Destination id, shaping and scope of every source unit: from the journal, else experiments
-    matched by name."""
+    """Destination id, shaping and scope of every source unit and the artifact URI rules: from
+    the journal, else experiments matched by name and URIs taken as they are."""
     journal = Journal(state_dir)
     try:
         latest = journal.latest(source_uri, destination_uri)
         if latest:
             migration_id = latest["migration_id"]
             records = journal.units(migration_id)
+            options = journal.options(migration_id)
             return _Written(
                 dest_ids={r.unit_id: r.dest_id for r in records},
-                shapings=journaled_shapings(journal.options(migration_id)),
+                shapings=journaled_shapings(options),
                 scopes={
                     unit_id: Scope.from_dict(data) for unit_id, data in journal.scopes(migration_id).items()
                 },
                 present={r.unit_id for r in records if r.state == PRESENT},
+                rewrite=UriRewrite.from_json(options.get("artifacts", {}).get("rules")),
             )
     finally:
         journal.close()
@@ -135,11 +147,22 @@ def _written(
 
 
 def verify(
-    source_uri: str, destination_uri: str, *, state_dir: Path | None = None, listener: Listener = ignore
+    source_uri: str,
+    destination_uri: str,
+    *,
+    state_dir: Path | None = None,
+    listener: Listener = ignore,
+    artifacts: bool = False,
+    s3_endpoint: str | None = None,
 ) -> VerifyResult:
-    """Compare every unit of the source with the destination: counts and digests per table."""
+    """Compare every unit of the source with the destination: counts and digests per table.
+
+    The source's artifact URIs are rewritten by the rules its migration recorded before
+    comparing. ``artifacts`` also hashes every artifact object on both sides.
+    """
     source = open_store(source_uri)
     destination = open_store(destination_uri)
+    referenced: list[tuple[str, str]] = []
     try:
         units = source.units()
         written = _written(source_uri, destination_uri, units, destination, state_dir)
@@ -167,6 +190,8 @@ def verify(
                     shaping,
                     finite_floats=not destination.capabilities.holds_infinity,
                     experiment_ids=experiment_ids,
+                    rewrite=written.rewrite,
+                    artifacts=referenced,
                 )
                 expected = {t: d.as_dict() for t, d in digests.items() if scope is None or Scope.compares(t)}
             except SourceFormatError as exc:
@@ -181,6 +206,11 @@ def verify(
             ok = compare_unit(result, unit.unit_id, expected, actual)
             listener(Event("verify_unit", {"unit": unit.unit_id, "ok": ok}))
         check_references(destination, result)
+        if artifacts:
+            from mlmigrate.artifacts.references import verify_references
+
+            result.artifacts = verify_references(referenced, written.rewrite, s3_endpoint, listener)
+            result.mismatches += result.artifacts["mismatches"]
         return result
     finally:
         source.close()

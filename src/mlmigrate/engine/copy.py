@@ -5,10 +5,15 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
+from mlmigrate.artifacts.ledger import Ledger
+from mlmigrate.artifacts.phase import check_options
+from mlmigrate.artifacts.rewrite import UriRewrite
+from mlmigrate.engine.artifacts import ArtifactOptions, rules_for, run_phase
 from mlmigrate.engine.events import Event, Listener, ignore
 from mlmigrate.engine.journal import DONE, FAILED, PRESENT, SKIPPED, Journal, UnitRecord
 from mlmigrate.engine.plan import MERGE, ON_CONFLICT, SKIP, base_shaping, journaled_shapings, plan_units
@@ -53,8 +58,12 @@ class _Run:
         readers: ReaderPool | None,
         verifier: BackgroundVerifier | None,
         shapings: dict[str, Shaping],
+        rewrite: UriRewrite | None = None,
+        ledger: Ledger | None = None,
     ):
         self.shapings = shapings
+        self.rewrite = rewrite
+        self.ledger = ledger
         self.readers = readers
         self.verifier = verifier
         self.source = source
@@ -71,7 +80,7 @@ class _Run:
         self, unit: Unit, record: UnitRecord, result: UnitResult, attempt_rows: Counter[str]
     ) -> BatchStream:
         """The unit's destination-ready batches, counted (also in ``attempt_rows``) and timed."""
-        task = unit_task(record, self.destination, self.report.remapped, self.shapings)
+        task = unit_task(record, self.destination, self.report.remapped, self.shapings, self.rewrite)
         if self.readers is not None:
             stream = self.readers.read(task, result)
         else:
@@ -140,6 +149,8 @@ class _Run:
         scope = result.scope if shaping.into_existing else None
         if scope is not None:  # before the unit counts as done: verify needs it after any resume
             self.journal.save_scope(self.migration_id, record.unit_id, scope.as_dict())
+        if self.ledger is not None:  # before the unit is done, so a resume still knows them
+            self.ledger.add_references(result.artifacts)
         self.journal.mark(
             self.migration_id,
             record.unit_id,
@@ -182,7 +193,11 @@ def holds_unit(destination: Any, unit_kind: str) -> bool:
 
 
 def unit_task(
-    record: UnitRecord, destination: Any, remapped: dict[str, str], shapings: dict[str, Shaping]
+    record: UnitRecord,
+    destination: Any,
+    remapped: dict[str, str],
+    shapings: dict[str, Shaping],
+    rewrite: UriRewrite | None = None,
 ) -> UnitTask:
     """What reading ``record``'s unit for ``destination`` takes (a unit the plan did not shape,
     one a re-run picked up, gets the destination's base shaping)."""
@@ -193,6 +208,7 @@ def unit_task(
         shapings.get(record.unit_id) or base_shaping(destination),
         finite_floats=not capabilities.holds_infinity,
         experiment_ids=tuple(sorted(remapped.items())) if record.kind == GLOBAL else (),
+        rewrite=rewrite,
     )
 
 
@@ -212,6 +228,11 @@ def copy(
     listener: Listener = ignore,
     read_in_processes: bool = True,
     batch_size: int | None = None,
+    artifacts: str | None = None,
+    artifacts_to: str | None = None,
+    rewrite: Sequence[str] = (),
+    s3_endpoint: str | None = None,
+    artifact_workers: int | None = None,
 ) -> Report:
     """Copy everything from ``source_uri`` into ``destination_uri``; resume if interrupted before.
 
@@ -219,7 +240,10 @@ def copy(
     (off: in a thread of this process). Every read of a database source sees one
     snapshot, taken when the copy starts (MySQL's is read in this process only).
     ``batch_size`` is how many documents a destination that writes in batches (MongoDB)
-    sends at once. Returns the report; raises
+    sends at once. ``artifacts_to`` copies the artifacts the source
+    references under that root and rewrites their stored URIs to match; ``rewrite``
+    (``OLD=NEW`` prefix rules) changes stored URIs only; ``artifacts="keep"`` (the default
+    without ``artifacts_to``) leaves artifacts where they are. Returns the report; raises
     :class:`ConflictError` when the destination already holds objects of the
     source (with ``on_conflict="fail"``, the default), and :class:`Interrupted` on Ctrl-C.
     ``on_conflict`` (``fail``, ``skip``, ``merge``, ``rename``) decides what happens to
@@ -236,9 +260,11 @@ def copy(
         raise UsageError(
             f"{mask(source_uri)} is both the source and the destination; copy never writes its source"
         )
+    options = ArtifactOptions.make(artifacts, artifacts_to, rewrite, s3_endpoint, artifact_workers)
     started = time.perf_counter()
     report = Report(source_uri, destination_uri)
     verifier: BackgroundVerifier | None = None
+    ledger: Ledger | None = None
     journal = Journal(state_dir)
     source = open_store(source_uri)
     destination = open_store(destination_uri)
@@ -255,6 +281,8 @@ def copy(
         if hasattr(source, "pin_snapshot") and snapshot is None:
             read_in_processes = False  # a snapshot only this process can read (MySQL)
         previous = journal.latest(source_uri, destination_uri)
+        if previous:
+            check_options(journal.options(previous["migration_id"]), options.recorded())
         if previous and previous["state"] == DONE and on_conflict in (SKIP, MERGE):
             previous = None  # import again: what is there already is skipped or merged
         elif (
@@ -277,13 +305,16 @@ def copy(
             listener(Event("message", {"text": f"resuming migration {migration_id}"}))
         else:
             migration_id, needs_schema = _start(
-                source, destination, journal, source_uri, destination_uri, report, on_conflict
+                source, destination, journal, source_uri, destination_uri, report, options, on_conflict
             )
         report.migration_id = migration_id
+        rules = UriRewrite.from_json(journal.options(migration_id).get("artifacts", {}).get("rules"))
+        if options.to:
+            ledger = Ledger(journal.path, migration_id)
         records = journal.units(migration_id)
-        options = journal.options(migration_id)
-        shapings = journaled_shapings(options)
-        report.conflicts = list(options.get("resolutions", []))
+        journaled = journal.options(migration_id)
+        shapings = journaled_shapings(journaled)
+        report.conflicts = list(journaled.get("resolutions", []))
         report.units_total = len(records)
         report.units_done = sum(r.state in (DONE, PRESENT) for r in records)
         report.remapped = {
@@ -311,7 +342,7 @@ def copy(
         worker_count = _workers(destination, workers)
         readers = None
         if read_in_processes and todo:
-            tasks = [unit_task(r, destination, report.remapped, shapings) for r in todo]
+            tasks = [unit_task(r, destination, report.remapped, shapings, rules) for r in todo]
             readers = ReaderPool(source, source_uri, tasks, processes=worker_count, snapshot=snapshot)
         if verify:
             verifier = BackgroundVerifier(destination, in_process=not read_in_processes)
@@ -326,12 +357,16 @@ def copy(
             readers,
             verifier,
             shapings,
+            rules,
+            ledger,
         )
         try:
             if needs_schema:  # the readers are already at work meanwhile
                 destination.prepare()
             _execute(run, [r for r in todo if r.kind != GLOBAL], worker_count)
             _execute(run, [r for r in todo if r.kind == GLOBAL], 1)
+            if ledger is not None and not report.failed_units:
+                report.artifacts = run_phase(ledger, rules, options, listener)
         except KeyboardInterrupt:
             journal.finish(migration_id, "interrupted")
             raise Interrupted(f"interrupted; migration {migration_id} can be resumed") from None
@@ -358,6 +393,8 @@ def copy(
     finally:
         if verifier is not None:
             verifier.close()
+        if ledger is not None:
+            ledger.close()
         report.seconds = time.perf_counter() - started
         source.close()
         destination.close()
@@ -371,6 +408,7 @@ def _start(
     source_uri: str,
     destination_uri: str,
     report: Report,
+    options: ArtifactOptions,
     on_conflict: str = "fail",
 ) -> tuple[str, bool]:
     """Plan ids and clashes and record the new migration; return its id and whether the
@@ -407,6 +445,7 @@ def _start(
             f"empty destination experiment {dest_id} replaced by source experiment "
             f"{source_id} of the same name"
         )
+    rules = rules_for(source, units, options)
     migration_id = journal.create(
         source_uri,
         destination_uri,
@@ -414,7 +453,10 @@ def _start(
             (p.unit.unit_id, p.unit.kind, p.unit.source_id, p.dest_id, p.dest_label or p.unit.label)
             for p in plan.units
         ],
-        plan.journal_options(on_conflict),
+        {
+            **plan.journal_options(on_conflict),
+            "artifacts": {**options.recorded(), "rules": rules.as_json()},
+        },
     )
     for planned in plan.units:
         if planned.action == SKIP:

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.engine.digest import Digest
 from mlmigrate.engine.parent_watch import exit_with_parent
 from mlmigrate.engine.prefetch import prefetch
@@ -51,11 +52,13 @@ class UnitResult:
     def not_held(self) -> Counter[str]:
         """Rows of tables the destination cannot hold (``Capabilities.tables``), per table."""
         return self.left_out.get(NOT_HELD, Counter())
+    #: (kind, uri) of the artifact locations the unit's source rows reference
+    artifacts: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class UnitTask:
-    """A unit to read and the id it has in the destination."""
+    """A unit to read, the id it has in the destination and how its artifact URIs change."""
 
     unit: Unit
     dest_id: str
@@ -64,6 +67,7 @@ class UnitTask:
     finite_floats: bool = False
     #: source -> destination experiment ids that change, for references outside the canonical tables
     experiment_ids: tuple[tuple[str, str], ...] = ()
+    rewrite: UriRewrite | None = None
 
 
 def read_shaped(source: Any, task: UnitTask, result: UnitResult) -> BatchStream:
@@ -77,6 +81,8 @@ def read_shaped(source: Any, task: UnitTask, result: UnitResult) -> BatchStream:
         left_out=result.left_out,
         made_finite=result.made_finite if task.finite_floats else None,
         experiment_ids=dict(task.experiment_ids),
+        rewrite=task.rewrite,
+        artifacts=result.artifacts,
     )
     for table, batch in stream:
         result.digests.setdefault(table, Digest()).add(batch)
@@ -160,6 +166,7 @@ class _Helper:
                     result.left_out.update(payload.left_out)
                     result.scope = payload.scope
                     result.made_finite.update(payload.made_finite)
+                    result.artifacts += payload.artifacts
                     return
                 else:
                     raise payload

@@ -45,6 +45,8 @@ class Report:
     units_this_run: int = 0
     seconds: float = 0.0
     verify: dict[str, Any] | None = None
+    #: the artifact phase: objects and bytes per kind (None when artifacts were kept in place)
+    artifacts: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     #: what ``--on-conflict`` did with each clash: {"object", "action", "detail"}
     conflicts: list[dict[str, str]] = field(default_factory=list)
@@ -102,4 +104,5 @@ class Report:
             "left_out": self.left_out,
             "renumbered_versions": self.renumbered,
             "verify": self.verify,
+            "artifacts": self.artifacts,
         }

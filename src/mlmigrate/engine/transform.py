@@ -10,6 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mlmigrate.artifacts.rewrite import UriRewrite, references
 from mlmigrate.stores.base import BatchStream
 from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL, TABLES
 
@@ -225,6 +226,8 @@ def for_destination(
     left_out: dict[str, Counter[str]] | None = None,
     made_finite: Counter[str] | None = None,
     experiment_ids: Mapping[str, str] | None = None,
+    rewrite: UriRewrite | None = None,
+    artifacts: list[tuple[str, str]] | None = None,
 ) -> BatchStream:
     """Rewrite experiment ids to ``dest_id``, collapse exact duplicate metric points and apply
     the unit's ``shaping`` (merge, skipped runs, renumbered versions, renames, held tables).
@@ -233,7 +236,8 @@ def for_destination(
     not written, per reason and table, for the report. With ``made_finite`` (a destination
     without ±inf), non-finite floats are mapped by :func:`finite` and counted there per table.
     Tables outside the canonical model (the global unit) get their experiment references
-    rewritten by ``experiment_ids``.
+    rewritten by ``experiment_ids``. Artifact URIs are rewritten by ``rewrite``, and
+    ``artifacts`` (when given) collects the ``(kind, uri)`` artifact locations the rows reference.
     """
     shaping = shaping or Shaping()
     experiment = int(dest_id) if unit_kind == EXPERIMENT else None
@@ -258,6 +262,10 @@ def for_destination(
             before = batch.num_rows
             batch, skip_inputs = _without_runs(table, batch, skip_runs, skip_inputs)
             _leave_out(left_out, ALREADY_PRESENT, table, before - batch.num_rows)
+        if artifacts is not None:
+            artifacts += references(table, batch)
+        if rewrite:
+            batch = rewrite.batch(table, batch)
         if shaping.version_offset and "version" in batch.schema.names and unit_kind == REGISTERED_MODEL:
             index = batch.schema.get_field_index("version")
             batch = batch.set_column(

@@ -11,6 +11,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.engine.digest import Digest
 from mlmigrate.engine.parent_watch import exit_with_parent
 from mlmigrate.engine.transform import Scope, Shaping, for_destination
@@ -25,6 +26,8 @@ class VerifyResult:
     tables: dict[str, dict[str, int]] = field(default_factory=dict)
     mismatches: list[dict[str, Any]] = field(default_factory=list)
     units_checked: int = 0
+    #: ``verify --artifacts``: objects checked per kind and the artifact mismatches
+    artifacts: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -38,6 +41,7 @@ class VerifyResult:
             "units_checked": self.units_checked,
             "tables": self.tables,
             "mismatches": self.mismatches,
+            "artifacts": self.artifacts,
         }
 
 
@@ -65,10 +69,13 @@ def source_digests(
     *,
     finite_floats: bool = False,
     experiment_ids: dict[str, str] | None = None,
+    rewrite: UriRewrite | None = None,
+    artifacts: list[tuple[str, str]] | None = None,
 ) -> dict[str, Digest]:
     """Digests of a source unit as it must look in the destination: shaped as the copy shaped
     it (``finite_floats``: one without ±inf, where they are ±max float; ``experiment_ids``: ids
-    that change)."""
+    that change; artifact URIs rewritten as the migration rewrote them); ``artifacts`` collects
+    the locations it references."""
     return digest_stream(
         for_destination(
             source.read_unit(unit),
@@ -78,6 +85,8 @@ def source_digests(
             shaping=shaping,
             made_finite=Counter() if finite_floats else None,
             experiment_ids=experiment_ids,
+            rewrite=rewrite,
+            artifacts=artifacts,
         )
     )
 
