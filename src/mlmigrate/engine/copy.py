@@ -24,6 +24,8 @@ from mlmigrate.exceptions import (
 )
 from mlmigrate.stores import open_store
 from mlmigrate.stores.base import BatchStream, Unit
+from mlmigrate.tables import EXPERIMENT
+from mlmigrate.uris import mask
 
 ON_ERROR = ("fail", "skip")
 RETRIES = 3
@@ -59,6 +61,7 @@ class _Run:
         self.on_error = on_error
         self.stop = threading.Event()
         self.lock = threading.Lock()
+        self.started = time.perf_counter()
 
     def _timed(self, unit: Unit, record: UnitRecord, result: UnitResult) -> BatchStream:
         """The unit's destination-ready batches, counted and timed as they pass."""
@@ -120,6 +123,9 @@ class _Run:
                 self.report.table(table).written += rows
             self.report.units_done += 1
             self.report.units_this_run += 1
+            self.report.timeline.append(
+                (round(time.perf_counter() - self.started, 3), self.report.rows_written)
+            )
         self.listener(Event("unit_done", {"unit": record.unit_id, "rows": sum(written.values())}))
 
 
@@ -137,11 +143,13 @@ def copy(
     state_dir: Path | None = None,
     listener: Listener = ignore,
     read_in_processes: bool = True,
+    snapshot: bool = False,
 ) -> Report:
     """Copy everything from ``source_uri`` into ``destination_uri``; resume if interrupted before.
 
     ``read_in_processes`` parses the source in helper processes beside the writer
-    (off: in a thread of this process). Returns the report; raises
+    (off: in a thread of this process). ``snapshot`` reads a database source from one
+    transaction (one writer, read in this process), as a backup needs. Returns the report; raises
     :class:`ConflictError` when the destination already holds objects of the
     source, and :class:`Interrupted` on Ctrl-C.
     """
@@ -154,8 +162,12 @@ def copy(
     source = open_store(source_uri)
     destination = open_store(destination_uri)
     if not destination.capabilities.writable:
-        raise UsageError(f"{destination_uri} cannot be written to (a {type(destination).__name__})")
+        raise UsageError(f"{mask(destination_uri)} cannot be written to (a {type(destination).__name__})")
     try:
+        pinned = snapshot and hasattr(source, "pin_snapshot")
+        if pinned:
+            source.pin_snapshot()
+            read_in_processes, workers = False, 1
         previous = journal.latest(source_uri, destination_uri)
         if previous and previous["state"] == DONE:
             report.migration_id = previous["migration_id"]
@@ -174,6 +186,7 @@ def copy(
                 source, destination, journal, source_uri, destination_uri, report
             )
         report.migration_id = migration_id
+        resumed = previous is not None
         records = journal.units(migration_id)
         report.units_total = len(records)
         report.units_done = sum(r.state == DONE for r in records)
@@ -214,6 +227,15 @@ def copy(
         finally:
             if readers is not None:
                 readers.close()
+        if hasattr(destination, "record_source"):  # a backup keeps what it is a backup of
+            revision = source.schema_revision() if hasattr(source, "schema_revision") else None
+            destination.record_source(
+                {
+                    "source": mask(source_uri),
+                    "schema_revision": revision,
+                    "consistent_snapshot": bool(pinned and not resumed),
+                }
+            )
         destination.finish()
         if verify:
             listener(Event("verify_started", {"units": report.units_done}))
@@ -253,16 +275,24 @@ def _start(
             "nothing was copied (merge policies come with --on-conflict in a later release)",
             plan.clashes,
         )
+    replaced_rows: dict[str, list[dict[str, Any]]] = {}
     for source_id, dest_id in plan.replaced.items():
         report.notes.append(
             f"empty destination experiment {dest_id} replaced by source experiment "
             f"{source_id} of the same name"
         )
+        # kept so that a rollback can put the replaced (empty) experiment back as it was
+        replaced_rows[dest_id] = [
+            row
+            for table, batch in destination.read_unit(Unit(EXPERIMENT, dest_id))
+            if table == "experiments"
+            for row in batch.to_pylist()
+        ]
     migration_id = journal.create(
         source_uri,
         destination_uri,
         [(p.unit.unit_id, p.unit.kind, p.unit.source_id, p.dest_id, p.unit.label) for p in plan.units],
-        {"remapped": plan.remapped},
+        {"remapped": plan.remapped, "replaced_rows": replaced_rows},
     )
     return migration_id, fresh
 

@@ -40,6 +40,8 @@ class Report:
     seconds: float = 0.0
     verify: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    #: (seconds since the run started, rows written so far) after each unit, for the chart
+    timeline: list[tuple[float, int]] = field(default_factory=list)
 
     def table(self, name: str) -> TableStats:
         """Stats of table ``name``, created on first use."""
@@ -84,4 +86,5 @@ class Report:
             "collapsed_duplicates": dict(self.collapsed),
             "notes": [mask(note) for note in self.notes],
             "verify": self.verify,
+            "timeline": [list(point) for point in self.timeline],
         }

@@ -13,6 +13,7 @@ REGISTRY: dict[str, tuple[str, str | None]] = {
     "filestore": ("mlmigrate.stores.filestore.store:FileStore", None),
     "sqlite": ("mlmigrate.stores.sql.store:SqlStore", None),
     "postgresql": ("mlmigrate.stores.sql.store:SqlStore", "postgres"),
+    "backup": ("mlmigrate.stores.backup.store:BackupStore", None),
 }
 
 #: store family -> (how its URIs look, what mlmigrate does with it), for ``mlmigrate stores``
@@ -20,6 +21,10 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "filestore": ("./mlruns, a folder holding mlruns/, file:///abs/mlruns", "source"),
     "sqlite": ("sqlite:///relative.db, sqlite:////absolute.db", "destination (and verify)"),
     "postgresql": ("postgresql://user:password@host:5432/database", "destination (and verify)"),
+    "backup": (
+        "backup://relative/dir, backup:///abs/dir, a folder holding manifest.json",
+        "source and destination (mlmigrate backup / restore)",
+    ),
 }
 
 

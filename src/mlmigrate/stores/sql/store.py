@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import sqlalchemy
 
 from mlmigrate.exceptions import ConflictError, MigrationError, StoreError, TransientStoreError
 from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, Unit
 from mlmigrate.stores.sql.bulk import PostgresBulk, SqliteBulk, quote
-from mlmigrate.stores.sql.schema import prepare_schema
+from mlmigrate.stores.sql.schema import current_revision, prepare_schema
 from mlmigrate.stores.sql.unit_rows import EXTRA_CLEAR, UNIT_ROWS
 from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL, tables_of
 from mlmigrate.uris import mask, scheme_of, sqlite_path
@@ -61,6 +64,8 @@ class SqlStore:
         else:  # pragma: no cover - the registry routes only these here
             raise StoreError(f"unsupported SQL store {self.display_uri}")
         self._tables: set[str] | None = None
+        self._pinned: Any = None
+        self._pinned_exit = contextlib.ExitStack()
         try:
             self.engine = sqlalchemy.create_engine(_engine_url(uri), poolclass=sqlalchemy.NullPool)
         except Exception as exc:
@@ -135,16 +140,74 @@ class SqlStore:
             raise self._translate(exc, "reading what the destination holds") from exc
         return found
 
+    def pin_snapshot(self) -> None:
+        """Read the unit list and every unit from one transaction from now on (until ``close``),
+        so that a backup is one consistent state of the database."""
+        if self._pinned is None:
+            try:
+                self._pinned = self._pinned_exit.enter_context(self._bulk.snapshot())
+            except Exception as exc:
+                raise self._translate(exc, "opening a snapshot") from exc
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[Any]:
+        if self._pinned is not None:
+            yield self._pinned
+        else:
+            with self._bulk.snapshot() as connection:
+                yield connection
+
+    def schema_revision(self) -> str | None:
+        """The database's MLflow schema revision (None for a database without MLflow's tables)."""
+        if self.family == "sqlite" and not sqlite_path(self.uri).exists():
+            return None
+        try:
+            return current_revision(self.engine)
+        except Exception as exc:
+            raise self._translate(exc, "reading the schema revision") from exc
+
+    def write_problem(self) -> str | None:
+        """Why this database could not be written (permissions), or None when it can."""
+        if self.family == "sqlite":
+            path = sqlite_path(self.uri).expanduser().resolve()
+            folder = path.parent
+            while not folder.exists():
+                folder = folder.parent
+            if path.exists() and not os.access(path, os.W_OK):
+                return f"{path} is not writable"
+            if not os.access(folder, os.W_OK):
+                return f"{folder} is not writable (SQLite writes its journal beside the database)"
+            return None
+        if "experiments" in self._table_names():
+            sql = (
+                "SELECT bool_and(has_table_privilege(t, 'INSERT') AND has_table_privilege(t, 'DELETE')) "
+                "FROM unnest(ARRAY['experiments', 'runs', 'metrics', 'params', 'tags']) AS t"
+            )
+            what = "insert into and delete from MLflow's tables"
+        else:
+            sql = "SELECT has_schema_privilege(current_schema(), 'CREATE')"
+            what = "create tables in the current schema"
+        try:
+            with self.engine.connect() as connection:
+                allowed = connection.execute(sqlalchemy.text(sql)).scalar()
+        except Exception as exc:
+            raise self._translate(exc, "checking permissions") from exc
+        return None if allowed else f"the user of {self.display_uri} may not {what}"
+
     def units(self) -> list[Unit]:
         """Experiments by id, then registered models by name."""
-        text = sqlalchemy.text
-        with self.engine.connect() as connection:
-            experiments = connection.execute(
-                text("SELECT experiment_id, name FROM experiments ORDER BY experiment_id")
-            ).all()
-            models = connection.execute(
-                text("SELECT name FROM registered_models WHERE workspace = 'default' ORDER BY name")
-            ).all()
+        experiments_sql = "SELECT experiment_id, name FROM experiments ORDER BY experiment_id"
+        models_sql = "SELECT name FROM registered_models WHERE workspace = 'default' ORDER BY name"
+        if self._pinned is not None:
+            with self._pinned.cursor() as cursor:
+                cursor.execute(experiments_sql)
+                experiments = cursor.fetchall()
+                cursor.execute(models_sql)
+                models = cursor.fetchall()
+        else:
+            with self.engine.connect() as connection:
+                experiments = connection.execute(sqlalchemy.text(experiments_sql)).all()
+                models = connection.execute(sqlalchemy.text(models_sql)).all()
         return [Unit(EXPERIMENT, str(exp_id), name) for exp_id, name in experiments] + [
             Unit(REGISTERED_MODEL, name, name) for (name,) in models
         ]
@@ -156,7 +219,7 @@ class SqlStore:
         """All rows of one unit, table by table, from one consistent snapshot."""
         param = self._unit_param(unit.kind, unit.source_id)
         try:
-            with self._bulk.snapshot() as connection:
+            with self._snapshot() as connection:
                 for spec in tables_of(unit.kind):
                     columns = ", ".join(quote(name) for name in spec.columns)
                     sql = f"SELECT {columns} FROM {quote(spec.name)} WHERE {UNIT_ROWS[spec.name]}"
@@ -189,6 +252,18 @@ class SqlStore:
             raise self._translate(exc, f"writing {current} of {unit.unit_id}") from exc
         return written
 
+    def delete_unit(self, unit: Unit) -> None:
+        """Remove every row of ``unit`` (its destination id in ``unit.source_id``) in one transaction."""
+        param = self._unit_param(unit.kind, unit.source_id)
+        try:
+            with self._bulk.transaction() as connection:
+                for table, where in self._clear_statements(unit.kind):
+                    self._bulk.execute(connection, f"DELETE FROM {quote(table)} WHERE {where}", param)
+        except MigrationError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc, f"deleting {unit.unit_id}") from exc
+
     def _conflict(self, unit: Unit, table: str, exc: Exception) -> ConflictError:
         detail = mask(str(exc).strip().splitlines()[0])
         return ConflictError(
@@ -217,5 +292,9 @@ class SqlStore:
             )
 
     def close(self) -> None:
-        """Dispose of the engine's connections."""
-        self.engine.dispose()
+        """End a pinned snapshot and dispose of the engine's connections."""
+        try:
+            self._pinned_exit.close()
+        finally:
+            self._pinned = None
+            self.engine.dispose()
