@@ -41,6 +41,7 @@ def _chart(timeline: list[list[float]], width: int = 640, height: int = 220) -> 
     pad = 44
     max_t = max(points[-1][0], 1e-3)
     max_r = max(points[-1][1], 1)
+
     def x(t: float) -> float:
         return pad + (width - 2 * pad) * t / max_t
 
@@ -51,7 +52,7 @@ def _chart(timeline: list[list[float]], width: int = 640, height: int = 220) -> 
     rates = []
     for (t0, r0), (t1, r1) in zip(points, points[1:], strict=False):
         rate = (r1 - r0) / max(t1 - t0, 1e-6)
-        rates.append(f'<title>{rate:,.0f} rows/s between {t0:.2f} s and {t1:.2f} s</title>')
+        rates.append(f"<title>{rate:,.0f} rows/s between {t0:.2f} s and {t1:.2f} s</title>")
     dots = "".join(
         f'<circle cx="{x(t):.1f}" cy="{y(r):.1f}" r="3">{title}</circle>'
         for (t, r), title in zip(points[1:], rates, strict=True)

@@ -63,9 +63,7 @@ def _destination(migration: dict[str, Any], given: str | None) -> str:
     key = destination_key(migration)
     if given:
         if canonical(given) != key:
-            raise UsageError(
-                f"migration {migration['migration_id']} wrote to {key}, not to {mask(given)}"
-            )
+            raise UsageError(f"migration {migration['migration_id']} wrote to {key}, not to {mask(given)}")
         return given
     if "***" in key:
         raise UsageError(
