@@ -56,7 +56,8 @@ def test_rollback_removes_exactly_one_migration(
     assert rolled.returncode == 0, show(rolled)
     result = json_stdout(rolled)
     assert result["migration_id"] == migration
-    assert result["verify"]["ok"] is True and result["verify"]["units_checked"] == len(result["removed_units"])
+    assert result["verify"]["ok"] is True
+    assert result["verify"]["units_checked"] == len(result["removed_units"])
     assert "verify: the destination is as before" in rolled.stderr
     # what was there before is exactly as it was (the edge store's Default replaced the empty one: back)
     assert result["restored_experiments"] == ["0"]
