@@ -22,7 +22,18 @@ def _commands() -> list[str]:
 
 
 def test_cli_has_the_documented_commands() -> None:
-    assert _commands() == ["copy", "plan", "status", "stores", "verify"]
+    assert _commands() == [
+        "backup",
+        "check",
+        "config",
+        "copy",
+        "plan",
+        "restore",
+        "rollback",
+        "status",
+        "stores",
+        "verify",
+    ]
 
 
 @pytest.mark.parametrize("command", [None, *_commands()])
@@ -103,7 +114,7 @@ def test_status_lists_the_migration_after_a_copy(minimal_store: Path, tmp_path: 
 
     units = run_cli("status", migration_id, "--json")
     assert units.returncode == 0, show(units)
-    assert {u["state"] for u in json_stdout(units)} == {"done"}
+    assert {u["state"] for u in json_stdout(units)["units"]} == {"done"}
 
     unknown = run_cli("status", "no-such-migration")
     assert unknown.returncode == 2, show(unknown)

@@ -40,8 +40,10 @@ StateDir = Annotated[
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")]
 ReportFile = Annotated[
-    Path | None,
-    typer.Option("--report", help="Write the report to FILE.html (self-contained) or FILE.json"),
+    list[Path] | None,
+    typer.Option(
+        "--report", help="Write the report to FILE.html (self-contained) or FILE.json; may be repeated"
+    ),
 ]
 LogFile = Annotated[
     Path | None, typer.Option("--log-file", help="Append a structured log (JSON lines) to this file")
@@ -230,8 +232,8 @@ def copy(
         raise
     data = report.as_dict()
     _log_end(log, None, data)
-    if report_file is not None:
-        _write_report(report_file, data)
+    for path in report_file or []:
+        _write_report(path, data)
     if as_json:
         _print_json(data)
     if not quiet:

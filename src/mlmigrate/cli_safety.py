@@ -45,7 +45,7 @@ def _run_copy_like(
     run: Any,
     *,
     log_file: Path | None,
-    report_file: Path | None,
+    report_file: list[Path] | None,
     as_json: bool,
     quiet: bool,
     details: dict[str, str],
@@ -72,8 +72,8 @@ def _run_copy_like(
         raise
     data = report.as_dict()
     _log_end(log, None, data)
-    if report_file is not None:
-        _write_report(report_file, data)
+    for path in report_file or []:
+        _write_report(path, data)
     if as_json:
         _print_json(data)
     if not quiet:
