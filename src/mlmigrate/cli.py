@@ -231,6 +231,8 @@ def copy(
         _log_end(log, exc)
         raise
     data = report.as_dict()
+    if backup_dest is not None:
+        data["notes"].append(f"the destination was backed up to {backup_dest} before the copy")
     _log_end(log, None, data)
     for path in report_file or []:
         _write_report(path, data)

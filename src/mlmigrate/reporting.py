@@ -86,7 +86,7 @@ def render_html(report: dict[str, Any]) -> str:
             f"{s['written']:,}",
             f"{s['skipped']:,}",
             f"{s['seconds']:.2f}",
-            f"{s['written'] / s['seconds']:,.0f}" if s["seconds"] else "",
+            f"{s['written'] / s['seconds']:,.0f}" if s["seconds"] >= 0.01 else "",
         ]
         for name, s in report["tables"].items()
     ]
