@@ -65,8 +65,9 @@ def _disk_error(exc: BaseException, path: Path) -> StoreError:
     )
     if full:
         return StoreError(
-            f"no space left on the device writing the backup ({path}); nothing of this unit "
-            "was kept and the backup has no manifest, so it is not mistaken for a finished one"
+            f"no space left on the device writing the backup ({path}); the backup has no "
+            "manifest, so it is not mistaken for a finished one; free some space and run the "
+            "same command again to resume"
         )
     return StoreError(f"cannot write the backup file {path}: {exc}")
 
