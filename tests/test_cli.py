@@ -114,7 +114,7 @@ def test_status_lists_the_migration_after_a_copy(minimal_store: Path, tmp_path: 
 
     units = run_cli("status", migration_id, "--json")
     assert units.returncode == 0, show(units)
-    assert {u["state"] for u in json_stdout(units)["units"]} == {"done"}
+    assert {u["state"] for u in json_stdout(units)} == {"done"}
 
     unknown = run_cli("status", "no-such-migration")
     assert unknown.returncode == 2, show(unknown)

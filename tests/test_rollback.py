@@ -68,8 +68,9 @@ def test_rollback_removes_exactly_one_migration(
     ]
     assert count(destination, "runs") == 2 + 1 < runs_with_edge
     assert count(destination, "registered_models") == 1  # the minimal store's model
-    status = run_cli("status", migration, "--json")
-    assert json_stdout(status)["state"] == "rolled-back"
+    listed = {m["migration_id"]: m for m in json_stdout(run_cli("status", "--json"))}
+    assert listed[migration]["state"] == "rolled-back"
+    assert {u["state"] for u in json_stdout(run_cli("status", migration, "--json"))} == {"rolled-back"}
     again = run_cli("rollback", migration)
     assert again.returncode == 0 and "already rolled back" in again.stderr, show(again)
 

@@ -394,15 +394,7 @@ def status(
             if not units or record is None:
                 raise _fail(UsageError(f"no migration {migration_id!r} in {journal.path}"), EXIT_USAGE)
             if as_json:
-                _print_json(
-                    {
-                        **{
-                            k: record[k]
-                            for k in ("migration_id", "source", "destination", "state", "started", "ended")
-                        },
-                        "units": units,
-                    }
-                )
+                _print_json(units)
                 return
             console.print(
                 f"migration {migration_id}: {mask(record['source'])} → {mask(record['destination'])}, "
