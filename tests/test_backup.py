@@ -289,3 +289,43 @@ def test_interrupted_backup_resumes_to_a_whole_backup(generated: Path, tmp_path:
     assert run_cli("verify", str(generated), str(folder)).returncode == 0
     again = run_cli("backup", str(generated), str(folder))
     assert again.returncode == 0 and "already holds the finished backup" in again.stderr, show(again)
+
+
+#: Runs the CLI, but SIGKILLs it when ``sys.argv[1]`` (a module attribute) is called.
+_KILL_AT = """
+import os, signal, sys
+import mlmigrate.stores.backup.store as store
+
+def die(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+setattr(store, sys.argv[1], die)
+from mlmigrate.cli import main
+sys.argv = ["mlmigrate", *sys.argv[2:]]
+main()
+"""
+
+
+def test_backup_killed_before_its_manifest_is_not_whole_and_resumes(
+    minimal_store: Path, tmp_path: Path
+) -> None:
+    """Killed after the table files are in place, before the manifest: not a backup yet; the same
+    command then finishes it."""
+    folder = tmp_path / "backup"
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILL_AT, "write_manifest", "backup", str(minimal_store), str(folder), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert killed.returncode == -signal.SIGKILL, show(killed)
+    assert (folder / "runs.parquet").exists() and not (folder / "manifest.json").exists()
+    refused = run_cli("restore", str(folder), sqlite_uri(tmp_path / "x.db"))
+    assert refused.returncode == 2 and "no finished backup" in refused.stderr, show(refused)
+
+    resumed = run_cli("backup", str(minimal_store), str(folder), "-q")
+
+    assert resumed.returncode == 0, show(resumed)
+    assert (folder / "manifest.json").exists() and not (folder / ".parts").exists()
+    assert run_cli("verify", str(minimal_store), str(folder)).returncode == 0

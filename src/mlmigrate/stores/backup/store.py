@@ -196,7 +196,8 @@ class BackupStore:
         if self.root.exists():
             if not self.root.is_dir():
                 raise UsageError(f"backup folder {self.root} is a file")
-            others = [p.name for p in self.root.iterdir() if p.name != PARTS]
+            # a backup in progress (its parts, and table files of a merge cut short) is resumed
+            others = [] if (self.root / PARTS).is_dir() else [p.name for p in self.root.iterdir()]
             if others:
                 raise UsageError(
                     f"backup folder {self.root} is not empty and holds no backup "
@@ -228,13 +229,13 @@ class BackupStore:
                 continue
             found.experiments[int(unit.source_id)] = unit.label
             found.experiment_names[unit.label] = int(unit.source_id)
-            tables = {table for table, _ in self.read_unit(unit)}
+            tables = set()
+            for table, batch in self.read_unit(unit):
+                tables.add(table)
+                if table == "runs" and wanted:
+                    found.run_ids.update(set(batch.column("run_uuid").to_pylist()) & wanted)
             if not tables - {"experiments"}:
                 found.empty_experiments.add(int(unit.source_id))
-            if wanted:
-                for table, batch in self.read_unit(unit):
-                    if table == "runs":
-                        found.run_ids.update(set(batch.column("run_uuid").to_pylist()) & wanted)
         return found
 
     def write_unit(self, unit: Unit, dest_id: str, batches: BatchStream) -> dict[str, int]:
