@@ -235,6 +235,18 @@ def check(
         raise typer.Exit(EXIT_ERROR)
 
 
+def _defaults(command: str) -> dict[str, Any]:
+    """The built-in defaults of a command's options."""
+    import typer.main
+
+    commands: dict[str, Any] = getattr(typer.main.get_command(app), "commands", {})
+    found = {}
+    for param in getattr(commands.get(command), "params", []):
+        if param.param_type_name == "option" and param.name and not callable(param.default):
+            found[param.name] = param.default
+    return found
+
+
 @config_app.command("show")
 def config_show(
     command: Annotated[str | None, typer.Argument(help="Only this command's settings")] = None,
@@ -253,8 +265,14 @@ def config_show(
         raise _fail(UsageError(f"no command {command!r}; valid: {', '.join(sorted(parameters))}"), EXIT_USAGE)
     shown = {
         name: {
-            option: {"value": masked(option, value), "from": origin}
-            for option, (value, origin) in settings.items()
+            **{
+                option: {"value": masked(option, value), "from": "default"}
+                for option, value in _defaults(name).items()
+            },
+            **{
+                option: {"value": masked(option, value), "from": origin}
+                for option, (value, origin) in settings.items()
+            },
         }
         for name, settings in origins.items()
         if command in (None, name)
