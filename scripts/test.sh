@@ -25,6 +25,12 @@ if ! dpkg -s mariadb-server >/dev/null 2>&1; then
   apt-get install -y -q mariadb-server
 fi
 
+# Safety rails (issue 4): the HTML report is rendered in headless Chromium by tests/test_reports.py.
+if ! dpkg -s chromium >/dev/null 2>&1; then
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends chromium
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi

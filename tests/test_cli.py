@@ -22,7 +22,18 @@ def _commands() -> list[str]:
 
 
 def test_cli_has_the_documented_commands() -> None:
-    assert _commands() == ["copy", "plan", "status", "stores", "verify"]
+    assert _commands() == [
+        "backup",
+        "check",
+        "config",
+        "copy",
+        "plan",
+        "restore",
+        "rollback",
+        "status",
+        "stores",
+        "verify",
+    ]
 
 
 @pytest.mark.parametrize("command", [None, *_commands()])

@@ -39,6 +39,15 @@ StateDir = Annotated[
     ),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")]
+ReportFile = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--report", help="Write the report to FILE.html (self-contained) or FILE.json; may be repeated"
+    ),
+]
+LogFile = Annotated[
+    Path | None, typer.Option("--log-file", help="Append a structured log (JSON lines) to this file")
+]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary on stderr.")]
 OnConflict = Annotated[
     str,
@@ -284,13 +293,29 @@ def copy(
     state_dir: StateDir = None,
     as_json: JsonFlag = False,
     quiet: Quiet = False,
+    backup_dest: Annotated[
+        Path | None,
+        typer.Option("--backup-dest", help="First back up DESTINATION into this new folder (Parquet)"),
+    ] = None,
+    report_file: ReportFile = None,
+    log_file: LogFile = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only plan: show what would be written; write nothing")
+    ] = False,
 ) -> None:
     """Copy SOURCE into DESTINATION; run again to resume after a crash or Ctrl-C."""
     from mlmigrate.engine.copy import Interrupted
     from mlmigrate.engine.copy import copy as run_copy
 
+    if dry_run:
+        plan(source, destination, as_json=as_json, quiet=quiet)
+        return
+    log = _open_log(log_file, "copy", source=source, destination=destination)
     try:
         with ProgressView(not quiet, "copying") as view:
+            listener = _tee(view, log)
+            if backup_dest is not None:
+                _backup_destination(destination, backup_dest, state_dir, listener)
             report = run_copy(
                 source,
                 destination,
@@ -299,7 +324,7 @@ def copy(
                 verify=verify,
                 workers=workers,
                 state_dir=state_dir,
-                listener=view,
+                listener=listener,
                 batch_size=batch_size,
                 artifacts=artifacts,
                 artifacts_to=artifacts_to,
@@ -307,13 +332,17 @@ def copy(
                 s3_endpoint=s3_endpoint,
             )
     except Interrupted as exc:
+        _log_end(log, exc)
         console.print(f"[yellow]{exc}[/]\nresume with: mlmigrate copy {mask(source)} {mask(destination)}")
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except ConflictError as exc:
+        _log_end(log, exc)
         raise _fail(exc) from None
     except UsageError as exc:
+        _log_end(log, exc)
         raise _fail(exc, EXIT_USAGE) from None
     except MigrationError as exc:
+        _log_end(log, exc)
         if exc.report is not None and not quiet:
             exc.report["status"] = "failed"
             _summary(exc.report)
@@ -321,7 +350,15 @@ def copy(
         if exc.migration_id:
             console.print(f"resume with: mlmigrate copy {mask(source)} {mask(destination)}")
         raise failure from None
+    except BaseException as exc:
+        _log_end(log, exc)
+        raise
     data = report.as_dict()
+    if backup_dest is not None:
+        data["notes"].append(f"the destination was backed up to {backup_dest} before the copy")
+    _log_end(log, None, data)
+    for path in report_file or []:
+        _write_report(path, data)
     if as_json:
         _print_json(data)
     if not quiet:
@@ -333,6 +370,61 @@ def copy(
         raise typer.Exit(EXIT_MISMATCH)
     if report.status == "failed":
         raise typer.Exit(EXIT_ERROR)
+
+
+def _backup_destination(destination: str, folder: Path, state_dir: Path | None, listener: Any) -> None:
+    from mlmigrate.engine.backup import backup
+
+    listener(Event("message", {"text": f"backing up {mask(destination)} into {folder}"}))
+    saved = backup(destination, folder, state_dir=state_dir, listener=listener)
+    listener(
+        Event(
+            "message",
+            {"text": f"backup of the destination: {saved.status}, {saved.rows_written:,} rows in {folder}"},
+        )
+    )
+
+
+def _open_log(path: Path | None, command: str, **details: str) -> Any:
+    if path is None:
+        return None
+    from mlmigrate.reporting import JsonLinesLog
+
+    log = JsonLinesLog(path)
+    log.write("start", command=command, **{k: mask(v) for k, v in details.items()})
+    return log
+
+
+def _log_end(log: Any, error: BaseException | None, report: dict[str, Any] | None = None) -> None:
+    if log is None:
+        return
+    if error is None:
+        log.write("end", status=(report or {}).get("status", "done"), report=report)
+    else:
+        log.write("error", error_type=type(error).__name__, message=mask(str(error)))
+    log.close()
+
+
+def _tee(*listeners: Any) -> Any:
+    active = [listener for listener in listeners if listener is not None]
+
+    def listener(event: Event) -> None:
+        for each in active:
+            each(event)
+
+    return listener
+
+
+def _write_report(path: Path, data: dict[str, Any]) -> None:
+    from mlmigrate.reporting import write_report
+
+    try:
+        write_report(path, data)
+    except UsageError as exc:
+        raise _fail(exc, EXIT_USAGE) from None
+    except OSError as exc:
+        raise _fail(MigrationError(f"cannot write the report {path}: {exc}")) from None
+    console.print(f"report written to {path}")
 
 
 @app.command()
@@ -460,11 +552,16 @@ def status(
     try:
         if migration_id:
             units = [vars(u) for u in journal.units(migration_id)]
-            if not units:
+            record = journal.migration(migration_id)
+            if not units or record is None:
                 raise _fail(UsageError(f"no migration {migration_id!r} in {journal.path}"), EXIT_USAGE)
             if as_json:
                 _print_json(units)
                 return
+            console.print(
+                f"migration {migration_id}: {mask(record['source'])} → {mask(record['destination'])}, "
+                f"{record['state']}, started {_when(record['started'])}, ended {_when(record['ended'])}"
+            )
             table = Table(title=f"migration {migration_id}", title_justify="left")
             for column in ("unit", "label", "destination id", "state", "rows", "error"):
                 table.add_column(column)
@@ -475,7 +572,7 @@ def status(
                     unit["dest_id"],
                     unit["state"],
                     f"{sum(unit['counts'].values()):,}",
-                    unit["error"] or "",
+                    mask(unit["error"] or ""),
                 )
             console.print(table)
             return
@@ -490,6 +587,7 @@ def status(
             "destination",
             "state",
             "started",
+            "ended",
             "done",
             "pending",
             "failed",
@@ -499,18 +597,29 @@ def status(
         for m in migrations:
             table.add_row(
                 m["migration_id"],
-                m["source"],
-                m["destination"],
+                mask(m["source"]),
+                mask(m["destination"]),
                 m["state"],
-                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(m["started"])),
+                _when(m["started"]),
+                _when(m["ended"]),
                 str(m["done"] or 0),
                 str(m["pending"] or 0),
                 str(m["failed"] or 0),
                 str(m["skipped"] or 0),
             )
         console.print(table)
+        for m in migrations:
+            for failed in journal.units(m["migration_id"]):
+                if failed.error:
+                    console.print(
+                        f"[red]{m['migration_id']} {failed.unit_id} {failed.state}:[/] {mask(failed.error)}"
+                    )
     finally:
         journal.close()
+
+
+def _when(stamp: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp)) if stamp else ""
 
 
 @app.command()
@@ -526,6 +635,25 @@ def stores() -> None:
     console.print(table)
 
 
+def command_parameters() -> dict[str, list[str]]:
+    """Each command's parameter names (what a config file or the environment may set)."""
+    import typer.main
+
+    commands: dict[str, Any] = getattr(typer.main.get_command(app), "commands", {})
+    return {name: [p.name for p in command.params if p.name] for name, command in commands.items()}
+
+
+def _configured(argv: list[str]) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """The arguments without ``--config FILE``, and the defaults the file and environment give."""
+    import os
+
+    from mlmigrate.config import config_path, default_map
+
+    config_file, args = config_path(argv, os.environ)
+    defaults, _ = default_map(command_parameters(), config_file, os.environ)
+    return args, defaults
+
+
 def main() -> None:
     """Entry point of the ``mlmigrate`` console script."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -533,7 +661,15 @@ def main() -> None:
 
     warnings.filterwarnings("ignore", category=FutureWarning)
     try:
-        app()
+        args, defaults = _configured(sys.argv[1:])
+    except UsageError as exc:
+        console.print(f"[red]error:[/] {mask(str(exc))}")
+        sys.exit(EXIT_USAGE)
+    try:
+        app(args=args, prog_name="mlmigrate", default_map=defaults, auto_envvar_prefix="MLMIGRATE")
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]")
         sys.exit(EXIT_INTERRUPTED)
+
+
+from mlmigrate import cli_safety  # noqa: E402,F401  (registers backup, restore, rollback, check, config)

@@ -21,7 +21,11 @@ SCHEMES: dict[str, str] = {
     "mongodb+srv": "mongodb",
     "http": "rest",
     "https": "rest",
+    "backup": "backup",
 }
+
+#: the file that makes a folder a finished backup (see ``mlmigrate.stores.backup``)
+BACKUP_MANIFEST = "manifest.json"
 
 
 def mask(text: str) -> str:
@@ -32,11 +36,11 @@ def mask(text: str) -> str:
 def scheme_of(uri: str) -> str:
     """The store family of ``uri`` (``filestore``, ``sqlite``, ``postgresql`` …)."""
     if "://" not in uri:
-        return "filestore"
+        return "backup" if (Path(uri).expanduser() / BACKUP_MANIFEST).is_file() else "filestore"
     raw = uri.split("://", 1)[0].lower()
     base = raw if raw in SCHEMES else raw.split("+", 1)[0]
     if base not in SCHEMES:
-        choices = ", ".join(sorted({"a folder path", "file://", "sqlite:///", "postgresql://"}))
+        choices = ", ".join(sorted({"a folder path", "file://", "sqlite:///", "postgresql://", "backup://"}))
         raise UsageError(f"unknown store URI scheme {raw!r} in {mask(uri)!r}; valid: {choices}")
     return SCHEMES[base]
 
@@ -51,6 +55,17 @@ def local_path(uri: str) -> Path:
     if parts.netloc not in ("", "localhost"):
         raise UsageError(f"file URI with a remote host is not supported: {mask(uri)!r}")
     return Path(unquote(parts.path))
+
+
+def backup_path(uri: str) -> Path:
+    """The folder of a backup: ``backup://PATH`` (PATH relative, or absolute as ``backup:///abs``)
+    or a plain folder path."""
+    if "://" not in uri:
+        return Path(uri).expanduser()
+    scheme, rest = uri.split("://", 1)
+    if scheme.lower() != "backup" or not rest:
+        raise UsageError(f"not a backup folder URI (backup://PATH): {mask(uri)!r}")
+    return Path(unquote(rest)).expanduser()
 
 
 def sqlite_path(uri: str) -> Path:
@@ -74,5 +89,7 @@ def canonical(uri: str) -> str:
         return f"file://{path / 'mlruns' if (path / 'mlruns').is_dir() else path}"
     if family == "sqlite":
         return f"sqlite:///{sqlite_path(uri).expanduser().resolve()}"
+    if family == "backup":
+        return f"backup://{backup_path(uri).resolve()}"
     scheme, rest = uri.split("://", 1)
     return mask(f"{SCHEMES.get(scheme.split('+', 1)[0].lower(), scheme)}://{rest}")

@@ -75,6 +75,7 @@ class _Run:
         self.on_error = on_error
         self.stop = threading.Event()
         self.lock = threading.Lock()
+        self.started = time.perf_counter()
 
     def _timed(
         self, unit: Unit, record: UnitRecord, result: UnitResult, attempt_rows: Counter[str]
@@ -183,6 +184,9 @@ class _Run:
                 self.report.table(table).written += rows
             self.report.units_done += 1
             self.report.units_this_run += 1
+            self.report.timeline.append(
+                (round(time.perf_counter() - self.started, 3), self.report.rows_written)
+            )
         self.listener(Event("unit_done", {"unit": record.unit_id, "rows": sum(written.values())}))
 
 
@@ -274,7 +278,7 @@ def copy(
         if hasattr(destination, "batch_size"):
             destination.batch_size = batch_size
     if not destination.capabilities.writable:
-        raise UsageError(f"{destination_uri} cannot be written to (a {type(destination).__name__})")
+        raise UsageError(f"{mask(destination_uri)} cannot be written to (a {type(destination).__name__})")
     try:
         # one point in time for every read of the source, in this process and in the readers
         snapshot = source.pin_snapshot() if hasattr(source, "pin_snapshot") else None
@@ -311,6 +315,7 @@ def copy(
         rules = UriRewrite.from_json(journal.options(migration_id).get("artifacts", {}).get("rules"))
         if options.to:
             ledger = Ledger(journal.path, migration_id)
+        resumed = previous is not None
         records = journal.units(migration_id)
         journaled = journal.options(migration_id)
         shapings = journaled_shapings(journaled)
@@ -378,6 +383,15 @@ def copy(
         finally:
             if readers is not None:
                 readers.close()
+        if hasattr(destination, "record_source"):  # a backup keeps what it is a backup of
+            revision = source.schema_revision() if hasattr(source, "schema_revision") else None
+            destination.record_source(
+                {
+                    "source": mask(source_uri),
+                    "schema_revision": revision,
+                    "consistent_snapshot": hasattr(source, "pin_snapshot") and not resumed,
+                }
+            )
         destination.finish()
         if verify:
             listener(Event("verify_started", {"units": report.units_done}))
@@ -440,11 +454,19 @@ def _start(
             "tables outside experiments and models not copied: the destination already holds rows in "
             + ", ".join(f"{table} ({rows})" for table, rows in sorted(occupied.items()))
         )
+    replaced_rows: dict[str, list[dict[str, Any]]] = {}
     for source_id, dest_id in plan.replaced.items():
         report.notes.append(
             f"empty destination experiment {dest_id} replaced by source experiment "
             f"{source_id} of the same name"
         )
+        # kept so that a rollback can put the replaced (empty) experiment back as it was
+        replaced_rows[dest_id] = [
+            row
+            for table, batch in destination.read_unit(Unit(EXPERIMENT, dest_id))
+            if table == "experiments"
+            for row in batch.to_pylist()
+        ]
     rules = rules_for(source, units, options)
     migration_id = journal.create(
         source_uri,
@@ -456,6 +478,7 @@ def _start(
         {
             **plan.journal_options(on_conflict),
             "artifacts": {**options.recorded(), "rules": rules.as_json()},
+            "replaced_rows": replaced_rows,
         },
     )
     for planned in plan.units:

@@ -72,6 +72,11 @@ def pair_key(source: str, destination: str) -> str:
     return hashlib.sha256(f"{canonical(source)}\n{canonical(destination)}".encode()).hexdigest()
 
 
+def destination_key(migration: dict[str, Any]) -> str:
+    """The destination of a journaled migration, one spelling per store (passwords masked)."""
+    return str(migration["options"].get("destination_key") or canonical(migration["destination"]))
+
+
 @dataclass
 class UnitRecord:
     """One unit of a migration as the journal knows it."""
@@ -140,7 +145,7 @@ class Journal:
                     mask(source),
                     mask(destination),
                     now,
-                    json.dumps(options),
+                    json.dumps({**options, "destination_key": canonical(destination)}),
                 ),
             )
             self._connection.executemany(
@@ -247,6 +252,30 @@ class Journal:
         self._execute(
             "UPDATE migrations SET state = ?, ended = NULL WHERE migration_id = ?", (state, migration_id)
         )
+
+    def migration(self, migration_id: str) -> dict[str, Any] | None:
+        """One migration's record (source and destination masked, options, last report)."""
+        rows = self._execute(
+            "SELECT migration_id, source, destination, state, started, ended, options, report "
+            "FROM migrations WHERE migration_id = ?",
+            (migration_id,),
+        )
+        if not rows:
+            return None
+        keys = ("migration_id", "source", "destination", "state", "started", "ended", "options", "report")
+        found = dict(zip(keys, rows[0], strict=True))
+        found["options"] = json.loads(found["options"] or "{}")
+        found["report"] = json.loads(found["report"]) if found["report"] else None
+        return found
+
+    def latest_into(self, destination: str) -> dict[str, Any] | None:
+        """The newest migration into ``destination`` (however its URI is spelled), if any."""
+        wanted = canonical(destination)
+        for migration in self.migrations():
+            found = self.migration(migration["migration_id"])
+            if found and destination_key(found) == wanted:
+                return found
+        return None
 
     def migrations(self) -> list[dict[str, Any]]:
         """All migrations, newest first, with unit counts per state."""

@@ -54,6 +54,8 @@ class Report:
     left_out: dict[str, dict[str, int]] = field(default_factory=dict)
     #: merged registered model -> {source version: destination version}
     renumbered: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: (seconds since the run started, rows written so far) after each unit, for the chart
+    timeline: list[tuple[float, int]] = field(default_factory=list)
 
     def table(self, name: str) -> TableStats:
         """Stats of table ``name``, created on first use."""
@@ -105,4 +107,5 @@ class Report:
             "renumbered_versions": self.renumbered,
             "verify": self.verify,
             "artifacts": self.artifacts,
+            "timeline": [list(point) for point in self.timeline],
         }

@@ -15,6 +15,7 @@ REGISTRY: dict[str, tuple[str, str | None]] = {
     "postgresql": ("mlmigrate.stores.sql.store:SqlStore", "postgres"),
     "mysql": ("mlmigrate.stores.sql.store:SqlStore", "mysql"),
     "mongodb": ("mlmigrate.stores.mongodb.store:MongoStore", "mongodb"),
+    "backup": ("mlmigrate.stores.backup.store:BackupStore", None),
 }
 
 #: store family -> (how its URIs look, what mlmigrate does with it), for ``mlmigrate stores``
@@ -26,6 +27,10 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "mongodb": (
         "mongodb://user:password@host:27017/database, mongodb+srv://…/database (Cosmos DB too)",
         "source and destination (mlflow-mongodb plugin layout)",
+    ),
+    "backup": (
+        "backup://relative/dir, backup:///abs/dir, a folder holding manifest.json",
+        "source and destination (mlmigrate backup / restore)",
     ),
 }
 

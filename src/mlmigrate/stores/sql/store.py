@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,7 +24,7 @@ from mlmigrate.stores.sql.global_tables import (
 from mlmigrate.stores.sql.merge import MergeWriter
 from mlmigrate.stores.sql.mysql_bulk import LoadError, MysqlBulk
 from mlmigrate.stores.sql.revisions import present_columns, select_list, unit_condition
-from mlmigrate.stores.sql.schema import prepare_schema
+from mlmigrate.stores.sql.schema import current_revision, prepare_schema
 from mlmigrate.stores.sql.unit_rows import EXTRA_CLEAR, UNIT_ROWS
 from mlmigrate.tables import EXPERIMENT, GLOBAL, REGISTERED_MODEL, TableSpec, tables_of
 from mlmigrate.uris import mask, scheme_of, sqlite_path
@@ -197,6 +198,45 @@ class SqlStore:
             Unit(GLOBAL, GLOBAL_UNIT_ID, "tables outside experiments and models"),
         ]
 
+    def schema_revision(self) -> str | None:
+        """The database's MLflow schema revision (None for a database without MLflow's tables)."""
+        if self.family == "sqlite" and not sqlite_path(self.uri).exists():
+            return None
+        try:
+            return current_revision(self.engine)
+        except Exception as exc:
+            raise self._translate(exc, "reading the schema revision") from exc
+
+    def write_problem(self) -> str | None:
+        """Why this database could not be written (permissions), or None when it can."""
+        if self.family == "sqlite":
+            path = sqlite_path(self.uri).expanduser().resolve()
+            folder = path.parent
+            while not folder.exists():
+                folder = folder.parent
+            if path.exists() and not os.access(path, os.W_OK):
+                return f"{path} is not writable"
+            if not os.access(folder, os.W_OK):
+                return f"{folder} is not writable (SQLite writes its journal beside the database)"
+            return None
+        if self.family != "postgresql":
+            return None  # MySQL grants are not inspected: a missing right shows on the first write
+        if "experiments" in self._table_names():
+            sql = (
+                "SELECT bool_and(has_table_privilege(t, 'INSERT') AND has_table_privilege(t, 'DELETE')) "
+                "FROM unnest(ARRAY['experiments', 'runs', 'metrics', 'params', 'tags']) AS t"
+            )
+            what = "insert into and delete from MLflow's tables"
+        else:
+            sql = "SELECT has_schema_privilege(current_schema(), 'CREATE')"
+            what = "create tables in the current schema"
+        try:
+            with self.engine.connect() as connection:
+                allowed = connection.execute(sqlalchemy.text(sql)).scalar()
+        except Exception as exc:
+            raise self._translate(exc, "checking permissions") from exc
+        return None if allowed else f"the user of {self.display_uri} may not {what}"
+
     def global_rows(self) -> dict[str, int]:
         """Rows in each global table that MLflow's migrations did not put there (a non-empty
         destination's global tables are not replaced)."""
@@ -313,6 +353,18 @@ class SqlStore:
                 raise self._conflict(unit, current, exc) from exc
             raise self._translate(exc, f"writing {current} of {unit.unit_id}") from exc
         return written
+
+    def delete_unit(self, unit: Unit) -> None:
+        """Remove every row of ``unit`` (its destination id in ``unit.source_id``) in one transaction."""
+        param = self._unit_param(unit.kind, unit.source_id)
+        try:
+            with self._bulk.transaction() as connection:
+                for table, where in self._clear_statements(unit.kind):
+                    self._bulk.execute(connection, f"DELETE FROM {quote(table)} WHERE {where}", param)
+        except MigrationError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc, f"deleting {unit.unit_id}") from exc
 
     def _conflict(self, unit: Unit, table: str, exc: Exception) -> ConflictError:
         detail = mask(str(exc).strip().splitlines()[0])

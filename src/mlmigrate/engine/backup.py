@@ -1,0 +1,95 @@
+"""Backups: a store copied into a Parquet folder from one snapshot, and restored from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlmigrate.engine.copy import copy
+from mlmigrate.engine.events import Event, Listener, ignore
+from mlmigrate.engine.journal import DONE, Journal
+from mlmigrate.engine.report import Report
+from mlmigrate.exceptions import UsageError
+from mlmigrate.stores import open_store
+from mlmigrate.uris import backup_path, mask
+
+
+def backup_uri(folder: str | Path) -> str:
+    """The store URI of a backup folder (``backup:///abs/path``)."""
+    text = str(folder)
+    path = backup_path(text) if text.lower().startswith("backup://") else Path(text).expanduser()
+    return f"backup://{path.resolve()}"
+
+
+def backup(
+    source_uri: str,
+    folder: str | Path,
+    *,
+    state_dir: Path | None = None,
+    listener: Listener = ignore,
+    verify: bool = True,
+) -> Report:
+    """Copy ``source_uri`` into a new backup folder, reading a database from one transaction.
+
+    An interrupted backup resumes like a copy; an empty source (a database not made
+    yet, say) gives a backup with no units. Raises :class:`UsageError` when the folder
+    already holds another finished backup.
+    """
+    target = backup_uri(folder)
+    store = open_store(target)
+    try:
+        if store.finished:
+            journal = Journal(state_dir)
+            try:
+                previous = journal.latest(source_uri, target)
+            finally:
+                journal.close()
+            if previous and previous["state"] == DONE:
+                report = Report(source_uri, target, migration_id=previous["migration_id"])
+                report.status = "up-to-date"
+                report.message = f"{store.root} already holds the finished backup of {mask(source_uri)}"
+                return report
+            raise UsageError(f"{store.root} already holds a finished backup; choose a new folder")
+        source = open_store(source_uri)
+        try:
+            empty = source.is_empty() if hasattr(source, "is_empty") else False
+            revision = source.schema_revision() if hasattr(source, "schema_revision") else None
+        finally:
+            source.close()
+        if empty:
+            store.prepare()
+            store.record_source(
+                {"source": mask(source_uri), "schema_revision": revision, "consistent_snapshot": True}
+            )
+            store.finish()
+            listener(Event("message", {"text": f"{mask(source_uri)} is empty: the backup holds no units"}))
+            report = Report(source_uri, target, status=DONE)
+            report.message = "empty source"
+            return report
+    finally:
+        store.close()
+    return copy(source_uri, target, state_dir=state_dir, listener=listener, verify=verify)
+
+
+def restore(
+    folder: str | Path,
+    destination_uri: str,
+    *,
+    state_dir: Path | None = None,
+    listener: Listener = ignore,
+    workers: int | None = None,
+    verify: bool = True,
+) -> Report:
+    """Check every file of a finished backup against its manifest, then copy it into
+    ``destination_uri``. A damaged backup is refused before anything is written."""
+    source = backup_uri(folder)
+    store = open_store(source)
+    try:
+        if not store.finished:
+            raise UsageError(f"{store.root} holds no finished backup (no manifest.json)")
+        listener(Event("message", {"text": f"checking {len(store.manifest['tables'])} backup files"}))
+        store.check_integrity()
+    finally:
+        store.close()
+    return copy(
+        source, destination_uri, state_dir=state_dir, listener=listener, workers=workers, verify=verify
+    )
