@@ -39,7 +39,7 @@ from mlmigrate.stores.backup.manifest import (
     write_manifest,
 )
 from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, Unit
-from mlmigrate.tables import EXPERIMENT, TABLES, tables_of
+from mlmigrate.tables import EXPERIMENT, GLOBAL, TABLES, TableSpec, tables_of
 from mlmigrate.uris import backup_path, mask
 
 PARTS = ".parts"
@@ -56,6 +56,16 @@ def _unit_key(kind: str, unit_id: str) -> str:
 def _sort_key(unit: Unit) -> tuple[int, int, str]:
     numeric = unit.source_id.isdigit()
     return (0 if unit.kind == EXPERIMENT else 1, int(unit.source_id) if numeric else 0, unit.source_id)
+
+
+def _specs(kind: str) -> list[TableSpec]:
+    """The tables of a unit kind, parents first (the global unit: every table outside experiments
+    and models, typed from MLflow's own models)."""
+    if kind != GLOBAL:
+        return tables_of(kind)
+    from mlmigrate.stores.sql.global_tables import global_tables, spec_of
+
+    return [spec_of(name) for name in global_tables()]
 
 
 def _disk_error(exc: BaseException, path: Path) -> StoreError:
@@ -139,7 +149,7 @@ class BackupStore:
         return self._read_ranges(unit, info["rows"])
 
     def _read_part(self, unit: Unit, folder: Path) -> BatchStream:
-        for spec in tables_of(unit.kind):
+        for spec in _specs(unit.kind):
             path = folder / f"{spec.name}.parquet"
             if not path.exists():
                 continue
@@ -162,7 +172,7 @@ class BackupStore:
             return self._metadata[table]
 
     def _read_ranges(self, unit: Unit, ranges: dict[str, list[int]]) -> BatchStream:
-        for spec in tables_of(unit.kind):
+        for spec in _specs(unit.kind):
             if spec.name not in ranges:
                 continue
             start, end = ranges[spec.name]
@@ -253,7 +263,8 @@ class BackupStore:
             for table, batch in batches:
                 current = aside / f"{table}.parquet"
                 if table not in writers:
-                    writers[table] = pq.ParquetWriter(current, TABLES[table].schema, compression="zstd")
+                    schema = TABLES[table].schema if table in TABLES else batch.schema
+                    writers[table] = pq.ParquetWriter(current, schema, compression="zstd")
                 writers[table].write_batch(batch, row_group_size=ROW_GROUP)
                 digests.setdefault(table, Digest()).add(batch)
             for writer in writers.values():
@@ -309,7 +320,10 @@ class BackupStore:
         tables: dict[str, dict[str, Any]] = {}
         merged: list[tuple[Path, Path]] = []
         try:
-            for spec in TABLES.values():
+            specs = list(TABLES.values())
+            if any(info["kind"] == GLOBAL for info, _ in parts):
+                specs += _specs(GLOBAL)
+            for spec in specs:
                 final = table_file(self.root, spec.name)
                 aside = self.root / f".{final.name}.tmp"
                 tables[spec.name] = {
