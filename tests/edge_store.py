@@ -75,7 +75,7 @@ MODEL_NAMES = {
 
 
 @contextlib.contextmanager
-def _mlflow_uri(uri: str) -> Iterator[None]:
+def mlflow_pointed_at(uri: str) -> Iterator[None]:
     """Point the fluent API (and tracing) at ``uri`` for the block, then restore MLflow's globals
     (tracking/registry URI, active experiment and their environment variables)."""
     import mlflow
@@ -129,7 +129,7 @@ def make_minimal_store(root: Path) -> Path:
     mlruns = Path(root).resolve() / "mlruns"
     mlruns.parent.mkdir(parents=True, exist_ok=True)  # mlruns itself: FileStore adds Default
     uri = mlruns.as_uri()
-    with _mlflow_uri(uri):
+    with mlflow_pointed_at(uri):
         client = _client(uri)
         experiment_id = client.create_experiment("minimal", tags={"team": "tests"})
         run_ids = []
@@ -158,7 +158,7 @@ def make_edge_store(root: Path) -> Path:
     mlruns = Path(root).resolve() / "mlruns"
     mlruns.parent.mkdir(parents=True, exist_ok=True)  # mlruns itself: FileStore adds Default
     uri = mlruns.as_uri()
-    with _mlflow_uri(uri):
+    with mlflow_pointed_at(uri):
         client = _client(uri)
         experiments = _make_experiments(client)
         runs = _make_runs(client, experiments)

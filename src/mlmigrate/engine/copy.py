@@ -392,6 +392,8 @@ def copy(
                     "consistent_snapshot": hasattr(source, "pin_snapshot") and not resumed,
                 }
             )
+        if verifier is not None:
+            verifier.drain()
         destination.finish()
         if verify:
             listener(Event("verify_started", {"units": report.units_done}))

@@ -7,7 +7,7 @@ import os
 import signal
 import time
 from collections import Counter
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -201,6 +201,11 @@ class BackgroundVerifier:
         """The destination's digests of ``unit``: read earlier, or now."""
         future = self._pending.pop(unit.unit_id, None)
         return future.result() if future is not None else read_back(self._destination, unit, scope)
+
+    def drain(self) -> None:
+        """Wait until every unit submitted so far has been read back (before the destination is
+        finished: a backup, for one, moves its rows when it finishes)."""
+        wait(list(self._pending.values()))
 
     def close(self) -> None:
         """Stop reading back (what is under way finishes)."""

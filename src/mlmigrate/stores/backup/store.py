@@ -139,6 +139,8 @@ class BackupStore:
     def read_unit(self, unit: Unit) -> BatchStream:
         """The rows of one unit: from its part while the backup is written, else from the tables."""
         folder = self.root / PARTS / _unit_key(unit.kind, unit.source_id)
+        if self._manifest is None and not (folder / UNIT_FILE).exists():
+            self._manifest = read_manifest(self.root)  # finished meanwhile, by another process
         if self._manifest is None:
             if not (folder / UNIT_FILE).exists():
                 return iter(())
