@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -190,6 +191,13 @@ def test_copy_sigkilled_at_random_moments_resumes_to_an_exact_copy(
     destination = sqlite_uri(tmp_path / "dst.db")
     before = tree_hash(generated)
     chance = random.Random(20261130)
+    # how long a whole copy takes on this machine, so that every kill lands within it
+    started = time.monotonic()
+    whole = run_cli(
+        "copy", str(generated), sqlite_uri(tmp_path / "timing.db"), "-q", "--state-dir", str(tmp_path / "t")
+    )
+    assert whole.returncode == 0, show(whole)
+    duration = time.monotonic() - started
     kills = 0
     for _ in range(4):
         process = subprocess.Popen(
@@ -198,7 +206,7 @@ def test_copy_sigkilled_at_random_moments_resumes_to_an_exact_copy(
             stderr=subprocess.PIPE,
         )
         try:
-            process.wait(timeout=chance.uniform(0.5, 4.0))
+            process.wait(timeout=chance.uniform(0.15, 0.6) * duration)
         except subprocess.TimeoutExpired:
             process.send_signal(signal.SIGKILL)
             process.wait()
