@@ -285,13 +285,15 @@ class MongoStore:
         db = self.db
         problems: list[tuple[str, str]] = []
         try:
-            experiments = set(self._ids(layout.EXPERIMENTS, {}))
+            experiments = {str(i) for i in self._ids(layout.EXPERIMENTS, {})}
             for collection, table in (
                 (layout.RUNS, "runs"),
                 (layout.TRACES, "trace_info"),
                 (layout.LOGGED_MODELS, "logged_models"),
             ):
-                for missing in sorted(set(db[collection].distinct("experiment_id")) - experiments, key=str):
+                # as text: nx-27017's distinct turns numeric-looking strings into numbers
+                referenced = {str(i) for i in db[collection].distinct("experiment_id")}
+                for missing in sorted(referenced - experiments):
                     count = db[collection].count_documents({"experiment_id": missing})
                     problems.append(
                         (table, f"{count} {collection} document(s) of experiment {missing}, which is missing")
