@@ -19,7 +19,7 @@ from cli_helpers import CLI, count, json_stdout, query, run_cli, show, sqlite_ur
 REPO = Path(__file__).resolve().parents[1]
 GENERATOR = REPO / "benchmarks" / "generate_store.py"
 #: passwords the suite puts in URIs (here and in test_rollback / test_check / test_config)
-SUITE_PASSWORDS = ("rollback-secret", "hunter2", "file-secret")
+SUITE_PASSWORDS = ("rollback-secret", "hunter2", "file-secret", "reader-pw")
 
 
 def tree_hash(root: Path) -> str:
