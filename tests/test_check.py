@@ -75,3 +75,27 @@ def test_check_reports_the_schema_revision_of_postgresql_and_free_space_for_a_ba
     disk = checks["disk space for the backup"]
     assert disk["ok"] is True and "MiB free" in str(disk["detail"])
     assert json_stdout(result)["estimate"]["backup_bytes"] > 0
+
+
+def test_check_says_no_go_when_the_database_user_may_not_write(minimal_store: Path, postgres_db: str) -> None:
+    """A role that may connect but not write MLflow's tables (they belong to another user)."""
+    import psycopg
+
+    assert run_cli("copy", str(minimal_store), postgres_db, "-q").returncode == 0
+    with psycopg.connect(postgres_db, autocommit=True) as connection:
+        connection.execute("DROP ROLE IF EXISTS mm_reader")
+        connection.execute("CREATE ROLE mm_reader LOGIN PASSWORD 'reader-pw'")
+        connection.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO mm_reader")
+    reader = postgres_db.replace("postgres@", "mm_reader:reader-pw@")
+    try:
+        result = run_cli("check", str(minimal_store), reader, "--json")
+    finally:
+        with psycopg.connect(postgres_db, autocommit=True) as connection:
+            connection.execute("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM mm_reader")
+            connection.execute("DROP ROLE mm_reader")
+
+    assert result.returncode == 1, show(result)
+    permission = _checks(result)["destination: write permission"]
+    assert permission["ok"] is False
+    assert "may not insert into and delete from" in str(permission["detail"])
+    assert "reader-pw" not in result.stdout + result.stderr

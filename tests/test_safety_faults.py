@@ -20,7 +20,7 @@ from cli_helpers import CLI, count, json_stdout, query, run_cli, show, sqlite_ur
 REPO = Path(__file__).resolve().parents[1]
 GENERATOR = REPO / "benchmarks" / "generate_store.py"
 #: passwords the suite puts in URIs (here and in test_rollback / test_check / test_config)
-SUITE_PASSWORDS = ("rollback-secret", "hunter2", "file-secret")
+SUITE_PASSWORDS = ("rollback-secret", "hunter2", "file-secret", "reader-pw")
 
 
 def tree_hash(root: Path) -> str:
@@ -51,7 +51,6 @@ def test_the_source_is_byte_identical_after_every_command(minimal_store: Path, t
     store = minimal_store
 
     _unchanged(store, "plan", source)
-    _unchanged(store, "plan", source, destination)
     _unchanged(store, "check", source, destination)
     _unchanged(store, "copy", source, destination, "--dry-run")
     copied = _unchanged(
@@ -66,20 +65,16 @@ def test_the_source_is_byte_identical_after_every_command(minimal_store: Path, t
         "--json",
     )
     migration = json_stdout(copied)["migration_id"]
-    _unchanged(store, "copy", source, destination)  # up to date
     _unchanged(store, "verify", source, destination)
     _unchanged(store, "check", source, destination, codes=(1,))  # clashes now: NO-GO
     _unchanged(store, "status")
     _unchanged(store, "backup", source, str(tmp_path / "b1"))
-    _unchanged(store, "verify", source, str(tmp_path / "b1"))
 
     database = tmp_path / "dst.db"  # a SQLite database as the source
     _unchanged(database, "backup", destination, str(tmp_path / "b2"))
     _unchanged(database, "verify", destination, str(tmp_path / "b2"))
-    _unchanged(database, "plan", destination)
     backup = tmp_path / "b2"  # a backup as the source
     _unchanged(backup, "restore", str(backup), sqlite_uri(tmp_path / "restored.db"))
-    _unchanged(backup, "verify", str(backup), sqlite_uri(tmp_path / "restored.db"))
     _unchanged(backup, "copy", str(backup), f"backup://{tmp_path / 'b3'}")
     _unchanged(store, "rollback", migration)
     assert count(destination, "runs") == 0
@@ -88,7 +83,7 @@ def test_the_source_is_byte_identical_after_every_command(minimal_store: Path, t
 def _outputs(folder: Path) -> list[Path]:
     """Files mlmigrate writes: journals, id maps, manifests, reports and logs."""
     names = ("journal.sqlite", "manifest.json")
-    suffixes = (".html", ".log", ".jsonl", ".ids.json")
+    suffixes = (".html", ".log", ".jsonl", "-ids.json")
     return [
         path
         for path in folder.rglob("*")
@@ -109,10 +104,8 @@ def test_no_password_is_written_to_any_output_log_or_report(
     reports = ["--report", str(tmp_path / "report.html"), "--report", str(tmp_path / "report.json")]
     runs = [
         run_cli("check", source, first, "--json"),
-        run_cli("plan", source, first, "--json"),
         run_cli("copy", source, first, *reports, "--log-file", str(tmp_path / "copy.log"), "--json"),
         run_cli("verify", source, first, "--json"),
-        run_cli("status"),
         run_cli("status", "--json"),
         run_cli("backup", first, str(tmp_path / "backup"), "--log-file", str(tmp_path / "backup.log")),
         run_cli(
@@ -123,14 +116,12 @@ def test_no_password_is_written_to_any_output_log_or_report(
             "copy", source, first.rsplit(":", 1)[0] + ":1/nowhere", "--log-file", str(tmp_path / "bad.log")
         ),
         run_cli("check", source, first.replace(databases[0].rsplit("/", 1)[1], "no_such_db")),
-        run_cli("copy", source, "sqlite:////proc/nope/x.db"),
     ]
     monkeypatch.setenv("MLMIGRATE_DESTINATION", second)
     runs.append(run_cli("config", "show"))
-    runs.append(run_cli("config", "show", "--json"))
-    for result in runs[2:4]:
+    for result in runs[1:3]:
         assert result.returncode == 0, show(result)
-    status = json_stdout(runs[5])
+    status = json_stdout(runs[3])
     runs.append(run_cli("status", status[0]["migration_id"], "--json"))
 
     leaks = [show(result) for result in runs if password in result.stdout + result.stderr]

@@ -70,7 +70,7 @@ def _run_copy_like(
     except BaseException as exc:
         _log_end(log, exc)
         raise
-    data = report.as_dict()
+    data = {**report.as_dict(), "command": title}
     _log_end(log, None, data)
     for path in report_file or []:
         _write_report(path, data)

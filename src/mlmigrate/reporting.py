@@ -122,7 +122,7 @@ th:first-child, td:first-child {{ text-align: left; }}
 .ok {{ color: #276749; font-weight: bold; }} .bad {{ color: #c53030; font-weight: bold; }}
 .muted {{ color: #777; }} circle {{ fill: #2b6cb0; }}
 </style></head><body>
-<h1>mlmigrate copy — <span id="status">{_e(report["status"])}</span></h1>
+<h1>mlmigrate {_e(report.get("command", "copy"))} — <span id="status">{_e(report["status"])}</span></h1>
 <p>migration <code id="migration-id">{_e(report["migration_id"])}</code><br>
 source <code>{_e(report["source"])}</code><br>destination <code>{_e(report["destination"])}</code></p>
 <p id="totals">{report["rows_written"]:,} rows written in {report["seconds"]:.2f} s
