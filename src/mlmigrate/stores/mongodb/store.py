@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -291,20 +292,30 @@ class MongoStore:
                 (layout.TRACES, "trace_info"),
                 (layout.LOGGED_MODELS, "logged_models"),
             ):
-                for missing in sorted(set(db[collection].distinct("experiment_id")) - experiments, key=str):
-                    count = db[collection].count_documents({"experiment_id": missing})
-                    problems.append(
-                        (table, f"{count} {collection} document(s) of experiment {missing}, which is missing")
-                    )
-            models = set(self._ids(layout.REGISTERED_MODELS, {}))
-            for missing in set(db[layout.MODEL_VERSIONS].distinct("registered_model_id")) - models:
-                count = db[layout.MODEL_VERSIONS].count_documents({"registered_model_id": {"$in": [missing]}})
-                problems.append(
-                    (
-                        "model_versions",
-                        f"{count} version(s) of registered model _id {missing}, which is missing",
-                    )
+                owners = Counter(
+                    d.get("experiment_id") for d in db[collection].find({}, {"experiment_id": 1})
                 )
+                for missing, count in sorted(owners.items(), key=lambda item: str(item[0])):
+                    if missing not in experiments:
+                        problems.append(
+                            (
+                                table,
+                                f"{count} {collection} document(s) of experiment {missing}, which is missing",
+                            )
+                        )
+            models = set(self._ids(layout.REGISTERED_MODELS, {}))
+            parents = Counter(
+                d.get("registered_model_id")
+                for d in db[layout.MODEL_VERSIONS].find({}, {"registered_model_id": 1})
+            )
+            for missing, count in parents.items():
+                if missing not in models:
+                    problems.append(
+                        (
+                            "model_versions",
+                            f"{count} version(s) of registered model _id {missing}, which is missing",
+                        )
+                    )
         except Exception as exc:
             raise self._translate(exc, "checking references") from exc
         return problems
