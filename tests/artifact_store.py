@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from edge_store import mlflow_pointed_at
+from edge_store import mlflow_pointed_at as mlflow_at
 
 MODEL_NAME = "artifact-model"
 
@@ -41,8 +41,7 @@ def make_artifact_store(root: Path) -> dict[str, Any]:
 
     mlruns = (root / "mlruns").resolve()
     mlruns.mkdir(parents=True, exist_ok=True)
-    uri = mlruns.as_uri()
-    with mlflow_pointed_at(uri), warnings.catch_warnings():
+    with mlflow_at(mlruns.as_uri()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         experiment_id = mlflow.create_experiment("artifacts")
         mlflow.set_experiment(experiment_id=experiment_id)
