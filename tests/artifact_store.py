@@ -12,10 +12,11 @@ It returns the facts a test checks against (run id, model URI, trace id).
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 from typing import Any
+
+from edge_store import _mlflow_uri as mlflow_at
 
 MODEL_NAME = "artifact-model"
 
@@ -40,43 +41,32 @@ def make_artifact_store(root: Path) -> dict[str, Any]:
 
     mlruns = (root / "mlruns").resolve()
     mlruns.mkdir(parents=True, exist_ok=True)
-    uri = mlruns.as_uri()
-    previous = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = uri
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            experiment_id = mlflow.create_experiment("artifacts")
-            mlflow.set_experiment(experiment_id=experiment_id)
-            files = root / "files"
-            (files / "nested" / "deeper").mkdir(parents=True, exist_ok=True)
-            (files / "hello.txt").write_text("hello artifacts\n")
-            (files / "nested" / "data.bin").write_bytes(bytes(range(256)) * 64)
-            (files / "nested" / "deeper" / "empty.txt").write_bytes(b"")
-            with mlflow.start_run(experiment_id=experiment_id) as run:
-                mlflow.log_param("p", "1")
-                mlflow.log_artifact(str(files / "hello.txt"))
-                mlflow.log_artifacts(str(files / "nested"), artifact_path="nested")
-                mlflow.log_text("über ünïcode\n", "text/notes.txt")
-                info = mlflow.pyfunc.log_model(
-                    name="model",
-                    python_model=_python_model(3),
-                    registered_model_name=MODEL_NAME,
-                    pip_requirements=["mlflow"],
-                )
-            with mlflow.start_span(name="traced") as span:
-                span.set_inputs({"x": 1})
-                span.set_outputs({"y": 2})
-                trace_id = span.trace_id
-            mlflow.flush_trace_async_logging()
-            MlflowClient().get_trace(trace_id)  # stored, span data included
-    finally:
-        if previous is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = previous
+    with mlflow_at(mlruns.as_uri()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        experiment_id = mlflow.create_experiment("artifacts")
+        mlflow.set_experiment(experiment_id=experiment_id)
+        files = root / "files"
+        (files / "nested" / "deeper").mkdir(parents=True, exist_ok=True)
+        (files / "hello.txt").write_text("hello artifacts\n")
+        (files / "nested" / "data.bin").write_bytes(bytes(range(256)) * 64)
+        (files / "nested" / "deeper" / "empty.txt").write_bytes(b"")
+        with mlflow.start_run(experiment_id=experiment_id) as run:
+            mlflow.log_param("p", "1")
+            mlflow.log_artifact(str(files / "hello.txt"))
+            mlflow.log_artifacts(str(files / "nested"), artifact_path="nested")
+            mlflow.log_text("über ünïcode\n", "text/notes.txt")
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=_python_model(3),
+                registered_model_name=MODEL_NAME,
+                pip_requirements=["mlflow"],
+            )
+        with mlflow.start_span(name="traced") as span:
+            span.set_inputs({"x": 1})
+            span.set_outputs({"y": 2})
+            trace_id = span.trace_id
+        mlflow.flush_trace_async_logging()
+        MlflowClient().get_trace(trace_id)  # stored, span data included
     return {
         "mlruns": mlruns,
         "experiment_id": experiment_id,

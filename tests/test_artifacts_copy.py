@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from edge_store import _mlflow_uri as mlflow_at
 
 import mlmigrate
 
@@ -81,9 +82,7 @@ def _read_through(tracking_uri: str, store: dict[str, Any], out: Path) -> dict[s
     import pandas as pd
     from mlflow import MlflowClient
 
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
-    try:
+    with mlflow_at(tracking_uri):
         downloaded = Path(
             mlflow.artifacts.download_artifacts(run_id=store["run_id"], artifact_path="", dst_path=str(out))
         )
@@ -94,9 +93,6 @@ def _read_through(tracking_uri: str, store: dict[str, Any], out: Path) -> dict[s
         trace = MlflowClient(tracking_uri).get_trace(store["trace_id"])
         spans = [(span.name, span.inputs, span.outputs) for span in trace.data.spans]
         return {"files": _files(downloaded), "predictions": predictions, "spans": spans}
-    finally:
-        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
-        mlflow.set_registry_uri(None)  # type: ignore[arg-type]
 
 
 def _same_through_mlflow(store: dict[str, Any], db: str, tmp_path: Path) -> None:
@@ -202,14 +198,11 @@ def _store_on_s3(root: Path, bucket: str) -> dict[str, Any]:
     import mlflow
 
     mlruns = (root / "mlruns").resolve()
-    mlflow.set_tracking_uri(mlruns.as_uri())
-    try:
+    with mlflow_at(mlruns.as_uri()):
         experiment_id = mlflow.create_experiment("on-s3", artifact_location=f"s3://{bucket}/src")
         with mlflow.start_run(experiment_id=experiment_id) as run:
             mlflow.log_text("on s3\n", "a.txt")
             mlflow.log_dict({"k": list(range(100))}, "nested/b.json")
-    finally:
-        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
     return {"mlruns": mlruns, "experiment_id": experiment_id, "run_id": run.info.run_id}
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cli_helpers import CLI, json_stdout, run_cli, show, squash
+from edge_store import _mlflow_uri as mlflow_at
 
 SMALL_FILES = 400
 BIG = 12 * 1024 * 1024  # streamed and uploaded in parts
@@ -26,13 +27,10 @@ def _many_artifacts(root: Path) -> Path:
         (files / f"f{index:05d}.bin").write_bytes(os.urandom(1024 + index))
     (files / "big.bin").write_bytes(os.urandom(BIG))
     mlruns = (root / "mlruns").resolve()
-    mlflow.set_tracking_uri(mlruns.as_uri())
-    try:
+    with mlflow_at(mlruns.as_uri()):
         experiment_id = mlflow.create_experiment("many")
         with mlflow.start_run(experiment_id=experiment_id):
             mlflow.log_artifacts(str(files), artifact_path="data")
-    finally:
-        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
     return mlruns
 
 
