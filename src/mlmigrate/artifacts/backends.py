@@ -243,6 +243,15 @@ class GcsBackend:
             raise _translate(exc, f"cannot copy {self._label}/{source_key} to {key}") from exc
 
 
+def _profile_credentials() -> Any:
+    """Credentials of ``AWS_PROFILE`` (``~/.aws``) through boto3, which obstore alone does not read."""
+    try:
+        from obstore.auth.boto3 import Boto3CredentialProvider
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise UsageError("AWS_PROFILE needs boto3: pip install boto3") from exc
+    return Boto3CredentialProvider()
+
+
 def _azure_settings() -> dict[str, Any]:
     """Account, key and endpoint from ``AZURE_STORAGE_CONNECTION_STRING`` (what MLflow reads)."""
     text = os.environ.get("AZURE_STORAGE_CONNECTION_STRING", "")
@@ -276,6 +285,8 @@ def _open(location: Location, endpoints: Endpoints) -> Backend:
                     options["client_options"] = {"allow_http": True}
                 if not os.environ.get("AWS_REGION") and not os.environ.get("AWS_DEFAULT_REGION"):
                     options["region"] = "us-east-1"
+            if os.environ.get("AWS_PROFILE") and not os.environ.get("AWS_ACCESS_KEY_ID"):
+                options["credential_provider"] = _profile_credentials()
             return ObstoreBackend(S3Store(location.container, **options), f"s3://{location.container}")
         settings = _azure_settings()
         if location.account:
