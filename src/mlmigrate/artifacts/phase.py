@@ -233,6 +233,7 @@ class ArtifactCopier:
                     report.prefixes_done_before += 1
                     self.listener(Event("artifact_prefix_done", {"uri": prefix.source_uri}))
                     continue
+                report.kind(prefix.kind)  # listed even when its locations are empty
                 listing = _objects(self.backends, prefix.source)
                 present = dict(self.backends.get(prefix.destination).list(prefix.destination.prefix))
                 known = self.ledger.objects_under(prefix.destination_uri)

@@ -19,6 +19,9 @@ from mlmigrate.exceptions import UsageError
 #: the tag (and trace metadata key) where MLflow keeps a trace's artifact location
 TRACE_ARTIFACT_KEY = "mlflow.artifactLocation"
 
+#: URIs that name an MLflow object rather than a place (resolved through that object's location)
+POINTERS = ("runs:", "models:")
+
 #: table -> columns holding artifact URIs
 URI_COLUMNS: dict[str, tuple[str, ...]] = {
     "experiments": ("artifact_location",),
@@ -144,4 +147,4 @@ def references(table: str, batch: pa.RecordBatch) -> list[tuple[str, str]]:
         kind = "trace"
     else:
         return []
-    return [(kind, uri) for uri in uris.drop_null().to_pylist() if uri]
+    return [(kind, uri) for uri in uris.drop_null().to_pylist() if uri and not uri.startswith(POINTERS)]
