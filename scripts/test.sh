@@ -19,6 +19,12 @@ if ! dpkg -s postgresql-15 >/dev/null 2>&1; then
   apt-get install -y -q postgresql-15
 fi
 
+# MariaDB for the MySQL store tests (a private server started by tests/servers_mysql.py).
+if ! dpkg -s mariadb-server >/dev/null 2>&1; then
+  apt-get update -q
+  apt-get install -y -q mariadb-server
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi

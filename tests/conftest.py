@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -91,6 +92,32 @@ def minimal_store(tmp_path: Path) -> Path:
     from edge_store import make_minimal_store
 
     return make_minimal_store(tmp_path / "minimal")
+
+
+@pytest.fixture(scope="session")
+def mariadb_server_handle() -> Iterator[Any]:
+    """The running :class:`servers_mysql.MariaDbServer`; skipped locally, fatal in CI, if it fails."""
+    from servers_mysql import start_mariadb
+
+    with contextlib.ExitStack() as stack:
+        try:
+            server = stack.enter_context(start_mariadb())
+        except ServerStartError as exc:
+            if _in_ci():
+                raise
+            pytest.skip(f"MariaDB not available: {exc}")
+        yield server
+
+
+@pytest.fixture
+def mysql_db(mariadb_server_handle: Any) -> Iterator[str]:
+    """URL (``mysql://root@127.0.0.1:PORT/name``) of a fresh, empty utf8mb4 database, dropped afterwards."""
+    url = mariadb_server_handle.create_database()
+    yield url
+    try:
+        mariadb_server_handle.drop_database(url)
+    except Exception as exc:  # best effort
+        print(f"could not drop {url}: {exc!r}", file=sys.stderr)
 
 
 from artifact_fixtures import artifact_store, azure_server, gcs_server, s3_server  # noqa: E402,F401

@@ -67,6 +67,8 @@ def normalize_uri(uri: str) -> str:
     scheme, rest = uri.split("://", 1)
     if scheme == "postgresql" and importlib.util.find_spec("psycopg2") is None:
         return f"postgresql+psycopg://{rest}"
+    if scheme == "mysql" and importlib.util.find_spec("MySQLdb") is None:
+        return f"mysql+pymysql://{rest}"
     return uri
 
 

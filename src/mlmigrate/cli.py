@@ -49,6 +49,15 @@ S3Endpoint = Annotated[
         metavar="URL",
     ),
 ]
+OnConflict = Annotated[
+    str,
+    typer.Option(
+        "--on-conflict",
+        help="What to do with experiments, runs and models the destination already holds: "
+        "fail (stop before writing), skip (leave them), merge (add runs to the same-named "
+        "experiment, versions to the same-named model), rename (copy under 'name (2)')",
+    ),
+]
 
 
 class ProgressView:
@@ -191,8 +200,24 @@ def _summary(report: dict[str, Any]) -> None:
             f"[yellow]note:[/] {count:,} exact duplicate {name} row(s) collapsed: the "
             "destination's key cannot hold the same point twice"
         )
+    for name, count in report.get("floats_made_finite", {}).items():
+        console.print(
+            f"[yellow]note:[/] {count:,} non-finite {name} value(s) stored as ±max float (±inf) or "
+            "NULL (NaN): the destination cannot hold them, as in MLflow itself"
+        )
+    for name, count in report.get("rows_not_held", {}).items():
+        console.print(f"[yellow]not copied:[/] {count:,} {name} row(s): the destination has no such table")
     for note in report["notes"]:
         console.print(f"note: {note}")
+    _conflicts(report["conflicts"])
+    for model, versions in report["renumbered_versions"].items():
+        console.print(
+            f"versions of {model!r} renumbered (source → destination): "
+            + ", ".join(f"{old} → {new}" for old, new in versions.items())
+        )
+    for reason, tables in report["left_out"].items():
+        for name, count in tables.items():
+            console.print(f"[yellow]left out[/] ({reason}): {count:,} {name} row(s)")
     for unit in report["skipped_units"]:
         console.print(f"[yellow]skipped[/] {unit['unit']} ({unit['label']}): {unit['error']}")
     _artifact_summary(report.get("artifacts"))
@@ -220,10 +245,13 @@ def copy(
     source: Annotated[
         str, typer.Argument(help="Source store: mlruns folder, file://, sqlite:///, postgresql://")
     ],
-    destination: Annotated[str, typer.Argument(help="Destination store: sqlite:///, postgresql://")],
+    destination: Annotated[
+        str, typer.Argument(help="Destination store: sqlite:///, postgresql://, an mlruns folder")
+    ],
     on_error: Annotated[
         str, typer.Option("--on-error", help="fail: stop at a bad unit; skip: skip it and report it")
     ] = "fail",
+    on_conflict: OnConflict = "fail",
     verify: Annotated[
         bool, typer.Option("--verify/--no-verify", help="Verify counts and digests at the end")
     ] = True,
@@ -262,6 +290,7 @@ def copy(
                 source,
                 destination,
                 on_error=on_error,
+                on_conflict=on_conflict,
                 verify=verify,
                 workers=workers,
                 state_dir=state_dir,
@@ -303,6 +332,7 @@ def plan(
     destination: Annotated[
         str | None, typer.Argument(help="Destination store (optional): ids and clashes")
     ] = None,
+    on_conflict: OnConflict = "fail",
     s3_endpoint: S3Endpoint = None,
     as_json: JsonFlag = False,
     quiet: Quiet = False,
@@ -313,7 +343,9 @@ def plan(
 
     try:
         with ProgressView(not quiet, "reading") as view:
-            result = run_plan(source, destination, listener=view, s3_endpoint=s3_endpoint)
+            result = run_plan(
+                source, destination, on_conflict=on_conflict, listener=view, s3_endpoint=s3_endpoint
+            )
     except UsageError as exc:
         raise _fail(exc, EXIT_USAGE) from None
     except MigrationError as exc:
@@ -347,6 +379,14 @@ def plan(
         console.print(f"experiment id {source_id} → {dest_id}")
     for clash in result.get("clashes", []):
         console.print(f"[red]clash:[/] {clash}")
+    _conflicts(result.get("resolutions", []))
+    for name, count in result.get("not_held", {}).items():
+        console.print(f"[yellow]not held by the destination:[/] {count:,} {name} row(s)")
+
+
+def _conflicts(resolutions: list[dict[str, str]]) -> None:
+    for item in resolutions:
+        console.print(f"on conflict: {item['object']} → {item['action']} ({item['detail']})")
 
 
 @app.command()

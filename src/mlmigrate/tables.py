@@ -51,6 +51,8 @@ def _table(
 
 EXPERIMENT = "experiment"
 REGISTERED_MODEL = "registered_model"
+#: the unit of every MLflow SQL table outside the canonical model (only SQL stores have them)
+GLOBAL = "global"
 
 #: Tables in the order parents come before children (foreign keys).
 TABLES: dict[str, TableSpec] = {

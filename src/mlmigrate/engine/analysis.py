@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlmigrate.artifacts.rewrite import UriRewrite, references
+from mlmigrate.engine.copy import holds_unit
 from mlmigrate.engine.events import Event, Listener, ignore
-from mlmigrate.engine.journal import Journal
-from mlmigrate.engine.plan import plan_units
-from mlmigrate.engine.verify import VerifyResult, compare_unit, digest_stream, source_digests
+from mlmigrate.engine.journal import PRESENT, Journal
+from mlmigrate.engine.plan import base_shaping, journaled_shapings, plan_units
+from mlmigrate.engine.transform import Scope, Shaping
+from mlmigrate.engine.verify import VerifyResult, compare_unit, digest_stream, scoped, source_digests
 from mlmigrate.exceptions import MigrationError, SourceFormatError
 from mlmigrate.stores import open_store
 from mlmigrate.stores.base import Unit
-from mlmigrate.tables import EXPERIMENT
+from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL
 from mlmigrate.uris import mask
 
 
@@ -22,11 +25,16 @@ def plan(
     source_uri: str,
     destination_uri: str | None = None,
     *,
+    on_conflict: str = "fail",
     listener: Listener = ignore,
     s3_endpoint: str | None = None,
 ) -> dict[str, Any]:
     """Read the whole source and say what a copy would write (rows per table; artifact objects
-    and bytes per kind); nothing is written anywhere."""
+    and bytes per kind); nothing is written anywhere.
+
+    With a destination: the experiment id map, every clash with what it holds and what
+    ``on_conflict`` would do with each (``resolutions``), and the tables it cannot hold.
+    """
     from mlmigrate.artifacts.references import survey_references
 
     source = open_store(source_uri)
@@ -50,7 +58,7 @@ def plan(
             "source": mask(source_uri),
             "units": {
                 "experiments": sum(u.kind == EXPERIMENT for u in units),
-                "registered_models": sum(u.kind != EXPERIMENT for u in units),
+                "registered_models": sum(u.kind == REGISTERED_MODEL for u in units),
             },
             "tables": dict(counts),
             "total_rows": sum(counts.values()),
@@ -65,14 +73,19 @@ def plan(
                     run_ids=source.run_ids() if hasattr(source, "run_ids") else []
                 )
                 planned = plan_units(
-                    units, existing, max_experiment_id=destination.capabilities.max_experiment_id
+                    units,
+                    existing,
+                    max_experiment_id=destination.capabilities.max_experiment_id,
+                    on_conflict=on_conflict,
+                    base=base_shaping(destination),
                 )
+                held = destination.capabilities.tables
                 result.update(
                     {
                         "destination": mask(destination_uri),
-                        "experiment_id_map": planned.remapped,
-                        "replaced_empty_experiments": planned.replaced,
-                        "clashes": planned.clashes,
+                        "on_conflict": on_conflict,
+                        **planned.as_dict(),
+                        "not_held": {t: n for t, n in counts.items() if held is not None and t not in held},
                     }
                 )
             finally:
@@ -82,29 +95,48 @@ def plan(
         source.close()
 
 
-def _id_map(
+@dataclass
+class _Written:
+    """What the journal knows of how the source was written into the destination."""
+
+    dest_ids: dict[str, str] = field(default_factory=dict)
+    shapings: dict[str, Shaping] = field(default_factory=dict)
+    scopes: dict[str, Scope] = field(default_factory=dict)
+    present: set[str] = field(default_factory=set)
+    #: the artifact URI rules the migration recorded
+    rewrite: UriRewrite = field(default_factory=UriRewrite)
+
+
+def _written(
     source_uri: str, destination_uri: str, units: list[Unit], destination: Any, state_dir: Path | None
-) -> tuple[dict[str, str], UriRewrite]:
-    """Destination id of every source unit and the artifact URI rules: from the journal, else
-    experiments matched by name and URIs taken as they are."""
+) -> _Written:
+    """Destination id, shaping and scope of every source unit: from the journal, else experiments
+    matched by name."""
     journal = Journal(state_dir)
     try:
         latest = journal.latest(source_uri, destination_uri)
         if latest:
             migration_id = latest["migration_id"]
-            rules = journal.options(migration_id).get("artifacts", {}).get("rules")
-            mapping = {r.unit_id: r.dest_id for r in journal.units(migration_id)}
-            return mapping, UriRewrite.from_json(rules)
+            records = journal.units(migration_id)
+            return _Written(
+                dest_ids={r.unit_id: r.dest_id for r in records},
+                shapings=journaled_shapings(journal.options(migration_id)),
+                scopes={
+                    unit_id: Scope.from_dict(data) for unit_id, data in journal.scopes(migration_id).items()
+                },
+                present={r.unit_id for r in records if r.state == PRESENT},
+                rewrite=UriRewrite.from_json(journal.options(migration_id).get("artifacts", {}).get("rules")),
+            )
     finally:
         journal.close()
     by_name = {u.label: u.source_id for u in destination.units() if u.kind == EXPERIMENT}
-    mapping = {}
+    written = _Written()
     for unit in units:
         if unit.kind == EXPERIMENT:
-            mapping[unit.unit_id] = by_name.get(unit.label, unit.source_id)
+            written.dest_ids[unit.unit_id] = by_name.get(unit.label, unit.source_id)
         else:
-            mapping[unit.unit_id] = unit.source_id
-    return mapping, UriRewrite()
+            written.dest_ids[unit.unit_id] = unit.source_id
+    return written
 
 
 def verify(
@@ -126,19 +158,41 @@ def verify(
     referenced: list[tuple[str, str]] = []
     try:
         units = source.units()
-        mapping, rewrite = _id_map(source_uri, destination_uri, units, destination, state_dir)
+        written = _written(source_uri, destination_uri, units, destination, state_dir)
+        base = base_shaping(destination)
         listener(Event("verify_started", {"units": len(units)}))
         result = VerifyResult()
+        experiment_ids = {
+            u.source_id: written.dest_ids[u.unit_id]
+            for u in units
+            if u.kind == EXPERIMENT and written.dest_ids.get(u.unit_id, u.source_id) != u.source_id
+        }
         for unit in units:
-            dest_id = mapping.get(unit.unit_id, unit.source_id)
+            if unit.unit_id in written.present:  # left alone by --on-conflict skip
+                continue
+            if not holds_unit(destination, unit.kind):
+                continue
+            dest_id = written.dest_ids.get(unit.unit_id, unit.source_id)
+            shaping = written.shapings.get(unit.unit_id, base)
+            scope = written.scopes.get(unit.unit_id)
             try:
-                digests = source_digests(source, unit, dest_id, rewrite=rewrite, artifacts=referenced)
-                expected = {t: d.as_dict() for t, d in digests.items()}
+                digests = source_digests(
+                    source,
+                    unit,
+                    dest_id,
+                    shaping,
+                    finite_floats=not destination.capabilities.holds_infinity,
+                    experiment_ids=experiment_ids,
+                    rewrite=written.rewrite,
+                    artifacts=referenced,
+                )
+                expected = {t: d.as_dict() for t, d in digests.items() if scope is None or Scope.compares(t)}
             except SourceFormatError as exc:
                 result.mismatches.append({"unit": unit.unit_id, "table": "*", "problem": str(exc)})
                 continue
             try:
-                actual = digest_stream(destination.read_unit(Unit(unit.kind, dest_id, unit.label)))
+                stream = destination.read_unit(Unit(unit.kind, dest_id, unit.label))
+                actual = digest_stream(stream if scope is None else scoped(stream, scope))
             except MigrationError as exc:
                 result.mismatches.append({"unit": unit.unit_id, "table": "*", "problem": str(exc)})
                 continue
@@ -147,7 +201,7 @@ def verify(
         if artifacts:
             from mlmigrate.artifacts.references import verify_references
 
-            result.artifacts = verify_references(referenced, rewrite, s3_endpoint, listener)
+            result.artifacts = verify_references(referenced, written.rewrite, s3_endpoint, listener)
             result.mismatches += result.artifacts["mismatches"]
         return result
     finally:

@@ -14,11 +14,13 @@ from mlmigrate.artifacts.phase import check_options
 from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.engine.artifacts import ArtifactOptions, rules_for, run_phase
 from mlmigrate.engine.events import Event, Listener, ignore
-from mlmigrate.engine.journal import DONE, FAILED, SKIPPED, Journal, UnitRecord
-from mlmigrate.engine.plan import plan_units
+from mlmigrate.engine.journal import DONE, FAILED, PRESENT, SKIPPED, Journal, UnitRecord
+from mlmigrate.engine.plan import MERGE, ON_CONFLICT, SKIP, base_shaping, journaled_shapings, plan_units
 from mlmigrate.engine.prefetch import prefetch
 from mlmigrate.engine.readers import ReaderPool, UnitResult, UnitTask, read_shaped
 from mlmigrate.engine.report import Report
+from mlmigrate.engine.rerun import pick_up_changes
+from mlmigrate.engine.transform import Scope, Shaping
 from mlmigrate.engine.verify import BackgroundVerifier, VerifyResult, compare_unit
 from mlmigrate.exceptions import (
     ConflictError,
@@ -29,6 +31,8 @@ from mlmigrate.exceptions import (
 )
 from mlmigrate.stores import open_store
 from mlmigrate.stores.base import BatchStream, Unit
+from mlmigrate.tables import EXPERIMENT, GLOBAL
+from mlmigrate.uris import canonical, mask
 
 ON_ERROR = ("fail", "skip")
 RETRIES = 3
@@ -52,9 +56,11 @@ class _Run:
         on_error: str,
         readers: ReaderPool | None,
         verifier: BackgroundVerifier | None,
+        shapings: dict[str, Shaping],
         rewrite: UriRewrite | None = None,
         ledger: Ledger | None = None,
     ):
+        self.shapings = shapings
         self.rewrite = rewrite
         self.ledger = ledger
         self.readers = readers
@@ -71,7 +77,7 @@ class _Run:
 
     def _timed(self, unit: Unit, record: UnitRecord, result: UnitResult) -> BatchStream:
         """The unit's destination-ready batches, counted and timed as they pass."""
-        task = UnitTask(unit, record.dest_id, self.rewrite)
+        task = unit_task(record, self.destination, self.report.remapped, self.shapings, self.rewrite)
         if self.readers is not None:
             stream = self.readers.read(task, result)
         else:
@@ -90,10 +96,19 @@ class _Run:
             started = done
 
     def _write_with_retries(self, unit: Unit, record: UnitRecord) -> tuple[dict[str, int], UnitResult]:
+        if not holds_unit(self.destination, unit.kind):  # read to report its rows, write nothing
+            result = UnitResult()
+            for _ in self._timed(unit, record, result):
+                pass
+            return {}, result
         for attempt in range(1, RETRIES + 1):
             result = UnitResult()
+            shaping = self.shapings.get(record.unit_id, Shaping())
+            options = {"into_existing": True} if shaping.into_existing else {}
             try:
-                written = self.destination.write_unit(unit, record.dest_id, self._timed(unit, record, result))
+                written = self.destination.write_unit(
+                    unit, record.dest_id, self._timed(unit, record, result), **options
+                )
                 return written, result
             except TransientStoreError:
                 if attempt == RETRIES or self.stop.is_set():
@@ -110,8 +125,12 @@ class _Run:
         finally:
             if self.readers is not None:
                 self.readers.done(record.unit_id)
+        shaping = self.shapings.get(record.unit_id, Shaping())
+        scope = result.scope if shaping.into_existing else None
         if self.ledger is not None:  # before the unit is done, so a resume still knows them
             self.ledger.add_references(result.artifacts)
+        if scope is not None:  # before the unit counts as done: verify needs it after any resume
+            self.journal.save_scope(self.migration_id, record.unit_id, scope.as_dict())
         self.journal.mark(
             self.migration_id,
             record.unit_id,
@@ -119,10 +138,23 @@ class _Run:
             counts=written,
             digests={t: d.as_dict() for t, d in result.digests.items()},
         )
-        if self.verifier is not None:
-            self.verifier.submit(Unit(record.kind, record.dest_id, record.label))
+        if self.verifier is not None and holds_unit(self.destination, record.kind):
+            self.verifier.submit(Unit(record.kind, record.dest_id, record.label), scope)
         with self.lock:
             self.report.collapsed.update(result.collapsed)
+            self.report.not_held.update(result.not_held)
+            self.report.made_finite.update(result.made_finite)
+            for reason, tables in result.left_out.items():
+                self.report.left_out.setdefault(reason, {})
+                for table, rows in tables.items():
+                    self.report.left_out[reason][table] = self.report.left_out[reason].get(table, 0) + rows
+                    stats = self.report.table(table)
+                    stats.read += rows
+                    stats.skipped += rows
+            if shaping.version_offset and scope is not None:
+                self.report.renumbered[record.label] = {
+                    str(v - shaping.version_offset): str(v) for v in sorted(scope.versions)
+                }
             for table, rows in result.collapsed.items():  # read, and not written: say so per table
                 stats = self.report.table(table)
                 stats.read += rows
@@ -134,6 +166,32 @@ class _Run:
         self.listener(Event("unit_done", {"unit": record.unit_id, "rows": sum(written.values())}))
 
 
+def holds_unit(destination: Any, unit_kind: str) -> bool:
+    """Whether the destination can hold a unit of this kind at all (a FileStore has no global
+    tables: their rows are read, reported and not written)."""
+    return unit_kind != GLOBAL or destination.capabilities.tables is None
+
+
+def unit_task(
+    record: UnitRecord,
+    destination: Any,
+    remapped: dict[str, str],
+    shapings: dict[str, Shaping],
+    rewrite: UriRewrite | None = None,
+) -> UnitTask:
+    """What reading ``record``'s unit for ``destination`` takes (a unit the plan did not shape,
+    one a re-run picked up, gets the destination's base shaping)."""
+    capabilities = destination.capabilities
+    return UnitTask(
+        Unit(record.kind, record.source_id, record.label),
+        record.dest_id,
+        shapings.get(record.unit_id) or base_shaping(destination),
+        finite_floats=not capabilities.holds_infinity,
+        experiment_ids=tuple(sorted(remapped.items())) if record.kind == GLOBAL else (),
+        rewrite=rewrite,
+    )
+
+
 def _workers(destination: Any, requested: int | None) -> int:
     return max(1, requested) if requested else destination.capabilities.writers
 
@@ -143,6 +201,7 @@ def copy(
     destination_uri: str,
     *,
     on_error: str = "fail",
+    on_conflict: str = "fail",
     verify: bool = True,
     workers: int | None = None,
     state_dir: Path | None = None,
@@ -157,16 +216,29 @@ def copy(
     """Copy everything from ``source_uri`` into ``destination_uri``; resume if interrupted before.
 
     ``read_in_processes`` parses the source in helper processes beside the writer
-    (off: in a thread of this process). ``artifacts_to`` copies the artifacts the source
-    references under that root and rewrites their stored URIs to match; ``rewrite``
-    (``OLD=NEW`` prefix rules) changes stored URIs only; ``artifacts="keep"`` (the default
-    without ``artifacts_to``) leaves artifacts where they are. Returns the report; raises
+    (off: in a thread of this process). Every read of a database source sees one
+    snapshot, taken when the copy starts (MySQL's is read in this process only).
+    ``artifacts_to`` copies the artifacts the source references under that root and rewrites
+    their stored URIs to match; ``rewrite`` (``OLD=NEW`` prefix rules) changes stored URIs
+    only; ``artifacts="keep"`` (the default without ``artifacts_to``) leaves artifacts where
+    they are. Returns the report; raises
     :class:`ConflictError` when the destination already holds objects of the
-    source, and :class:`Interrupted` on Ctrl-C.
+    source (with ``on_conflict="fail"``, the default), and :class:`Interrupted` on Ctrl-C.
+    ``on_conflict`` (``fail``, ``skip``, ``merge``, ``rename``) decides what happens to
+    experiments, runs and registered models the destination already holds; with ``skip``
+    or ``merge`` a finished migration of the same pair is run again as a new import.
     """
     if on_error not in ON_ERROR:
         raise UsageError(f"--on-error {on_error!r} is not valid; choose one of: {', '.join(ON_ERROR)}")
-    options = ArtifactOptions.make(artifacts, artifacts_to, rewrite, s3_endpoint, artifact_workers)
+    if on_conflict not in ON_CONFLICT:
+        raise UsageError(
+            f"--on-conflict {on_conflict!r} is not valid; choose one of: {', '.join(ON_CONFLICT)}"
+        )
+    if canonical(source_uri) == canonical(destination_uri):
+        raise UsageError(
+            f"{mask(source_uri)} is both the source and the destination; copy never writes its source"
+        )
+    artifact_options = ArtifactOptions.make(artifacts, artifacts_to, rewrite, s3_endpoint, artifact_workers)
     started = time.perf_counter()
     report = Report(source_uri, destination_uri)
     verifier: BackgroundVerifier | None = None
@@ -177,9 +249,21 @@ def copy(
     if not destination.capabilities.writable:
         raise UsageError(f"{destination_uri} cannot be written to (a {type(destination).__name__})")
     try:
+        # one point in time for every read of the source, in this process and in the readers
+        snapshot = source.pin_snapshot() if hasattr(source, "pin_snapshot") else None
+        if hasattr(source, "pin_snapshot") and snapshot is None:
+            read_in_processes = False  # a snapshot only this process can read (MySQL)
         previous = journal.latest(source_uri, destination_uri)
+        if previous and previous["state"] == DONE and on_conflict in (SKIP, MERGE):
+            previous = None  # import again: what is there already is skipped or merged
+        elif (
+            previous
+            and previous["state"] == DONE
+            and pick_up_changes(source, destination, journal, previous["migration_id"])
+        ):
+            previous["state"] = "changed"  # the source gained units or rows: copy them
         if previous:
-            check_options(journal.options(previous["migration_id"]), options.recorded())
+            check_options(journal.options(previous["migration_id"]), artifact_options.recorded())
         if previous and previous["state"] == DONE:
             report.migration_id = previous["migration_id"]
             report.status = "up-to-date"
@@ -194,19 +278,36 @@ def copy(
             listener(Event("message", {"text": f"resuming migration {migration_id}"}))
         else:
             migration_id, needs_schema = _start(
-                source, destination, journal, source_uri, destination_uri, report, options
+                source,
+                destination,
+                journal,
+                source_uri,
+                destination_uri,
+                report,
+                on_conflict,
+                artifact_options,
             )
         report.migration_id = migration_id
-        rules = UriRewrite.from_json(journal.options(migration_id).get("artifacts", {}).get("rules"))
-        if options.to:
-            ledger = Ledger(journal.path, migration_id)
         records = journal.units(migration_id)
+        options = journal.options(migration_id)
+        rules = UriRewrite.from_json(options.get("artifacts", {}).get("rules"))
+        if artifact_options.to:
+            ledger = Ledger(journal.path, migration_id)
+        shapings = journaled_shapings(options)
+        report.conflicts = list(options.get("resolutions", []))
         report.units_total = len(records)
-        report.units_done = sum(r.state == DONE for r in records)
-        report.remapped = {r.source_id: r.dest_id for r in records if r.source_id != r.dest_id}
+        report.units_done = sum(r.state in (DONE, PRESENT) for r in records)
+        report.remapped = {
+            r.source_id: r.dest_id
+            for r in records
+            if r.kind == EXPERIMENT and r.source_id != r.dest_id and r.state != PRESENT
+        }
         if report.remapped:
             report.id_map_file = str(journal.save_id_map(migration_id, report.remapped))
-        todo = [r for r in records if r.state != DONE]
+        todo = [r for r in records if r.state not in (DONE, PRESENT) and r.kind != GLOBAL]
+        # the global tables point at experiments (and go when one is rewritten): written last,
+        # and again whenever another unit is written
+        todo += [r for r in records if r.kind == GLOBAL and (todo or r.state != DONE)]
         listener(
             Event(
                 "planned",
@@ -221,10 +322,10 @@ def copy(
         worker_count = _workers(destination, workers)
         readers = None
         if read_in_processes and todo:
-            tasks = [UnitTask(Unit(r.kind, r.source_id, r.label), r.dest_id, rules) for r in todo]
-            readers = ReaderPool(source, source_uri, tasks, processes=worker_count)
+            tasks = [unit_task(r, destination, report.remapped, shapings, rules) for r in todo]
+            readers = ReaderPool(source, source_uri, tasks, processes=worker_count, snapshot=snapshot)
         if verify:
-            verifier = BackgroundVerifier(destination)
+            verifier = BackgroundVerifier(destination, in_process=not read_in_processes)
         run = _Run(
             source,
             destination,
@@ -235,15 +336,17 @@ def copy(
             on_error,
             readers,
             verifier,
+            shapings,
             rules,
             ledger,
         )
         try:
             if needs_schema:  # the readers are already at work meanwhile
                 destination.prepare()
-            _execute(run, todo, worker_count)
+            _execute(run, [r for r in todo if r.kind != GLOBAL], worker_count)
+            _execute(run, [r for r in todo if r.kind == GLOBAL], 1)
             if ledger is not None and not report.failed_units:
-                report.artifacts = run_phase(ledger, rules, options, listener)
+                report.artifacts = run_phase(ledger, rules, artifact_options, listener)
         except KeyboardInterrupt:
             journal.finish(migration_id, "interrupted")
             raise Interrupted(f"interrupted; migration {migration_id} can be resumed") from None
@@ -284,7 +387,8 @@ def _start(
     source_uri: str,
     destination_uri: str,
     report: Report,
-    options: ArtifactOptions,
+    on_conflict: str = "fail",
+    artifact_options: ArtifactOptions | None = None,
 ) -> tuple[str, bool]:
     """Plan ids and clashes and record the new migration; return its id and whether the
     destination still needs its schema (an empty database: it can be made while reading starts)."""
@@ -294,25 +398,49 @@ def _start(
     units = source.units()
     run_ids = source.run_ids() if hasattr(source, "run_ids") else []
     existing = destination.existing(run_ids=run_ids)
-    plan = plan_units(units, existing, max_experiment_id=destination.capabilities.max_experiment_id)
-    if plan.clashes:
+    plan = plan_units(
+        units,
+        existing,
+        max_experiment_id=destination.capabilities.max_experiment_id,
+        on_conflict=on_conflict,
+        base=base_shaping(destination),
+    )
+    if plan.clashes and on_conflict == "fail":
         raise ConflictError(
             f"the destination already holds {len(plan.clashes)} object(s) that the source brings; "
-            "nothing was copied (merge policies come with --on-conflict in a later release)",
+            "nothing was copied (choose what to do with them: --on-conflict skip, merge or rename; "
+            "`mlmigrate plan SRC DST --on-conflict …` shows what each would do)",
             plan.clashes,
+        )
+    occupied = destination.global_rows() if hasattr(destination, "global_rows") and not fresh else {}
+    if occupied:  # never replace what another MLflow put in the destination's global tables
+        plan.units = [p for p in plan.units if p.unit.kind != GLOBAL]
+        report.notes.append(
+            "tables outside experiments and models not copied: the destination already holds rows in "
+            + ", ".join(f"{table} ({rows})" for table, rows in sorted(occupied.items()))
         )
     for source_id, dest_id in plan.replaced.items():
         report.notes.append(
             f"empty destination experiment {dest_id} replaced by source experiment "
             f"{source_id} of the same name"
         )
-    rules = rules_for(source, units, options)
+    artifact_options = artifact_options or ArtifactOptions()
+    rules = rules_for(source, units, artifact_options)
     migration_id = journal.create(
         source_uri,
         destination_uri,
-        [(p.unit.unit_id, p.unit.kind, p.unit.source_id, p.dest_id, p.unit.label) for p in plan.units],
-        {"remapped": plan.remapped, "artifacts": {**options.recorded(), "rules": rules.as_json()}},
+        [
+            (p.unit.unit_id, p.unit.kind, p.unit.source_id, p.dest_id, p.dest_label or p.unit.label)
+            for p in plan.units
+        ],
+        {
+            **plan.journal_options(on_conflict),
+            "artifacts": {**artifact_options.recorded(), "rules": rules.as_json()},
+        },
     )
+    for planned in plan.units:
+        if planned.action == SKIP:
+            journal.mark(migration_id, planned.unit.unit_id, PRESENT, error="already in the destination")
     return migration_id, fresh
 
 
@@ -376,11 +504,16 @@ def verify_written(
     result = VerifyResult()
     reader = verifier or BackgroundVerifier(destination)
     try:
+        scopes = journal.scopes(migration_id)
         for record in journal.units(migration_id):
-            if record.state != DONE:
+            if record.state != DONE or not holds_unit(destination, record.kind):
                 continue
-            actual = reader.digests(Unit(record.kind, record.dest_id, record.label))
-            ok = compare_unit(result, record.unit_id, record.digests, actual)
+            scope = Scope.from_dict(scopes[record.unit_id]) if record.unit_id in scopes else None
+            actual = reader.digests(Unit(record.kind, record.dest_id, record.label), scope)
+            expected = record.digests
+            if scope is not None:  # merged: compare only the tables its rows can be told apart in
+                expected = {t: d for t, d in expected.items() if Scope.compares(t)}
+            ok = compare_unit(result, record.unit_id, expected, actual)
             listener(Event("verify_unit", {"unit": record.unit_id, "ok": ok}))
     finally:
         if verifier is None:

@@ -49,9 +49,17 @@ CREATE TABLE IF NOT EXISTS units (
     updated REAL,
     PRIMARY KEY (migration_id, unit_id)
 );
+CREATE TABLE IF NOT EXISTS unit_scopes (
+    migration_id TEXT NOT NULL,
+    unit_id TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    PRIMARY KEY (migration_id, unit_id)
+);
 """
 
 PENDING, DONE, FAILED, SKIPPED = "pending", "done", "failed", "skipped"
+#: a unit the destination already holds and ``--on-conflict skip`` leaves alone
+PRESENT = "present"
 
 
 def default_state_dir() -> Path:
@@ -146,10 +154,22 @@ class Journal:
             self._connection.execute("COMMIT")
         return migration_id
 
-    def options(self, migration_id: str) -> dict[str, Any]:
-        """The options a migration was started with (id map, artifact rules)."""
-        rows = self._execute("SELECT options FROM migrations WHERE migration_id = ?", (migration_id,))
-        return json.loads(rows[0][0] or "{}") if rows else {}
+    def add_units(self, migration_id: str, units: list[tuple[str, str, str, str, str]]) -> None:
+        """Append planned units ``(unit_id, kind, source_id, dest_id, label)`` to a migration."""
+        with self._lock:
+            self._connection.execute("BEGIN")
+            start = self._connection.execute(
+                "SELECT COALESCE(MAX(position), -1) + 1 FROM units WHERE migration_id = ?", (migration_id,)
+            ).fetchone()[0]
+            self._connection.executemany(
+                "INSERT INTO units (migration_id, unit_id, position, kind, source_id, dest_id, label, state) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+                [
+                    (migration_id, unit_id, start + offset, kind, source_id, dest_id, label)
+                    for offset, (unit_id, kind, source_id, dest_id, label) in enumerate(units)
+                ],
+            )
+            self._connection.execute("COMMIT")
 
     def save_id_map(self, migration_id: str, remapped: dict[str, str]) -> Path:
         """Write a migration's experiment id map beside the journal (atomically); return its path."""
@@ -158,6 +178,23 @@ class Journal:
         partial.write_text(json.dumps({"source_to_destination": remapped}, indent=2) + "\n")
         os.replace(partial, path)
         return path
+
+    def options(self, migration_id: str) -> dict[str, Any]:
+        """The options a migration was planned with (policy, shaping of its units, artifact rules)."""
+        rows = self._execute("SELECT options FROM migrations WHERE migration_id = ?", (migration_id,))
+        return json.loads(rows[0][0] or "{}") if rows else {}
+
+    def save_scope(self, migration_id: str, unit_id: str, scope: dict[str, Any]) -> None:
+        """Record the ids a unit merged into an existing destination object brought (for verify)."""
+        self._execute(
+            "INSERT OR REPLACE INTO unit_scopes (migration_id, unit_id, scope) VALUES (?, ?, ?)",
+            (migration_id, unit_id, json.dumps(scope)),
+        )
+
+    def scopes(self, migration_id: str) -> dict[str, dict[str, Any]]:
+        """unit id -> recorded scope, for a migration's merged units."""
+        rows = self._execute("SELECT unit_id, scope FROM unit_scopes WHERE migration_id = ?", (migration_id,))
+        return {unit_id: json.loads(scope) for unit_id, scope in rows}
 
     def units(self, migration_id: str) -> list[UnitRecord]:
         """The units of a migration in plan order."""

@@ -16,7 +16,6 @@ import pickle
 import queue
 import signal
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,8 +23,9 @@ from typing import Any
 
 from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.engine.digest import Digest
+from mlmigrate.engine.parent_watch import exit_with_parent
 from mlmigrate.engine.prefetch import prefetch
-from mlmigrate.engine.transform import for_destination
+from mlmigrate.engine.transform import NOT_HELD, Scope, Shaping, for_destination
 from mlmigrate.exceptions import MigrationError
 from mlmigrate.stores.base import BatchStream, Unit
 
@@ -36,12 +36,24 @@ _POLL = 0.2
 
 @dataclass
 class UnitResult:
-    """What reading a unit produced besides its batches: digests and collapsed duplicates."""
+    """What reading a unit produced besides its batches: digests, collapsed duplicates, rows
+    left out (per reason and table) and the ids it brought."""
 
     digests: dict[str, Digest] = field(default_factory=dict)
     collapsed: Counter[str] = field(default_factory=Counter)
     #: (kind, uri) of the artifact locations the unit's source rows reference
     artifacts: list[tuple[str, str]] = field(default_factory=list)
+    #: rows read and not written, per reason (``transform.NOT_HELD`` …) and table
+    left_out: dict[str, Counter[str]] = field(default_factory=dict)
+    #: the ids the unit brought (what a merged destination unit holds of it)
+    scope: Scope = field(default_factory=Scope)
+    #: non-finite floats mapped for a destination that cannot hold them, per table
+    made_finite: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def not_held(self) -> Counter[str]:
+        """Rows of tables the destination cannot hold (``Capabilities.tables``), per table."""
+        return self.left_out.get(NOT_HELD, Counter())
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,11 @@ class UnitTask:
 
     unit: Unit
     dest_id: str
+    shaping: Shaping = field(default_factory=Shaping)
+    #: map ±inf/NaN floats (the destination cannot hold them; ``Capabilities.holds_infinity``)
+    finite_floats: bool = False
+    #: source -> destination experiment ids that change, for references outside the canonical tables
+    experiment_ids: tuple[tuple[str, str], ...] = ()
     rewrite: UriRewrite | None = None
 
 
@@ -62,9 +79,14 @@ def read_shaped(source: Any, task: UnitTask, result: UnitResult) -> BatchStream:
         collapsed=result.collapsed,
         rewrite=task.rewrite,
         artifacts=result.artifacts,
+        shaping=task.shaping,
+        left_out=result.left_out,
+        made_finite=result.made_finite if task.finite_floats else None,
+        experiment_ids=dict(task.experiment_ids),
     )
     for table, batch in stream:
         result.digests.setdefault(table, Digest()).add(batch)
+        result.scope.collect(table, batch)
         yield table, batch
 
 
@@ -77,32 +99,18 @@ def _portable(exc: BaseException) -> BaseException:
         return MigrationError(f"{type(exc).__name__}: {exc}")
 
 
-def _exit_with_parent(parent: int) -> None:
-    """End this helper as soon as the parent is gone (killed, say): nobody will read what it sends,
-    and it must not hold the parent's output pipes open."""
-    try:  # Linux: the kernel kills us when the parent dies
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(_POLL)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="mlmigrate-parent-watch", daemon=True).start()
-
-
-def _serve(source_uri: str, tasks: list[UnitTask], results: Any, parent: int) -> None:
+def _serve(
+    source_uri: str, tasks: list[UnitTask], results: Any, parent: int, snapshot: str | None = None
+) -> None:
     """Helper process: read each task's unit in order and stream it back, tagged with its id."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
-    _exit_with_parent(parent)
+    exit_with_parent(parent)
     from mlmigrate.stores import open_store
 
     try:
         source = open_store(source_uri)
+        if snapshot is not None:  # read the state the runner pinned, like every other reader
+            source.use_snapshot(snapshot)
     except BaseException as exc:  # every unit fails with the reason
         for task in tasks:
             results.put((task.unit.unit_id, "error", _portable(exc)))
@@ -126,12 +134,12 @@ class _Helper:
     given up (whose leftover messages it then skips).
     """
 
-    def __init__(self, source_uri: str, tasks: list[UnitTask]):
+    def __init__(self, source_uri: str, tasks: list[UnitTask], snapshot: str | None = None):
         context = multiprocessing.get_context("spawn")
         self.results = context.Queue(maxsize=DEPTH)
         self.process = context.Process(
             target=_serve,
-            args=(source_uri, tasks, self.results, os.getpid()),
+            args=(source_uri, tasks, self.results, os.getpid(), snapshot),
             name="mlmigrate-reader",
             daemon=True,
         )
@@ -156,6 +164,9 @@ class _Helper:
                     result.digests.update(payload.digests)
                     result.collapsed.update(payload.collapsed)
                     result.artifacts += payload.artifacts
+                    result.left_out.update(payload.left_out)
+                    result.scope = payload.scope
+                    result.made_finite.update(payload.made_finite)
                     return
                 else:
                     raise payload
@@ -194,10 +205,18 @@ class ReaderPool:
     in this process instead.
     """
 
-    def __init__(self, source: Any, source_uri: str, tasks: list[UnitTask], *, processes: int):
+    def __init__(
+        self,
+        source: Any,
+        source_uri: str,
+        tasks: list[UnitTask],
+        *,
+        processes: int,
+        snapshot: str | None = None,
+    ):
         self._source = source
         count = max(1, min(processes, len(tasks)))
-        self._helpers = [_Helper(source_uri, tasks[index::count]) for index in range(count)]
+        self._helpers = [_Helper(source_uri, tasks[index::count], snapshot) for index in range(count)]
         self._owner = {task.unit.unit_id: self._helpers[i % count] for i, task in enumerate(tasks)}
         self._taken: set[str] = set()
         self._lock = threading.Lock()

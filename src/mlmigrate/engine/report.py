@@ -34,6 +34,10 @@ class Report:
     skipped_units: list[dict[str, str]] = field(default_factory=list)
     failed_units: list[dict[str, str]] = field(default_factory=list)
     collapsed: Counter[str] = field(default_factory=Counter)
+    #: ±inf stored as ±max float, NaN as NULL, per table (a destination without them: MySQL)
+    made_finite: Counter[str] = field(default_factory=Counter)
+    #: source rows of tables the destination cannot hold (a FileStore has no webhooks), per table
+    not_held: Counter[str] = field(default_factory=Counter)
     units_total: int = 0
     units_done: int = 0
     units_this_run: int = 0
@@ -42,6 +46,12 @@ class Report:
     #: the artifact phase: objects and bytes per kind (None when artifacts were kept in place)
     artifacts: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    #: what ``--on-conflict`` did with each clash: {"object", "action", "detail"}
+    conflicts: list[dict[str, str]] = field(default_factory=list)
+    #: rows read and not written, per reason and table (tables the destination cannot hold, …)
+    left_out: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: merged registered model -> {source version: destination version}
+    renumbered: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def table(self, name: str) -> TableStats:
         """Stats of table ``name``, created on first use."""
@@ -84,7 +94,12 @@ class Report:
             "skipped_units": [{k: mask(v) for k, v in u.items()} for u in self.skipped_units],
             "failed_units": [{k: mask(v) for k, v in u.items()} for u in self.failed_units],
             "collapsed_duplicates": dict(self.collapsed),
+            "floats_made_finite": dict(self.made_finite),
+            "rows_not_held": dict(self.not_held),
             "notes": [mask(note) for note in self.notes],
+            "conflicts": self.conflicts,
+            "left_out": self.left_out,
+            "renumbered_versions": self.renumbered,
             "verify": self.verify,
             "artifacts": self.artifacts,
         }

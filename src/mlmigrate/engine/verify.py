@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 import time
 from collections import Counter
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.engine.digest import Digest
-from mlmigrate.engine.transform import for_destination
+from mlmigrate.engine.parent_watch import exit_with_parent
+from mlmigrate.engine.transform import Scope, Shaping, for_destination
 from mlmigrate.exceptions import TransientStoreError
 from mlmigrate.stores.base import BatchStream, Unit
 
@@ -49,22 +53,38 @@ def digest_stream(stream: BatchStream) -> dict[str, Digest]:
     return digests
 
 
+def scoped(stream: BatchStream, scope: Scope) -> BatchStream:
+    """Only the rows of ``stream`` that ``scope`` (a merged unit) brought."""
+    for table, batch in stream:
+        kept = scope.within(table, batch)
+        if kept is not None and kept.num_rows:
+            yield table, kept
+
+
 def source_digests(
     source: Any,
     unit: Unit,
     dest_id: str,
+    shaping: Shaping | None = None,
     *,
+    finite_floats: bool = False,
+    experiment_ids: dict[str, str] | None = None,
     rewrite: UriRewrite | None = None,
     artifacts: list[tuple[str, str]] | None = None,
 ) -> dict[str, Digest]:
-    """Digests of a source unit as it must look in the destination (artifact URIs rewritten
-    as the migration rewrote them); ``artifacts`` collects the locations it references."""
+    """Digests of a source unit as it must look in the destination: shaped as the copy shaped
+    it (``finite_floats``: one without ±inf, where they are ±max float; ``experiment_ids``: ids
+    that change; ``rewrite``: artifact URIs as the migration rewrote them); ``artifacts``
+    collects the locations it references."""
     return digest_stream(
         for_destination(
             source.read_unit(unit),
             unit_kind=unit.kind,
             dest_id=dest_id,
             collapsed=Counter(),
+            shaping=shaping,
+            made_finite=Counter() if finite_floats else None,
+            experiment_ids=experiment_ids,
             rewrite=rewrite,
             artifacts=artifacts,
         )
@@ -100,33 +120,76 @@ def compare_unit(
 READ_ATTEMPTS = 3
 
 
-class BackgroundVerifier:
-    """Reads each unit back from the destination soon after it is committed, on a thread of
-    its own, so verifying overlaps writing the next units instead of coming after them all."""
+def read_back(destination: Any, unit: Unit, scope: Scope | None = None) -> dict[str, Digest]:
+    """Digests of ``unit`` as the destination holds it (with a ``scope``, a unit merged into an
+    existing one, only the rows it brought), reading again after a dropped connection."""
+    for attempt in range(1, READ_ATTEMPTS + 1):
+        try:
+            stream = destination.read_unit(unit)
+            return digest_stream(stream if scope is None else scoped(stream, scope))
+        except TransientStoreError:
+            if attempt == READ_ATTEMPTS:
+                raise
+            time.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")
 
-    def __init__(self, destination: Any):
+
+_opened: dict[str, Any] = {}
+
+
+def _read_back_by_uri(uri: str, unit: Unit, scope: Scope | None = None) -> dict[str, Digest]:
+    """``read_back`` in a verifier process, which opens the destination once from its URI."""
+    if uri not in _opened:
+        from mlmigrate.stores import open_store
+
+        _opened[uri] = open_store(uri)
+    return read_back(_opened[uri], unit, scope)
+
+
+def _start_verifier_process(parent: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
+    exit_with_parent(parent)
+
+
+class BackgroundVerifier:
+    """Reads each unit back from the destination soon after it is committed, beside the writing
+    of the next units instead of after them all.
+
+    With ``in_process=False`` the reading and digesting run in a helper process of their own
+    (which opens the destination from its URI), so they take no time from the writer's process.
+    """
+
+    def __init__(self, destination: Any, *, in_process: bool = True):
         self._destination = destination
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlmigrate-verify")
+        self._pool: Executor
+        if in_process:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlmigrate-verify")
+        else:
+            self._pool = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_verifier_process,
+                initargs=(os.getpid(),),
+            )
+            # Start the process now, from this thread: the kernel's parent-death signal is tied to
+            # the thread that forks, and the writer threads that submit units come and go.
+            self._pool.submit(int)
+        self._in_process = in_process
         self._pending: dict[str, Future[dict[str, Digest]]] = {}
 
-    def submit(self, unit: Unit) -> None:
-        """Start reading back ``unit`` (its destination id in ``source_id``)."""
-        self._pending[unit.unit_id] = self._pool.submit(self._read, unit)
+    def submit(self, unit: Unit, scope: Scope | None = None) -> None:
+        """Start reading back ``unit`` (its destination id in ``source_id``); with a ``scope``
+        (a unit merged into an existing one) only the rows it brought."""
+        if self._in_process:
+            future = self._pool.submit(read_back, self._destination, unit, scope)
+        else:
+            future = self._pool.submit(_read_back_by_uri, self._destination.uri, unit, scope)
+        self._pending[unit.unit_id] = future
 
-    def _read(self, unit: Unit) -> dict[str, Digest]:
-        for attempt in range(1, READ_ATTEMPTS + 1):
-            try:
-                return digest_stream(self._destination.read_unit(unit))
-            except TransientStoreError:  # a dropped connection: read the unit again
-                if attempt == READ_ATTEMPTS:
-                    raise
-                time.sleep(0.5 * attempt)
-        raise AssertionError("unreachable")
-
-    def digests(self, unit: Unit) -> dict[str, Digest]:
+    def digests(self, unit: Unit, scope: Scope | None = None) -> dict[str, Digest]:
         """The destination's digests of ``unit``: read earlier, or now."""
         future = self._pending.pop(unit.unit_id, None)
-        return future.result() if future is not None else self._read(unit)
+        return future.result() if future is not None else read_back(self._destination, unit, scope)
 
     def close(self) -> None:
         """Stop reading back (what is under way finishes)."""

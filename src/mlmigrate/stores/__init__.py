@@ -13,13 +13,15 @@ REGISTRY: dict[str, tuple[str, str | None]] = {
     "filestore": ("mlmigrate.stores.filestore.store:FileStore", None),
     "sqlite": ("mlmigrate.stores.sql.store:SqlStore", None),
     "postgresql": ("mlmigrate.stores.sql.store:SqlStore", "postgres"),
+    "mysql": ("mlmigrate.stores.sql.store:SqlStore", "mysql"),
 }
 
 #: store family -> (how its URIs look, what mlmigrate does with it), for ``mlmigrate stores``
 DESCRIPTIONS: dict[str, tuple[str, str]] = {
-    "filestore": ("./mlruns, a folder holding mlruns/, file:///abs/mlruns", "source"),
+    "filestore": ("./mlruns, a folder holding mlruns/, file:///abs/mlruns", "source and destination"),
     "sqlite": ("sqlite:///relative.db, sqlite:////absolute.db", "destination (and verify)"),
     "postgresql": ("postgresql://user:password@host:5432/database", "destination (and verify)"),
+    "mysql": ("mysql://user:password@host:3306/database (MariaDB too)", "source and destination"),
 }
 
 

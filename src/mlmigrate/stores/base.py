@@ -38,6 +38,11 @@ class Capabilities:
     #: canonical tables the store can hold; ``None`` means every table. Rows of other
     #: tables are reported as not held by the destination, never dropped silently.
     tables: frozenset[str] | None = None
+    #: whether float columns hold ±inf and NaN (MySQL's do not: ±inf is stored as ±max float
+    #: and a NaN outside ``is_nan`` columns as NULL, as MLflow itself does)
+    holds_infinity: bool = True
+    #: whether an exact duplicate metric point is held once (a SQL key); a FileStore keeps both
+    unique_metric_points: bool = True
 
 
 @dataclass
@@ -50,6 +55,8 @@ class ExistingObjects:
     empty_experiments: set[int] = field(default_factory=set)
     run_ids: set[str] = field(default_factory=set)
     registered_models: set[str] = field(default_factory=set)
+    #: registered model name -> its highest version number (deleted versions count)
+    model_versions: dict[str, int] = field(default_factory=dict)
 
 
 class SourceStore(Protocol):
@@ -80,9 +87,16 @@ class DestinationStore(SourceStore, Protocol):
     def existing(self, *, run_ids: Iterable[str] = ()) -> ExistingObjects:
         """What the destination already holds that a migration could clash with."""
 
-    def write_unit(self, unit: Unit, dest_id: str, batches: BatchStream) -> dict[str, int]:
+    def write_unit(
+        self, unit: Unit, dest_id: str, batches: BatchStream, *, into_existing: bool = False
+    ) -> dict[str, int]:
         """Replace everything of ``unit`` (known in the destination as ``dest_id``) with
-        ``batches`` in one transaction; return rows written per table."""
+        ``batches`` atomically; return rows written per table.
+
+        ``into_existing``: ``dest_id`` is an experiment or model the destination already
+        holds with rows of its own (``--on-conflict merge``); only the rows the batches
+        bring (their runs, logged models, traces, versions) are replaced, the rest stays.
+        """
 
     def finish(self) -> None:
         """Advance id sequences past what was written."""

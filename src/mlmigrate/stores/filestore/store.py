@@ -1,16 +1,48 @@
-"""The MLflow FileStore (an ``mlruns/`` folder) as a source store."""
+"""The MLflow FileStore (an ``mlruns/`` folder) as a source and a destination."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from mlmigrate.exceptions import StoreError, UsageError
-from mlmigrate.stores.base import BatchStream, Capabilities, Unit
+from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, Unit
 from mlmigrate.stores.filestore.files import read_yaml, subfolders
 from mlmigrate.stores.filestore.registry import registered_model_batches
 from mlmigrate.stores.filestore.tracking import RESERVED, experiment_batches
+from mlmigrate.stores.filestore.writer import UnitFolders
 from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL
 from mlmigrate.uris import local_path
+
+#: The canonical tables a FileStore has a place for; rows of any other table (webhooks,
+#: evaluation datasets, spans, …) cannot be written into one and are reported as not held.
+FILESTORE_TABLES = frozenset(
+    {
+        "experiments",
+        "experiment_tags",
+        "runs",
+        "params",
+        "tags",
+        "metrics",
+        "latest_metrics",
+        "datasets",
+        "inputs",
+        "input_tags",
+        "logged_models",
+        "logged_model_params",
+        "logged_model_tags",
+        "logged_model_metrics",
+        "trace_info",
+        "trace_tags",
+        "trace_request_metadata",
+        "assessments",
+        "registered_models",
+        "registered_model_tags",
+        "model_versions",
+        "model_version_tags",
+        "registered_model_aliases",
+    }
+)
 
 TRASH = ".trash"
 
@@ -32,14 +64,28 @@ def resolve_mlruns(path: Path) -> Path:
     )
 
 
-class FileStore:
-    """An MLflow ``mlruns`` folder, read without ever being written."""
+def _destination_root(path: Path) -> Path:
+    """The ``mlruns`` folder a copy writes to: an existing store, or a new or empty folder."""
+    if not path.exists():
+        return path
+    try:
+        return resolve_mlruns(path)
+    except UsageError:
+        if path.is_dir() and not any(path.iterdir()):
+            return path
+        raise
 
-    capabilities = Capabilities(writable=False)
+
+class FileStore:
+    """An MLflow ``mlruns`` folder: read as a source, written as a destination (units are
+    written aside and renamed into place)."""
+
+    capabilities = Capabilities(tables=FILESTORE_TABLES, unique_metric_points=False)
 
     def __init__(self, uri: str):
         self.uri = uri
-        self.root = resolve_mlruns(local_path(uri)).resolve()
+        self.root = _destination_root(local_path(uri)).resolve()
+        self._folders = UnitFolders(self.root)
 
     def _experiment_dir(self, exp_id: str) -> Path:
         live = self.root / exp_id
@@ -52,6 +98,8 @@ class FileStore:
 
     def units(self) -> list[Unit]:
         """Experiments (live and in ``.trash``) by id, then registered models by name."""
+        if not self.root.exists():
+            raise UsageError(f"source folder does not exist: {self.root}")
         units: list[Unit] = []
         seen: set[str] = set()
         for folder in (self.root, self.root / TRASH):
@@ -94,6 +142,65 @@ class FileStore:
         if unit.kind == EXPERIMENT:
             return experiment_batches(self._experiment_dir(unit.source_id), unit.source_id)
         return registered_model_batches(self.root / "models" / unit.source_id)
+
+    def is_empty(self) -> bool:
+        """Whether the folder is missing or holds nothing."""
+        return not self.root.exists() or not any(self.root.iterdir())
+
+    def prepare(self) -> None:
+        """Create the store folder (MLflow needs nothing more to open it); drop what a killed
+        run left in the staging area."""
+        self._folders.clean()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the FileStore folder {self.root}: {exc.strerror}") from exc
+
+    def existing(self, *, run_ids: Iterable[str] = ()) -> ExistingObjects:
+        """Experiments (by id and name), registered models and the given run ids already here."""
+        found = ExistingObjects()
+        if not self.root.exists():
+            return found
+        wanted = set(run_ids)
+        for folder in (self.root, self.root / TRASH):
+            for name in subfolders(folder):
+                if not name.isdigit():
+                    continue
+                exp_dir = folder / name
+                try:
+                    label = str(read_yaml(exp_dir / "meta.yaml").get("name") or name)
+                except StoreError:
+                    continue
+                found.experiments[int(name)] = label
+                found.experiment_names[label] = int(name)
+                children = [c for c in subfolders(exp_dir) if c not in RESERVED]
+                found.run_ids.update(wanted.intersection(children))
+                holds = children or any(
+                    (exp_dir / sub).is_dir() and any((exp_dir / sub).iterdir())
+                    for sub in ("tags", "traces", "models")
+                )
+                if not holds:
+                    found.empty_experiments.add(int(name))
+        for name in subfolders(self.root / "models"):
+            found.registered_models.add(name)
+            versions = [
+                int(v.split("-", 1)[1])
+                for v in subfolders(self.root / "models" / name)
+                if v.startswith("version-") and v.split("-", 1)[1].isdigit()
+            ]
+            found.model_versions[name] = max(versions, default=0)
+        return found
+
+    def write_unit(
+        self, unit: Unit, dest_id: str, batches: BatchStream, *, into_existing: bool = False
+    ) -> dict[str, int]:
+        """Write ``unit`` as ``dest_id`` aside, then rename it into place (replacing what was there,
+        or, ``into_existing``, adding its runs, models, traces and versions to what is there)."""
+        return self._folders.write(unit, dest_id, batches, into_existing=into_existing)
+
+    def finish(self) -> None:
+        """Remove the staging area (FileStore ids need no sequence)."""
+        self._folders.clean()
 
     def close(self) -> None:
         """Nothing to release."""

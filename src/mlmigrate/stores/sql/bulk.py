@@ -32,6 +32,25 @@ class PostgresBulk:
 
     def __init__(self, uri: str):
         self.conninfo = "postgresql://" + uri.split("://", 1)[1]
+        #: an exported snapshot every read transaction adopts (pg_export_snapshot)
+        self.snapshot_id: str | None = None
+        self._pinned: Any = None
+
+    def pin(self) -> str:
+        """Export the current state as a snapshot that every later read (in any process) adopts;
+        the exporting transaction stays open until :meth:`close`."""
+        import psycopg
+
+        self._pinned = psycopg.connect(self.conninfo)
+        self._pinned.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        self.snapshot_id = str(self._pinned.execute("SELECT pg_export_snapshot()").fetchone()[0])
+        return self.snapshot_id
+
+    def close(self) -> None:
+        """End the exporting transaction, if any."""
+        if self._pinned is not None:
+            self._pinned.close()
+            self._pinned = None
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
@@ -48,6 +67,8 @@ class PostgresBulk:
 
         with psycopg.connect(self.conninfo) as connection:
             connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            if self.snapshot_id is not None:
+                connection.execute(f"SET TRANSACTION SNAPSHOT '{self.snapshot_id}'")
             yield connection
             connection.rollback()
 
@@ -59,6 +80,10 @@ class PostgresBulk:
         """Append ``batch`` to ``table`` with one COPY."""
         if batch.num_rows == 0:
             return
+        for index, field in enumerate(batch.schema):
+            if pa.types.is_binary(field.type):  # bytea's hex input form
+                text = [None if v is None else "\\x" + v.hex() for v in batch.column(index).to_pylist()]
+                batch = batch.set_column(index, field.name, pa.array(text, pa.string()))
         buffer = io.BytesIO()
         pacsv.write_csv(batch, buffer, _CSV_WRITE)
         columns = ", ".join(quote(name) for name in batch.schema.names)
@@ -80,7 +105,7 @@ class PostgresBulk:
         if buffer.tell() == 0:
             return schema.empty_table()
         buffer.seek(0)
-        return pacsv.read_csv(
+        table = pacsv.read_csv(
             buffer,
             read_options=pacsv.ReadOptions(column_names=schema.names),
             convert_options=pacsv.ConvertOptions(
@@ -92,6 +117,14 @@ class PostgresBulk:
                 false_values=["f", "false"],
             ),
         ).cast(schema)
+        for index, field in enumerate(schema):
+            if pa.types.is_binary(field.type):  # bytea came as its hex text, \x…
+                values = [
+                    None if v is None else bytes.fromhex(v[2:].decode())
+                    for v in table.column(index).to_pylist()
+                ]
+                table = table.set_column(index, field, pa.array(values, pa.binary()))
+        return table
 
 
 class SqliteBulk:
@@ -99,6 +132,19 @@ class SqliteBulk:
 
     def __init__(self, path: Path):
         self.path = path
+
+    def pin(self) -> str:
+        """Copy the database as it is now (SQLite's online backup, one step under a read lock)
+        into a private file that later reads use; return its path."""
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="mlmigrate-snapshot-")
+        copy = Path(folder) / self.path.name
+        with sqlite3.connect(self.path, timeout=60) as source, sqlite3.connect(copy) as target:
+            source.backup(target)
+        source.close()
+        target.close()
+        return str(copy)
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
@@ -109,6 +155,7 @@ class SqliteBulk:
         try:
             with connection.cursor() as cursor:
                 cursor.execute("PRAGMA busy_timeout = 60000")
+                cursor.execute("PRAGMA cache_size = -262144")
             yield connection
             connection.commit()
         except BaseException:
@@ -143,7 +190,7 @@ class SqliteBulk:
         """
         try:
             with connection.cursor() as cursor:
-                cursor.execute(sql, (unit,))
+                cursor.execute(sql, (unit,) if ":unit" in sql else None)
                 table = cursor.fetch_arrow_table()
             return table.rename_columns(schema.names).cast(schema)
         except Exception:  # type inference or conversion: take the slow, exact path
@@ -151,7 +198,7 @@ class SqliteBulk:
 
     def _fetch_with_sqlite3(self, sql: str, unit: int | str, schema: pa.Schema) -> pa.Table:
         with sqlite3.connect(self.path, timeout=60) as connection:
-            rows = connection.execute(sql, {"unit": unit}).fetchall()
+            rows = connection.execute(sql, {"unit": unit} if ":unit" in sql else ()).fetchall()
         if not rows:
             return schema.empty_table()
         columns = zip(*rows, strict=True)
@@ -162,7 +209,17 @@ class SqliteBulk:
 
 
 def _coerce(values: tuple[Any, ...], kind: pa.DataType) -> list[Any] | tuple[Any, ...]:
-    """SQLite returns bools as 0/1; Arrow takes ints for float columns as they are."""
+    """SQLite and MySQL return bools as 0/1, MySQL dates as dates (their ISO text here);
+    Arrow takes ints for float columns as they are."""
     if pa.types.is_boolean(kind):
         return [None if value is None else bool(value) for value in values]
+    if pa.types.is_string(kind) and any(not isinstance(v, str | None) for v in values):
+        return [v if v is None or isinstance(v, str) else _text(v) for v in values]
     return values
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode()
+    isoformat = getattr(value, "isoformat", None)
+    return isoformat() if isoformat is not None else str(value)

@@ -85,7 +85,7 @@ def _cached(name: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 
 def sqlite_schema_template() -> dict[str, Any]:
     """MLflow's SQLite schema as DDL statements, made by MLflow's migrations once per version."""
-    return _cached("sqlite-schema", _migrated_sqlite_schema)
+    return _cached("sqlite-schema-v2", _migrated_sqlite_schema)
 
 
 def _migrated_sqlite_schema() -> dict[str, Any]:
@@ -105,7 +105,19 @@ def _migrated_sqlite_schema() -> dict[str, Any]:
                 )
             ]
             revision = connection.execute("SELECT version_num FROM alembic_version").fetchone()[0]
-    return {"revision": revision, "statements": statements}
+            tables = [
+                name
+                for (name,) in connection.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+                    "AND name != 'alembic_version'"
+                )
+            ]
+            seeds = {  # rows the migrations insert (the default workspace)
+                table: rows
+                for table in tables
+                if (rows := [list(row) for row in connection.execute(f'SELECT * FROM "{table}"')])
+            }
+    return {"revision": revision, "statements": statements, "seeds": seeds}
 
 
 def _create_sqlite_schema(engine: sqlalchemy.Engine) -> str:
@@ -118,6 +130,9 @@ def _create_sqlite_schema(engine: sqlalchemy.Engine) -> str:
         for statement in template["statements"]:
             raw.execute(statement)
         raw.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (template["revision"],))
+        for table, rows in template["seeds"].items():
+            marks = ", ".join("?" for _ in rows[0])
+            raw.executemany(f'INSERT INTO "{table}" VALUES ({marks})', rows)
         raw.execute("COMMIT")
     finally:
         connection.close()
@@ -167,6 +182,10 @@ def prepare_schema(engine: sqlalchemy.Engine, *, display_uri: str) -> str:
             if created == head:
                 return created
             raise SchemaError(f"cached SQLite schema is at {created!r}, MLflow's head is {head!r}")
+        if engine.dialect.name in ("mysql", "mariadb") and not tables:
+            from mlmigrate.stores.sql.mysql_schema import create_mysql_schema
+
+            return create_mysql_schema(engine, cached=_cached)
         from mlflow.store.db.utils import _initialize_tables
 
         _initialize_tables(engine)

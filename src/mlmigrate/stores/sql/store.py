@@ -1,18 +1,31 @@
-"""MLflow's SQL store (SQLite, PostgreSQL) as a source and a destination."""
+"""MLflow's SQL store (SQLite, PostgreSQL, MySQL/MariaDB) as a source and a destination."""
 
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Iterable
+from pathlib import Path
 
+import pyarrow as pa
 import sqlalchemy
 
 from mlmigrate.exceptions import ConflictError, MigrationError, StoreError, TransientStoreError
 from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, Unit
 from mlmigrate.stores.sql.bulk import PostgresBulk, SqliteBulk, quote
+from mlmigrate.stores.sql.global_tables import (
+    GLOBAL_UNIT_ID,
+    MIGRATION_SEEDS,
+    global_tables,
+    seed_batch,
+    spec_of,
+)
+from mlmigrate.stores.sql.merge import MergeWriter
+from mlmigrate.stores.sql.mysql_bulk import LoadError, MysqlBulk
+from mlmigrate.stores.sql.revisions import present_columns, select_list, unit_condition
 from mlmigrate.stores.sql.schema import prepare_schema
 from mlmigrate.stores.sql.unit_rows import EXTRA_CLEAR, UNIT_ROWS
-from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL, tables_of
+from mlmigrate.tables import EXPERIMENT, GLOBAL, REGISTERED_MODEL, TableSpec, tables_of
 from mlmigrate.uris import mask, scheme_of, sqlite_path
 
 logger = logging.getLogger(__name__)
@@ -22,8 +35,11 @@ INT32_MAX = 2**31 - 1
 
 def _engine_url(uri: str) -> str:
     family = scheme_of(uri)
+    scheme, rest = uri.split("://", 1)
     if family == "postgresql":
-        return "postgresql+psycopg://" + uri.split("://", 1)[1]
+        return "postgresql+psycopg://" + rest
+    if family == "mysql" and "+" not in scheme:
+        return "mysql+pymysql://" + rest
     return uri
 
 
@@ -53,14 +69,19 @@ class SqlStore:
         self.family = scheme_of(uri)
         if self.family == "sqlite":
             sqlite_path(uri)  # validates the URI
-            self._bulk: PostgresBulk | SqliteBulk = SqliteBulk(sqlite_path(uri))
+            self._bulk: PostgresBulk | SqliteBulk | MysqlBulk = SqliteBulk(sqlite_path(uri))
             self.capabilities = Capabilities()
         elif self.family == "postgresql":
             self._bulk = PostgresBulk(uri)
             self.capabilities = Capabilities(max_experiment_id=INT32_MAX, writers=2)
+        elif self.family == "mysql":
+            self._bulk = MysqlBulk(uri)
+            self.capabilities = Capabilities(max_experiment_id=INT32_MAX, writers=2, holds_infinity=False)
         else:  # pragma: no cover - the registry routes only these here
             raise StoreError(f"unsupported SQL store {self.display_uri}")
         self._tables: set[str] | None = None
+        self._columns: dict[str, set[str]] | None = None
+        self._snapshot_copy: Path | None = None
         try:
             self.engine = sqlalchemy.create_engine(_engine_url(uri), poolclass=sqlalchemy.NullPool)
         except Exception as exc:
@@ -121,6 +142,12 @@ class SqlStore:
                 found.registered_models = {
                     row[0] for row in connection.execute(text("SELECT name FROM registered_models"))
                 }
+                found.model_versions = {
+                    name: int(version or 0)
+                    for name, version in connection.execute(
+                        text("SELECT name, MAX(version) FROM model_versions GROUP BY name")
+                    )
+                }
                 ids = list(run_ids)
                 for start in range(0, len(ids), 500):
                     chunk = ids[start : start + 500]
@@ -135,19 +162,92 @@ class SqlStore:
             raise self._translate(exc, "reading what the destination holds") from exc
         return found
 
+    def _source_columns(self) -> dict[str, set[str]]:
+        """The columns of every table of this database (an older MLflow revision has fewer)."""
+        if self._columns is None:
+            try:
+                self._columns = present_columns(self.engine)
+            except Exception as exc:
+                raise self._translate(exc, "reading the schema") from exc
+        return self._columns
+
     def units(self) -> list[Unit]:
-        """Experiments by id, then registered models by name."""
-        text = sqlalchemy.text
-        with self.engine.connect() as connection:
-            experiments = connection.execute(
-                text("SELECT experiment_id, name FROM experiments ORDER BY experiment_id")
-            ).all()
-            models = connection.execute(
-                text("SELECT name FROM registered_models WHERE workspace = 'default' ORDER BY name")
-            ).all()
-        return [Unit(EXPERIMENT, str(exp_id), name) for exp_id, name in experiments] + [
-            Unit(REGISTERED_MODEL, name, name) for (name,) in models
+        """Experiments by id, then registered models by name, then the global tables."""
+        model_columns = self._source_columns().get("registered_models", set())
+        model_rows = unit_condition("1 = 1 AND workspace = 'default'", model_columns)
+        try:
+            with self._bulk.snapshot() as connection:  # the pinned snapshot, when there is one
+                experiments = self._bulk.fetch(
+                    connection,
+                    "SELECT experiment_id, name FROM experiments ORDER BY experiment_id",
+                    "",
+                    pa.schema([("experiment_id", pa.int64()), ("name", pa.string())]),
+                ).to_pylist()
+                models = self._bulk.fetch(
+                    connection,
+                    f"SELECT name FROM registered_models WHERE {model_rows} ORDER BY name",
+                    "",
+                    pa.schema([("name", pa.string())]),
+                ).to_pylist()
+        except Exception as exc:
+            raise self._translate(exc, "listing experiments and models") from exc
+        return [
+            *(Unit(EXPERIMENT, str(row["experiment_id"]), row["name"]) for row in experiments),
+            *(Unit(REGISTERED_MODEL, row["name"], row["name"]) for row in models),
+            Unit(GLOBAL, GLOBAL_UNIT_ID, "tables outside experiments and models"),
         ]
+
+    def global_rows(self) -> dict[str, int]:
+        """Rows in each global table that MLflow's migrations did not put there (a non-empty
+        destination's global tables are not replaced)."""
+        present = self._source_columns()
+        found: dict[str, int] = {}
+        try:
+            with self.engine.connect() as connection:
+                for table in global_tables():
+                    if table not in present:
+                        continue
+                    rows = connection.execute(sqlalchemy.text(f"SELECT COUNT(*) FROM {quote(table)}"))
+                    count = int(rows.scalar() or 0) - len(MIGRATION_SEEDS.get(table, []))
+                    if count > 0:
+                        found[table] = count
+        except Exception as exc:
+            raise self._translate(exc, "counting global rows") from exc
+        return found
+
+    def run_ids(self) -> list[str]:
+        """Every run id of the database (to find clashes before anything is written)."""
+        try:
+            with self._bulk.snapshot() as connection:
+                table = self._bulk.fetch(
+                    connection, "SELECT run_uuid FROM runs", "", pa.schema([("run_uuid", pa.string())])
+                )
+        except Exception as exc:
+            raise self._translate(exc, "listing runs") from exc
+        return [str(run_id) for run_id in table.column(0).to_pylist()]
+
+    def pin_snapshot(self) -> str | None:
+        """Make every later read of this store see the database as it is now (one snapshot for
+        a whole copy). Returns a token that :meth:`use_snapshot` takes in another process, or
+        None when only this object can read the snapshot (MySQL cannot share one)."""
+        try:
+            token = self._bulk.pin()
+        except Exception as exc:
+            raise self._translate(exc, "taking a snapshot") from exc
+        if isinstance(self._bulk, SqliteBulk) and token is not None:
+            self._snapshot_copy = Path(token)
+            self.use_snapshot(token)
+        return token
+
+    def use_snapshot(self, token: str) -> None:
+        """Read the snapshot another process pinned (:meth:`pin_snapshot`)."""
+        if isinstance(self._bulk, PostgresBulk):
+            self._bulk.snapshot_id = token
+        elif isinstance(self._bulk, SqliteBulk):  # the snapshot is a private copy of the file
+            self._bulk = SqliteBulk(Path(token))
+            self.engine.dispose()
+            self.engine = sqlalchemy.create_engine(f"sqlite:///{token}", poolclass=sqlalchemy.NullPool)
+            self._columns = None
 
     def _unit_param(self, unit_kind: str, unit_id: str) -> int | str:
         return int(unit_id) if unit_kind == EXPERIMENT else unit_id
@@ -155,11 +255,18 @@ class SqlStore:
     def read_unit(self, unit: Unit) -> BatchStream:
         """All rows of one unit, table by table, from one consistent snapshot."""
         param = self._unit_param(unit.kind, unit.source_id)
+        present = self._source_columns()
         try:
             with self._bulk.snapshot() as connection:
-                for spec in tables_of(unit.kind):
-                    columns = ", ".join(quote(name) for name in spec.columns)
-                    sql = f"SELECT {columns} FROM {quote(spec.name)} WHERE {UNIT_ROWS[spec.name]}"
+                for spec, condition in self._unit_tables(unit.kind):
+                    if spec.name not in present:  # an older MLflow schema revision
+                        seed = seed_batch(spec.name) if unit.kind == GLOBAL else None
+                        if seed is not None:
+                            yield spec.name, seed
+                        continue
+                    columns = select_list(spec, present[spec.name])
+                    condition = unit_condition(condition, present[spec.name])
+                    sql = f"SELECT {columns} FROM {quote(spec.name)} WHERE {condition}"
                     table = self._bulk.fetch(connection, sql, param, spec.schema)
                     for batch in table.to_batches(max_chunksize=200_000):
                         yield spec.name, batch
@@ -168,23 +275,41 @@ class SqlStore:
         except Exception as exc:
             raise self._translate(exc, f"reading {unit.unit_id}") from exc
 
-    def write_unit(self, unit: Unit, dest_id: str, batches: BatchStream) -> dict[str, int]:
-        """Clear the unit's rows, then load ``batches``, in one transaction."""
+    def _unit_tables(self, unit_kind: str) -> list[tuple[TableSpec, str]]:
+        """The tables of a unit kind, parents first, with the condition selecting a unit's rows."""
+        if unit_kind == GLOBAL:
+            return [(spec_of(name), "1 = 1 OR :unit = ''") for name in global_tables()]
+        return [(spec, UNIT_ROWS[spec.name]) for spec in tables_of(unit_kind)]
+
+    def write_unit(
+        self, unit: Unit, dest_id: str, batches: BatchStream, *, into_existing: bool = False
+    ) -> dict[str, int]:
+        """Clear the unit's rows, then load ``batches``, in one transaction. ``into_existing``
+        (merge): clear only the rows of the runs, logged models, traces and versions the
+        batches bring, so the destination's other rows stay."""
         written: dict[str, int] = {}
         param = self._unit_param(unit.kind, dest_id)
         current = "clearing"
         try:
             with self._bulk.transaction() as connection:
-                for table, where in self._clear_statements(unit.kind):
-                    self._bulk.execute(connection, f"DELETE FROM {quote(table)} WHERE {where}", param)
+                merge = (
+                    MergeWriter(self._bulk, connection, param, self._known_tables())
+                    if into_existing
+                    else None
+                )
+                if merge is None:
+                    for table, where in self._clear_statements(unit.kind):
+                        self._bulk.execute(connection, f"DELETE FROM {quote(table)} WHERE {where}", param)
                 for table, batch in batches:
                     current = table
+                    if merge is not None:
+                        batch = merge.prepare(table, batch)
                     self._bulk.insert(connection, table, batch)
                     written[table] = written.get(table, 0) + batch.num_rows
         except MigrationError:
             raise
         except Exception as exc:
-            if _is_integrity_error(exc):
+            if _is_integrity_error(exc) or (isinstance(exc, LoadError) and exc.duplicate):
                 raise self._conflict(unit, current, exc) from exc
             raise self._translate(exc, f"writing {current} of {unit.unit_id}") from exc
         return written
@@ -197,15 +322,29 @@ class SqlStore:
             [detail],
         )
 
-    def _clear_statements(self, unit_kind: str) -> list[tuple[str, str]]:
-        """(table, condition) pairs that remove a unit's rows, children first."""
+    def _known_tables(self) -> set[str]:
         if self._tables is None:
             self._tables = set(sqlalchemy.inspect(self.engine).get_table_names())
-        statements = [(t, w) for t, w in EXTRA_CLEAR[unit_kind] if t in self._tables]
-        return statements + [(spec.name, UNIT_ROWS[spec.name]) for spec in reversed(tables_of(unit_kind))]
+        return self._tables
+
+    def _clear_statements(self, unit_kind: str) -> list[tuple[str, str]]:
+        """(table, condition) pairs that remove a unit's rows, children first."""
+        tables = self._known_tables()
+        statements = [(t, w) for t, w in EXTRA_CLEAR.get(unit_kind, []) if t in tables]
+        return statements + [
+            (spec.name, condition)
+            for spec, condition in reversed(self._unit_tables(unit_kind))
+            if spec.name in tables
+        ]
 
     def finish(self) -> None:
-        """Advance PostgreSQL's experiment id sequence past the largest id."""
+        """Advance the experiment id sequence (PostgreSQL) or AUTO_INCREMENT (MySQL) past the largest id."""
+        if self.family == "mysql":
+            with self.engine.begin() as connection:
+                largest = connection.execute(sqlalchemy.text("SELECT MAX(experiment_id) FROM experiments"))
+                following = int(largest.scalar() or 0) + 1
+                connection.execute(sqlalchemy.text(f"ALTER TABLE experiments AUTO_INCREMENT = {following}"))
+            return
         if self.family != "postgresql":
             return
         with self.engine.begin() as connection:
@@ -217,5 +356,10 @@ class SqlStore:
             )
 
     def close(self) -> None:
-        """Dispose of the engine's connections."""
+        """Dispose of the engine's connections, the pinned snapshot and its copy."""
         self.engine.dispose()
+        if not isinstance(self._bulk, SqliteBulk):
+            self._bulk.close()
+        if self._snapshot_copy is not None:
+            shutil.rmtree(self._snapshot_copy.parent, ignore_errors=True)
+            self._snapshot_copy = None

@@ -1,0 +1,95 @@
+"""The tables outside experiment and model units, moved between databases as one ``global`` unit.
+
+MLflow's schema has 64 tables; the canonical model (:mod:`mlmigrate.tables`) fixes the
+23 that every store knows. The others (spans and trace metrics, evaluation datasets,
+scorers, webhooks, jobs, workspaces, endpoints, MCP servers, review queues, rollups …)
+exist only in MLflow's SQL schema. They are read and written generically: their
+columns and Arrow types come from MLflow's own SQLAlchemy models at the installed
+version, and their order (parents before children) from those models' foreign keys.
+
+The global unit is written after every experiment and model unit (several of its
+tables point at experiments and cascade on their deletion) and is rewritten
+whenever one of those units is.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import pkgutil
+from typing import Any
+
+import pyarrow as pa
+
+from mlmigrate.tables import GLOBAL, TABLES, TableSpec
+
+#: the one global unit's source id
+GLOBAL_UNIT_ID = "tables"
+
+#: rows MLflow's migrations insert into a table, for sources older than that migration
+MIGRATION_SEEDS: dict[str, list[dict[str, Any]]] = {
+    "workspaces": [{"name": "default", "description": "Default workspace for legacy resources"}],
+}
+
+#: (table, type column, id column) pairs that hold an experiment id as text
+EXPERIMENT_REFERENCES = (
+    ("entity_associations", "source_type", "source_id"),
+    ("entity_associations", "destination_type", "destination_id"),
+)
+
+
+@functools.cache
+def _metadata() -> Any:
+    """MLflow's SQLAlchemy metadata with every model module imported."""
+    import mlflow.store.tracking.dbmodels as tracking
+
+    for module in pkgutil.iter_modules(tracking.__path__):
+        importlib.import_module(f"{tracking.__name__}.{module.name}")
+    for name in ("mlflow.store.model_registry.dbmodels.models", "mlflow.store.workspace.dbmodels.models"):
+        importlib.import_module(name)
+    from mlflow.store.db.base_sql_model import Base
+
+    return Base.metadata
+
+
+@functools.cache
+def global_tables() -> tuple[str, ...]:
+    """Every MLflow table outside the canonical model, parents before children."""
+    return tuple(table.name for table in _metadata().sorted_tables if table.name not in TABLES)
+
+
+def _arrow_type(column: Any) -> pa.DataType:
+    import sqlalchemy.types as types
+
+    kind = column.type
+    kind = getattr(kind, "impl_instance", None) or kind  # TypeDecorator (EncryptedString, …)
+    if isinstance(kind, types.Boolean):
+        return pa.bool_()
+    if isinstance(kind, types.Integer):
+        return pa.int64()
+    if isinstance(kind, types.Float | types.Numeric):
+        return pa.float64()
+    if isinstance(kind, types.LargeBinary):
+        return pa.binary()
+    return pa.string()  # strings, text, JSON (kept as its text), dates (ISO text)
+
+
+@functools.cache
+def schema_of(table: str) -> pa.Schema:
+    """The Arrow schema of a global table at MLflow's head, without generated columns (each
+    database computes those itself)."""
+    columns = [c for c in _metadata().tables[table].columns if c.computed is None]
+    return pa.schema([pa.field(column.name, _arrow_type(column)) for column in columns])
+
+
+def spec_of(table: str) -> TableSpec:
+    """A global table as a table spec (no natural key: the global unit is replaced whole)."""
+    return TableSpec(table, schema_of(table), (), GLOBAL)
+
+
+def seed_batch(table: str) -> pa.RecordBatch | None:
+    """The rows MLflow's migrations put in ``table``, for a source whose revision lacks it."""
+    rows = MIGRATION_SEEDS.get(table)
+    if not rows:
+        return None
+    return pa.RecordBatch.from_pylist(rows, schema=schema_of(table))

@@ -1,0 +1,199 @@
+"""Moving record batches in and out of MySQL / MariaDB in bulk (PyMySQL).
+
+Writes go through ``LOAD DATA LOCAL INFILE`` fed with CSV that Arrow writes (no
+Python object per row). MySQL's CSV reader cannot tell an unquoted empty field
+(Arrow's NULL) from a quoted one (an empty string), so every column is loaded
+through a user variable: NULL strings are written as a marker string absent from
+the batch, NULL numbers as an empty field, and ``NULLIF`` turns both back into NULL.
+``LOCAL`` makes the server skip duplicate keys with a warning instead of failing,
+so every load checks that each row arrived and raises on any warning.
+
+Sessions run with ``ANSI_QUOTES`` so the SQL text shared with the other
+databases (double-quoted identifiers) means the same here.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from mlmigrate.stores.sql.bulk import _coerce, quote
+
+_CSV_WRITE = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+_SQL_MODE = "ANSI_QUOTES,STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION"
+_NULL_MARKER = "\x1emlmigrate-null\x1e"
+
+
+class LoadError(Exception):
+    """A ``LOAD DATA`` did not store every row exactly (a duplicate key, a value out of range)."""
+
+    def __init__(self, message: str, *, duplicate: bool):
+        super().__init__(message)
+        self.duplicate = duplicate
+
+
+def connect_arguments(uri: str) -> dict[str, Any]:
+    """PyMySQL ``connect`` keyword arguments for a ``mysql://`` URI."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(uri)
+    arguments: dict[str, Any] = {
+        "host": url.host or "localhost",
+        "port": url.port or 3306,
+        "user": url.username or "root",
+        "password": url.password or "",
+        "database": url.database,
+        "charset": "utf8mb4",
+        "local_infile": True,
+        "autocommit": False,
+    }
+    if "unix_socket" in url.query:
+        arguments["unix_socket"] = url.query["unix_socket"]
+    return arguments
+
+
+def _marker_for(column: pa.ChunkedArray | pa.Array) -> str:
+    """A string that none of ``column``'s values equals, to stand for NULL."""
+    marker = _NULL_MARKER
+    while pc.any(pc.equal(column, marker)).as_py():
+        marker += "\x1e"
+    return marker
+
+
+class MysqlBulk:
+    """``LOAD DATA LOCAL INFILE`` loads and cursor fetches over PyMySQL connections."""
+
+    def __init__(self, uri: str):
+        self._arguments = connect_arguments(uri)
+        self._pinned: Any = None
+        self._pinned_lock = threading.Lock()
+
+    def pin(self) -> None:
+        """Hold one consistent snapshot for every later read of this object. MySQL cannot hand a
+        snapshot to another session, so those reads share this one connection, one at a time."""
+        self._pinned = self._connect()
+        with self._pinned.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cursor.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+
+    def close(self) -> None:
+        """End the pinned snapshot, if any."""
+        if self._pinned is not None:
+            self._pinned.close()
+            self._pinned = None
+
+    def _connect(self) -> Any:
+        import pymysql
+
+        connection = pymysql.connect(**self._arguments)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET SESSION sql_mode = '{_SQL_MODE}'")
+            cursor.execute("SET SESSION time_zone = '+00:00'")
+        return connection
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """A connection inside one transaction, committed when the block ends without error."""
+        connection = self._connect()
+        try:
+            with connection.cursor() as cursor:
+                # no gap locks: two units written at once must not wait on each other's ranges
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            connection.begin()
+            yield connection
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            connection.close()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Any]:
+        """A read-only, repeatable-read transaction: every read sees one consistent state."""
+        if self._pinned is not None:
+            with self._pinned_lock:
+                yield self._pinned
+            return
+        connection = self._connect()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                cursor.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+            yield connection
+            connection.rollback()
+        finally:
+            connection.close()
+
+    def execute(self, connection: Any, sql: str, unit: int | str) -> None:
+        """Run a statement with its ``:unit`` parameter."""
+        with connection.cursor() as cursor:
+            cursor.execute(sql.replace(":unit", "%(unit)s"), {"unit": unit})
+
+    def insert(self, connection: Any, table: str, batch: pa.RecordBatch) -> None:
+        """Append ``batch`` to ``table`` with one ``LOAD DATA LOCAL INFILE``."""
+        if batch.num_rows == 0:
+            return
+        arrays: list[pa.Array] = []
+        targets: list[str] = []
+        for index, field in enumerate(batch.schema):
+            column = batch.column(index)
+            name = quote(field.name)
+            if pa.types.is_boolean(field.type):
+                column = column.cast(pa.int8())
+            if pa.types.is_binary(field.type):
+                hexed = [None if v is None else v.hex() for v in column.to_pylist()]
+                arrays.append(pa.array(hexed, pa.string()))
+                targets.append(f"{name} = UNHEX(NULLIF(@c{index}, ''))")
+                continue
+            if pa.types.is_string(field.type) and column.null_count:
+                marker = _marker_for(column)
+                column = column.fill_null(marker)
+                targets.append(f"{name} = NULLIF(@c{index}, '{marker}')")
+            elif column.null_count:
+                targets.append(f"{name} = NULLIF(@c{index}, '')")
+            else:
+                targets.append(f"{name} = @c{index}")
+            arrays.append(column)
+        shaped = pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+        variables = ", ".join(f"@c{index}" for index in range(len(arrays)))
+        handle, path = tempfile.mkstemp(prefix="mlmigrate-load-", suffix=".csv")
+        try:
+            with os.fdopen(handle, "wb") as sink:
+                pacsv.write_csv(shaped, sink, _CSV_WRITE)
+            with connection.cursor() as cursor:
+                loaded = cursor.execute(
+                    f"LOAD DATA LOCAL INFILE '{path}' INTO TABLE {quote(table)} CHARACTER SET utf8mb4 "
+                    "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' "
+                    f"LINES TERMINATED BY '\\n' ({variables}) SET {', '.join(targets)}"
+                )
+                if loaded != batch.num_rows or cursor.warning_count:
+                    cursor.execute("SHOW WARNINGS LIMIT 3")
+                    shown = "; ".join(f"{code} {text}" for _, code, text in cursor.fetchall())
+                    raise LoadError(
+                        f"{table}: {loaded} of {batch.num_rows} rows stored ({shown or 'no warning'})",
+                        duplicate="Duplicate entry" in shown,
+                    )
+        finally:
+            os.unlink(path)
+
+    def fetch(self, connection: Any, sql: str, unit: int | str, schema: pa.Schema) -> pa.Table:
+        """Run ``sql`` and return its rows as a table of ``schema``."""
+        with connection.cursor() as cursor:
+            cursor.execute(sql.replace(":unit", "%(unit)s"), {"unit": unit} if ":unit" in sql else None)
+            rows = cursor.fetchall()
+        if not rows:
+            return schema.empty_table()
+        columns = zip(*rows, strict=True)
+        arrays = [
+            pa.array(_coerce(column, f.type), type=f.type) for column, f in zip(columns, schema, strict=True)
+        ]
+        return pa.Table.from_arrays(arrays, schema=schema)

@@ -1,0 +1,85 @@
+"""MySQL/MariaDB as a destination: the edge store arrives equal (±inf as ±max float, as MLflow
+stores it), the report counts the mapped values, verify accounts for them, clashes are refused."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from cli_helpers import query, run_cli, show
+from mlflow_compare import SQL_DESTINATION_TOLERANCES, compare_stores
+
+import mlmigrate
+from mlmigrate.exceptions import ConflictError
+
+MAX_FLOAT = 1.7976931348623157e308
+#: MariaDB's DOUBLE has no -0.0 (it stores 0.0) and no NaN (NULL where no is_nan column says NaN)
+MYSQL_TOLERANCES = SQL_DESTINATION_TOLERANCES | {"negative-zero", "nan-as-null"}
+
+
+def test_edge_store_into_mysql_equal_with_inf_as_max_float(edge_store: Path, mysql_db: str) -> None:
+    report = mlmigrate.copy(str(edge_store), mysql_db).as_dict()
+
+    assert report["status"] == "done", report
+    assert report["verify"]["ok"], report["verify"]["mismatches"]
+    # the edge store logs ±inf metric points: each is reported, per table
+    assert report["floats_made_finite"].get("metrics", 0) >= 2, report["floats_made_finite"]
+    inf_keys = "SELECT `key`, value FROM metrics WHERE `key` IN ('only_inf', 'only_neg_inf')"
+    rows = dict(query(mysql_db, inf_keys))
+    assert rows == {"only_inf": MAX_FLOAT, "only_neg_inf": -MAX_FLOAT}
+    differences = compare_stores(edge_store.as_uri(), mysql_db, tolerate=MYSQL_TOLERANCES)
+    assert differences == []
+    # standalone verify maps ±inf the same way: no mismatch
+    verified = run_cli("verify", str(edge_store), mysql_db)
+    assert verified.returncode == 0, show(verified)
+    # AUTO_INCREMENT was advanced: MLflow can create experiments afterwards
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=mysql_db.replace("mysql://", "mysql+pymysql://"))
+    largest = max(int(row[0]) for row in query(mysql_db, "SELECT experiment_id FROM experiments"))
+    assert int(client.create_experiment("after")) > largest
+
+
+def test_second_copy_from_another_source_is_a_clash(
+    minimal_store: Path, mysql_db: str, tmp_path: Path
+) -> None:
+    mlmigrate.copy(str(minimal_store), mysql_db)
+    other = tmp_path / "other"
+    shutil.copytree(minimal_store, other)
+    with pytest.raises(ConflictError):
+        mlmigrate.copy(str(other), mysql_db)
+
+
+def test_replayed_schema_equals_the_migrated_one(mariadb_server_handle: object) -> None:
+    """The first empty database gets MLflow's migrations, later ones the recorded DDL: same result."""
+    from mlflow.store.db.utils import _verify_schema
+
+    from mlmigrate.stores import open_store
+
+    handle = mariadb_server_handle
+    urls = [handle.create_database() for _ in range(2)]  # type: ignore[attr-defined]
+    try:
+        shapes = []
+        for url in urls:
+            store = open_store(url)
+            try:
+                store.prepare()
+                _verify_schema(store.engine)
+            finally:
+                store.close()
+            tables = [row[0] for row in query(url, "SHOW TABLES")]
+            ddl = {t: query(url, f"SHOW CREATE TABLE `{t}`")[0][1] for t in tables}
+            shapes.append(
+                (
+                    {t: re.sub(r" AUTO_INCREMENT=\d+", "", d) for t, d in ddl.items()},
+                    query(url, "SELECT * FROM workspaces"),
+                )
+            )
+        assert len(shapes[0][0]) >= 64
+        assert shapes[0] == shapes[1]
+        assert shapes[0][1] and shapes[0][1][0][0] == "default"
+    finally:
+        for url in urls:
+            handle.drop_database(url)  # type: ignore[attr-defined]
