@@ -26,7 +26,7 @@ from mlmigrate.stores.mongodb.documents import (
 from mlmigrate.stores.mongodb.layout import EXTRA, canonical_experiment_id
 from mlmigrate.stores.mongodb.reading import chunks, read_experiment, read_registered_model
 from mlmigrate.stores.mongodb.retry import RetryPolicy, WriteStats, is_throttled, write_in_batches
-from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL
+from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL, TABLES
 from mlmigrate.uris import mask
 
 logger = logging.getLogger(__name__)
@@ -57,7 +57,8 @@ class MongoStore:
         self.batch_size = DEFAULT_BATCH_SIZE
         self.retry_policy = RetryPolicy()
         self.write_stats = WriteStats()
-        self.capabilities = Capabilities(writers=2)
+        # every canonical table; the tables outside experiments and models have no place here
+        self.capabilities = Capabilities(writers=2, tables=frozenset(TABLES))
         self._client: Any = None
 
     @property
@@ -113,6 +114,7 @@ class MongoStore:
 
     def prepare(self) -> None:
         """Create the plugin's indexes (same names and keys; existing ones are left alone)."""
+        _import_mlflow_mappings()
         try:
             # nx-27017 (a SQLite-backed wire-protocol server used in tests) cannot insert into a
             # collection with ``_id`` inside a compound index; MongoDB and Cosmos DB can
@@ -338,3 +340,11 @@ class MongoStore:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def _import_mlflow_mappings() -> None:
+    """Import the MLflow entity mappings documents use, once, before writer threads start:
+    two threads importing ``mlflow`` for the first time at once can see it half-initialised."""
+    import mlflow.entities.logged_model_status  # noqa: F401
+    import mlflow.store.tracking.dbmodels.models  # noqa: F401
+    import mlflow.store.tracking.utils.trace_analytics  # noqa: F401
