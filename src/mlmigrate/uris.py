@@ -36,7 +36,7 @@ def scheme_of(uri: str) -> str:
     raw = uri.split("://", 1)[0].lower()
     base = raw if raw in SCHEMES else raw.split("+", 1)[0]
     if base not in SCHEMES:
-        choices = ", ".join(sorted({"a folder path", "file://", "sqlite:///", "postgresql://"}))
+        choices = ", ".join(sorted({"a folder path", "file://", "sqlite:///", "postgresql://", "mysql://"}))
         raise UsageError(f"unknown store URI scheme {raw!r} in {mask(uri)!r}; valid: {choices}")
     return SCHEMES[base]
 
