@@ -83,8 +83,8 @@ def test_old_revision_source_is_copied_as_head(revision: str, tmp_path: Path) ->
 
     report = mlmigrate.copy(source, destination).as_dict()
 
-    assert report["verify"]["ok"], report["verify"]["mismatches"]
     assert report["status"] == "done", report
+    assert report["verify"]["ok"], report["verify"]["mismatches"]
     client = MlflowClient(tracking_uri=destination, registry_uri=destination)
     experiment = client.get_experiment_by_name("old-exp")
     assert experiment is not None and experiment.tags == {"team": "x"}
