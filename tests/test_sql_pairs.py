@@ -56,12 +56,15 @@ def new_database(
 
 
 @pytest.fixture(scope="module")
-def sources(edge_store: Path, new_database: Callable[[str], str]) -> dict[str, str]:
+def sources(
+    edge_store: Path, new_database: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
     """The edge store copied once into a database of each kind (the pair sources)."""
     found = {}
+    state = tmp_path_factory.mktemp("sources-state")  # module scope: no per-test state dir yet
     for kind in KINDS:
         uri = new_database(kind)
-        report = mlmigrate.copy(str(edge_store), uri, read_in_processes=False)
+        report = mlmigrate.copy(str(edge_store), uri, read_in_processes=False, state_dir=state)
         assert report.status == "done", report.as_dict()
         found[kind] = uri
     return found
