@@ -4,13 +4,22 @@ through the real MlflowClient with 0 differences (beyond each destination's docu
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import sys
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cli_helpers import sqlite_uri
-from mlflow_compare import SQL_DESTINATION_TOLERANCES, SQLITE_DESTINATION_TOLERANCES, compare_stores
+from mlflow_compare import (
+    SQL_DESTINATION_TOLERANCES,
+    SQLITE_DESTINATION_TOLERANCES,
+    compare_stores,
+    normalize_uri,
+)
 
 import mlmigrate
 
@@ -47,12 +56,15 @@ def new_database(
 
 
 @pytest.fixture(scope="module")
-def sources(edge_store: Path, new_database: Callable[[str], str]) -> dict[str, str]:
+def sources(
+    edge_store: Path, new_database: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
     """The edge store copied once into a database of each kind (the pair sources)."""
     found = {}
+    state = tmp_path_factory.mktemp("sources-state")  # module scope: no per-test state dir yet
     for kind in KINDS:
         uri = new_database(kind)
-        report = mlmigrate.copy(str(edge_store), uri, read_in_processes=False)
+        report = mlmigrate.copy(str(edge_store), uri, read_in_processes=False, state_dir=state)
         assert report.status == "done", report.as_dict()
         found[kind] = uri
     return found
@@ -73,3 +85,88 @@ def test_sql_pair_round_trips_through_mlflow(
     assert report["rows_written"] > 1000
     differences = compare_stores(source, destination, tolerate=TOLERANCES[destination_kind])
     assert differences == []
+
+
+@contextlib.contextmanager
+def _mlflow_server(backend_uri: str, workdir: Path) -> Iterator[str]:
+    """A real ``mlflow server`` on ``backend_uri`` as a child process; yields its URL."""
+    from servers import free_port, stop_process, wait_until
+
+    port = free_port()
+    log = open(workdir / "mlflow-server.log", "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("mlflow")),
+            "server",
+            "--backend-store-uri",
+            normalize_uri(backend_uri),
+            "--default-artifact-root",
+            (workdir / "artifacts").as_uri(),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=workdir,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+
+        def healthy() -> bool:
+            assert process.poll() is None, (workdir / "mlflow-server.log").read_text()[-2000:]
+            urllib.request.urlopen(f"{url}/health", timeout=2).close()
+            return True
+
+        wait_until(healthy, timeout=120, what="mlflow server")
+        yield url
+    finally:
+        stop_process(process)
+        log.close()
+
+
+def _runs_and_histories(client: Any, experiment_ids: list[str]) -> dict[str, Any]:
+    runs = client.search_runs(experiment_ids, run_view_type=3, max_results=1000)
+    found = {}
+    for run in runs:
+        histories = {
+            key: sorted(
+                (m.step, m.timestamp, repr(m.value)) for m in client.get_metric_history(run.info.run_id, key)
+            )
+            for key in run.data.metrics
+        }
+        found[run.info.run_id] = (
+            run.info.to_proto().SerializeToString(deterministic=True),
+            run.data.params,
+            run.data.tags,
+            {key: repr(value) for key, value in run.data.metrics.items()},  # NaN != NaN
+            histories,
+        )
+    return found
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_mlflow_server_on_a_copied_database_answers_the_same_over_rest(
+    kind: str, sources: dict[str, str], tmp_path: Path
+) -> None:
+    from mlflow import MlflowClient
+
+    database = sources[kind]
+    direct = MlflowClient(tracking_uri=normalize_uri(database))
+    experiment_ids = [e.experiment_id for e in direct.search_experiments(view_type=3)]
+    expected = _runs_and_histories(direct, experiment_ids)
+    assert len(expected) >= 5 and any(histories for *_, histories in expected.values())
+
+    with _mlflow_server(database, tmp_path) as url:
+        served = _runs_and_histories(MlflowClient(tracking_uri=url), experiment_ids)
+
+    differing = [
+        (run_id, part, served[run_id][part], want[part])
+        for run_id, want in expected.items()
+        for part in range(len(want))
+        if served.get(run_id, (None,) * len(want))[part] != want[part]
+    ]
+    assert differing == []

@@ -40,7 +40,19 @@ def scheme_of(uri: str) -> str:
     raw = uri.split("://", 1)[0].lower()
     base = raw if raw in SCHEMES else raw.split("+", 1)[0]
     if base not in SCHEMES:
-        choices = ", ".join(sorted({"a folder path", "file://", "sqlite:///", "postgresql://", "backup://"}))
+        choices = ", ".join(
+            sorted(
+                {
+                    "a folder path",
+                    "file://",
+                    "sqlite:///",
+                    "postgresql://",
+                    "mysql://",
+                    "mongodb://",
+                    "backup://",
+                }
+            )
+        )
         raise UsageError(f"unknown store URI scheme {raw!r} in {mask(uri)!r}; valid: {choices}")
     return SCHEMES[base]
 

@@ -21,8 +21,8 @@ REGISTRY: dict[str, tuple[str, str | None]] = {
 #: store family -> (how its URIs look, what mlmigrate does with it), for ``mlmigrate stores``
 DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "filestore": ("./mlruns, a folder holding mlruns/, file:///abs/mlruns", "source and destination"),
-    "sqlite": ("sqlite:///relative.db, sqlite:////absolute.db", "destination (and verify)"),
-    "postgresql": ("postgresql://user:password@host:5432/database", "destination (and verify)"),
+    "sqlite": ("sqlite:///relative.db, sqlite:////absolute.db", "source and destination"),
+    "postgresql": ("postgresql://user:password@host:5432/database", "source and destination"),
     "mysql": ("mysql://user:password@host:3306/database (MariaDB too)", "source and destination"),
     "mongodb": (
         "mongodb://user:password@host:27017/database, mongodb+srv://…/database (Cosmos DB too)",

@@ -140,10 +140,14 @@ class SqliteBulk:
 
         folder = tempfile.mkdtemp(prefix="mlmigrate-snapshot-")
         copy = Path(folder) / self.path.name
-        with sqlite3.connect(self.path, timeout=60) as source, sqlite3.connect(copy) as target:
+        # read-only: a missing source file must not be created
+        source = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=60)
+        target = sqlite3.connect(copy)
+        try:
             source.backup(target)
-        source.close()
-        target.close()
+        finally:
+            source.close()
+            target.close()
         return str(copy)
 
     @contextmanager

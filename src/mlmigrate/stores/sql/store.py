@@ -99,7 +99,11 @@ class SqlStore:
         try:
             if self.family == "sqlite":
                 sqlite_path(self.uri).parent.mkdir(parents=True, exist_ok=True)
-            return prepare_schema(self.engine, display_uri=self.display_uri)
+            revision = prepare_schema(self.engine, display_uri=self.display_uri)
+            # the catalogue, read now: not by the read-back thread while units are written
+            self._columns = present_columns(self.engine)
+            self._tables = set(self._columns)
+            return revision
         except MigrationError:
             raise
         except Exception as exc:
