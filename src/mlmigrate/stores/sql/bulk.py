@@ -19,6 +19,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+#: ADBC SQLite statement option: rows per batch, which are also the rows types are inferred from
+_BATCH_ROWS = "adbc.sqlite.query.batch_rows"
 _CSV_WRITE = pacsv.WriteOptions(include_header=False, quoting_style="needed")
 
 
@@ -189,16 +191,23 @@ class SqliteBulk:
     def fetch(self, connection: Any, sql: str, unit: int | str, schema: pa.Schema) -> pa.Table:
         """Run ``sql`` and return its rows as a table of ``schema``.
 
-        ADBC infers column types from the first rows; where a later row does not fit
-        (a column NULL at first, say) the same query is read again through ``sqlite3``.
+        ADBC infers column types from the first rows; where a later row does not fit (a
+        column NULL at first, say) the query is read again with every row in the inference.
+        Only if that fails too is it read through ``sqlite3``: a second SQLite library in one
+        process must stay away from a file that ADBC holds a transaction on (POSIX locks are
+        per process, so either library's unlock drops the other's locks).
         """
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, (unit,) if ":unit" in sql else None)
-                table = cursor.fetch_arrow_table()
-            return table.rename_columns(schema.names).cast(schema)
-        except Exception:  # type inference or conversion: take the slow, exact path
-            return self._fetch_with_sqlite3(sql, unit, schema)
+        for infer_from_all_rows in (False, True):
+            try:
+                with connection.cursor() as cursor:
+                    if infer_from_all_rows:
+                        cursor.adbc_statement.set_options(**{_BATCH_ROWS: str(2**31 - 1)})
+                    cursor.execute(sql, (unit,) if ":unit" in sql else None)
+                    table = cursor.fetch_arrow_table()
+                return table.rename_columns(schema.names).cast(schema)
+            except Exception:  # type inference or conversion
+                continue
+        return self._fetch_with_sqlite3(sql, unit, schema)
 
     def _fetch_with_sqlite3(self, sql: str, unit: int | str, schema: pa.Schema) -> pa.Table:
         with sqlite3.connect(self.path, timeout=60) as connection:
