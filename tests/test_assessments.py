@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from mlmigrate.stores.filestore import assessments
-from mlmigrate.stores.filestore.traces import _promoted_columns
+from mlmigrate.stores.trace_analytics import promoted_columns
 
 _LOG_ASSESSMENTS = """
 import sys
@@ -143,5 +143,5 @@ def test_promoted_trace_columns_equal_mlflows(metadata: dict[str, str]) -> None:
     except Exception:
         expected = {}
     left = dict(metadata)
-    assert _promoted_columns(left) == expected
+    assert promoted_columns(left) == expected
     assert left == expected_left

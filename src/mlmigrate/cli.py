@@ -215,8 +215,6 @@ def _summary(report: dict[str, Any]) -> None:
             f"[yellow]note:[/] {count:,} non-finite {name} value(s) stored as ±max float (±inf) or "
             "NULL (NaN): the destination cannot hold them, as in MLflow itself"
         )
-    for name, count in report.get("rows_not_held", {}).items():
-        console.print(f"[yellow]not copied:[/] {count:,} {name} row(s): the destination has no such table")
     for note in report["notes"]:
         console.print(f"note: {note}")
     _conflicts(report["conflicts"])

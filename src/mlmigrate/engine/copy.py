@@ -163,7 +163,6 @@ class _Run:
             self.verifier.submit(Unit(record.kind, record.dest_id, record.label), scope)
         with self.lock:
             self.report.collapsed.update(result.collapsed)
-            self.report.not_held.update(result.not_held)
             self.report.made_finite.update(result.made_finite)
             for reason, tables in result.left_out.items():
                 self.report.left_out.setdefault(reason, {})

@@ -25,7 +25,7 @@ from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.engine.digest import Digest
 from mlmigrate.engine.parent_watch import exit_with_parent
 from mlmigrate.engine.prefetch import prefetch
-from mlmigrate.engine.transform import NOT_HELD, Scope, Shaping, for_destination
+from mlmigrate.engine.transform import Scope, Shaping, for_destination
 from mlmigrate.exceptions import MigrationError
 from mlmigrate.stores.base import BatchStream, Unit
 
@@ -41,17 +41,12 @@ class UnitResult:
 
     digests: dict[str, Digest] = field(default_factory=dict)
     collapsed: Counter[str] = field(default_factory=Counter)
-    #: rows read and not written, per reason (``transform.NOT_HELD`` …) and table
+    #: rows read and not written, per reason (``report.NOT_HELD`` …) and table
     left_out: dict[str, Counter[str]] = field(default_factory=dict)
     #: the ids the unit brought (what a merged destination unit holds of it)
     scope: Scope = field(default_factory=Scope)
     #: non-finite floats mapped for a destination that cannot hold them, per table
     made_finite: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def not_held(self) -> Counter[str]:
-        """Rows of tables the destination cannot hold (``Capabilities.tables``), per table."""
-        return self.left_out.get(NOT_HELD, Counter())
     #: (kind, uri) of the artifact locations the unit's source rows reference
     artifacts: list[tuple[str, str]] = field(default_factory=list)
 

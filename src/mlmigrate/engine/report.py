@@ -8,6 +8,11 @@ from typing import Any
 
 from mlmigrate.uris import mask
 
+#: why rows of a source unit were read and not written (keys of ``Report.left_out``)
+NOT_HELD = "not held by the destination"
+KEPT_FROM_DESTINATION = "the destination's own kept (merge)"
+ALREADY_PRESENT = "run already in the destination"
+
 
 @dataclass
 class TableStats:
@@ -38,8 +43,6 @@ class Report:
     collapsed: Counter[str] = field(default_factory=Counter)
     #: ±inf stored as ±max float, NaN as NULL, per table (a destination without them: MySQL)
     made_finite: Counter[str] = field(default_factory=Counter)
-    #: source rows of tables the destination cannot hold (a FileStore has no webhooks), per table
-    not_held: Counter[str] = field(default_factory=Counter)
     units_total: int = 0
     units_done: int = 0
     units_this_run: int = 0
@@ -56,6 +59,12 @@ class Report:
     renumbered: dict[str, dict[str, str]] = field(default_factory=dict)
     #: (seconds since the run started, rows written so far) after each unit, for the chart
     timeline: list[tuple[float, int]] = field(default_factory=list)
+
+    @property
+    def not_held(self) -> dict[str, int]:
+        """Source rows of tables the destination cannot hold (a FileStore has no webhooks), per
+        table: the ``left_out`` entry of that reason."""
+        return dict(self.left_out.get(NOT_HELD, {}))
 
     def table(self, name: str) -> TableStats:
         """Stats of table ``name``, created on first use."""
@@ -100,7 +109,7 @@ class Report:
             "failed_units": [{k: mask(v) for k, v in u.items()} for u in self.failed_units],
             "collapsed_duplicates": dict(self.collapsed),
             "floats_made_finite": dict(self.made_finite),
-            "rows_not_held": dict(self.not_held),
+            "rows_not_held": self.not_held,
             "notes": [mask(note) for note in self.notes],
             "conflicts": self.conflicts,
             "left_out": self.left_out,

@@ -11,13 +11,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mlmigrate.artifacts.rewrite import UriRewrite, references
+from mlmigrate.engine.report import ALREADY_PRESENT, KEPT_FROM_DESTINATION, NOT_HELD
 from mlmigrate.stores.base import BatchStream
 from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL, TABLES
-
-#: why rows of a source unit were read and not written (keys of ``left_out``)
-NOT_HELD = "not held by the destination"
-KEPT_FROM_DESTINATION = "the destination's own kept (merge)"
-ALREADY_PRESENT = "run already in the destination"
 
 #: tables that describe the experiment or model itself: under merge the destination keeps its own
 _OWN_ROWS = {

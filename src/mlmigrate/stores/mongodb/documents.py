@@ -17,20 +17,10 @@ from typing import Any
 import pyarrow as pa
 
 from mlmigrate.stores.mongodb.layout import EXTRA, experiment_key, object_id
+from mlmigrate.stores.trace_analytics import COST_COLUMNS, TOKEN_COLUMNS
 
 TRACE_NAME_TAG = "mlflow.traceName"
-_TRACE_ANALYTICS = (
-    "session_id",
-    "input_tokens",
-    "output_tokens",
-    "total_tokens",
-    "cache_read_input_tokens",
-    "cache_creation_input_tokens",
-    "cache_creation_input_tokens_above_1hr",
-    "input_cost",
-    "output_cost",
-    "total_cost",
-)
+_TRACE_ANALYTICS = ("session_id", *TOKEN_COLUMNS, *COST_COLUMNS)
 
 
 def columns(batch: pa.RecordBatch) -> dict[str, list[Any]]:

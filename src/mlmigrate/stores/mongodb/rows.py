@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from mlmigrate.stores.mongodb.layout import EXTRA, canonical_experiment_id
+from mlmigrate.stores.trace_analytics import promoted_columns
 
 TRACE_NAME_TAG = "mlflow.traceName"
 _SPANS_LOCATION_TAG = "mlflow.trace.spansLocation"
@@ -98,19 +99,9 @@ def trace_columns(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, s
             metadata.pop(key, None)
         return dict(extra.get("trace_info", {})), tags, metadata
     # written by the plugin itself: as MLflow's SQL store would keep it
-    from mlflow.store.tracking.utils.trace_analytics import (
-        PROMOTED_TRACE_METADATA_KEYS,
-        analytics_columns_from_metadata,
-    )
-
     tags.pop(_SPANS_LOCATION_TAG, None)
     info: dict[str, Any] = {"trace_name": tags.pop(TRACE_NAME_TAG, None)}
-    try:
-        info.update(analytics_columns_from_metadata(metadata))
-        for key in PROMOTED_TRACE_METADATA_KEYS:
-            metadata.pop(key, None)
-    except Exception:  # malformed token/cost JSON: keep it as plain metadata
-        pass
+    info.update(promoted_columns(metadata))
     return info, tags, metadata
 
 
