@@ -355,18 +355,26 @@ def copy(
     if backup_dest is not None:
         data["notes"].append(f"the destination was backed up to {backup_dest} before the copy")
     _log_end(log, None, data)
-    for path in report_file or []:
+    _end_with_report(data, report_file, as_json=as_json, quiet=quiet)
+
+
+def _end_with_report(
+    data: dict[str, Any], report_files: list[Path] | None, *, as_json: bool, quiet: bool
+) -> None:
+    """Write the report files, print the report (JSON on stdout, the summary on stderr) and exit
+    with the code its status calls for."""
+    for path in report_files or []:
         _write_report(path, data)
     if as_json:
         _print_json(data)
     if not quiet:
-        if report.status == "up-to-date":
-            console.print(f"[green]{report.message}[/]")
+        if data["status"] == "up-to-date" or data["message"] == "empty source":
+            console.print(f"[green]{data['message'] or data['status']}[/]")
         else:
             _summary(data)
-    if report.status == "verify-mismatch":
+    if data["status"] == "verify-mismatch":
         raise typer.Exit(EXIT_MISMATCH)
-    if report.status == "failed":
+    if data["status"] == "failed":
         raise typer.Exit(EXIT_ERROR)
 
 

@@ -21,14 +21,13 @@ from mlmigrate.cli import (
     Quiet,
     ReportFile,
     StateDir,
+    _end_with_report,
     _fail,
     _log_end,
     _mismatches,
     _open_log,
     _print_json,
-    _summary,
     _tee,
-    _write_report,
     app,
     command_parameters,
     console,
@@ -72,19 +71,7 @@ def _run_copy_like(
         raise
     data = {**report.as_dict(), "command": title}
     _log_end(log, None, data)
-    for path in report_file or []:
-        _write_report(path, data)
-    if as_json:
-        _print_json(data)
-    if not quiet:
-        if report.status == "up-to-date" or report.message == "empty source":
-            console.print(f"[green]{report.message or report.status}[/]")
-        else:
-            _summary(data)
-    if report.status == "verify-mismatch":
-        raise typer.Exit(EXIT_MISMATCH)
-    if report.status == "failed":
-        raise typer.Exit(EXIT_ERROR)
+    _end_with_report(data, report_file, as_json=as_json, quiet=quiet)
 
 
 @app.command()
