@@ -6,8 +6,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
 import sqlalchemy
-from cli_helpers import run_cli, show, sqlite_uri
+from cli_helpers import query, run_cli, show, sqlite_uri
 from mlflow.store.db.utils import _get_alembic_config, _initialize_tables, _verify_schema
 
 from mlmigrate.stores.sql.schema import known_revisions
@@ -92,3 +93,47 @@ def test_a_database_that_is_not_mlflows_is_refused(minimal_store: Path, tmp_path
     with sqlite3.connect(database) as connection:
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert tables == {"invoices"}
+
+
+#: everything PostgreSQL says about a schema's shape, in an order independent of creation
+_PG_SHAPE = {
+    "columns": "SELECT table_name, column_name, data_type, character_maximum_length, is_nullable, "
+    "column_default FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, 2",
+    "constraints": "SELECT cl.relname, co.conname, co.contype, pg_get_constraintdef(co.oid) "
+    "FROM pg_constraint co JOIN pg_class cl ON cl.oid = co.conrelid "
+    "JOIN pg_namespace n ON n.oid = cl.relnamespace WHERE n.nspname = 'public' ORDER BY 1, 2, 4",
+    "indexes": "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' "
+    "ORDER BY 1, 2",
+    "sequences": "SELECT sequencename, data_type, start_value, increment_by, last_value "
+    "FROM pg_sequences WHERE schemaname = 'public' ORDER BY 1",
+    "revision": "SELECT version_num FROM alembic_version",
+    "workspaces": "SELECT * FROM workspaces",
+}
+
+
+def test_replayed_postgresql_schema_equals_the_migrated_one(
+    postgres_server_handle: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first empty database gets MLflow's migrations (recorded), later ones the replay:
+    the same columns, constraints, indexes, sequences, revision and seed rows."""
+    from mlmigrate.stores import open_store
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the first one migrates
+    handle = postgres_server_handle
+    urls = [handle.create_database() for _ in range(2)]  # type: ignore[attr-defined]
+    try:
+        for url in urls:
+            store = open_store(url)
+            try:
+                store.prepare()
+                _verify_schema(store.engine)  # what `mlflow server` checks
+            finally:
+                store.close()
+        assert list((tmp_path / "cache" / "mlmigrate").glob("postgresql-schema-*"))
+        migrated, replayed = ({name: query(url, sql) for name, sql in _PG_SHAPE.items()} for url in urls)
+        assert len({row[0] for row in migrated["columns"]}) >= 65  # 64 tables and alembic_version
+        assert replayed == migrated
+        assert migrated["revision"] == [(known_revisions()[0],)]
+    finally:
+        for url in urls:
+            handle.drop_database(url)  # type: ignore[attr-defined]

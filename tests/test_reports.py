@@ -74,7 +74,7 @@ def test_log_file_is_json_lines_from_start_to_end(reported: dict) -> None:
     assert {"planned", "unit_started", "unit_done", "rows", "verify_unit"} <= events
     units_done = sum(record["event"] == "unit_done" for record in records)
     assert units_done == reported["stdout"]["units"]["total"]
-    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", record["time"]) for record in records)
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["time"]) for record in records)
 
 
 def test_html_report_is_self_contained(reported: dict) -> None:

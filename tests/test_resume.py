@@ -249,9 +249,10 @@ def test_copy_killed_before_the_journal_exists_resumes(
 
 
 def test_copy_killed_inside_schema_creation_resumes_on_postgresql(
-    generated: tuple[Path, dict[str, int]], postgres_db: str
+    generated: tuple[Path, dict[str, int]], postgres_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     source, counts = generated
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # no recorded schema: migrations run
     _kill_at(INSIDE_MLFLOW_SCHEMA, source, postgres_db)
 
     resumed = run_cli("copy", str(source), postgres_db, "-q")

@@ -157,7 +157,9 @@ class JsonLinesLog:
 
     def write(self, kind: str, **data: Any) -> None:
         """Append one record."""
-        record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z", "event": kind, **data}
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+        record = {"time": stamp, "event": kind, **data}
         with self._lock:
             self._file.write(mask(json.dumps(record, default=str)) + "\n")
             self._file.flush()

@@ -6,6 +6,8 @@ scorers, webhooks, jobs, workspaces, endpoints, MCP servers, review queues, roll
 exist only in MLflow's SQL schema. They are read and written generically: their
 columns and Arrow types come from MLflow's own SQLAlchemy models at the installed
 version, and their order (parents before children) from those models' foreign keys.
+Importing those models means importing mlflow (about a second), so what they say is
+recorded once per MLflow version in the user cache folder.
 
 The global unit is written after every experiment and model unit (several of its
 tables point at experiments and cascade on their deletion) and is rewritten
@@ -52,34 +54,56 @@ def _metadata() -> Any:
     return Base.metadata
 
 
-@functools.cache
-def global_tables() -> tuple[str, ...]:
-    """Every MLflow table outside the canonical model, parents before children."""
-    return tuple(table.name for table in _metadata().sorted_tables if table.name not in TABLES)
+#: Arrow types by the name :func:`_arrow_type_name` gives them
+_ARROW_TYPES = {"bool": pa.bool_(), "int64": pa.int64(), "float64": pa.float64(), "binary": pa.binary()}
 
 
-def _arrow_type(column: Any) -> pa.DataType:
+def _arrow_type_name(column: Any) -> str:
     import sqlalchemy.types as types
 
     kind = column.type
     kind = getattr(kind, "impl_instance", None) or kind  # TypeDecorator (EncryptedString, …)
     if isinstance(kind, types.Boolean):
-        return pa.bool_()
+        return "bool"
     if isinstance(kind, types.Integer):
-        return pa.int64()
+        return "int64"
     if isinstance(kind, types.Float | types.Numeric):
-        return pa.float64()
+        return "float64"
     if isinstance(kind, types.LargeBinary):
-        return pa.binary()
-    return pa.string()  # strings, text, JSON (kept as its text), dates (ISO text)
+        return "binary"
+    return "string"  # strings, text, JSON (kept as its text), dates (ISO text)
+
+
+def _describe_tables() -> dict[str, Any]:
+    """Each global table, parents first, with its columns' Arrow type names; generated
+    columns are left out (each database computes those itself)."""
+    return {
+        "tables": [
+            [table.name, [[c.name, _arrow_type_name(c)] for c in table.columns if c.computed is None]]
+            for table in _metadata().sorted_tables
+            if table.name not in TABLES
+        ]
+    }
+
+
+@functools.cache
+def _described() -> dict[str, list[list[str]]]:
+    from mlmigrate.stores.sql.mlflow_cache import cached
+
+    return dict(cached("global-tables", _describe_tables)["tables"])
+
+
+def global_tables() -> tuple[str, ...]:
+    """Every MLflow table outside the canonical model, parents before children."""
+    return tuple(_described())
 
 
 @functools.cache
 def schema_of(table: str) -> pa.Schema:
-    """The Arrow schema of a global table at MLflow's head, without generated columns (each
-    database computes those itself)."""
-    columns = [c for c in _metadata().tables[table].columns if c.computed is None]
-    return pa.schema([pa.field(column.name, _arrow_type(column)) for column in columns])
+    """The Arrow schema of a global table at MLflow's head."""
+    return pa.schema(
+        [pa.field(name, _ARROW_TYPES.get(kind, pa.string())) for name, kind in _described()[table]]
+    )
 
 
 def spec_of(table: str) -> TableSpec:

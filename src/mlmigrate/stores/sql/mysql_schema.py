@@ -9,10 +9,11 @@ empty destination gets them replayed: the same tables, keys and constraints.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy
+
+from mlmigrate.stores.sql.mlflow_cache import cached
 
 _AUTO_INCREMENT = re.compile(r" AUTO_INCREMENT=\d+")
 
@@ -35,9 +36,7 @@ def _capture(connection: sqlalchemy.Connection) -> dict[str, Any]:
     return {"revision": revision, "statements": statements, "seeds": seeds}
 
 
-def create_mysql_schema(
-    engine: sqlalchemy.Engine, *, cached: Callable[[str, Callable[[], dict[str, Any]]], dict[str, Any]]
-) -> str:
+def create_mysql_schema(engine: sqlalchemy.Engine) -> str:
     """Create MLflow's head schema in an empty MySQL database; return the revision."""
     from mlflow.store.db.utils import _initialize_tables
 

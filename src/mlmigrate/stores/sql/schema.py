@@ -1,28 +1,27 @@
 """The destination's MLflow schema: create it with MLflow's own migrations or check it.
 
 Running MLflow's 67 alembic migrations (even listing them) takes seconds. So the
-list of revisions and, for SQLite, the schema they produce (the DDL of
-``sqlite_master``) are recorded once per MLflow version in the user cache folder;
-each new SQLite destination gets that DDL replayed: the same tables, indexes and
-constraints, stamped with the same revision.
+list of revisions and the schema they produce are recorded once per MLflow version
+in the user cache folder (:mod:`mlflow_cache`), and each new empty destination gets
+that schema replayed: the same tables, indexes and constraints, stamped with the
+same revision. SQLite keeps the DDL of ``sqlite_master``; MySQL and PostgreSQL are
+recorded per server version (:mod:`mysql_schema`, :mod:`postgres_schema`).
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
-import json
 import logging
 import os
 import sqlite3
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy
 
 from mlmigrate.exceptions import SchemaError
+from mlmigrate.stores.sql.mlflow_cache import cached
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +35,7 @@ def _migrations_dir() -> Path:
 
 def known_revisions() -> tuple[str, list[str]]:
     """(head, all revisions) of the installed MLflow's schema migrations (cached per version)."""
-    found = _cached("revisions", _read_revisions)
+    found = cached("revisions", _read_revisions)
     return str(found["head"]), list(found["revisions"])
 
 
@@ -59,33 +58,9 @@ def current_revision(engine: sqlalchemy.Engine) -> str | None:
         return connection.execute(sqlalchemy.text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def _cache_dir() -> Path:
-    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(root) / "mlmigrate"
-
-
-def _cached(name: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """``compute()``, remembered in the user cache folder per installed MLflow version."""
-    version = importlib.metadata.version("mlflow")
-    path = _cache_dir() / f"{name}-mlflow-{version}.json"
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        pass
-    value = compute()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(json.dumps(value))
-        os.replace(partial, path)
-    except OSError as exc:  # a read-only home only costs speed
-        logger.debug("cannot cache %s in %s: %s", name, path, exc)
-    return value
-
-
 def sqlite_schema_template() -> dict[str, Any]:
     """MLflow's SQLite schema as DDL statements, made by MLflow's migrations once per version."""
-    return _cached("sqlite-schema-v2", _migrated_sqlite_schema)
+    return cached("sqlite-schema-v2", _migrated_sqlite_schema)
 
 
 def _migrated_sqlite_schema() -> dict[str, Any]:
@@ -185,7 +160,11 @@ def prepare_schema(engine: sqlalchemy.Engine, *, display_uri: str) -> str:
         if engine.dialect.name in ("mysql", "mariadb") and not tables:
             from mlmigrate.stores.sql.mysql_schema import create_mysql_schema
 
-            return create_mysql_schema(engine, cached=_cached)
+            return create_mysql_schema(engine)
+        if engine.dialect.name == "postgresql" and not tables:
+            from mlmigrate.stores.sql.postgres_schema import create_postgres_schema
+
+            return create_postgres_schema(engine)
         from mlflow.store.db.utils import _initialize_tables
 
         _initialize_tables(engine)

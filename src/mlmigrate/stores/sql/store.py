@@ -83,6 +83,10 @@ class SqlStore:
         self._tables: set[str] | None = None
         self._columns: dict[str, set[str]] | None = None
         self._snapshot_copy: Path | None = None
+        #: whether this object made the schema in an empty database: then no unit has rows
+        #: there but the ones it writes, and a unit's first write has nothing to clear
+        self._schema_made_here = False
+        self._written_units: set[tuple[str, str]] = set()
         try:
             self.engine = sqlalchemy.create_engine(_engine_url(uri), poolclass=sqlalchemy.NullPool)
         except Exception as exc:
@@ -99,7 +103,9 @@ class SqlStore:
         try:
             if self.family == "sqlite":
                 sqlite_path(self.uri).parent.mkdir(parents=True, exist_ok=True)
+            empty = not self._table_names()
             revision = prepare_schema(self.engine, display_uri=self.display_uri)
+            self._schema_made_here = empty
             # the catalogue, read now: not by the read-back thread while units are written
             self._columns = present_columns(self.engine)
             self._tables = set(self._columns)
@@ -341,7 +347,7 @@ class SqlStore:
                     if into_existing
                     else None
                 )
-                if merge is None:
+                if merge is None and self._may_hold(unit.kind, str(param)):
                     for table, where in self._clear_statements(unit.kind):
                         self._bulk.execute(connection, f"DELETE FROM {quote(table)} WHERE {where}", param)
                 for table, batch in batches:
@@ -357,6 +363,14 @@ class SqlStore:
                 raise self._conflict(unit, current, exc) from exc
             raise self._translate(exc, f"writing {current} of {unit.unit_id}") from exc
         return written
+
+    def _may_hold(self, unit_kind: str, dest_id: str) -> bool:
+        """Whether the database may hold rows of a unit about to be written. Not when this
+        object made the schema and has not written the unit before (a write that failed at
+        its commit may have committed); the global tables hold the migrations' seed rows."""
+        first_write = (unit_kind, dest_id) not in self._written_units
+        self._written_units.add((unit_kind, dest_id))
+        return unit_kind == GLOBAL or not (self._schema_made_here and first_write)
 
     def delete_unit(self, unit: Unit) -> None:
         """Remove every row of ``unit`` (its destination id in ``unit.source_id``) in one transaction."""
