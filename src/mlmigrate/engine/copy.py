@@ -31,7 +31,7 @@ from mlmigrate.exceptions import (
     UsageError,
 )
 from mlmigrate.stores import open_store
-from mlmigrate.stores.base import BatchStream, Unit
+from mlmigrate.stores.base import BatchStream, ExistingObjects, Unit
 from mlmigrate.tables import EXPERIMENT, GLOBAL
 from mlmigrate.uris import canonical, mask
 
@@ -278,11 +278,16 @@ def copy(
             destination.batch_size = batch_size
     if not destination.capabilities.writable:
         raise UsageError(f"{mask(destination_uri)} cannot be written to (a {type(destination).__name__})")
+    worker_count = _workers(destination, workers)
+    # started now, so that their start-up overlaps the planning; they get their units later
+    readers = ReaderPool(source, source_uri, processes=worker_count) if read_in_processes else None
+    schema: Future[Any] | None = None  # the schema being made in an empty destination
     try:
         # one point in time for every read of the source, in this process and in the readers
         snapshot = source.pin_snapshot() if hasattr(source, "pin_snapshot") else None
-        if hasattr(source, "pin_snapshot") and snapshot is None:
-            read_in_processes = False  # a snapshot only this process can read (MySQL)
+        if hasattr(source, "pin_snapshot") and snapshot is None and readers is not None:
+            readers.close()  # a snapshot only this process can read (MySQL)
+            readers = None
         previous = journal.latest(source_uri, destination_uri)
         if previous:
             check_options(journal.options(previous["migration_id"]), options.recorded())
@@ -301,13 +306,12 @@ def copy(
             records = journal.units(previous["migration_id"])
             report.units_total = report.units_done = len(records)
             return report
-        needs_schema = True
         if previous:
             migration_id = previous["migration_id"]
             journal.set_state(migration_id, "running")
             listener(Event("message", {"text": f"resuming migration {migration_id}"}))
         else:
-            migration_id, needs_schema = _start(
+            migration_id, schema = _start(
                 source, destination, journal, source_uri, destination_uri, report, options, on_conflict
             )
         report.migration_id = migration_id
@@ -343,13 +347,12 @@ def copy(
                 },
             )
         )
-        worker_count = _workers(destination, workers)
-        readers = None
-        if read_in_processes and todo:
-            tasks = [unit_task(r, destination, report.remapped, shapings, rules) for r in todo]
-            readers = ReaderPool(source, source_uri, tasks, processes=worker_count, snapshot=snapshot)
+        if readers is not None:
+            readers.assign(
+                [unit_task(r, destination, report.remapped, shapings, rules) for r in todo], snapshot
+            )
         if verify:
-            verifier = BackgroundVerifier(destination, in_process=not read_in_processes)
+            verifier = BackgroundVerifier(destination, in_process=readers is None)
         run = _Run(
             source,
             destination,
@@ -365,7 +368,9 @@ def copy(
             ledger,
         )
         try:
-            if needs_schema:  # the readers are already at work meanwhile
+            if schema is not None:  # made while planning, and the readers are already at work
+                schema.result()
+            else:
                 destination.prepare()
             _execute(run, [r for r in todo if r.kind != GLOBAL], worker_count)
             _execute(run, [r for r in todo if r.kind == GLOBAL], 1)
@@ -382,6 +387,7 @@ def copy(
         finally:
             if readers is not None:
                 readers.close()
+                readers = None
         if hasattr(destination, "record_source"):  # a backup keeps what it is a backup of
             revision = source.schema_revision() if hasattr(source, "schema_revision") else None
             destination.record_source(
@@ -406,6 +412,10 @@ def copy(
         )
         return report
     finally:
+        if readers is not None:
+            readers.close()
+        if schema is not None:  # planning may have failed meanwhile: let the making finish first
+            wait([schema])
         if verifier is not None:
             verifier.close()
         if ledger is not None:
@@ -425,15 +435,22 @@ def _start(
     report: Report,
     options: ArtifactOptions,
     on_conflict: str = "fail",
-) -> tuple[str, bool]:
-    """Plan ids and clashes and record the new migration; return its id and whether the
-    destination still needs its schema (an empty database: it can be made while reading starts)."""
+) -> tuple[str, Future[Any] | None]:
+    """Plan ids and clashes and record the new migration; return its id and, for an empty
+    destination, the making of its schema, which runs on a thread while planning and reading
+    go on (an empty destination holds nothing to plan around)."""
     fresh = destination.is_empty()
-    if not fresh:
+    schema: Future[Any] | None = None
+    if fresh:
+        making = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlmigrate-schema")
+        schema = making.submit(destination.prepare)
+        making.shutdown(wait=False)
+        existing = ExistingObjects()
+    else:
         destination.prepare()
+        run_ids = source.run_ids() if hasattr(source, "run_ids") else []
+        existing = destination.existing(run_ids=run_ids)
     units = source.units()
-    run_ids = source.run_ids() if hasattr(source, "run_ids") else []
-    existing = destination.existing(run_ids=run_ids)
     plan = plan_units(
         units,
         existing,
@@ -485,7 +502,7 @@ def _start(
     for planned in plan.units:
         if planned.action == SKIP:
             journal.mark(migration_id, planned.unit.unit_id, PRESENT, error="already in the destination")
-    return migration_id, fresh
+    return migration_id, schema
 
 
 def _execute(run: _Run, todo: list[UnitRecord], workers: int) -> None:

@@ -1,8 +1,9 @@
 """Reading units in helper processes, so parsing the source runs beside writing.
 
-Each helper is handed its share of the plan's units up front and reads them in
-order, so it is already reading the next unit while the writer finishes the
-current one. Batches cross the process boundary as Arrow buffers through a
+The helpers start before the plan exists, so that starting Python and importing
+the source's driver happen while the plan is made. Each is then handed its share
+of the plan's units and reads them in order, so it is already reading the next
+unit while the writer finishes the current one. Batches cross the process boundary as Arrow buffers through a
 bounded queue (memory stays bounded by a few batches), already shaped for the
 destination and digested. Each helper opens the source itself from its URI:
 stores assume nothing about the process they run in.
@@ -14,7 +15,6 @@ import multiprocessing
 import os
 import pickle
 import queue
-import signal
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -23,7 +23,7 @@ from typing import Any
 
 from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.engine.digest import Digest
-from mlmigrate.engine.parent_watch import exit_with_parent
+from mlmigrate.engine.helper_process import start_helper
 from mlmigrate.engine.prefetch import prefetch
 from mlmigrate.engine.transform import Scope, Shaping, for_destination
 from mlmigrate.exceptions import MigrationError
@@ -94,16 +94,21 @@ def _portable(exc: BaseException) -> BaseException:
         return MigrationError(f"{type(exc).__name__}: {exc}")
 
 
-def _serve(
-    source_uri: str, tasks: list[UnitTask], results: Any, parent: int, snapshot: str | None = None
-) -> None:
-    """Helper process: read each task's unit in order and stream it back, tagged with its id."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
-    exit_with_parent(parent)
+def _serve(source_uri: str, inbox: Any, results: Any, parent: int) -> None:
+    """Helper process: open the source, wait for (snapshot, tasks), then read each task's unit
+    in order and stream it back, tagged with its id."""
+    start_helper(parent)
     from mlmigrate.stores import open_store
 
+    failure: BaseException | None = None
     try:
         source = open_store(source_uri)
+    except BaseException as exc:
+        failure = exc
+    snapshot, tasks = inbox.get()
+    try:
+        if failure is not None:
+            raise failure
         if snapshot is not None:  # read the state the runner pinned, like every other reader
             source.use_snapshot(snapshot)
     except BaseException as exc:  # every unit fails with the reason
@@ -129,19 +134,25 @@ class _Helper:
     given up (whose leftover messages it then skips).
     """
 
-    def __init__(self, source_uri: str, tasks: list[UnitTask], snapshot: str | None = None):
+    def __init__(self, source_uri: str):
         context = multiprocessing.get_context("spawn")
         self.results = context.Queue(maxsize=DEPTH)
+        self.inbox = context.SimpleQueue()
         self.process = context.Process(
             target=_serve,
-            args=(source_uri, tasks, self.results, os.getpid(), snapshot),
+            args=(source_uri, self.inbox, self.results, os.getpid()),
             name="mlmigrate-reader",
             daemon=True,
         )
         self.process.start()
-        self.order = [task.unit.unit_id for task in tasks]
+        self.order: list[str] = []
         self.turn = 0
         self.turns = threading.Condition()
+
+    def assign(self, tasks: list[UnitTask], snapshot: str | None) -> None:
+        """Hand the helper its units, to read in this order from ``snapshot``."""
+        self.order = [task.unit.unit_id for task in tasks]
+        self.inbox.put((snapshot, tasks))
 
     def stream(self, unit_id: str, result: UnitResult) -> Iterator[tuple[str, Any]]:
         """The unit's batches, once the units before it on this helper are done with."""
@@ -195,26 +206,25 @@ class _Helper:
 class ReaderPool:
     """Helper processes reading the plan's units ahead of the runner's writers.
 
-    Unit *i* of ``tasks`` is read by helper ``i % processes``. Writers should ask for
-    units in plan order, as the runner does; a unit asked for again (a retry) is read
-    in this process instead.
+    Started before the plan, they get their units with :meth:`assign`: unit *i* of
+    the tasks is read by helper ``i % helpers``. Writers should ask for units in plan
+    order, as the runner does; a unit asked for again (a retry) is read in this
+    process instead.
     """
 
-    def __init__(
-        self,
-        source: Any,
-        source_uri: str,
-        tasks: list[UnitTask],
-        *,
-        processes: int,
-        snapshot: str | None = None,
-    ):
+    def __init__(self, source: Any, source_uri: str, *, processes: int):
         self._source = source
-        count = max(1, min(processes, len(tasks)))
-        self._helpers = [_Helper(source_uri, tasks[index::count], snapshot) for index in range(count)]
-        self._owner = {task.unit.unit_id: self._helpers[i % count] for i, task in enumerate(tasks)}
+        self._helpers = [_Helper(source_uri) for _ in range(max(1, processes))]
+        self._owner: dict[str, _Helper] = {}
         self._taken: set[str] = set()
         self._lock = threading.Lock()
+
+    def assign(self, tasks: list[UnitTask], snapshot: str | None = None) -> None:
+        """Hand out the plan's units (helpers left without one stop), to read from ``snapshot``."""
+        count = max(1, min(len(self._helpers), len(tasks)))
+        for index, helper in enumerate(self._helpers):
+            helper.assign(tasks[index::count] if index < count else [], snapshot)
+        self._owner = {task.unit.unit_id: self._helpers[i % count] for i, task in enumerate(tasks)}
 
     def read(self, task: UnitTask, result: UnitResult) -> Iterator[tuple[str, Any]]:
         """Stream a unit's shaped batches; ``result`` is filled when the stream ends."""

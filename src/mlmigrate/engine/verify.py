@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import signal
 import time
 from collections import Counter
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
@@ -13,7 +12,7 @@ from typing import Any
 
 from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.engine.digest import Digest
-from mlmigrate.engine.parent_watch import exit_with_parent
+from mlmigrate.engine.helper_process import start_helper
 from mlmigrate.engine.transform import Scope, Shaping, for_destination
 from mlmigrate.exceptions import TransientStoreError
 from mlmigrate.stores.base import BatchStream, Unit
@@ -154,12 +153,9 @@ def _read_back_by_uri(uri: str, unit: Unit, scope: Scope | None = None) -> dict[
         from mlmigrate.stores import open_store
 
         _opened[uri] = open_store(uri)
+        if hasattr(_opened[uri], "read_committed"):  # only committed units are read back
+            _opened[uri].read_committed()
     return read_back(_opened[uri], unit, scope)
-
-
-def _start_verifier_process(parent: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
-    exit_with_parent(parent)
 
 
 class BackgroundVerifier:
@@ -179,7 +175,7 @@ class BackgroundVerifier:
             self._pool = ProcessPoolExecutor(
                 max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_verifier_process,
+                initializer=start_helper,
                 initargs=(os.getpid(),),
             )
             # Start the process now, from this thread: the kernel's parent-death signal is tied to

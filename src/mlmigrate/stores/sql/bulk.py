@@ -19,6 +19,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from mlmigrate.stores.sql.idle import IdleConnections
+
 #: ADBC SQLite statement option: rows per batch, which are also the rows types are inferred from
 _BATCH_ROWS = "adbc.sqlite.query.batch_rows"
 _CSV_WRITE = pacsv.WriteOptions(include_header=False, quoting_style="needed")
@@ -37,6 +39,7 @@ class PostgresBulk:
         #: an exported snapshot every read transaction adopts (pg_export_snapshot)
         self.snapshot_id: str | None = None
         self._pinned: Any = None
+        self._idle = IdleConnections()
 
     def pin(self) -> str:
         """Export the current state as a snapshot that every later read (in any process) adopts;
@@ -49,7 +52,8 @@ class PostgresBulk:
         return self.snapshot_id
 
     def close(self) -> None:
-        """End the exporting transaction, if any."""
+        """End the exporting transaction, if any, and close the idle connections."""
+        self._idle.close()
         if self._pinned is not None:
             self._pinned.close()
             self._pinned = None
@@ -59,8 +63,14 @@ class PostgresBulk:
         """A connection inside one transaction, committed when the block ends without error."""
         import psycopg
 
-        with psycopg.connect(self.conninfo) as connection, connection.transaction():
-            yield connection
+        connection = self._idle.take() or psycopg.connect(self.conninfo)
+        try:
+            with connection.transaction():
+                yield connection
+        except BaseException:
+            connection.close()
+            raise
+        self._idle.give(connection)
 
     @contextmanager
     def snapshot(self) -> Iterator[Any]:

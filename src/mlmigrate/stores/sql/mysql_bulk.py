@@ -10,13 +10,20 @@ so every load checks that each row arrived and raises on any warning.
 
 Sessions run with ``ANSI_QUOTES`` so the SQL text shared with the other
 databases (double-quoted identifiers) means the same here.
+
+PyMySQL makes a Python object per value, which is slow for big reads. Reads that
+need no snapshot spanning several queries (reading back what a migration has
+committed) go through connectorx instead, which returns Arrow tables directly;
+a result whose column types it does not map exactly is read through PyMySQL.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -26,6 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from mlmigrate.stores.sql.bulk import _coerce, quote
+from mlmigrate.stores.sql.idle import IdleConnections
 
 _CSV_WRITE = pacsv.WriteOptions(include_header=False, quoting_style="needed")
 _SQL_MODE = "ANSI_QUOTES,STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION"
@@ -68,6 +76,33 @@ def _marker_for(column: pa.ChunkedArray | pa.Array) -> str:
     return marker
 
 
+#: a single-quoted SQL string literal, or a double-quoted identifier
+_QUOTED = re.compile("'(?:[^']|'')*'|\"((?:[^\"]|\"\")*)\"")
+
+
+def _backquoted(sql: str) -> str:
+    """``sql`` with its double-quoted identifiers in backquotes (for a session without ANSI_QUOTES)."""
+
+    def swap(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return match.group(0) if name is None else "`" + name.replace('""', '"').replace("`", "``") + "`"
+
+    return _QUOTED.sub(swap, sql)
+
+
+def _fits(found: pa.DataType, wanted: pa.DataType) -> bool:
+    """Whether connectorx's column type converts to ``wanted`` without changing a value."""
+    if pa.types.is_string(wanted):
+        return pa.types.is_string(found) or pa.types.is_large_string(found) or pa.types.is_null(found)
+    if pa.types.is_integer(wanted) or pa.types.is_boolean(wanted):
+        return pa.types.is_integer(found) or pa.types.is_null(found)
+    if pa.types.is_floating(wanted):  # a FLOAT column is single precision there: not mapped
+        return pa.types.is_float64(found) or pa.types.is_integer(found) or pa.types.is_null(found)
+    if pa.types.is_binary(wanted):
+        return pa.types.is_binary(found) or pa.types.is_large_binary(found) or pa.types.is_null(found)
+    return False
+
+
 class MysqlBulk:
     """``LOAD DATA LOCAL INFILE`` loads and cursor fetches over PyMySQL connections."""
 
@@ -75,6 +110,9 @@ class MysqlBulk:
         self._arguments = connect_arguments(uri)
         self._pinned: Any = None
         self._pinned_lock = threading.Lock()
+        self._idle = IdleConnections()
+        #: each query reads what is committed, on its own (:meth:`snapshot` yields no connection)
+        self.committed_reads = False
 
     def pin(self) -> None:
         """Hold one consistent snapshot for every later read of this object. MySQL cannot hand a
@@ -85,7 +123,8 @@ class MysqlBulk:
             cursor.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
 
     def close(self) -> None:
-        """End the pinned snapshot, if any."""
+        """End the pinned snapshot, if any, and close the idle connections."""
+        self._idle.close()
         if self._pinned is not None:
             self._pinned.close()
             self._pinned = None
@@ -102,7 +141,7 @@ class MysqlBulk:
     @contextmanager
     def transaction(self) -> Iterator[Any]:
         """A connection inside one transaction, committed when the block ends without error."""
-        connection = self._connect()
+        connection = self._idle.take() or self._connect()
         try:
             with connection.cursor() as cursor:
                 # no gap locks: two units written at once must not wait on each other's ranges
@@ -111,10 +150,12 @@ class MysqlBulk:
             yield connection
             connection.commit()
         except BaseException:
-            connection.rollback()
+            try:
+                connection.rollback()
+            finally:
+                connection.close()
             raise
-        finally:
-            connection.close()
+        self._idle.give(connection)
 
     @contextmanager
     def snapshot(self) -> Iterator[Any]:
@@ -122,6 +163,9 @@ class MysqlBulk:
         if self._pinned is not None:
             with self._pinned_lock:
                 yield self._pinned
+            return
+        if self.committed_reads:
+            yield None
             return
         connection = self._connect()
         try:
@@ -185,11 +229,51 @@ class MysqlBulk:
         finally:
             os.unlink(path)
 
+    def _connectorx_url(self) -> str | None:
+        arguments = self._arguments
+        if "unix_socket" in arguments:
+            return None
+        user = urllib.parse.quote(arguments["user"], safe="")
+        password = urllib.parse.quote(arguments["password"], safe="")
+        credentials = f"{user}:{password}" if password else user
+        return f"mysql://{credentials}@{arguments['host']}:{arguments['port']}/{arguments['database']}"
+
+    def _fetch_arrow(self, sql: str, unit: int | str, schema: pa.Schema) -> pa.Table | None:
+        """``sql``'s rows through connectorx, or None when it is missing or maps a type otherwise."""
+        url = self._connectorx_url()
+        try:
+            import connectorx
+            import pymysql.converters
+        except ImportError:
+            return None
+        if url is None:
+            return None
+        text = _backquoted(sql).replace(":unit", pymysql.converters.escape_item(unit, "utf8mb4"))
+        table = connectorx.read_sql(url, text, return_type="arrow")
+        if table.num_columns != len(schema) or not all(
+            _fits(found.type, wanted.type) for found, wanted in zip(table.schema, schema, strict=True)
+        ):
+            return None
+        return table.rename_columns(schema.names).cast(schema)
+
     def fetch(self, connection: Any, sql: str, unit: int | str, schema: pa.Schema) -> pa.Table:
-        """Run ``sql`` and return its rows as a table of ``schema``."""
-        with connection.cursor() as cursor:
-            cursor.execute(sql.replace(":unit", "%(unit)s"), {"unit": unit} if ":unit" in sql else None)
-            rows = cursor.fetchall()
+        """Run ``sql`` and return its rows as a table of ``schema``; without a ``connection``
+        (:attr:`committed_reads`), on its own."""
+        if connection is None:
+            table = self._fetch_arrow(sql, unit, schema)
+            if table is not None:
+                return table
+            connection = own = self._connect()
+            own.autocommit(True)
+        else:
+            own = None
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql.replace(":unit", "%(unit)s"), {"unit": unit} if ":unit" in sql else None)
+                rows = cursor.fetchall()
+        finally:
+            if own is not None:
+                own.close()
         if not rows:
             return schema.empty_table()
         columns = zip(*rows, strict=True)

@@ -38,13 +38,13 @@ def _capture(connection: sqlalchemy.Connection) -> dict[str, Any]:
 
 def create_mysql_schema(engine: sqlalchemy.Engine) -> str:
     """Create MLflow's head schema in an empty MySQL database; return the revision."""
-    from mlflow.store.db.utils import _initialize_tables
-
     with engine.connect() as connection:
         server = str(connection.execute(sqlalchemy.text("SELECT VERSION()")).scalar())
     migrated = False
 
     def migrate() -> dict[str, Any]:
+        from mlflow.store.db.utils import _initialize_tables
+
         nonlocal migrated
         _initialize_tables(engine)
         migrated = True
