@@ -440,6 +440,7 @@ def _start(
     destination, the making of its schema, which runs on a thread while planning and reading
     go on (an empty destination holds nothing to plan around)."""
     fresh = destination.is_empty()
+    units = source.units()  # a source that cannot be listed leaves the destination untouched
     schema: Future[Any] | None = None
     if fresh:
         making = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlmigrate-schema")
@@ -450,7 +451,6 @@ def _start(
         destination.prepare()
         run_ids = source.run_ids() if hasattr(source, "run_ids") else []
         existing = destination.existing(run_ids=run_ids)
-    units = source.units()
     plan = plan_units(
         units,
         existing,

@@ -77,12 +77,17 @@ class PostgresBulk:
         """A read-only, repeatable-read transaction: every read sees one consistent state."""
         import psycopg
 
-        with psycopg.connect(self.conninfo) as connection:
+        connection = self._idle.take() or psycopg.connect(self.conninfo)
+        try:
             connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             if self.snapshot_id is not None:
                 connection.execute(f"SET TRANSACTION SNAPSHOT '{self.snapshot_id}'")
             yield connection
             connection.rollback()
+        except BaseException:
+            connection.close()
+            raise
+        self._idle.give(connection)
 
     def execute(self, connection: Any, sql: str, unit: int | str) -> None:
         """Run a statement with its ``:unit`` parameter."""

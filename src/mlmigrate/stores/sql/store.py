@@ -7,6 +7,7 @@ import os
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import sqlalchemy
@@ -22,7 +23,7 @@ from mlmigrate.stores.sql.global_tables import (
     spec_of,
 )
 from mlmigrate.stores.sql.merge import MergeWriter
-from mlmigrate.stores.sql.mysql_bulk import LoadError, MysqlBulk
+from mlmigrate.stores.sql.mysql_bulk import LoadError, MysqlBulk, mysql_connection
 from mlmigrate.stores.sql.revisions import present_columns, select_list, unit_condition
 from mlmigrate.stores.sql.schema import current_revision, prepare_schema
 from mlmigrate.stores.sql.unit_rows import EXTRA_CLEAR, UNIT_ROWS
@@ -32,6 +33,22 @@ from mlmigrate.uris import mask, scheme_of, sqlite_path
 logger = logging.getLogger(__name__)
 
 INT32_MAX = 2**31 - 1
+
+
+def _engine(uri: str) -> sqlalchemy.Engine:
+    """An engine for the store's own queries (catalogue, schema, small reads). SQLite opens no
+    pooled connection (the file's locks belong to whoever holds it); the servers keep a few
+    connections, and MySQL's reuse PyMySQL's default TLS context."""
+    if scheme_of(uri) == "sqlite":
+        return sqlalchemy.create_engine(_engine_url(uri), poolclass=sqlalchemy.NullPool)
+    engine = sqlalchemy.create_engine(_engine_url(uri), pool_size=2, max_overflow=8, pool_pre_ping=True)
+    if scheme_of(uri) == "mysql":
+
+        def connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+            return mysql_connection(*cargs, **cparams)
+
+        sqlalchemy.event.listen(engine, "do_connect", connect)
+    return engine
 
 
 def _engine_url(uri: str) -> str:
@@ -88,7 +105,7 @@ class SqlStore:
         self._schema_made_here = False
         self._written_units: set[tuple[str, str]] = set()
         try:
-            self.engine = sqlalchemy.create_engine(_engine_url(uri), poolclass=sqlalchemy.NullPool)
+            self.engine = _engine(uri)
         except Exception as exc:
             raise StoreError(f"cannot open {self.display_uri}: {mask(str(exc))}") from exc
 
