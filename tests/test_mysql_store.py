@@ -103,6 +103,7 @@ def test_committed_reads_through_connectorx_equal_the_pymysql_reads(
         return table
 
     monkeypatch.setattr(MysqlBulk, "_fetch_arrow", counted)
+    monkeypatch.setattr("mlmigrate.stores.sql.mysql_bulk.ARROW_FROM_ROWS", 0)  # every read
     snapshot_reads, committed_reads = open_store(mysql_db), open_store(mysql_db)
     committed_reads.read_committed()
     try:
