@@ -121,3 +121,18 @@ def test_sliced_arrays_hash_like_fresh_ones() -> None:
     table = _rows(KEYS, VALUES)
 
     assert _digest(table.slice(1, 3)) == _digest(_rows(KEYS[1:4], VALUES[1:4], steps=[1, 2, 3]))
+
+
+def test_repeated_strings_hash_as_when_each_is_hashed_alone() -> None:
+    """Strings that repeat are hashed once per distinct value; each element still gets its own
+    value's hash (sliced arrays and nulls included)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from mlmigrate.engine.digest import _distinct_string_hashes, _string_hashes
+
+    values = pa.array(["loss", "acc", None, "loss", "ünï", "acc", "loss", "", "loss"] * 50)
+    for array in (values, values.slice(3, 200)):
+        valid = array.is_valid().to_numpy(zero_copy_only=False)
+        assert np.array_equal(_string_hashes(array)[valid], _distinct_string_hashes(array)[valid])
+    assert len(_string_hashes(pa.array([None, None], pa.string()))) == 2

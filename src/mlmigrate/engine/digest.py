@@ -58,6 +58,16 @@ def _compute_powers(n: int, base: int) -> np.ndarray:
 
 
 def _string_hashes(array: pa.Array) -> np.ndarray:
+    """A hash per string (anything at a null; callers overwrite those). Each distinct string
+    is hashed once: MLflow's string columns repeat a few values (metric keys, run ids)."""
+    encoded = pc.dictionary_encode(array)
+    if not len(encoded.dictionary) or len(encoded.dictionary) * 2 > len(array):  # mostly distinct
+        return _distinct_string_hashes(array)
+    indices = pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False)
+    return _distinct_string_hashes(encoded.dictionary)[indices]
+
+
+def _distinct_string_hashes(array: pa.Array) -> np.ndarray:
     array = pc.cast(array, pa.large_string())
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset : array.offset + len(array) + 1]
     data_buffer = array.buffers()[2]
