@@ -519,6 +519,8 @@ def _execute(run: _Run, todo: list[UnitRecord], workers: int) -> None:
                 if not running:
                     break
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                if run.verifier is not None:  # after a first unit; from this thread, which
+                    run.verifier.start()  # outlives the writers (see BackgroundVerifier.start)
                 for future in finished:
                     record = running.pop(future)
                     error = future.exception()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 import time
 from collections import Counter
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
@@ -164,6 +165,9 @@ class BackgroundVerifier:
 
     With ``in_process=False`` the reading and digesting run in a helper process of their own
     (which opens the destination from its URI), so they take no time from the writer's process.
+    That process starts at :meth:`start` (or :meth:`drain`); units submitted before wait for
+    it. The copy starts it once the first unit is written, so that its start-up does not
+    compete with the readers' for the cores.
     """
 
     def __init__(self, destination: Any, *, in_process: bool = True):
@@ -178,15 +182,32 @@ class BackgroundVerifier:
                 initializer=start_helper,
                 initargs=(os.getpid(),),
             )
-            # Start the process now, from this thread: the kernel's parent-death signal is tied to
-            # the thread that forks, and the writer threads that submit units come and go.
-            self._pool.submit(int)
         self._in_process = in_process
+        self._started = in_process
+        self._lock = threading.Lock()
+        self._waiting: list[tuple[Unit, Scope | None]] = []
         self._pending: dict[str, Future[dict[str, Digest]]] = {}
+
+    def start(self) -> None:
+        """Start the helper process, from the calling thread (the kernel's parent-death signal
+        is tied to the thread that forks: call it from one that lives as long as the copy), and
+        hand it the units submitted meanwhile."""
+        with self._lock:
+            if self._started:
+                return
+            self._pool.submit(int)
+            self._started = True
+            waiting, self._waiting = self._waiting, []
+        for unit, scope in waiting:
+            self.submit(unit, scope)
 
     def submit(self, unit: Unit, scope: Scope | None = None) -> None:
         """Start reading back ``unit`` (its destination id in ``source_id``); with a ``scope``
         (a unit merged into an existing one) only the rows it brought."""
+        with self._lock:
+            if not self._started:
+                self._waiting.append((unit, scope))
+                return
         if self._in_process:
             future = self._pool.submit(read_back, self._destination, unit, scope)
         else:
@@ -201,6 +222,7 @@ class BackgroundVerifier:
     def drain(self) -> None:
         """Wait until every unit submitted so far has been read back (before the destination is
         finished: a backup, for one, moves its rows when it finishes)."""
+        self.start()
         wait(list(self._pending.values()))
 
     def close(self) -> None:
