@@ -148,6 +148,8 @@ class MysqlBulk:
         self.committed_reads = False
         self._committed: Any = None
         self._committed_lock = threading.Lock()
+        #: queries (before their unit is bound) that returned many rows: not counted again
+        self._big_results: set[str] = set()
 
     def pin(self) -> None:
         """Hold one consistent snapshot for every later read of this object. MySQL cannot hand a
@@ -309,10 +311,15 @@ class MysqlBulk:
         parameters = {"unit": unit} if ":unit" in sql else None
         bound = sql.replace(":unit", "%(unit)s")
         if self.committed_reads and self._pinned is None:
-            with connection.cursor() as cursor:
-                cursor.execute(f"SELECT COUNT(*) FROM ({bound}) AS counted", parameters)
-                (count,) = cursor.fetchone()
+            if sql in self._big_results:  # big for an earlier unit: most likely big again
+                count = ARROW_FROM_ROWS + 1
+            else:
+                with connection.cursor() as cursor:
+                    cursor.execute(f"SELECT COUNT(*) FROM ({bound}) AS counted", parameters)
+                    (count,) = cursor.fetchone()
             if count > ARROW_FROM_ROWS and (table := self._fetch_arrow(sql, unit, schema)) is not None:
+                if table.num_rows > ARROW_FROM_ROWS:
+                    self._big_results.add(sql)
                 return table
         with connection.cursor() as cursor:
             cursor.execute(bound, parameters)
