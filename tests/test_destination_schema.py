@@ -137,3 +137,34 @@ def test_replayed_postgresql_schema_equals_the_migrated_one(
     finally:
         for url in urls:
             handle.drop_database(url)  # type: ignore[attr-defined]
+
+
+def test_a_recording_that_names_its_database_is_not_kept(
+    postgres_server_handle: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLflow's statements hold the word ``runs`` (a table): a recording made in a database of
+    that name could not be told apart from one naming it, so it is not kept and the next empty
+    database records again."""
+    import psycopg
+
+    from mlmigrate.stores import open_store
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    handle = postgres_server_handle
+    named = handle.database_url("runs")  # type: ignore[attr-defined]
+    with psycopg.connect(handle.url, autocommit=True) as connection:  # type: ignore[attr-defined]
+        connection.execute('CREATE DATABASE "runs"')
+    other = handle.create_database()  # type: ignore[attr-defined]
+    recordings = tmp_path / "cache" / "mlmigrate"
+    try:
+        for url, kept in ((named, False), (other, True)):
+            store = open_store(url)
+            try:
+                assert store.prepare() == known_revisions()[0]
+                _verify_schema(store.engine)
+            finally:
+                store.close()
+            assert bool(list(recordings.glob("postgresql-schema-*"))) is kept, url
+    finally:
+        for url in (named, other):
+            handle.drop_database(url)  # type: ignore[attr-defined]

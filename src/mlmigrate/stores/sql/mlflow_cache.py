@@ -23,15 +23,21 @@ def cache_dir() -> Path:
     return Path(root) / "mlmigrate"
 
 
-def cached(name: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """``compute()``, remembered in the user cache folder per installed MLflow version."""
-    version = importlib.metadata.version("mlflow")
-    path = cache_dir() / f"{name}-mlflow-{version}.json"
+def _path(name: str) -> Path:
+    return cache_dir() / f"{name}-mlflow-{importlib.metadata.version('mlflow')}.json"
+
+
+def recorded(name: str) -> dict[str, Any] | None:
+    """What was recorded under ``name`` for the installed MLflow version, if anything."""
     try:
-        return json.loads(path.read_text())
+        return json.loads(_path(name).read_text())
     except (OSError, ValueError):
-        pass
-    value = compute()
+        return None
+
+
+def record(name: str, value: dict[str, Any]) -> None:
+    """Keep ``value`` under ``name`` for the installed MLflow version (atomically)."""
+    path = _path(name)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.tmp")
@@ -39,4 +45,12 @@ def cached(name: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         os.replace(partial, path)
     except OSError as exc:  # a read-only home only costs speed
         logger.debug("cannot cache %s in %s: %s", name, path, exc)
+
+
+def cached(name: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``compute()``, remembered in the user cache folder per installed MLflow version."""
+    value = recorded(name)
+    if value is None:
+        value = compute()
+        record(name, value)
     return value

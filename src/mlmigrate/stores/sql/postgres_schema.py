@@ -11,18 +11,19 @@ and nothing at all if the replay is interrupted.
 Queries (``SELECT``) are left out of the record: on an empty database of the same
 server version they answer what they answered when recorded, so the statements
 that depended on them are the same. A record that names the database it was
-made in, or carries parameters JSON cannot keep, is not replayable; then every
-destination runs the migrations.
+made in, or carries parameters JSON cannot keep, is not kept; the next empty
+destination records again.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import sqlalchemy
 
-from mlmigrate.stores.sql.mlflow_cache import cached
+from mlmigrate.stores.sql.mlflow_cache import record, recorded
 
 
 def _changes_the_database(statement: str) -> bool:
@@ -33,11 +34,11 @@ def _migrate_recording(engine: sqlalchemy.Engine, database: str) -> dict[str, An
     """Run MLflow's migrations on ``engine``; return what they sent that changed the database."""
     from mlflow.store.db.utils import _initialize_tables
 
-    recorded: list[list[Any]] = []
+    sent: list[list[Any]] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, many: bool) -> None:
         if _changes_the_database(statement):
-            recorded.append([statement, parameters, many])
+            sent.append([statement, parameters, many])
 
     sqlalchemy.event.listen(engine, "before_cursor_execute", record)
     try:
@@ -47,11 +48,12 @@ def _migrate_recording(engine: sqlalchemy.Engine, database: str) -> dict[str, An
     with engine.connect() as connection:
         revision = connection.execute(sqlalchemy.text("SELECT version_num FROM alembic_version")).scalar()
     try:
-        json.dumps(recorded)
+        json.dumps(sent)
     except (TypeError, ValueError):
         return {"revision": revision, "replayable": False}
-    replayable = not any(database in statement for statement, _, _ in recorded)
-    return {"revision": revision, "replayable": replayable, "statements": recorded}
+    named = re.compile(rf"\b{re.escape(database)}\b")
+    replayable = not any(named.search(statement) for statement, _, _ in sent)
+    return {"revision": revision, "replayable": replayable, "statements": sent}
 
 
 def create_postgres_schema(engine: sqlalchemy.Engine) -> str:
@@ -59,19 +61,13 @@ def create_postgres_schema(engine: sqlalchemy.Engine) -> str:
     with engine.connect() as connection:
         server = str(connection.execute(sqlalchemy.text("SHOW server_version_num")).scalar())
         database = str(connection.execute(sqlalchemy.text("SELECT current_database()")).scalar())
-    migrated = False
-
-    def migrate() -> dict[str, Any]:
-        nonlocal migrated
-        migrated = True
-        return _migrate_recording(engine, database)
-
-    template = cached(f"postgresql-schema-{server}", migrate)
-    if migrated:
-        return str(template["revision"])
-    if not template.get("replayable"):
-        _migrate_recording(engine, database)
-        return str(template["revision"])
+    name = f"postgresql-schema-{server}"
+    template = recorded(name)
+    if template is None:
+        made = _migrate_recording(engine, database)
+        if made["replayable"]:
+            record(name, made)
+        return str(made["revision"])
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
