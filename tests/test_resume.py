@@ -29,12 +29,8 @@ TOLERANCES = {
 COUNTED_TABLES = ("experiments", "runs", "params", "tags", "metrics", "latest_metrics", "model_versions")
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
-    """A medium FileStore (12 experiments x 10 runs, 3 models) and the generator's row counts.
-
-    Read-only: shared by every test of the module."""
-    out = tmp_path_factory.mktemp("generated") / "mlruns"
+def _generate(folder: Path, experiments: int, runs: int, metric_points: int) -> tuple[Path, dict[str, int]]:
+    out = folder / "mlruns"
     result = subprocess.run(
         [
             sys.executable,
@@ -42,13 +38,13 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
             "--out",
             str(out),
             "--experiments",
-            "12",
+            str(experiments),
             "--runs",
-            "10",
+            str(runs),
             "--metrics",
             "4",
             "--metric-points",
-            "60",
+            str(metric_points),
             "--models",
             "3",
             "--versions",
@@ -66,6 +62,21 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
         timeout=120,
     )
     return out, json.loads(result.stdout)["counts"]
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
+    """A medium FileStore (12 experiments x 10 runs, 3 models) and the generator's row counts.
+
+    Read-only: shared by every test of the module."""
+    return _generate(tmp_path_factory.mktemp("generated"), 12, 10, 60)
+
+
+@pytest.fixture(scope="module")
+def many_units(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
+    """A FileStore of 80 small experiments: a copy of it still has most of its units to write
+    well after the first two, however fast the machine."""
+    return _generate(tmp_path_factory.mktemp("many-units"), 80, 2, 10)
 
 
 def _journal(state_dir: Path) -> Path:
@@ -139,7 +150,8 @@ def _assert_resumed_exactly(
     assert resumed.returncode == 0, show(resumed)
     assert "resuming migration" in resumed.stderr, show(resumed)
     states = _journal_rows(journal, "SELECT state, count(*) FROM units GROUP BY state")
-    assert dict(states) == {"done": 17}
+    # every unit done: one per experiment (Default and deleted ones included) and per model
+    assert dict(states) == {"done": counts["experiments"] + counts["registered_models"]}
 
     verified = run_cli("verify", str(source), destination)
     assert verified.returncode == 0, show(verified)
@@ -262,9 +274,9 @@ def test_copy_killed_inside_schema_creation_resumes_on_postgresql(
 
 
 def test_ctrl_c_exits_130_with_the_resume_command_and_resumes_exactly(
-    generated: tuple[Path, dict[str, int]], tmp_path: Path, journal: Path
+    many_units: tuple[Path, dict[str, int]], tmp_path: Path, journal: Path
 ) -> None:
-    source, counts = generated
+    source, counts = many_units
     destination = sqlite_uri(tmp_path / "dst.db")
     log = tmp_path / "log"
 
@@ -274,7 +286,7 @@ def test_ctrl_c_exits_130_with_the_resume_command_and_resumes_exactly(
     assert f"resume with: mlmigrate copy {source} {destination}" in message
     assert "Traceback" not in message
     assert _journal_rows(journal, "SELECT state FROM migrations") == [("interrupted",)]
-    assert done < 17
+    assert done < 80
     _assert_resumed_exactly(source, destination, counts, journal, "sqlite", tmp_path)
 
 

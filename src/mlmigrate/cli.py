@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import sys
@@ -676,6 +677,11 @@ def main() -> None:
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]")
         sys.exit(EXIT_INTERRUPTED)
+    finally:
+        # The process ends here, its stores, journal and helpers closed: spare the interpreter's
+        # exit a garbage collection over every loaded module (about 0.2 s with pyarrow,
+        # SQLAlchemy and the drivers loaded). Objects are still released as usual.
+        gc.freeze()
 
 
 from mlmigrate import cli_safety  # noqa: E402,F401  (registers backup, restore, rollback, check, config)
