@@ -63,31 +63,20 @@ class PostgresBulk:
         """A connection inside one transaction, committed when the block ends without error."""
         import psycopg
 
-        connection = self._idle.take() or psycopg.connect(self.conninfo)
-        try:
-            with connection.transaction():
-                yield connection
-        except BaseException:
-            connection.close()
-            raise
-        self._idle.give(connection)
+        with self._idle.lent(lambda: psycopg.connect(self.conninfo)) as connection, connection.transaction():
+            yield connection
 
     @contextmanager
     def snapshot(self) -> Iterator[Any]:
         """A read-only, repeatable-read transaction: every read sees one consistent state."""
         import psycopg
 
-        connection = self._idle.take() or psycopg.connect(self.conninfo)
-        try:
+        with self._idle.lent(lambda: psycopg.connect(self.conninfo)) as connection:
             connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             if self.snapshot_id is not None:
                 connection.execute(f"SET TRANSACTION SNAPSHOT '{self.snapshot_id}'")
             yield connection
             connection.rollback()
-        except BaseException:
-            connection.close()
-            raise
-        self._idle.give(connection)
 
     def execute(self, connection: Any, sql: str, unit: int | str) -> None:
         """Run a statement with its ``:unit`` parameter."""

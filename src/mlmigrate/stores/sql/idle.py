@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 
@@ -33,6 +34,19 @@ class IdleConnections:
                 self._idle.append(connection)
                 return
         connection.close()
+
+    @contextlib.contextmanager
+    def lent(self, connect: Callable[[], Any]) -> Iterator[Any]:
+        """An idle connection, or a new one from ``connect``: kept again when the block ends
+        without error (its transaction ended there), closed when it raises."""
+        connection = self.take() or connect()
+        try:
+            yield connection
+        except BaseException:
+            with contextlib.suppress(Exception):  # a link that is already gone
+                connection.close()
+            raise
+        self.give(connection)
 
     def close(self) -> None:
         """Close every idle connection."""

@@ -143,11 +143,9 @@ class MysqlBulk:
         self._pinned: Any = None
         self._pinned_lock = threading.Lock()
         self._idle = IdleConnections()
-        #: each query reads what is committed, on its own (:meth:`snapshot` yields one
-        #: autocommit connection; big results come through connectorx)
+        #: only committed rows that no longer change are read: a big result may come through
+        #: connectorx, outside the unit's snapshot
         self.committed_reads = False
-        self._committed: Any = None
-        self._committed_lock = threading.Lock()
         #: queries (before their unit is bound) that returned many rows: not counted again
         self._big_results: set[str] = set()
 
@@ -162,9 +160,6 @@ class MysqlBulk:
     def close(self) -> None:
         """End the pinned snapshot, if any, and close the idle connections."""
         self._idle.close()
-        if self._committed is not None:
-            self._committed.close()
-            self._committed = None
         if self._pinned is not None:
             self._pinned.close()
             self._pinned = None
@@ -179,21 +174,13 @@ class MysqlBulk:
     @contextmanager
     def transaction(self) -> Iterator[Any]:
         """A connection inside one transaction, committed when the block ends without error."""
-        connection = self._idle.take() or self._connect()
-        try:
+        with self._idle.lent(self._connect) as connection:  # closed, so rolled back, on error
             with connection.cursor() as cursor:
                 # no gap locks: two units written at once must not wait on each other's ranges
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             connection.begin()
             yield connection
             connection.commit()
-        except BaseException:
-            try:
-                connection.rollback()
-            finally:
-                connection.close()
-            raise
-        self._idle.give(connection)
 
     @contextmanager
     def snapshot(self) -> Iterator[Any]:
@@ -202,29 +189,12 @@ class MysqlBulk:
             with self._pinned_lock:
                 yield self._pinned
             return
-        if self.committed_reads:
-            with self._committed_lock:
-                if self._committed is None:
-                    self._committed = self._connect()
-                    self._committed.autocommit(True)
-                try:
-                    yield self._committed
-                except BaseException:
-                    self._committed.close()
-                    self._committed = None
-                    raise
-            return
-        connection = self._idle.take() or self._connect()
-        try:
+        with self._idle.lent(self._connect) as connection:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 cursor.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
             yield connection
             connection.rollback()
-        except BaseException:
-            connection.close()
-            raise
-        self._idle.give(connection)
 
     def execute(self, connection: Any, sql: str, unit: int | str) -> None:
         """Run a statement with its ``:unit`` parameter."""
@@ -290,12 +260,12 @@ class MysqlBulk:
     def _fetch_arrow(self, sql: str, unit: int | str, schema: pa.Schema) -> pa.Table | None:
         """``sql``'s rows through connectorx, or None when it is missing or maps a type otherwise."""
         url = self._connectorx_url()
+        if url is None:
+            return None
         try:
             import connectorx
             import pymysql.converters
         except ImportError:
-            return None
-        if url is None:
             return None
         text = _backquoted(sql).replace(":unit", pymysql.converters.escape_item(unit, "utf8mb4"))
         table = connectorx.read_sql(url, text, return_type="arrow")
@@ -307,7 +277,7 @@ class MysqlBulk:
 
     def fetch(self, connection: Any, sql: str, unit: int | str, schema: pa.Schema) -> pa.Table:
         """Run ``sql`` and return its rows as a table of ``schema``. With :attr:`committed_reads`,
-        a result of many rows comes through connectorx (its own connection, no snapshot)."""
+        a result of many rows comes through connectorx (its own connection, outside the snapshot)."""
         parameters = {"unit": unit} if ":unit" in sql else None
         bound = sql.replace(":unit", "%(unit)s")
         if self.committed_reads and self._pinned is None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy
 
-from mlmigrate.stores.sql.mlflow_cache import cached
+from mlmigrate.stores.sql.mlflow_cache import record, recorded
 
 _AUTO_INCREMENT = re.compile(r" AUTO_INCREMENT=\d+")
 
@@ -40,19 +40,15 @@ def create_mysql_schema(engine: sqlalchemy.Engine) -> str:
     """Create MLflow's head schema in an empty MySQL database; return the revision."""
     with engine.connect() as connection:
         server = str(connection.execute(sqlalchemy.text("SELECT VERSION()")).scalar())
-    migrated = False
-
-    def migrate() -> dict[str, Any]:
+    name = f"mysql-schema-{re.sub(r'[^A-Za-z0-9.]+', '_', server)}"
+    template = recorded(name)
+    if template is None:
         from mlflow.store.db.utils import _initialize_tables
 
-        nonlocal migrated
         _initialize_tables(engine)
-        migrated = True
         with engine.connect() as connection:
-            return _capture(connection)
-
-    template = cached(f"mysql-schema-{re.sub(r'[^A-Za-z0-9.]+', '_', server)}", migrate)
-    if migrated:
+            template = _capture(connection)
+        record(name, template)
         return str(template["revision"])
     with engine.begin() as connection:
         connection.execute(sqlalchemy.text("SET FOREIGN_KEY_CHECKS = 0"))
