@@ -7,7 +7,7 @@ import math
 import pyarrow as pa
 import pytest
 
-from mlmigrate.engine.digest import Digest
+from mlmigrate.digest import Digest
 
 
 def _digest(*batches: pa.Table | pa.RecordBatch) -> dict[str, int | str]:
@@ -129,7 +129,7 @@ def test_repeated_strings_hash_as_when_each_is_hashed_alone() -> None:
     import numpy as np
     import pyarrow as pa
 
-    from mlmigrate.engine.digest import _distinct_string_hashes, _string_hashes
+    from mlmigrate.digest import _distinct_string_hashes, _string_hashes
 
     values = pa.array(["loss", "acc", None, "loss", "ünï", "acc", "loss", "", "loss"] * 50)
     for array in (values, values.slice(3, 200)):

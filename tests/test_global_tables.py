@@ -13,7 +13,7 @@ from cli_helpers import engine_for, query, sqlite_uri
 
 import mlmigrate
 from mlmigrate.engine.transform import remap_experiments
-from mlmigrate.stores.sql.global_tables import global_tables
+from mlmigrate.global_tables import global_tables
 
 
 def _fill(uri: str, monkeypatch: pytest.MonkeyPatch) -> None:

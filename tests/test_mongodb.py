@@ -159,7 +159,8 @@ def test_plan_counts_and_copy_cli_with_batch_size(minimal_store: Path, secantus_
 )
 def test_cosmos_and_srv_uris_open_without_connecting_and_mask_the_password(uri: str) -> None:
     from mlmigrate.stores import open_store
-    from mlmigrate.uris import canonical, mask
+    from mlmigrate.stores.kinds import canonical
+    from mlmigrate.uris import mask
 
     store = open_store(uri)
     try:

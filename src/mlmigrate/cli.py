@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -107,9 +108,7 @@ class ProgressView:
         elif event.kind == "rows":
             self.rows += data["rows"]
             elapsed = max(time.perf_counter() - self.started, 1e-9)
-            self.progress.update(
-                self.task, detail=f"{self.rows:,} rows {self.rows / elapsed:,.0f} rows/s"
-            )
+            self.progress.update(self.task, detail=f"{self.rows:,} rows {self.rows / elapsed:,.0f} rows/s")
         elif event.kind == "artifacts_started":
             self.artifact_started = time.perf_counter()
             self.artifact_task = self.progress.add_task(
@@ -632,13 +631,14 @@ def _when(stamp: float | None) -> str:
 @app.command()
 def stores() -> None:
     """List the store kinds and URI forms mlmigrate understands."""
-    from mlmigrate.stores import DESCRIPTIONS
+    from mlmigrate.stores.kinds import KINDS
 
     table = Table(title="stores", title_justify="left")
-    for column in ("store", "URI", "use"):
+    for column in ("store", "URI", "use", "driver"):
         table.add_column(column)
-    for family, (forms, use) in DESCRIPTIONS.items():
-        table.add_row(family, forms, use)
+    for kind in KINDS:
+        driver = kind.install_hint if kind.extra else "included"
+        table.add_row(kind.name, escape(kind.uri_forms), escape(kind.uses), escape(driver))
     console.print(table)
 
 

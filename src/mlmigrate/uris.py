@@ -1,4 +1,5 @@
-"""Store URIs: parsing, classifying and masking their credentials."""
+"""Store URIs: parsing local paths out of them and masking their credentials (which kind of
+store a URI names is :mod:`mlmigrate.stores.kinds`' business)."""
 
 from __future__ import annotations
 
@@ -10,20 +11,6 @@ from mlmigrate.exceptions import UsageError
 
 _PASSWORD_IN_NETLOC = re.compile(r"(?P<prefix>[a-zA-Z][a-zA-Z0-9+.\-]*://[^/:@\s]*:)(?P<pw>[^@\s/]*)@")
 
-#: URI scheme -> store family. Driver suffixes (``postgresql+psycopg``) are accepted.
-SCHEMES: dict[str, str] = {
-    "file": "filestore",
-    "sqlite": "sqlite",
-    "postgresql": "postgresql",
-    "postgres": "postgresql",
-    "mysql": "mysql",
-    "mongodb": "mongodb",
-    "mongodb+srv": "mongodb",
-    "http": "rest",
-    "https": "rest",
-    "backup": "backup",
-}
-
 #: the file that makes a folder a finished backup (see ``mlmigrate.stores.backup``)
 BACKUP_MANIFEST = "manifest.json"
 
@@ -31,30 +18,6 @@ BACKUP_MANIFEST = "manifest.json"
 def mask(text: str) -> str:
     """Return ``text`` with the password of every URI in it replaced by ``***``."""
     return _PASSWORD_IN_NETLOC.sub(lambda m: f"{m.group('prefix')}***@", str(text))
-
-
-def scheme_of(uri: str) -> str:
-    """The store family of ``uri`` (``filestore``, ``sqlite``, ``postgresql`` …)."""
-    if "://" not in uri:
-        return "backup" if (Path(uri).expanduser() / BACKUP_MANIFEST).is_file() else "filestore"
-    raw = uri.split("://", 1)[0].lower()
-    base = raw if raw in SCHEMES else raw.split("+", 1)[0]
-    if base not in SCHEMES:
-        choices = ", ".join(
-            sorted(
-                {
-                    "a folder path",
-                    "file://",
-                    "sqlite:///",
-                    "postgresql://",
-                    "mysql://",
-                    "mongodb://",
-                    "backup://",
-                }
-            )
-        )
-        raise UsageError(f"unknown store URI scheme {raw!r} in {mask(uri)!r}; valid: {choices}")
-    return SCHEMES[base]
 
 
 def local_path(uri: str) -> Path:
@@ -90,18 +53,3 @@ def sqlite_path(uri: str) -> Path:
     if not path or path == ":memory:":
         raise UsageError(f"an in-memory SQLite database cannot be a migration store: {uri!r}")
     return Path(path)
-
-
-def canonical(uri: str) -> str:
-    """One spelling per store, so that ``./mlruns`` and ``file:///abs/mlruns`` (or a changed
-    password) name the same migration: local paths made absolute, drivers and passwords dropped."""
-    family = scheme_of(uri)
-    if family == "filestore":
-        path = local_path(uri).expanduser().resolve()
-        return f"file://{path / 'mlruns' if (path / 'mlruns').is_dir() else path}"
-    if family == "sqlite":
-        return f"sqlite:///{sqlite_path(uri).expanduser().resolve()}"
-    if family == "backup":
-        return f"backup://{backup_path(uri).resolve()}"
-    scheme, rest = uri.split("://", 1)
-    return mask(f"{SCHEMES.get(scheme.split('+', 1)[0].lower(), scheme)}://{rest}")

@@ -76,9 +76,7 @@ def plan(
         if destination_uri:
             destination = open_store(destination_uri)
             try:
-                existing = destination.existing(
-                    run_ids=source.run_ids() if hasattr(source, "run_ids") else []
-                )
+                existing = destination.existing(run_ids=source.run_ids())
                 planned = plan_units(
                     units,
                     existing,

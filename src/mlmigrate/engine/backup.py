@@ -9,7 +9,8 @@ from mlmigrate.engine.events import Event, Listener, ignore
 from mlmigrate.engine.journal import DONE, Journal
 from mlmigrate.engine.report import Report
 from mlmigrate.exceptions import UsageError
-from mlmigrate.stores import open_store
+from mlmigrate.stores import open_source
+from mlmigrate.stores.backup.store import BackupStore
 from mlmigrate.uris import backup_path, mask
 
 
@@ -35,7 +36,7 @@ def backup(
     already holds another finished backup.
     """
     target = backup_uri(folder)
-    store = open_store(target)
+    store = BackupStore(target)
     try:
         if store.finished:
             journal = Journal(state_dir)
@@ -49,10 +50,10 @@ def backup(
                 report.message = f"{store.root} already holds the finished backup of {mask(source_uri)}"
                 return report
             raise UsageError(f"{store.root} already holds a finished backup; choose a new folder")
-        source = open_store(source_uri)
+        source = open_source(source_uri)
         try:
-            empty = source.is_empty() if hasattr(source, "is_empty") else False
-            revision = source.schema_revision() if hasattr(source, "schema_revision") else None
+            empty = source.is_empty()
+            revision = source.schema_revision()
         finally:
             source.close()
         if empty:
@@ -82,7 +83,7 @@ def restore(
     """Check every file of a finished backup against its manifest, then copy it into
     ``destination_uri``. A damaged backup is refused before anything is written."""
     source = backup_uri(folder)
-    store = open_store(source)
+    store = BackupStore(source)
     try:
         if not store.finished:
             raise UsageError(f"{store.root} holds no finished backup (no manifest.json)")

@@ -30,10 +30,19 @@ from mlmigrate.exceptions import (
     TransientStoreError,
     UsageError,
 )
-from mlmigrate.stores import open_store
-from mlmigrate.stores.base import BatchStream, ExistingObjects, Unit
+from mlmigrate.stores import open_destination, open_source
+from mlmigrate.stores.base import (
+    BatchStream,
+    DestinationStore,
+    ExistingObjects,
+    Snapshot,
+    SourceStore,
+    Unit,
+    unsupported,
+)
+from mlmigrate.stores.kinds import canonical
 from mlmigrate.tables import EXPERIMENT, GLOBAL
-from mlmigrate.uris import canonical, mask
+from mlmigrate.uris import mask
 
 ON_ERROR = ("fail", "skip")
 RETRIES = 3
@@ -48,8 +57,8 @@ class _Run:
 
     def __init__(
         self,
-        source: Any,
-        destination: Any,
+        source: SourceStore,
+        destination: DestinationStore,
         journal: Journal,
         migration_id: str,
         report: Report,
@@ -109,11 +118,12 @@ class _Run:
         for attempt in range(1, RETRIES + 1):
             result = UnitResult()
             shaping = self.shapings.get(record.unit_id, Shaping())
-            options = {"into_existing": True} if shaping.into_existing else {}
             rows: Counter[str] = Counter()
             try:
                 stream = self._timed(unit, record, result, rows)
-                written = self.destination.write_unit(unit, record.dest_id, stream, **options)
+                written = self.destination.write_unit(
+                    unit, record.dest_id, stream, into_existing=shaping.into_existing
+                )
                 return written, result
             except TransientStoreError:
                 if attempt == RETRIES or self.stop.is_set():
@@ -189,7 +199,7 @@ class _Run:
         self.listener(Event("unit_done", {"unit": record.unit_id, "rows": sum(written.values())}))
 
 
-def holds_unit(destination: Any, unit_kind: str) -> bool:
+def holds_unit(destination: DestinationStore, unit_kind: str) -> bool:
     """Whether the destination can hold a unit of this kind at all (a FileStore has no global
     tables: their rows are read, reported and not written)."""
     return unit_kind != GLOBAL or destination.capabilities.tables is None
@@ -197,7 +207,7 @@ def holds_unit(destination: Any, unit_kind: str) -> bool:
 
 def unit_task(
     record: UnitRecord,
-    destination: Any,
+    destination: DestinationStore,
     remapped: dict[str, str],
     shapings: dict[str, Shaping],
     rewrite: UriRewrite | None = None,
@@ -215,7 +225,7 @@ def unit_task(
     )
 
 
-def _workers(destination: Any, requested: int | None) -> int:
+def _workers(destination: DestinationStore, requested: int | None) -> int:
     return max(1, requested) if requested else destination.capabilities.writers
 
 
@@ -263,29 +273,41 @@ def copy(
         raise UsageError(
             f"{mask(source_uri)} is both the source and the destination; copy never writes its source"
         )
+    if batch_size is not None and batch_size < 1:
+        raise UsageError(f"--batch-size {batch_size} is not valid; give a positive number")
     options = ArtifactOptions.make(artifacts, artifacts_to, rewrite, s3_endpoint, artifact_workers)
     started = time.perf_counter()
     report = Report(source_uri, destination_uri)
     verifier: BackgroundVerifier | None = None
     ledger: Ledger | None = None
     journal = Journal(state_dir)
-    source = open_store(source_uri)
-    destination = open_store(destination_uri)
-    if batch_size is not None:
-        if batch_size < 1:
-            raise UsageError(f"--batch-size {batch_size} is not valid; give a positive number")
-        if hasattr(destination, "batch_size"):
-            destination.batch_size = batch_size
-    if not destination.capabilities.writable:
-        raise UsageError(f"{mask(destination_uri)} cannot be written to (a {type(destination).__name__})")
+    source = open_source(source_uri)
+    try:
+        destination = open_destination(destination_uri)
+    except BaseException:
+        source.close()
+        journal.close()
+        raise
+    if on_conflict == MERGE and not destination.capabilities.merge:
+        source.close()
+        destination.close()
+        journal.close()
+        raise unsupported(
+            destination.capabilities,
+            "merge",
+            "merge into what it holds; choose --on-conflict fail, skip or rename",
+        )
+    if batch_size is not None and destination.capabilities.batched_writes:
+        destination.set_batch_size(batch_size)
     worker_count = _workers(destination, workers)
     # started now, so that their start-up overlaps the planning; they get their units later
     readers = ReaderPool(source, source_uri, processes=worker_count) if read_in_processes else None
     schema: Future[Any] | None = None  # the schema being made in an empty destination
     try:
         # one point in time for every read of the source, in this process and in the readers
-        snapshot = source.pin_snapshot() if hasattr(source, "pin_snapshot") else None
-        if hasattr(source, "pin_snapshot") and snapshot is None and readers is not None:
+        pinned = source.capabilities.snapshot is not Snapshot.NONE
+        snapshot = source.pin_snapshot() if pinned else None
+        if pinned and snapshot is None and readers is not None:
             readers.close()  # a snapshot only this process can read (MySQL)
             readers = None
         previous = journal.latest(source_uri, destination_uri)
@@ -388,15 +410,13 @@ def copy(
             if readers is not None:
                 readers.close()
                 readers = None
-        if hasattr(destination, "record_source"):  # a backup keeps what it is a backup of
-            revision = source.schema_revision() if hasattr(source, "schema_revision") else None
-            destination.record_source(
-                {
-                    "source": mask(source_uri),
-                    "schema_revision": revision,
-                    "consistent_snapshot": hasattr(source, "pin_snapshot") and not resumed,
-                }
-            )
+        destination.record_source(  # a backup keeps what it is a backup of
+            {
+                "source": mask(source_uri),
+                "schema_revision": source.schema_revision(),
+                "consistent_snapshot": source.capabilities.snapshot is not Snapshot.NONE and not resumed,
+            }
+        )
         if verifier is not None:
             verifier.drain()
         destination.finish()
@@ -427,8 +447,8 @@ def copy(
 
 
 def _start(
-    source: Any,
-    destination: Any,
+    source: SourceStore,
+    destination: DestinationStore,
     journal: Journal,
     source_uri: str,
     destination_uri: str,
@@ -449,8 +469,7 @@ def _start(
         existing = ExistingObjects()
     else:
         destination.prepare()
-        run_ids = source.run_ids() if hasattr(source, "run_ids") else []
-        existing = destination.existing(run_ids=run_ids)
+        existing = destination.existing(run_ids=source.run_ids())
     plan = plan_units(
         units,
         existing,
@@ -465,7 +484,7 @@ def _start(
             "`mlmigrate plan SRC DST --on-conflict …` shows what each would do)",
             plan.clashes,
         )
-    occupied = destination.global_rows() if hasattr(destination, "global_rows") and not fresh else {}
+    occupied = {} if fresh else destination.global_rows()
     if occupied:  # never replace what another MLflow put in the destination's global tables
         plan.units = [p for p in plan.units if p.unit.kind != GLOBAL]
         report.notes.append(
@@ -559,7 +578,7 @@ def _unit_failed(run: _Run, record: UnitRecord, error: BaseException) -> BaseExc
 def verify_written(
     journal: Journal,
     migration_id: str,
-    destination: Any,
+    destination: DestinationStore,
     listener: Listener = ignore,
     verifier: BackgroundVerifier | None = None,
 ) -> VerifyResult:

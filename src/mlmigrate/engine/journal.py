@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from mlmigrate.exceptions import JournalError
-from mlmigrate.uris import canonical, mask
+from mlmigrate.stores.kinds import canonical
+from mlmigrate.uris import mask
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS migrations (

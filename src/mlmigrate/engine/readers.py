@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlmigrate.artifacts.rewrite import UriRewrite
-from mlmigrate.engine.digest import Digest
+from mlmigrate.digest import Digest
 from mlmigrate.engine.helper_process import start_helper
 from mlmigrate.engine.prefetch import prefetch
 from mlmigrate.engine.transform import Scope, Shaping, for_destination

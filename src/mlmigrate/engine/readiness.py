@@ -14,10 +14,9 @@ from typing import Any
 from mlmigrate.engine.plan import plan_units
 from mlmigrate.exceptions import MigrationError
 from mlmigrate.stores import open_store
+from mlmigrate.stores.base import DestinationStore, SourceStore, Unit
 from mlmigrate.uris import backup_path, mask
 
-#: rows per second a copy reaches on the machine CI uses (README, Performance), per destination
-NOMINAL_RATE = {"sqlite": 100_000, "postgresql": 50_000, "backup": 100_000}
 SAMPLE_UNITS = 12
 #: a backup writes each unit aside, then merges them into one file per table
 BACKUP_SPACE_FACTOR = 2
@@ -45,7 +44,7 @@ class Readiness:
         return {"go": self.go, "checks": self.checks, "estimate": self.estimate}
 
 
-def _sample(store: Any, units: list[Any]) -> tuple[int, int, dict[str, int]]:
+def _sample(store: SourceStore, units: list[Unit]) -> tuple[int, int, dict[str, int]]:
     """Estimated (rows, bytes) of all ``units`` from an even sample of them, and sampled rows per table."""
     if not units:
         return 0, 0, {}
@@ -60,10 +59,6 @@ def _sample(store: Any, units: list[Any]) -> tuple[int, int, dict[str, int]]:
             tables[table] = tables.get(table, 0) + batch.num_rows
     scale = len(units) / len(sample)
     return round(rows * scale), round(size * scale), tables
-
-
-def _revision(store: Any) -> str | None:
-    return store.schema_revision() if hasattr(store, "schema_revision") else None
 
 
 def _known(revision: str) -> tuple[bool, str]:
@@ -87,7 +82,8 @@ def _free_space(folder: Path) -> int:
 def check(source_uri: str, destination_uri: str, *, backup_dest: str | None = None) -> Readiness:
     """Check that copying ``source_uri`` into ``destination_uri`` can work; nothing is written."""
     result = Readiness()
-    source = destination = None
+    source: SourceStore | None = None
+    destination: DestinationStore | None = None
     try:
         try:
             source = open_store(source_uri)
@@ -104,7 +100,7 @@ def check(source_uri: str, destination_uri: str, *, backup_dest: str | None = No
                 rows = size = 0
                 result.add("source: read", False, str(exc))
             result.estimate.update({"units": len(units), "rows": rows, "bytes": size})
-        revision = _revision(source) if source is not None else None
+        revision = source.schema_revision() if source is not None else None
         if revision is not None:
             result.add("source: schema revision", *_known(revision))
         try:
@@ -116,27 +112,25 @@ def check(source_uri: str, destination_uri: str, *, backup_dest: str | None = No
         except MigrationError as exc:
             result.add("destination: connect", False, str(exc))
             return result
-        problem = destination.write_problem() if hasattr(destination, "write_problem") else None
+        problem = destination.write_problem()
         writable = destination.capabilities.writable and problem is None
         result.add(
             "destination: write permission",
             writable,
             problem or ("can create, write and delete" if writable else "this store is read-only"),
         )
-        dest_revision = _revision(destination)
+        dest_revision = destination.schema_revision()
         if dest_revision is not None:
             result.add("destination: schema revision", *_known(dest_revision))
         elif empty:
             result.add("destination: schema revision", True, "empty: MLflow's schema will be created")
-        family = type(destination).__name__
-        rate = NOMINAL_RATE.get(getattr(destination, "family", "backup" if family == "BackupStore" else ""))
+        rate = destination.capabilities.nominal_rate
         if rate and "rows" in result.estimate:
             result.estimate["seconds"] = round(result.estimate["rows"] / rate, 1)
         if source is not None and units and not empty:
-            run_ids = source.run_ids() if hasattr(source, "run_ids") else []
             planned = plan_units(
                 units,
-                destination.existing(run_ids=run_ids),
+                destination.existing(run_ids=source.run_ids()),
                 max_experiment_id=destination.capabilities.max_experiment_id,
             )
             result.add(

@@ -8,15 +8,16 @@ from typing import Any
 
 import pyarrow as pa
 
-from mlmigrate.engine.digest import Digest
+from mlmigrate.digest import Digest
 from mlmigrate.engine.events import Event, Listener, ignore
 from mlmigrate.engine.journal import DONE, Journal, UnitRecord, destination_key
 from mlmigrate.engine.verify import VerifyResult, compare_unit, digest_stream
 from mlmigrate.exceptions import ConflictError, UsageError
 from mlmigrate.stores import open_store
-from mlmigrate.stores.base import Unit
+from mlmigrate.stores.base import DestinationStore, Unit, unsupported
+from mlmigrate.stores.kinds import canonical
 from mlmigrate.tables import EXPERIMENT, TABLES
-from mlmigrate.uris import canonical, mask
+from mlmigrate.uris import mask
 
 ROLLED_BACK = "rolled-back"
 
@@ -105,6 +106,8 @@ def rollback(
         replaced: dict[str, list[dict[str, Any]]] = migration["options"].get("replaced_rows", {})
         destination = open_store(uri)
         try:
+            if not destination.capabilities.rollback:
+                raise unsupported(destination.capabilities, "rollback", "remove what one migration wrote")
             _check_unchanged(destination, records, listener)
             for record in records:
                 if record.state != DONE:
@@ -127,7 +130,7 @@ def rollback(
         journal.close()
 
 
-def _check_unchanged(destination: Any, records: list[UnitRecord], listener: Listener) -> None:
+def _check_unchanged(destination: DestinationStore, records: list[UnitRecord], listener: Listener) -> None:
     """Raise listing every unit whose destination rows are not what the migration wrote."""
     changed: list[str] = []
     listener(Event("planned", {"units": len(records), "todo": len(records), "remapped": {}}))
@@ -153,7 +156,7 @@ def _check_unchanged(destination: Any, records: list[UnitRecord], listener: List
 
 
 def _verify_removed(
-    destination: Any,
+    destination: DestinationStore,
     records: list[UnitRecord],
     replaced: dict[str, list[dict[str, Any]]],
     listener: Listener,

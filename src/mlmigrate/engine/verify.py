@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlmigrate.artifacts.rewrite import UriRewrite
-from mlmigrate.engine.digest import Digest
+from mlmigrate.digest import Digest
 from mlmigrate.engine.helper_process import start_helper
 from mlmigrate.engine.transform import Scope, Shaping, for_destination
 from mlmigrate.exceptions import TransientStoreError
-from mlmigrate.stores.base import BatchStream, Unit
+from mlmigrate.stores.base import BatchStream, DestinationStore, SourceStore, Unit
 
 
 @dataclass
@@ -117,21 +117,20 @@ def compare_unit(
     return ok
 
 
-def check_references(destination: Any, result: VerifyResult) -> None:
+def check_references(destination: DestinationStore, result: VerifyResult) -> None:
     """Add the destination's dangling references (a run whose experiment is missing, a model
     version whose registered model is missing) to ``result``. Only stores without foreign
-    keys (MongoDB) need the check; they offer ``dangling_references()``."""
-    finder = getattr(destination, "dangling_references", None)
-    if finder is None:
+    keys (MongoDB) need the check (``capabilities.checks_references``)."""
+    if not destination.capabilities.checks_references:
         return
-    for table, problem in finder():
+    for table, problem in destination.dangling_references():
         result.mismatches.append({"unit": "*", "table": table, "problem": problem})
 
 
 READ_ATTEMPTS = 3
 
 
-def read_back(destination: Any, unit: Unit, scope: Scope | None = None) -> dict[str, Digest]:
+def read_back(destination: SourceStore, unit: Unit, scope: Scope | None = None) -> dict[str, Digest]:
     """Digests of ``unit`` as the destination holds it (with a ``scope``, a unit merged into an
     existing one, only the rows it brought), reading again after a dropped connection."""
     for attempt in range(1, READ_ATTEMPTS + 1):
@@ -145,7 +144,7 @@ def read_back(destination: Any, unit: Unit, scope: Scope | None = None) -> dict[
     raise AssertionError("unreachable")
 
 
-_opened: dict[str, Any] = {}
+_opened: dict[str, SourceStore] = {}
 
 
 def _read_back_by_uri(uri: str, unit: Unit, scope: Scope | None = None) -> dict[str, Digest]:
@@ -154,8 +153,7 @@ def _read_back_by_uri(uri: str, unit: Unit, scope: Scope | None = None) -> dict[
         from mlmigrate.stores import open_store
 
         _opened[uri] = open_store(uri)
-        if hasattr(_opened[uri], "read_committed"):  # only committed units are read back
-            _opened[uri].read_committed()
+        _opened[uri].read_committed()  # only committed units are read back
     return read_back(_opened[uri], unit, scope)
 
 

@@ -1,51 +1,53 @@
-"""Store drivers, looked up by URI scheme and imported lazily."""
+"""Store drivers, looked up by URI in the store registry (:mod:`mlmigrate.stores.kinds`) and
+imported lazily."""
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import cast
 
 from mlmigrate.exceptions import UsageError
-from mlmigrate.uris import mask, scheme_of
+from mlmigrate.stores.base import DestinationStore, SourceStore
+from mlmigrate.stores.kinds import DESTINATION, KINDS, SOURCE, StoreKind, kind_of
 
-#: store family -> ("module:Class", pip extra that installs its driver)
-REGISTRY: dict[str, tuple[str, str | None]] = {
-    "filestore": ("mlmigrate.stores.filestore.store:FileStore", None),
-    "sqlite": ("mlmigrate.stores.sql.store:SqlStore", None),
-    "postgresql": ("mlmigrate.stores.sql.store:SqlStore", "postgres"),
-    "mysql": ("mlmigrate.stores.sql.store:SqlStore", "mysql"),
-    "mongodb": ("mlmigrate.stores.mongodb.store:MongoStore", "mongodb"),
-    "backup": ("mlmigrate.stores.backup.store:BackupStore", None),
-}
-
-#: store family -> (how its URIs look, what mlmigrate does with it), for ``mlmigrate stores``
-DESCRIPTIONS: dict[str, tuple[str, str]] = {
-    "filestore": ("./mlruns, a folder holding mlruns/, file:///abs/mlruns", "source and destination"),
-    "sqlite": ("sqlite:///relative.db, sqlite:////absolute.db", "source and destination"),
-    "postgresql": ("postgresql://user:password@host:5432/database", "source and destination"),
-    "mysql": ("mysql://user:password@host:3306/database (MariaDB too)", "source and destination"),
-    "mongodb": (
-        "mongodb://user:password@host:27017/database, mongodb+srv://…/database (Cosmos DB too)",
-        "source and destination (mlflow-mongodb plugin layout)",
-    ),
-    "backup": (
-        "backup://relative/dir, backup:///abs/dir, a folder holding manifest.json",
-        "source and destination (mlmigrate backup / restore)",
-    ),
-}
+__all__ = ["KINDS", "StoreKind", "open_destination", "open_source", "open_store"]
 
 
-def open_store(uri: str) -> Any:
-    """Open the store named by ``uri`` (a folder path, ``file://``, ``sqlite:///``, ``postgresql://``)."""
-    family = scheme_of(uri)
-    if family not in REGISTRY:
-        supported = ", ".join(sorted(REGISTRY))
-        raise UsageError(f"{mask(uri)}: {family} stores are not supported yet (supported: {supported})")
-    target, extra = REGISTRY[family]
-    module_name, class_name = target.split(":")
+def _open(uri: str) -> tuple[StoreKind, DestinationStore]:
+    kind = kind_of(uri)
+    module_name, class_name = kind.target.split(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        hint = f"pip install 'mlmigrate[{extra}]'" if extra else "reinstall mlmigrate"
-        raise UsageError(f"the driver for {family} stores is missing ({exc.name}); {hint}") from exc
-    return getattr(module, class_name)(uri)
+        raise UsageError(
+            f"the driver for {kind.name} stores is missing ({exc.name}); {kind.install_hint}"
+        ) from exc
+    return kind, cast(DestinationStore, getattr(module, class_name)(uri))
+
+
+def open_store(uri: str) -> DestinationStore:
+    """Open the store named by ``uri`` (a folder path, ``file://``, ``sqlite:///``, ``postgresql://`` …)
+    with both sides of the contract; whether it may be written is ``capabilities.writable``."""
+    return _open(uri)[1]
+
+
+def open_source(uri: str) -> SourceStore:
+    """Open ``uri`` to be read; refused when its kind cannot be a source."""
+    kind, store = _open(uri)
+    if SOURCE not in kind.roles:
+        store.close()
+        raise UsageError(f"{kind.title} stores cannot be read from")
+    return store
+
+
+def open_destination(uri: str) -> DestinationStore:
+    """Open ``uri`` to be written; refused, naming its kind, when it cannot be written."""
+    kind, store = _open(uri)
+    if DESTINATION not in kind.roles or not store.capabilities.writable:
+        store.close()
+        writable = ", ".join(k.name for k in KINDS if DESTINATION in k.roles)
+        raise UsageError(
+            f"{uri if '://' not in uri else kind.name + ' store'} cannot be written to "
+            f"({store.capabilities.kind}); destinations: {writable}"
+        )
+    return store

@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from mlmigrate.engine.digest import Digest
+from mlmigrate.digest import Digest
 from mlmigrate.exceptions import StoreError
 
 MANIFEST = "manifest.json"

@@ -27,7 +27,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mlmigrate.engine.digest import Digest
+from mlmigrate.digest import Digest
 from mlmigrate.exceptions import MigrationError, StoreError, UsageError
 from mlmigrate.stores.backup.manifest import (
     FORMAT,
@@ -38,7 +38,7 @@ from mlmigrate.stores.backup.manifest import (
     write_atomically,
     write_manifest,
 )
-from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, Unit
+from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, StoreBase, Unit, unsupported
 from mlmigrate.tables import EXPERIMENT, GLOBAL, TABLES, TableSpec, tables_of
 from mlmigrate.uris import backup_path, mask
 
@@ -63,7 +63,7 @@ def _specs(kind: str) -> list[TableSpec]:
     and models, typed from MLflow's own models)."""
     if kind != GLOBAL:
         return tables_of(kind)
-    from mlmigrate.stores.sql.global_tables import global_tables, spec_of
+    from mlmigrate.global_tables import global_tables, spec_of
 
     return [spec_of(name) for name in global_tables()]
 
@@ -82,7 +82,7 @@ def _disk_error(exc: BaseException, path: Path) -> StoreError:
     return StoreError(f"cannot write the backup file {path}: {exc}")
 
 
-class BackupStore:
+class BackupStore(StoreBase):
     """A backup folder, readable as a source and writable as a destination."""
 
     def __init__(self, uri: str):
@@ -90,7 +90,15 @@ class BackupStore:
         self.root = backup_path(uri).expanduser().resolve()
         self.display_uri = mask(uri)
         self._manifest = read_manifest(self.root)
-        self.capabilities = Capabilities(writable=self._manifest is None, writers=2)
+        finished = self._manifest is not None
+        self.capabilities = Capabilities(
+            writable=not finished,
+            writers=2,
+            merge=False,
+            rollback=not finished,
+            nominal_rate=100_000,
+            kind="a finished backup" if finished else "a backup folder",
+        )
         self._metadata: dict[str, tuple[pq.FileMetaData, list[int]]] = {}
         self._lock = threading.Lock()
 
@@ -250,8 +258,12 @@ class BackupStore:
                 found.empty_experiments.add(int(unit.source_id))
         return found
 
-    def write_unit(self, unit: Unit, dest_id: str, batches: BatchStream) -> dict[str, int]:
+    def write_unit(
+        self, unit: Unit, dest_id: str, batches: BatchStream, *, into_existing: bool = False
+    ) -> dict[str, int]:
         """Write the unit's rows to a new part folder, then rename it over the old one."""
+        if into_existing:
+            raise unsupported(self.capabilities, "merge", "merge into an experiment or model it holds")
         if self._manifest is not None:
             raise UsageError(f"{self.root} is a finished backup and is not written to again")
         parts = self.root / PARTS

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from mlmigrate.exceptions import StoreError, UsageError
-from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, Unit
+from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, StoreBase, Unit
 from mlmigrate.stores.filestore.files import read_yaml, subfolders
 from mlmigrate.stores.filestore.registry import registered_model_batches
 from mlmigrate.stores.filestore.tracking import RESERVED, experiment_batches
@@ -76,11 +76,11 @@ def _destination_root(path: Path) -> Path:
         raise
 
 
-class FileStore:
+class FileStore(StoreBase):
     """An MLflow ``mlruns`` folder: read as a source, written as a destination (units are
     written aside and renamed into place)."""
 
-    capabilities = Capabilities(tables=FILESTORE_TABLES, unique_metric_points=False)
+    capabilities = Capabilities(tables=FILESTORE_TABLES, unique_metric_points=False, kind="a FileStore")
 
     def __init__(self, uri: str):
         self.uri = uri
@@ -197,6 +197,10 @@ class FileStore:
         """Write ``unit`` as ``dest_id`` aside, then rename it into place (replacing what was there,
         or, ``into_existing``, adding its runs, models, traces and versions to what is there)."""
         return self._folders.write(unit, dest_id, batches, into_existing=into_existing)
+
+    def delete_unit(self, unit: Unit) -> None:
+        """Remove the folders of ``unit`` (an experiment, live or in ``.trash``, or a model)."""
+        self._folders.remove(unit)
 
     def finish(self) -> None:
         """Remove the staging area (FileStore ids need no sequence)."""

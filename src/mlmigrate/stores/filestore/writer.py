@@ -133,6 +133,27 @@ class UnitFolders:
                 continue  # a model merged into keeps its own metadata, tags and aliases
             _swap_in(built / name, target / name, work)
 
+    def remove(self, unit: Unit) -> None:
+        """Take ``unit``'s folders (its destination id in ``unit.source_id``) out of the store:
+        each is renamed into the staging area at once, then deleted."""
+        if unit.kind == EXPERIMENT:
+            found = self.experiment_dirs(unit.source_id)
+        else:
+            model = self.root / "models" / unit.source_id
+            found = [model] if model.is_dir() else []
+        if not found:
+            return
+        self.staging.mkdir(parents=True, exist_ok=True)
+        work = self.staging / uuid.uuid4().hex
+        work.mkdir()
+        try:
+            for folder in found:
+                os.rename(folder, work / f"removed-{uuid.uuid4().hex}")
+        except OSError as exc:
+            raise StoreError(f"removing {unit.unit_id} from {self.root}: {exc}") from exc
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
     def clean(self) -> None:
         """Remove the staging area and whatever a killed run left in it (no unit is being written)."""
         shutil.rmtree(self.staging, ignore_errors=True)

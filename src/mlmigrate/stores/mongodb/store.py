@@ -15,7 +15,7 @@ from mlmigrate.exceptions import (
     TransientStoreError,
     UsageError,
 )
-from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, Unit
+from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, StoreBase, Unit, unsupported
 from mlmigrate.stores.mongodb import layout
 from mlmigrate.stores.mongodb.documents import (
     ExperimentDocuments,
@@ -47,7 +47,7 @@ def database_name(uri: str) -> str:
     return path
 
 
-class MongoStore:
+class MongoStore(StoreBase):
     """An MLflow tracking + registry database on MongoDB or Cosmos DB, in the plugin's layout."""
 
     def __init__(self, uri: str):
@@ -58,7 +58,14 @@ class MongoStore:
         self.retry_policy = RetryPolicy()
         self.write_stats = WriteStats()
         # every canonical table; the tables outside experiments and models have no place here
-        self.capabilities = Capabilities(writers=2, tables=frozenset(TABLES))
+        self.capabilities = Capabilities(
+            writers=2,
+            tables=frozenset(TABLES),
+            merge=False,
+            batched_writes=True,
+            checks_references=True,
+            kind="a MongoDB database",
+        )
         self._client: Any = None
 
     @property
@@ -193,8 +200,16 @@ class MongoStore:
     def _ids(self, collection: str, query: dict[str, Any]) -> list[Any]:
         return [d["_id"] for d in self.db[collection].find(query, {"_id": 1})]
 
-    def write_unit(self, unit: Unit, dest_id: str, batches: BatchStream) -> dict[str, int]:
+    def set_batch_size(self, rows: int) -> None:
+        """Documents per insert."""
+        self.batch_size = rows
+
+    def write_unit(
+        self, unit: Unit, dest_id: str, batches: BatchStream, *, into_existing: bool = False
+    ) -> dict[str, int]:
         """Clear the unit's documents, then write ``batches`` as the plugin's documents."""
+        if into_existing:
+            raise unsupported(self.capabilities, "merge", "merge into an experiment or model it holds")
         current = "clearing"
         written: dict[str, int] = {}
         try:
@@ -242,6 +257,18 @@ class MongoStore:
         except Exception as exc:
             raise self._translate(exc, f"writing {current} of {unit.unit_id}") from exc
         return written
+
+    def delete_unit(self, unit: Unit) -> None:
+        """Remove every document of ``unit`` (its destination id in ``unit.source_id``)."""
+        try:
+            if unit.kind == EXPERIMENT:
+                self._clear_experiment(unit.source_id)
+            else:
+                self._clear_registered_model(unit.source_id)
+        except MigrationError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc, f"deleting {unit.unit_id}") from exc
 
     def _clear_experiment(self, key: str) -> None:
         """Remove every document of experiment ``key`` (a resumed unit starts clean)."""
@@ -301,9 +328,6 @@ class MongoStore:
         except Exception as exc:
             raise self._translate(exc, "checking references") from exc
         return problems
-
-    def finish(self) -> None:
-        """Nothing to advance: the plugin makes random ids and counts versions per model."""
 
     # -- source -----------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy
 
-from mlmigrate.stores.sql.mlflow_cache import record, recorded
+from mlmigrate.mlflow_cache import record, recorded
 
 _AUTO_INCREMENT = re.compile(r" AUTO_INCREMENT=\d+")
 

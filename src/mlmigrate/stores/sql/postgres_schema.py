@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlalchemy
 
-from mlmigrate.stores.sql.mlflow_cache import record, recorded
+from mlmigrate.mlflow_cache import record, recorded
 
 
 def _changes_the_database(statement: str) -> bool:

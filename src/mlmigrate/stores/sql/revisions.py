@@ -38,9 +38,7 @@ def _missing(table: str, column: str) -> str:
 
 def select_list(spec: TableSpec, present: set[str]) -> str:
     """The columns of ``spec`` as a SELECT list over a table holding only ``present``."""
-    return ", ".join(
-        quote(name) if name in present else _missing(spec.name, name) for name in spec.columns
-    )
+    return ", ".join(quote(name) if name in present else _missing(spec.name, name) for name in spec.columns)
 
 
 def unit_condition(condition: str, present: set[str]) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy
 
 from mlmigrate.exceptions import SchemaError
-from mlmigrate.stores.sql.mlflow_cache import cached
+from mlmigrate.mlflow_cache import cached
 
 logger = logging.getLogger(__name__)
 

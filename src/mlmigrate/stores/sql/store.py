@@ -13,22 +13,23 @@ import pyarrow as pa
 import sqlalchemy
 
 from mlmigrate.exceptions import ConflictError, MigrationError, StoreError, TransientStoreError
-from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, Unit
-from mlmigrate.stores.sql.bulk import PostgresBulk, SqliteBulk, quote
-from mlmigrate.stores.sql.global_tables import (
+from mlmigrate.global_tables import (
     GLOBAL_UNIT_ID,
     MIGRATION_SEEDS,
     global_tables,
     seed_batch,
     spec_of,
 )
+from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, Snapshot, StoreBase, Unit
+from mlmigrate.stores.kinds import scheme_of
+from mlmigrate.stores.sql.bulk import PostgresBulk, SqliteBulk, quote
 from mlmigrate.stores.sql.merge import MergeWriter
 from mlmigrate.stores.sql.mysql_bulk import LoadError, MysqlBulk, mysql_connection
 from mlmigrate.stores.sql.revisions import present_columns, select_list, unit_condition
 from mlmigrate.stores.sql.schema import current_revision, prepare_schema
 from mlmigrate.stores.sql.unit_rows import EXTRA_CLEAR, UNIT_ROWS
 from mlmigrate.tables import EXPERIMENT, GLOBAL, REGISTERED_MODEL, TableSpec, tables_of
-from mlmigrate.uris import mask, scheme_of, sqlite_path
+from mlmigrate.uris import mask, sqlite_path
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def _is_integrity_error(exc: BaseException) -> bool:
     ) or "UNIQUE constraint failed" in str(exc)
 
 
-class SqlStore:
+class SqlStore(StoreBase):
     """An MLflow tracking + registry database reached through SQLAlchemy."""
 
     def __init__(self, uri: str):
@@ -88,13 +89,27 @@ class SqlStore:
         if self.family == "sqlite":
             sqlite_path(uri)  # validates the URI
             self._bulk: PostgresBulk | SqliteBulk | MysqlBulk = SqliteBulk(sqlite_path(uri))
-            self.capabilities = Capabilities()
+            self.capabilities = Capabilities(
+                snapshot=Snapshot.SHARED, nominal_rate=100_000, kind="a SQLite database"
+            )
         elif self.family == "postgresql":
             self._bulk = PostgresBulk(uri)
-            self.capabilities = Capabilities(max_experiment_id=INT32_MAX, writers=2)
+            self.capabilities = Capabilities(
+                max_experiment_id=INT32_MAX,
+                writers=2,
+                snapshot=Snapshot.SHARED,
+                nominal_rate=50_000,
+                kind="a PostgreSQL database",
+            )
         elif self.family == "mysql":
             self._bulk = MysqlBulk(uri)
-            self.capabilities = Capabilities(max_experiment_id=INT32_MAX, writers=2, holds_infinity=False)
+            self.capabilities = Capabilities(
+                max_experiment_id=INT32_MAX,
+                writers=2,
+                holds_infinity=False,
+                snapshot=Snapshot.LOCAL,
+                kind="a MySQL database",
+            )
         else:  # pragma: no cover - the registry routes only these here
             raise StoreError(f"unsupported SQL store {self.display_uri}")
         self._tables: set[str] | None = None
@@ -115,8 +130,8 @@ class SqlStore:
             return TransientStoreError(f"{doing} on {self.display_uri}: {text}")
         return StoreError(f"{doing} on {self.display_uri}: {text}")
 
-    def prepare(self) -> str:
-        """Create MLflow's schema in an empty database or check the revision; return it."""
+    def prepare(self) -> None:
+        """Create MLflow's schema in an empty database, or check (and upgrade) its revision."""
         try:
             if self.family == "sqlite":
                 sqlite_path(self.uri).parent.mkdir(parents=True, exist_ok=True)
@@ -126,7 +141,7 @@ class SqlStore:
             # the catalogue, read now: not by the read-back thread while units are written
             self._columns = present_columns(self.engine)
             self._tables = set(self._columns)
-            return revision
+            logger.debug("%s: MLflow schema %s", self.display_uri, revision)
         except MigrationError:
             raise
         except Exception as exc:

@@ -88,7 +88,7 @@ def _describe_tables() -> dict[str, Any]:
 
 @functools.cache
 def _described() -> dict[str, list[list[str]]]:
-    from mlmigrate.stores.sql.mlflow_cache import cached
+    from mlmigrate.mlflow_cache import cached
 
     return dict(cached("global-tables", _describe_tables)["tables"])
 

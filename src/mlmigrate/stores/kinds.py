@@ -1,0 +1,183 @@
+"""The store registry: one record per kind of store, and everything derived from it.
+
+Each :class:`StoreKind` says which URI schemes name it, which class opens it
+(``"module:Class"``, imported only when a store of that kind is opened), which pip
+extra installs its driver, how its URIs look, what it can be used for, and how one
+store of it is spelled canonically (so that ``./mlruns`` and ``file:///abs/mlruns``
+name one migration). ``uris``-level parsing, ``open_store``, ``mlmigrate stores``, the
+CLI's help texts and the README's table all come from :data:`KINDS`. Adding a store is
+its own package plus one record here (see ``docs/adding-a-store.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlmigrate.exceptions import UsageError
+from mlmigrate.uris import BACKUP_MANIFEST, backup_path, local_path, mask, sqlite_path
+
+SOURCE = "source"
+DESTINATION = "destination"
+
+
+def _filestore_key(uri: str) -> str:
+    path = local_path(uri).expanduser().resolve()
+    return f"file://{path / 'mlruns' if (path / 'mlruns').is_dir() else path}"
+
+
+def _sqlite_key(uri: str) -> str:
+    return f"sqlite:///{sqlite_path(uri).expanduser().resolve()}"
+
+
+def _backup_key(uri: str) -> str:
+    return f"backup://{backup_path(uri).resolve()}"
+
+
+def _is_backup_folder(path: str) -> bool:
+    return (Path(path).expanduser() / BACKUP_MANIFEST).is_file()
+
+
+@dataclass(frozen=True)
+class StoreKind:
+    """One kind of store: how it is named, opened, installed and described."""
+
+    #: the family name (``sqlite``, ``postgresql``, ``filestore`` …), used in messages and the journal
+    name: str
+    #: the URI schemes that name it (``postgres`` too for PostgreSQL); driver suffixes
+    #: (``postgresql+psycopg``) are accepted
+    schemes: tuple[str, ...]
+    #: ``module:Class`` of the store, imported when one is opened
+    target: str
+    #: how its URIs look, for ``mlmigrate stores`` and the help texts
+    uri_forms: str
+    #: what the store is, in a few words
+    title: str
+    #: the pip extra that installs its driver (``None``: the base install has it)
+    extra: str | None = None
+    #: what mlmigrate can do with it
+    roles: tuple[str, ...] = (SOURCE, DESTINATION)
+    #: a note on the layout it reads and writes, for ``mlmigrate stores``
+    note: str = ""
+    #: a folder path without a scheme is this kind when this says so (checked in order)
+    detects_path: Callable[[str], bool] | None = None
+    #: the one spelling of a store of this kind; ``None``: the URI, driver and password dropped
+    key: Callable[[str], str] | None = None
+
+    @property
+    def install_hint(self) -> str:
+        """The command that installs this kind's driver."""
+        return f"pip install 'mlmigrate[{self.extra}]'" if self.extra else "reinstall mlmigrate"
+
+    @property
+    def uses(self) -> str:
+        """The roles in words (``source and destination``)."""
+        return " and ".join(self.roles) + (f" ({self.note})" if self.note else "")
+
+
+KINDS: tuple[StoreKind, ...] = (
+    StoreKind(
+        name="filestore",
+        schemes=("file",),
+        target="mlmigrate.stores.filestore.store:FileStore",
+        uri_forms="./mlruns, a folder holding mlruns/, file:///abs/mlruns",
+        title="MLflow FileStore",
+        note="MLflow's mlruns/ layout",
+        key=_filestore_key,
+    ),
+    StoreKind(
+        name="sqlite",
+        schemes=("sqlite",),
+        target="mlmigrate.stores.sql.store:SqlStore",
+        uri_forms="sqlite:///relative.db, sqlite:////absolute.db",
+        title="MLflow SQL store on SQLite",
+        key=_sqlite_key,
+    ),
+    StoreKind(
+        name="postgresql",
+        schemes=("postgresql", "postgres"),
+        target="mlmigrate.stores.sql.store:SqlStore",
+        uri_forms="postgresql://user:password@host:5432/database",
+        title="MLflow SQL store on PostgreSQL",
+        extra="postgres",
+    ),
+    StoreKind(
+        name="mysql",
+        schemes=("mysql",),
+        target="mlmigrate.stores.sql.store:SqlStore",
+        uri_forms="mysql://user:password@host:3306/database (MariaDB too)",
+        title="MLflow SQL store on MySQL / MariaDB",
+        extra="mysql",
+    ),
+    StoreKind(
+        name="mongodb",
+        schemes=("mongodb", "mongodb+srv"),
+        target="mlmigrate.stores.mongodb.store:MongoStore",
+        uri_forms="mongodb://user:password@host:27017/database, mongodb+srv://…/database (Cosmos DB too)",
+        title="MLflow on MongoDB / Cosmos DB",
+        extra="mongodb",
+        note="mlflow-mongodb plugin layout",
+    ),
+    StoreKind(
+        name="backup",
+        schemes=("backup",),
+        target="mlmigrate.stores.backup.store:BackupStore",
+        uri_forms="backup://relative/dir, backup:///abs/dir, a folder holding manifest.json",
+        title="portable backup (Parquet + manifest.json)",
+        note="mlmigrate backup / restore",
+        detects_path=_is_backup_folder,
+        key=_backup_key,
+    ),
+)
+
+#: family name -> its record
+BY_NAME: dict[str, StoreKind] = {kind.name: kind for kind in KINDS}
+#: URI scheme -> its record
+BY_SCHEME: dict[str, StoreKind] = {scheme: kind for kind in KINDS for scheme in kind.schemes}
+#: the kind a path without a scheme is, when no ``detects_path`` claims it
+DEFAULT_PATH_KIND = BY_NAME["filestore"]
+
+
+def _spellings() -> str:
+    forms = sorted({"a folder path"} | {f"{scheme}://" for kind in KINDS for scheme in kind.schemes})
+    return ", ".join(forms)
+
+
+def kind_of(uri: str) -> StoreKind:
+    """The kind of store ``uri`` names: by its scheme, or for a plain path by its contents."""
+    if "://" not in uri:
+        for kind in KINDS:
+            if kind.detects_path is not None and kind.detects_path(uri):
+                return kind
+        return DEFAULT_PATH_KIND
+    raw = uri.split("://", 1)[0].lower()
+    found = BY_SCHEME.get(raw) or BY_SCHEME.get(raw.split("+", 1)[0])
+    if found is None:
+        raise UsageError(f"unknown store URI scheme {raw!r} in {mask(uri)!r}; valid: {_spellings()}")
+    return found
+
+
+def scheme_of(uri: str) -> str:
+    """The store family of ``uri`` (``filestore``, ``sqlite``, ``postgresql`` …)."""
+    return kind_of(uri).name
+
+
+def canonical(uri: str) -> str:
+    """One spelling per store, so that ``./mlruns`` and ``file:///abs/mlruns`` (or a changed
+    password) name the same migration: local paths made absolute, drivers and passwords dropped."""
+    kind = kind_of(uri)
+    if kind.key is not None:
+        return kind.key(uri)
+    rest = uri.split("://", 1)[1]
+    return mask(f"{kind.schemes[0]}://{rest}")
+
+
+def kinds_for(role: str) -> list[StoreKind]:
+    """The kinds that can be used as ``role`` (``source`` or ``destination``)."""
+    return [kind for kind in KINDS if role in kind.roles]
+
+
+def store_help(role: str) -> str:
+    """One line naming every kind usable as ``role``, for the CLI's help texts."""
+    return "; ".join(f"{kind.title}: {kind.uri_forms}" for kind in kinds_for(role))
