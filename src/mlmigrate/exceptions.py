@@ -12,7 +12,8 @@ native driver errors are translated once, at the store's edge, and kept as the
     │   └── TransientStoreError connection dropped or store busy: retrying may help
     ├── ConflictError           destination already holds objects the source brings
     ├── VerificationError       verify found differences (CLI exit 3)
-    └── JournalError            the migration journal is missing or inconsistent
+    ├── JournalError            the migration journal is missing or inconsistent
+    └── Interrupted             the run was asked to stop (Ctrl-C; CLI exit 130)
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 __all__ = [
     "ConflictError",
+    "Interrupted",
     "JournalError",
     "MigrationError",
     "SchemaError",
@@ -85,3 +87,7 @@ class VerificationError(MigrationError):
 
 class JournalError(MigrationError):
     """The journal is missing, locked or does not match the request."""
+
+
+class Interrupted(MigrationError):
+    """The run was asked to stop (Ctrl-C); committed units stay done."""

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from mlmigrate.artifacts.rewrite import UriRewrite, references
-from mlmigrate.engine.copy import holds_unit
 from mlmigrate.engine.events import Event, Listener, ignore
 from mlmigrate.engine.journal import PRESENT, Journal
-from mlmigrate.engine.plan import base_shaping, journaled_shapings, plan_units
+from mlmigrate.engine.plan import MERGE, base_shaping, journaled_shapings, plan_units
 from mlmigrate.engine.transform import Scope, Shaping
+from mlmigrate.engine.units import holds_unit
 from mlmigrate.engine.verify import (
     VerifyResult,
     check_references,
@@ -23,7 +23,7 @@ from mlmigrate.engine.verify import (
 )
 from mlmigrate.exceptions import MigrationError, SourceFormatError
 from mlmigrate.stores import open_store
-from mlmigrate.stores.base import Unit
+from mlmigrate.stores.base import Unit, unsupported
 from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL
 from mlmigrate.uris import mask
 
@@ -44,6 +44,14 @@ def plan(
     """
     from mlmigrate.artifacts.references import survey_references
 
+    if destination_uri and on_conflict == MERGE:  # refused before the whole source is read
+        probe = open_store(destination_uri)
+        capabilities = probe.capabilities
+        probe.close()
+        if not capabilities.merge:
+            raise unsupported(
+                capabilities, "merge", "merge into what it holds; choose --on-conflict fail, skip or rename"
+            )
     source = open_store(source_uri)
     counts: Counter[str] = Counter()
     problems: list[dict[str, str]] = []
