@@ -23,7 +23,7 @@ from mlmigrate.engine.verify import (
 )
 from mlmigrate.exceptions import MigrationError, SourceFormatError
 from mlmigrate.stores import open_store
-from mlmigrate.stores.base import Unit, unsupported
+from mlmigrate.stores.base import DestinationStore, Unit, unsupported
 from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL
 from mlmigrate.uris import mask
 
@@ -120,7 +120,11 @@ class _Written:
 
 
 def _written(
-    source_uri: str, destination_uri: str, units: list[Unit], destination: Any, state_dir: Path | None
+    source_uri: str,
+    destination_uri: str,
+    units: list[Unit],
+    destination: DestinationStore,
+    state_dir: Path | None,
 ) -> _Written:
     """Destination id, shaping and scope of every source unit and the artifact URI rules: from
     the journal, else experiments matched by name and URIs taken as they are."""

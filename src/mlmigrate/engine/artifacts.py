@@ -15,7 +15,7 @@ from mlmigrate.artifacts.phase import WORKERS, ArtifactCopier, ArtifactReport, b
 from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.engine.events import Listener
 from mlmigrate.exceptions import MigrationError, UsageError
-from mlmigrate.stores.base import Unit
+from mlmigrate.stores.base import SourceStore, Unit
 from mlmigrate.tables import EXPERIMENT
 
 ARTIFACT_MODES = ("keep", "copy")
@@ -55,7 +55,7 @@ class ArtifactOptions:
         return {"to": self.to, "rewrite": list(self.rewrite)}
 
 
-def experiment_locations(source: Any, units: list[Unit]) -> list[tuple[str, str | None]]:
+def experiment_locations(source: SourceStore, units: list[Unit]) -> list[tuple[str, str | None]]:
     """``(experiment id, artifact_location)`` of each source experiment, read from the first
     batch of its unit (the experiment row comes first); unreadable ones are left out."""
     found: list[tuple[str, str | None]] = []
@@ -76,7 +76,7 @@ def experiment_locations(source: Any, units: list[Unit]) -> list[tuple[str, str 
     return found
 
 
-def rules_for(source: Any, units: list[Unit], options: ArtifactOptions) -> UriRewrite:
+def rules_for(source: SourceStore, units: list[Unit], options: ArtifactOptions) -> UriRewrite:
     """The rewrite rules of a new migration."""
     root = getattr(source, "root", None)  # a FileStore: its folder holds its artifacts
     return build_rules(

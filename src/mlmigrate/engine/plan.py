@@ -7,7 +7,7 @@ from typing import Any
 
 from mlmigrate.engine.transform import Shaping
 from mlmigrate.exceptions import UsageError
-from mlmigrate.stores.base import ExistingObjects, Unit
+from mlmigrate.stores.base import DestinationStore, ExistingObjects, Unit
 from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL
 
 #: ``--on-conflict`` choices; ``fail`` is the default
@@ -80,7 +80,7 @@ def journaled_shapings(options: dict[str, Any]) -> dict[str, Shaping]:
     }
 
 
-def base_shaping(destination: Any) -> Shaping:
+def base_shaping(destination: DestinationStore) -> Shaping:
     """What every unit's rows go through for this destination: its tables, its metric key."""
     capabilities = destination.capabilities
     return Shaping(held=capabilities.tables, collapse=capabilities.unique_metric_points)

@@ -27,7 +27,7 @@ from mlmigrate.engine.helper_process import start_helper
 from mlmigrate.engine.prefetch import prefetch
 from mlmigrate.engine.transform import Scope, Shaping, for_destination
 from mlmigrate.exceptions import MigrationError
-from mlmigrate.stores.base import BatchStream, Unit
+from mlmigrate.stores.base import BatchStream, SourceStore, Unit
 
 #: messages a helper may send ahead of the writer
 DEPTH = 16
@@ -65,7 +65,7 @@ class UnitTask:
     rewrite: UriRewrite | None = None
 
 
-def read_shaped(source: Any, task: UnitTask, result: UnitResult) -> BatchStream:
+def read_shaped(source: SourceStore, task: UnitTask, result: UnitResult) -> BatchStream:
     """A unit's batches shaped for the destination, digested into ``result`` as they pass."""
     stream = for_destination(
         source.read_unit(task.unit),
@@ -212,7 +212,7 @@ class ReaderPool:
     process instead.
     """
 
-    def __init__(self, source: Any, source_uri: str, *, processes: int):
+    def __init__(self, source: SourceStore, source_uri: str, *, processes: int):
         self._source = source
         self._helpers = [_Helper(source_uri) for _ in range(max(1, processes))]
         self._owner: dict[str, _Helper] = {}

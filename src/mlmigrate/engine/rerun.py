@@ -8,16 +8,17 @@ rewriting them is no clash. Units that left the source stay in the destination.
 
 from __future__ import annotations
 
-from typing import Any
-
 from mlmigrate.engine.journal import DONE, PENDING, Journal
 from mlmigrate.engine.plan import plan_units
 from mlmigrate.engine.verify import source_digests
 from mlmigrate.exceptions import ConflictError
+from mlmigrate.stores.base import DestinationStore, SourceStore
 from mlmigrate.tables import EXPERIMENT, GLOBAL
 
 
-def pick_up_changes(source: Any, destination: Any, journal: Journal, migration_id: str) -> int:
+def pick_up_changes(
+    source: SourceStore, destination: DestinationStore, journal: Journal, migration_id: str
+) -> int:
     """Journal the source's new units and mark changed ones pending; return how many."""
     records = {record.unit_id: record for record in journal.units(migration_id)}
     remapped = {

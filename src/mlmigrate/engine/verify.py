@@ -62,7 +62,7 @@ def scoped(stream: BatchStream, scope: Scope) -> BatchStream:
 
 
 def source_digests(
-    source: Any,
+    source: SourceStore,
     unit: Unit,
     dest_id: str,
     shaping: Shaping | None = None,
@@ -168,7 +168,7 @@ class BackgroundVerifier:
     compete with the readers' for the cores.
     """
 
-    def __init__(self, destination: Any, *, in_process: bool = True):
+    def __init__(self, destination: SourceStore, *, in_process: bool = True):
         self._destination = destination
         self._pool: Executor
         if in_process:

@@ -181,3 +181,12 @@ def kinds_for(role: str) -> list[StoreKind]:
 def store_help(role: str) -> str:
     """One line naming every kind usable as ``role``, for the CLI's help texts."""
     return "; ".join(f"{kind.title}: {kind.uri_forms}" for kind in kinds_for(role))
+
+
+def markdown_table() -> str:
+    """The README's table of store kinds (between its ``store-kinds`` markers)."""
+    lines = ["| kind | URI | use | driver |", "|---|---|---|---|"]
+    for kind in KINDS:
+        driver = f"`{kind.install_hint}`" if kind.extra else "included"
+        lines.append(f"| {kind.title} (`{kind.name}`) | {kind.uri_forms} | {kind.uses} | {driver} |")
+    return "\n".join(lines)
