@@ -60,4 +60,6 @@ def test_an_unknown_scheme_lists_the_valid_ones_and_masks_the_password() -> None
 
 
 def test_canonical_drops_password_and_driver() -> None:
-    assert canonical("postgresql+psycopg://app:s3cret@db:5432/mlflow") == "postgresql://app:***@db:5432/mlflow"
+    assert (
+        canonical("postgresql+psycopg://app:s3cret@db:5432/mlflow") == "postgresql://app:***@db:5432/mlflow"
+    )
