@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mlmigrate.engine.events import Event
+from mlmigrate.events import Event
 from mlmigrate.exceptions import ConflictError, MigrationError, UsageError
 from mlmigrate.uris import mask
 

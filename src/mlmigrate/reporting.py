@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from mlmigrate.engine.events import Event
+from mlmigrate.events import Event
 from mlmigrate.exceptions import UsageError
 from mlmigrate.uris import mask
 

@@ -17,7 +17,7 @@ from mlmigrate.artifacts.ledger import Ledger, ObjectRecord
 from mlmigrate.artifacts.locations import Location, normalize, parse, safe_key
 from mlmigrate.artifacts.rewrite import KINDS, Rule, UriRewrite, parse_rule
 from mlmigrate.artifacts.transfer import Endpoint, check_local_target, copy_object, same_content
-from mlmigrate.engine.events import Event, Listener, ignore
+from mlmigrate.events import Event, Listener, ignore
 from mlmigrate.exceptions import MigrationError, StoreError, UsageError
 from mlmigrate.uris import mask
 

@@ -7,7 +7,7 @@ from typing import Any
 from mlmigrate.artifacts.backends import Backends, Endpoints
 from mlmigrate.artifacts.phase import plan_prefixes, survey, verify_prefixes
 from mlmigrate.artifacts.rewrite import UriRewrite
-from mlmigrate.engine.events import Listener, ignore
+from mlmigrate.events import Listener, ignore
 
 
 def survey_references(

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from mlmigrate.artifacts.rewrite import UriRewrite, references
-from mlmigrate.engine.events import Event, Listener, ignore
 from mlmigrate.engine.journal import PRESENT, Journal
 from mlmigrate.engine.plan import MERGE, base_shaping, journaled_shapings, plan_units
 from mlmigrate.engine.transform import Scope, Shaping
@@ -21,6 +20,7 @@ from mlmigrate.engine.verify import (
     scoped,
     source_digests,
 )
+from mlmigrate.events import Event, Listener, ignore
 from mlmigrate.exceptions import MigrationError, SourceFormatError
 from mlmigrate.stores import open_store
 from mlmigrate.stores.base import DestinationStore, Unit, unsupported

@@ -3,9 +3,8 @@ and running the artifact phase after the metadata units."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from mlmigrate.artifacts.backends import Backends, Endpoints
@@ -13,7 +12,7 @@ from mlmigrate.artifacts.ledger import Ledger
 from mlmigrate.artifacts.locations import normalize
 from mlmigrate.artifacts.phase import WORKERS, ArtifactCopier, ArtifactReport, build_rules, plan_prefixes
 from mlmigrate.artifacts.rewrite import UriRewrite
-from mlmigrate.engine.events import Listener
+from mlmigrate.events import Listener
 from mlmigrate.exceptions import MigrationError, UsageError
 from mlmigrate.stores.base import SourceStore, Unit
 from mlmigrate.tables import EXPERIMENT
@@ -62,15 +61,14 @@ def experiment_locations(source: SourceStore, units: list[Unit]) -> list[tuple[s
     for unit in units:
         if unit.kind != EXPERIMENT:
             continue
-        stream = iter(source.read_unit(unit))
+        stream = source.read_unit(unit)
         try:
             table, batch = next(stream)
         except (MigrationError, StopIteration):
             continue  # the unit itself reports why when it is copied
         finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()
+            if isinstance(stream, Generator):  # release what the rest of the read holds now
+                stream.close()
         if table == "experiments" and batch.num_rows:
             found.append((unit.source_id, batch.column("artifact_location")[0].as_py()))
     return found
@@ -78,12 +76,12 @@ def experiment_locations(source: SourceStore, units: list[Unit]) -> list[tuple[s
 
 def rules_for(source: SourceStore, units: list[Unit], options: ArtifactOptions) -> UriRewrite:
     """The rewrite rules of a new migration."""
-    root = getattr(source, "root", None)  # a FileStore: its folder holds its artifacts
+    root = source.artifact_root()
     return build_rules(
         artifacts_to=options.to,
         rewrites=options.rewrite,
         experiments=experiment_locations(source, units) if options.to else [],
-        store_root=Path(root).as_uri() if isinstance(root, Path) else None,
+        store_root=root.as_uri() if root is not None else None,
     )
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlmigrate.engine.copy import copy
-from mlmigrate.engine.events import Event, Listener, ignore
 from mlmigrate.engine.journal import DONE, Journal
 from mlmigrate.engine.report import Report
+from mlmigrate.events import Event, Listener, ignore
 from mlmigrate.exceptions import UsageError
 from mlmigrate.stores import open_source
 from mlmigrate.stores.backup.store import BackupStore

@@ -3,8 +3,9 @@ and verify (:class:`Migration`); :func:`copy` is the library's entry to it."""
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,6 @@ from mlmigrate.artifacts.ledger import Ledger
 from mlmigrate.artifacts.phase import check_options
 from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.engine.artifacts import ArtifactOptions, rules_for, run_phase
-from mlmigrate.engine.events import Event, Listener, ignore
 from mlmigrate.engine.journal import DONE, FAILED, PRESENT, Journal
 from mlmigrate.engine.plan import MERGE, ON_CONFLICT, SKIP, base_shaping, journaled_shapings, plan_units
 from mlmigrate.engine.readers import ReaderPool
@@ -23,6 +23,7 @@ from mlmigrate.engine.rerun import pick_up_changes
 from mlmigrate.engine.transform import Scope
 from mlmigrate.engine.units import UnitRunner, holds_unit, unit_task
 from mlmigrate.engine.verify import BackgroundVerifier, VerifyResult, check_references, compare_unit
+from mlmigrate.events import Event, Listener, ignore
 from mlmigrate.exceptions import ConflictError, Interrupted, MigrationError, UsageError
 from mlmigrate.stores import open_destination, open_source
 from mlmigrate.stores.base import DestinationStore, ExistingObjects, Snapshot, SourceStore, Unit, unsupported
@@ -121,7 +122,9 @@ class Migration:
         try:
             self.open_pair()
             if self.resume_or_start():
-                self.run_units()
+                with self._failures_journaled():
+                    self.run_units()
+                    self.copy_artifacts()
                 self.finish_and_verify()
             return self.report
         finally:
@@ -188,13 +191,32 @@ class Migration:
         self.report.migration_id = self.migration_id
         return True
 
+    @contextlib.contextmanager
+    def _failures_journaled(self) -> Iterator[None]:
+        """Record in the journal how a step that writes ended when it did not succeed."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            self.journal.finish(self.migration_id, "interrupted")
+            raise Interrupted(f"interrupted; migration {self.migration_id} can be resumed") from None
+        except MigrationError as exc:
+            self.journal.finish(self.migration_id, FAILED, self.report.as_dict())
+            exc.migration_id = self.migration_id
+            exc.report = self.report.as_dict()
+            raise
+
+    @property
+    def _rules(self) -> UriRewrite:
+        """The migration's artifact URI rewrite rules, as recorded when it started."""
+        recorded = self.journal.options(self.migration_id).get("artifacts", {})
+        return UriRewrite.from_json(recorded.get("rules"))
+
     def run_units(self) -> None:
-        """Write every unit not done yet (the global tables last), then the artifacts phase."""
+        """Write every unit not done yet, the global tables last."""
         journal, destination, report = self.journal, self.destination, self.report
         migration_id = self.migration_id
-        options = self.settings.artifacts
-        rules = UriRewrite.from_json(journal.options(migration_id).get("artifacts", {}).get("rules"))
-        if options.to:
+        rules = self._rules
+        if self.settings.artifacts.to:  # the units record the artifacts they reference here
             self._ledger = Ledger(journal.path, migration_id)
         records = journal.units(migration_id)
         journaled = journal.options(migration_id)
@@ -251,20 +273,17 @@ class Migration:
                 destination.prepare()
             runner.execute([r for r in todo if r.kind != GLOBAL], self.workers)
             runner.execute([r for r in todo if r.kind == GLOBAL], 1)
-            if self._ledger is not None and not report.failed_units:
-                report.artifacts = run_phase(self._ledger, rules, options, self.listener)
-        except KeyboardInterrupt:
-            journal.finish(migration_id, "interrupted")
-            raise Interrupted(f"interrupted; migration {migration_id} can be resumed") from None
-        except MigrationError as exc:
-            journal.finish(migration_id, FAILED, report.as_dict())
-            exc.migration_id = migration_id
-            exc.report = report.as_dict()
-            raise
         finally:
             if self._readers is not None:
                 self._readers.close()
                 self._readers = None
+
+    def copy_artifacts(self) -> None:
+        """The artifacts phase (with ``--artifacts-to``): every prefix the committed units
+        reference, copied and checked, resumable through the ledger."""
+        if self._ledger is None or self.report.failed_units:
+            return
+        self.report.artifacts = run_phase(self._ledger, self._rules, self.settings.artifacts, self.listener)
 
     def finish_and_verify(self) -> None:
         """Let the destination finish (sequences, a backup's manifest), compare every unit

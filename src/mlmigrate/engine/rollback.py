@@ -9,9 +9,9 @@ from typing import Any
 import pyarrow as pa
 
 from mlmigrate.digest import Digest
-from mlmigrate.engine.events import Event, Listener, ignore
 from mlmigrate.engine.journal import DONE, Journal, UnitRecord, destination_key
 from mlmigrate.engine.verify import VerifyResult, compare_unit, digest_stream
+from mlmigrate.events import Event, Listener, ignore
 from mlmigrate.exceptions import ConflictError, UsageError
 from mlmigrate.stores import open_store
 from mlmigrate.stores.base import DestinationStore, Unit, unsupported

@@ -10,7 +10,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from mlmigrate.artifacts.ledger import Ledger
 from mlmigrate.artifacts.rewrite import UriRewrite
-from mlmigrate.engine.events import Event, Listener
 from mlmigrate.engine.journal import DONE, FAILED, SKIPPED, Journal, UnitRecord
 from mlmigrate.engine.plan import base_shaping
 from mlmigrate.engine.prefetch import prefetch
@@ -18,6 +17,7 @@ from mlmigrate.engine.readers import ReaderPool, UnitResult, UnitTask, read_shap
 from mlmigrate.engine.report import Report
 from mlmigrate.engine.transform import Shaping
 from mlmigrate.engine.verify import BackgroundVerifier
+from mlmigrate.events import Event, Listener
 from mlmigrate.exceptions import Interrupted, MigrationError, SourceFormatError, TransientStoreError
 from mlmigrate.stores.base import BatchStream, DestinationStore, SourceStore, Unit
 from mlmigrate.tables import GLOBAL

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import pyarrow as pa
@@ -141,6 +142,10 @@ class SourceStore(Protocol):
         """Read each table of a unit on its own (reading back what no longer changes)."""
         ...
 
+    def artifact_root(self) -> Path | None:
+        """The local folder the store's own artifacts live under (a FileStore's), or None."""
+        ...
+
     def close(self) -> None:
         """Release connections and files."""
         ...
@@ -225,6 +230,10 @@ class StoreBase:
 
     def read_committed(self) -> None:
         """Every read already sees committed units only."""
+
+    def artifact_root(self) -> Path | None:
+        """No local folder of its own holds artifacts."""
+        return None
 
     def write_problem(self) -> str | None:
         """No permission is inspected: a missing right shows on the first write."""

@@ -137,6 +137,10 @@ class FileStore(StoreBase):
                 found += [name for name in subfolders(folder) if name not in RESERVED]
         return found
 
+    def artifact_root(self) -> Path | None:
+        """The ``mlruns`` folder: artifact locations under it move with it."""
+        return self.root
+
     def read_unit(self, unit: Unit) -> BatchStream:
         """Canonical rows of one experiment or registered model."""
         if unit.kind == EXPERIMENT:
