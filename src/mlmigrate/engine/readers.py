@@ -7,6 +7,12 @@ unit while the writer finishes the current one. Batches cross the process bounda
 bounded queue (memory stays bounded by a few batches), already shaped for the
 destination and digested. Each helper opens the source itself from its URI:
 stores assume nothing about the process they run in.
+
+Each helper answers on a pipe whose write end only the helper holds, read by a pump
+thread into a bounded queue. A helper that dies (killed, out of memory), even half-way
+through a message, so ends its pipe: the pump sees the end of the stream and the unit
+being read fails at once with a clear error, instead of a receive that waits forever
+for the rest of a message.
 """
 
 from __future__ import annotations
@@ -94,12 +100,13 @@ def _portable(exc: BaseException) -> BaseException:
         return MigrationError(f"{type(exc).__name__}: {exc}")
 
 
-def _serve(source_uri: str, inbox: Any, results: Any, parent: int) -> None:
+def _serve(source_uri: str, inbox: Any, answers: Any, parent: int) -> None:
     """Helper process: open the source, wait for (snapshot, tasks), then read each task's unit
     in order and stream it back, tagged with its id."""
     start_helper(parent)
     from mlmigrate.stores import open_store
 
+    results = _Sender(answers)
     failure: BaseException | None = None
     try:
         source = open_store(source_uri)
@@ -126,6 +133,20 @@ def _serve(source_uri: str, inbox: Any, results: Any, parent: int) -> None:
             results.put((unit_id, "error", _portable(exc)))
 
 
+class _Sender:
+    """The helper's end of its pipe: ``put`` sends one message (blocking while the pipe is full)."""
+
+    def __init__(self, connection: Any):
+        self.connection = connection
+
+    def put(self, message: tuple[Any, ...]) -> None:
+        self.connection.send(message)
+
+
+#: the pump's last message: the helper's pipe ended (the helper exited or died)
+_ENDED = ("", "ended", None)
+
+
 class _Helper:
     """One helper process, the queue it answers on, and whose turn it is to read from it.
 
@@ -136,15 +157,20 @@ class _Helper:
 
     def __init__(self, source_uri: str):
         context = multiprocessing.get_context("spawn")
-        self.results = context.Queue(maxsize=DEPTH)
+        self.results: queue.Queue[tuple[Any, ...]] = queue.Queue(maxsize=DEPTH)
         self.inbox = context.SimpleQueue()
+        receiver, sender = context.Pipe(duplex=False)
         self.process = context.Process(
             target=_serve,
-            args=(source_uri, self.inbox, self.results, os.getpid()),
+            args=(source_uri, self.inbox, sender, os.getpid()),
             name="mlmigrate-reader",
             daemon=True,
         )
         self.process.start()
+        sender.close()  # the helper holds the only write end: its death ends the pipe
+        self._receiver = receiver
+        self._closed = threading.Event()
+        threading.Thread(target=self._pump, name="mlmigrate-reader-pump", daemon=True).start()
         self.order: list[str] = []
         self.turn = 0
         self.turns = threading.Condition()
@@ -186,18 +212,41 @@ class _Helper:
             self.turn = max(self.turn, position + 1)
             self.turns.notify_all()
 
-    def _next_message(self) -> tuple[Any, ...]:
+    def _pump(self) -> None:
+        """Move the helper's messages from its pipe into the bounded queue until the pipe ends."""
+        message: tuple[Any, ...]
         while True:
             try:
-                return self.results.get(timeout=_POLL)
-            except queue.Empty:
-                if not self.process.is_alive():
-                    raise MigrationError("a reader process died unexpectedly") from None
+                message = self._receiver.recv()
+            except (EOFError, OSError, pickle.UnpicklingError):  # cut off, even mid-message
+                message = _ENDED
+            while not self._closed.is_set():
+                try:
+                    self.results.put(message, timeout=_POLL)
+                    break
+                except queue.Full:
+                    continue
+            if message is _ENDED or self._closed.is_set():
+                return
+
+    def _next_message(self) -> tuple[Any, ...]:
+        message = self.results.get()
+        if message is _ENDED:
+            self.results.put(_ENDED)  # for any other writer still reading this helper
+            self.process.join(timeout=1)
+            code = self.process.exitcode
+            how = f" (exit code {code})" if code else ""
+            raise MigrationError(
+                f"a reader process died unexpectedly{how}; run the same command again to resume"
+            )
+        return message
 
     def close(self) -> None:
+        self._closed.set()
         if self.process.is_alive():
             self.process.terminate()
         self.process.join(timeout=5)
+        self._receiver.close()
         with self.turns:  # release any writer still waiting for its turn
             self.turn = len(self.order)
             self.turns.notify_all()

@@ -1,0 +1,94 @@
+"""A dead helper process ends the copy within seconds, with a clear error, and the copy resumes.
+
+A reader killed half-way through sending a batch used to leave the writer waiting forever
+for the rest of the message (the parent held the pipe's other write end, so the pipe never
+ended): the copy sat at 0% CPU with no output.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cli_helpers import sqlite_uri
+
+import mlmigrate
+from mlmigrate.events import Event
+from mlmigrate.exceptions import MigrationError
+
+REPO = Path(__file__).resolve().parents[1]
+GENERATOR = REPO / "benchmarks" / "generate_store.py"
+
+
+@pytest.fixture(scope="module")
+def big_batches(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A FileStore whose experiments each send metric batches far larger than a pipe holds."""
+    out = tmp_path_factory.mktemp("big") / "mlruns"
+    subprocess.run(
+        [
+            sys.executable,
+            str(GENERATOR),
+            *("--out", str(out), "--experiments", "3", "--runs", "4", "--metrics", "4"),
+            *("--metric-points", "5000", "--models", "0", "--traces", "0", "--no-validate"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+def _readers() -> list[Any]:
+    return [p for p in multiprocessing.active_children() if p.name == "mlmigrate-reader"]
+
+
+def _copy_in_thread(source: Path, destination: str, listener: Any) -> dict[str, Any]:
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["report"] = mlmigrate.copy(str(source), destination, workers=1, listener=listener)
+        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)  # a hung copy must not hang pytest's exit
+    thread.start()
+    thread.join(timeout=90)
+    outcome["finished"] = not thread.is_alive()
+    return outcome
+
+
+def test_a_reader_killed_mid_message_ends_the_copy_at_once_and_it_resumes(
+    big_batches: Path, tmp_path: Path
+) -> None:
+    destination = sqlite_uri(tmp_path / "dst.db")
+    killed: list[int] = []
+
+    def stall_then_kill(event: Event) -> None:
+        # the writer is stalled here, so the helper fills its pipe with part of its next batch
+        if event.kind == "rows" and not killed:
+            time.sleep(1.5)
+            for reader in _readers():
+                os.kill(reader.pid, signal.SIGKILL)
+                killed.append(reader.pid)
+            time.sleep(0.5)
+
+    started = time.monotonic()
+    outcome = _copy_in_thread(big_batches, destination, stall_then_kill)
+    assert killed, "no reader process was found to kill"
+    assert outcome["finished"], "the copy hung after its reader was killed"
+    assert time.monotonic() - started < 60
+    error = outcome.get("error")
+    assert isinstance(error, MigrationError), outcome
+    assert "reader process died" in str(error) and "resume" in str(error)
+
+    resumed = mlmigrate.copy(str(big_batches), destination)
+    assert resumed.as_dict()["verify"]["ok"] is True
+    assert mlmigrate.verify(str(big_batches), destination).ok
