@@ -92,3 +92,24 @@ def test_a_reader_killed_mid_message_ends_the_copy_at_once_and_it_resumes(
     resumed = mlmigrate.copy(str(big_batches), destination)
     assert resumed.as_dict()["verify"]["ok"] is True
     assert mlmigrate.verify(str(big_batches), destination).ok
+
+
+def test_a_killed_verifier_process_is_replaced_by_reading_back_in_process(
+    big_batches: Path, tmp_path: Path
+) -> None:
+    destination = sqlite_uri(tmp_path / "dst.db")
+    killed: list[int] = []
+
+    def kill_the_verifier(event: Event) -> None:
+        if event.kind == "unit_done" and not killed:
+            time.sleep(1.0)  # the verifier starts after the first unit
+            for process in multiprocessing.active_children():
+                if process.name != "mlmigrate-reader":
+                    os.kill(process.pid, signal.SIGKILL)
+                    killed.append(process.pid)
+
+    outcome = _copy_in_thread(big_batches, destination, kill_the_verifier)
+    assert killed, "no verifier process was found to kill"
+    assert outcome["finished"] and "error" not in outcome, outcome
+    report = outcome["report"].as_dict()
+    assert report["verify"]["ok"] is True and report["status"] == "done"

@@ -8,6 +8,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool as BrokenExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,6 +167,9 @@ class BackgroundVerifier:
     That process starts at :meth:`start` (or :meth:`drain`); units submitted before wait for
     it. The copy starts it once the first unit is written, so that its start-up does not
     compete with the readers' for the cores.
+
+    A helper process that dies (killed, out of memory) is not waited for: what it had not read
+    back yet is read in this process instead.
     """
 
     def __init__(self, destination: SourceStore, *, in_process: bool = True):
@@ -185,6 +189,7 @@ class BackgroundVerifier:
         self._lock = threading.Lock()
         self._waiting: list[tuple[Unit, Scope | None]] = []
         self._pending: dict[str, Future[dict[str, Digest]]] = {}
+        self._broken = False
 
     def start(self) -> None:
         """Start the helper process, from the calling thread (the kernel's parent-death signal
@@ -193,8 +198,11 @@ class BackgroundVerifier:
         with self._lock:
             if self._started:
                 return
-            self._pool.submit(int)
             self._started = True
+            try:
+                self._pool.submit(int)
+            except BrokenExecutor:
+                self._broken = True
             waiting, self._waiting = self._waiting, []
         for unit, scope in waiting:
             self.submit(unit, scope)
@@ -206,16 +214,27 @@ class BackgroundVerifier:
             if not self._started:
                 self._waiting.append((unit, scope))
                 return
-        if self._in_process:
-            future = self._pool.submit(read_back, self._destination, unit, scope)
-        else:
-            future = self._pool.submit(_read_back_by_uri, self._destination.uri, unit, scope)
+        if self._broken:
+            return  # read back in this process when its digests are asked for
+        try:
+            if self._in_process:
+                future = self._pool.submit(read_back, self._destination, unit, scope)
+            else:
+                future = self._pool.submit(_read_back_by_uri, self._destination.uri, unit, scope)
+        except BrokenExecutor:
+            self._broken = True
+            return
         self._pending[unit.unit_id] = future
 
     def digests(self, unit: Unit, scope: Scope | None = None) -> dict[str, Digest]:
         """The destination's digests of ``unit``: read earlier, or now."""
         future = self._pending.pop(unit.unit_id, None)
-        return future.result() if future is not None else read_back(self._destination, unit, scope)
+        if future is not None:
+            try:
+                return future.result()
+            except BrokenExecutor:  # the helper process died: read it here instead
+                self._broken = True
+        return read_back(self._destination, unit, scope)
 
     def drain(self) -> None:
         """Wait until every unit submitted so far has been read back (before the destination is
