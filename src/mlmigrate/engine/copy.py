@@ -27,7 +27,7 @@ from mlmigrate.events import Event, Listener, ignore
 from mlmigrate.exceptions import ConflictError, Interrupted, MigrationError, UsageError
 from mlmigrate.stores import open_destination, open_source
 from mlmigrate.stores.base import DestinationStore, ExistingObjects, Snapshot, SourceStore, Unit, unsupported
-from mlmigrate.stores.kinds import canonical
+from mlmigrate.stores.kinds import check_apart
 from mlmigrate.tables import EXPERIMENT, GLOBAL
 from mlmigrate.uris import mask
 
@@ -78,10 +78,7 @@ class Migration:
         settings: CopySettings,
         listener: Listener = ignore,
     ):
-        if canonical(source_uri) == canonical(destination_uri):
-            raise UsageError(
-                f"{mask(source_uri)} is both the source and the destination; copy never writes its source"
-            )
+        check_apart(source_uri, destination_uri)
         self.source_uri = source_uri
         self.destination_uri = destination_uri
         self.settings = settings

@@ -22,17 +22,17 @@ SOURCE = "source"
 DESTINATION = "destination"
 
 
-def _filestore_key(uri: str) -> str:
+def _filestore_location(uri: str) -> Path:
     path = local_path(uri).expanduser().resolve()
-    return f"file://{path / 'mlruns' if (path / 'mlruns').is_dir() else path}"
+    return path / "mlruns" if (path / "mlruns").is_dir() else path
 
 
-def _sqlite_key(uri: str) -> str:
-    return f"sqlite:///{sqlite_path(uri).expanduser().resolve()}"
+def _sqlite_location(uri: str) -> Path:
+    return sqlite_path(uri).expanduser().resolve()
 
 
-def _backup_key(uri: str) -> str:
-    return f"backup://{backup_path(uri).resolve()}"
+def _backup_location(uri: str) -> Path:
+    return backup_path(uri).expanduser().resolve()
 
 
 def _is_backup_folder(path: str) -> bool:
@@ -62,8 +62,8 @@ class StoreKind:
     note: str = ""
     #: a folder path without a scheme is this kind when this says so (checked in order)
     detects_path: Callable[[str], bool] | None = None
-    #: the one spelling of a store of this kind; ``None``: the URI, driver and password dropped
-    key: Callable[[str], str] | None = None
+    #: the local file or folder a store of this kind is (``None``: it is on a server)
+    location: Callable[[str], Path] | None = None
 
     @property
     def install_hint(self) -> str:
@@ -84,7 +84,7 @@ KINDS: tuple[StoreKind, ...] = (
         uri_forms="./mlruns, a folder holding mlruns/, file:///abs/mlruns",
         title="MLflow FileStore",
         note="MLflow's mlruns/ layout",
-        key=_filestore_key,
+        location=_filestore_location,
     ),
     StoreKind(
         name="sqlite",
@@ -92,7 +92,7 @@ KINDS: tuple[StoreKind, ...] = (
         target="mlmigrate.stores.sql.store:SqlStore",
         uri_forms="sqlite:///relative.db, sqlite:////absolute.db",
         title="MLflow SQL store on SQLite",
-        key=_sqlite_key,
+        location=_sqlite_location,
     ),
     StoreKind(
         name="postgresql",
@@ -127,7 +127,7 @@ KINDS: tuple[StoreKind, ...] = (
         title="portable backup (Parquet + manifest.json)",
         note="mlmigrate backup / restore",
         detects_path=_is_backup_folder,
-        key=_backup_key,
+        location=_backup_location,
     ),
 )
 
@@ -167,10 +167,38 @@ def canonical(uri: str) -> str:
     """One spelling per store, so that ``./mlruns`` and ``file:///abs/mlruns`` (or a changed
     password) name the same migration: local paths made absolute, drivers and passwords dropped."""
     kind = kind_of(uri)
-    if kind.key is not None:
-        return kind.key(uri)
+    if kind.location is not None:
+        return f"{kind.schemes[0]}://{'/' if kind.name == 'sqlite' else ''}{kind.location(uri)}"
     rest = uri.split("://", 1)[1]
     return mask(f"{kind.schemes[0]}://{rest}")
+
+
+def location_of(uri: str) -> Path | None:
+    """The local file or folder ``uri`` names, resolved; None for a store on a server."""
+    kind = kind_of(uri)
+    return kind.location(uri) if kind.location is not None else None
+
+
+def check_apart(source_uri: str, destination_uri: str) -> None:
+    """Refuse a pair where one store lies inside the other (or both are one): writing the
+    destination would change the source."""
+    if canonical(source_uri) == canonical(destination_uri):
+        raise UsageError(
+            f"{mask(source_uri)} is both the source and the destination; copy never writes its source"
+        )
+    source, destination = location_of(source_uri), location_of(destination_uri)
+    if source is None or destination is None:
+        return
+    if destination.is_relative_to(source):
+        raise UsageError(
+            f"the destination {destination} is inside the source {source}; writing it would change "
+            "the source: choose a destination outside it"
+        )
+    if source.is_relative_to(destination):
+        raise UsageError(
+            f"the source {source} is inside the destination {destination}; writing the destination "
+            "would change the source: choose a destination that does not hold it"
+        )
 
 
 def kinds_for(role: str) -> list[StoreKind]:
