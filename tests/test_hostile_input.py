@@ -47,3 +47,47 @@ def test_a_source_inside_the_destination_is_refused(minimal_store: Path, tmp_pat
     with pytest.raises(UsageError, match="inside the destination"):
         mlmigrate.copy(str(mlruns), f"backup://{mlruns.parent}")
     assert os.path.isdir(mlruns)
+
+
+def _first_run(mlruns: Path) -> Path:
+    for experiment in sorted(mlruns.iterdir()):
+        if experiment.name.isdigit():
+            for run in sorted(experiment.iterdir()):
+                if (run / "params").is_dir():
+                    return run
+    raise AssertionError("no run in the store")
+
+
+def test_a_fifo_in_place_of_a_param_file_is_reported_not_waited_on(
+    minimal_store: Path, tmp_path: Path
+) -> None:
+    run = _first_run(minimal_store)
+    os.mkfifo(run / "params" / "a-fifo")
+    report = mlmigrate.copy(str(minimal_store), sqlite_uri(tmp_path / "dst.db"), on_error="skip")
+    skipped = report.as_dict()["skipped_units"]
+    assert any("a-fifo" in entry["error"] and "not a regular file" in entry["error"] for entry in skipped)
+
+
+def test_a_symlink_loop_in_tags_is_reported_in_one_short_line(minimal_store: Path) -> None:
+    run = _first_run(minimal_store)
+    (run / "tags" / "loop").symlink_to(run / "tags")
+    planned = mlmigrate.plan(str(minimal_store))
+    errors = [p["error"] for p in planned["problems"]]
+    assert any("loop" in error for error in errors), errors
+    assert all(len(error) < 600 for error in errors)
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(minimal_store: Path) -> None:
+    import time
+
+    experiment = next(p for p in sorted(minimal_store.iterdir()) if p.name.isdigit() and p.name != "0")
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    for level in range(8):
+        previous, name = chr(97 + level), chr(98 + level)
+        lines.append(f"{name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]")
+    bomb = "\n".join([*lines, "name: *i"])
+    (experiment / "meta.yaml").write_text(bomb)
+    started = time.monotonic()
+    planned = mlmigrate.plan(str(minimal_store))
+    assert time.monotonic() - started < 30
+    assert any("aliases" in p["error"] for p in planned["problems"]), planned["problems"]

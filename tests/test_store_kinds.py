@@ -57,6 +57,7 @@ def test_an_unknown_scheme_lists_the_valid_ones_and_masks_the_password() -> None
     assert "s3cret" not in message
     for kind in KINDS:
         assert f"{kind.schemes[0]}://" in message
+    assert "sqlite:///" in message
 
 
 def test_canonical_drops_password_and_driver() -> None:

@@ -11,6 +11,7 @@ its own package plus one record here (see ``docs/adding-a-store.md``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,8 +141,9 @@ DEFAULT_PATH_KIND = BY_NAME["filestore"]
 
 
 def _spellings() -> str:
-    forms = sorted({"a folder path"} | {f"{scheme}://" for kind in KINDS for scheme in kind.schemes})
-    return ", ".join(forms)
+    """How each kind's URIs begin, as its ``uri_forms`` show them (``sqlite:///``, ``mysql://``)."""
+    forms = {"a folder path"} | {m for kind in KINDS for m in re.findall(r"[a-z+]+:///?", kind.uri_forms)}
+    return ", ".join(sorted(forms))
 
 
 def kind_of(uri: str) -> StoreKind:

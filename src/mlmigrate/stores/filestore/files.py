@@ -2,11 +2,17 @@
 
 Every failure is raised as :class:`SourceFormatError` naming the file (and the
 line, for YAML), so the engine can report or skip the unit that holds it.
+
+Only regular files are read (a FIFO or a device in place of a file would block or never
+end), a folder reached twice through symbolic links is a loop and an error, and a YAML
+file is at most :data:`MAX_YAML_BYTES` with at most :data:`MAX_YAML_NODES` values once
+its aliases are expanded (a few hundred bytes of nested aliases expand to billions).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,16 +27,62 @@ except AttributeError:  # pragma: no cover
     _Loader = yaml.SafeLoader
 
 
+#: the largest ``meta.yaml`` read (MLflow's are a few hundred bytes)
+MAX_YAML_BYTES = 16 * 2**20
+#: the most values a YAML file may hold once its aliases are expanded
+MAX_YAML_NODES = 100_000
+
+
+def read_bytes(path: str | Path, *, limit: int | None = None) -> bytes:
+    """The content of the regular file ``path`` (no FIFO, socket or device: they would block
+    or never end); with ``limit``, a larger file is an error."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError as exc:
+        raise SourceFormatError("file is missing", path=str(path)) from exc
+    except OSError as exc:
+        raise SourceFormatError(f"cannot read file: {exc.strerror}", path=str(path)) from exc
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        what = "a folder" if stat.S_ISDIR(info.st_mode) else "a FIFO, socket or device"
+        raise SourceFormatError(f"not a regular file ({what})", path=str(path))
+    if limit is not None and info.st_size > limit:
+        os.close(fd)
+        raise SourceFormatError(f"file of {info.st_size:,} bytes is over {limit:,}", path=str(path))
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            return handle.read()
+        except OSError as exc:
+            raise SourceFormatError(f"cannot read file: {exc.strerror}", path=str(path)) from exc
+
+
+def _check_size(data: Any, path: Path) -> None:
+    """Refuse YAML whose values, with aliases expanded, number over :data:`MAX_YAML_NODES`."""
+    seen = 0
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > MAX_YAML_NODES:
+            raise SourceFormatError(
+                f"YAML metadata holds over {MAX_YAML_NODES:,} values once its aliases are expanded "
+                "(MLflow writes none): refused",
+                path=str(path),
+            )
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     """Parse the YAML mapping in ``path``; a missing, unreadable or non-mapping file is an error."""
     try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError as exc:
-        raise SourceFormatError("file is missing", path=str(path)) from exc
+        text = read_bytes(path, limit=MAX_YAML_BYTES).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SourceFormatError(f"not valid UTF-8 ({exc.reason})", path=str(path)) from exc
-    except OSError as exc:
-        raise SourceFormatError(f"cannot read file: {exc.strerror}", path=str(path)) from exc
     try:
         data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
@@ -41,6 +93,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a {type(data).__name__}, not a mapping"
         raise SourceFormatError(f"YAML metadata is {kind} (truncated or corrupt?)", path=str(path))
+    _check_size(data, path)
     return data
 
 
@@ -51,17 +104,29 @@ def require(meta: dict[str, Any], field: str, path: Path) -> Any:
     return meta[field]
 
 
-def key_paths(folder: Path | str, prefix: str = "") -> Iterator[tuple[str, str]]:
-    """(key, path) of every file below ``folder``; a key with ``/`` is a sub-folder path."""
+def key_paths(
+    folder: Path | str, prefix: str = "", _seen: set[tuple[int, int]] | None = None
+) -> Iterator[tuple[str, str]]:
+    """(key, path) of every file below ``folder``; a key with ``/`` is a sub-folder path. A
+    folder reached again through symbolic links is a loop, reported naming the link."""
     try:
         entries = list(os.scandir(folder))
+        here = os.stat(folder)
     except (FileNotFoundError, NotADirectoryError):
         return
     except OSError as exc:
         raise SourceFormatError(f"cannot list folder: {exc.strerror}", path=str(folder)) from exc
+    seen = {*(_seen or ()), (here.st_dev, here.st_ino)}  # this folder and those above it
     for entry in entries:
-        if entry.is_dir():
-            yield from key_paths(entry.path, f"{prefix}{entry.name}/")
+        try:
+            is_dir = entry.is_dir()
+        except OSError as exc:  # a link to itself: "too many levels of symbolic links"
+            raise SourceFormatError(f"cannot follow: {exc.strerror}", path=entry.path) from exc
+        if is_dir:
+            inside = entry.stat()
+            if (inside.st_dev, inside.st_ino) in seen:
+                raise SourceFormatError("a symbolic link loops back to a folder above it", path=entry.path)
+            yield from key_paths(entry.path, f"{prefix}{entry.name}/", seen)
         else:
             yield f"{prefix}{entry.name}", entry.path
 
@@ -69,12 +134,9 @@ def key_paths(folder: Path | str, prefix: str = "") -> Iterator[tuple[str, str]]
 def read_text(path: str, what: str = "value") -> str:
     """The whole content of ``path`` as UTF-8, read verbatim (no newline translation)."""
     try:
-        with open(path, "rb") as handle:
-            return handle.read().decode("utf-8")
+        return read_bytes(path).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SourceFormatError(f"{what} is not valid UTF-8 ({exc.reason})", path=path) from exc
-    except OSError as exc:
-        raise SourceFormatError(f"cannot read file: {exc.strerror}", path=path) from exc
 
 
 def read_key_files(folder: Path) -> tuple[list[str], list[str]]:
