@@ -113,3 +113,22 @@ def test_a_killed_verifier_process_is_replaced_by_reading_back_in_process(
     assert outcome["finished"] and "error" not in outcome, outcome
     report = outcome["report"].as_dict()
     assert report["verify"]["ok"] is True and report["status"] == "done"
+
+
+def test_a_second_copy_of_a_running_pair_is_refused_naming_the_first(tmp_path: Path) -> None:
+    from edge_store import make_minimal_store
+
+    from mlmigrate.engine.locks import PairLock
+    from mlmigrate.exceptions import JournalError
+
+    source = make_minimal_store(tmp_path / "minimal")
+    destination = sqlite_uri(tmp_path / "dst.db")
+    running = PairLock(str(source), destination)  # the first copy, as another process holds it
+    running.acquire()
+    try:
+        with pytest.raises(JournalError, match=rf"is running \(process {os.getpid()}"):
+            mlmigrate.copy(str(source), f"sqlite:///{tmp_path / 'dst.db'}")  # another spelling
+        assert not (tmp_path / "dst.db").exists()
+    finally:
+        running.release()
+    assert mlmigrate.copy(str(source), destination).as_dict()["status"] == "done"

@@ -16,6 +16,7 @@ from mlmigrate.artifacts.phase import check_options
 from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.engine.artifacts import ArtifactOptions, rules_for, run_phase
 from mlmigrate.engine.journal import DONE, FAILED, PRESENT, Journal
+from mlmigrate.engine.locks import PairLock
 from mlmigrate.engine.plan import MERGE, ON_CONFLICT, SKIP, base_shaping, journaled_shapings, plan_units
 from mlmigrate.engine.readers import ReaderPool
 from mlmigrate.engine.report import Report
@@ -94,6 +95,7 @@ class Migration:
         self._ledger: Ledger | None = None
         self._schema: Future[Any] | None = None  # the schema being made in an empty destination
         self._snapshot: str | None = None
+        self._lock = PairLock(source_uri, destination_uri)
 
     @property
     def journal(self) -> Journal:
@@ -133,6 +135,7 @@ class Migration:
         anything is read; start the reader processes (they get their units later, so their
         start-up overlaps the planning) and pin one snapshot of the source for every read."""
         settings = self.settings
+        self._lock.acquire()  # before the journal is read: one copy of a pair at a time
         self._journal = Journal(settings.state_dir)
         self._source = open_source(self.source_uri)
         self._destination = destination = open_destination(self.destination_uri)
@@ -325,6 +328,7 @@ class Migration:
                 store.close()
         if self._journal is not None:
             self._journal.close()
+        self._lock.release()
 
     def _start(self) -> str:
         """Plan ids and clashes and record the new migration; return its id. An empty
