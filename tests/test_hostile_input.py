@@ -91,3 +91,62 @@ def test_a_yaml_alias_bomb_is_refused_at_once(minimal_store: Path) -> None:
     planned = mlmigrate.plan(str(minimal_store))
     assert time.monotonic() - started < 30
     assert any("aliases" in p["error"] for p in planned["problems"]), planned["problems"]
+
+
+def _twin_experiment(mlruns: Path) -> tuple[str, str, str]:
+    """Copy a source experiment to a new id under the same name; (first id, twin id, name)."""
+    import shutil
+
+    import yaml
+
+    first = next(p for p in sorted(mlruns.iterdir()) if p.name.isdigit() and p.name != "0")
+    twin = mlruns / "777"
+    shutil.copytree(first / "tags", twin / "tags") if (first / "tags").is_dir() else twin.mkdir()
+    meta = yaml.safe_load((first / "meta.yaml").read_text())
+    meta["experiment_id"] = "777"
+    meta["artifact_location"] = (twin).as_uri()
+    (twin / "meta.yaml").write_text(yaml.safe_dump(meta))
+    return first.name, "777", str(meta["name"])
+
+
+def test_two_source_experiments_of_one_name_are_found_by_plan_and_check_before_copy(
+    minimal_store: Path, tmp_path: Path
+) -> None:
+    from mlmigrate.engine.readiness import check
+    from mlmigrate.exceptions import ConflictError
+
+    first, twin, name = _twin_experiment(minimal_store)
+    destination = sqlite_uri(tmp_path / "dst.db")
+    planned = mlmigrate.plan(str(minimal_store))
+    assert any(first in c and twin in c and name in c for c in planned["source_clashes"]), planned
+    ready = check(str(minimal_store), destination)
+    assert not ready.go and any(
+        c["check"] == "clashes inside the source" and not c["ok"] for c in ready.checks
+    )
+    with pytest.raises(ConflictError, match="the source itself"):
+        mlmigrate.copy(str(minimal_store), destination)
+    assert not (tmp_path / "dst.db").exists()  # refused before the schema was made
+    renamed = mlmigrate.copy(str(minimal_store), destination, on_conflict="rename").as_dict()
+    assert renamed["status"] == "done" and renamed["verify"]["ok"]
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=destination)
+    names = {e.name for e in client.search_experiments(view_type=3)}
+    assert {name, f"{name} (2)"} <= names
+
+
+def test_a_run_in_two_source_experiments_is_named_before_anything_is_written(
+    minimal_store: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from mlmigrate.exceptions import ConflictError
+
+    run = _first_run(minimal_store)
+    other = next(p for p in sorted(minimal_store.iterdir()) if p.name.isdigit() and p != run.parent)
+    shutil.copytree(run, other / run.name)
+    planned = mlmigrate.plan(str(minimal_store))
+    assert any(run.name in c for c in planned["source_clashes"]), planned
+    with pytest.raises(ConflictError, match=run.name):
+        mlmigrate.copy(str(minimal_store), sqlite_uri(tmp_path / "dst.db"), on_conflict="skip")
+    assert not (tmp_path / "dst.db").exists()

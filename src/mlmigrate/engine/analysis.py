@@ -9,7 +9,7 @@ from typing import Any
 
 from mlmigrate.artifacts.rewrite import UriRewrite, references
 from mlmigrate.engine.journal import PRESENT, Journal
-from mlmigrate.engine.plan import MERGE, base_shaping, journaled_shapings, plan_units
+from mlmigrate.engine.plan import MERGE, base_shaping, describe_source_clashes, journaled_shapings, plan_units
 from mlmigrate.engine.transform import Scope, Shaping
 from mlmigrate.engine.units import holds_unit
 from mlmigrate.engine.verify import (
@@ -79,18 +79,21 @@ def plan(
             "total_rows": sum(counts.values()),
             "problems": problems,
         }
+        run_ids = source.run_ids()
+        result["source_clashes"] = describe_source_clashes(units, run_ids)
         result["artifacts"], artifact_problems = survey_references(artifacts, s3_endpoint)
         problems += [{"unit": "artifacts", "label": "", "error": text} for text in artifact_problems]
         if destination_uri:
             destination = open_store(destination_uri)
             try:
-                existing = destination.existing(run_ids=source.run_ids())
+                existing = destination.existing(run_ids=run_ids)
                 planned = plan_units(
                     units,
                     existing,
                     max_experiment_id=destination.capabilities.max_experiment_id,
                     on_conflict=on_conflict,
                     base=base_shaping(destination),
+                    source_run_ids=run_ids,
                 )
                 held = destination.capabilities.tables
                 result.update(

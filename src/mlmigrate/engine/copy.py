@@ -17,7 +17,16 @@ from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.engine.artifacts import ArtifactOptions, rules_for, run_phase
 from mlmigrate.engine.journal import DONE, FAILED, PRESENT, Journal
 from mlmigrate.engine.locks import PairLock
-from mlmigrate.engine.plan import MERGE, ON_CONFLICT, SKIP, base_shaping, journaled_shapings, plan_units
+from mlmigrate.engine.plan import (
+    MERGE,
+    ON_CONFLICT,
+    SKIP,
+    base_shaping,
+    describe_source_clashes,
+    journaled_shapings,
+    plan_units,
+    source_clashes,
+)
 from mlmigrate.engine.readers import ReaderPool
 from mlmigrate.engine.report import Report
 from mlmigrate.engine.rerun import pick_up_changes
@@ -338,6 +347,16 @@ class Migration:
         on_conflict, options = self.settings.on_conflict, self.settings.artifacts
         fresh = destination.is_empty()
         units = source.units()  # a source that cannot be listed leaves the destination untouched
+        run_ids = source.run_ids()
+        inside = describe_source_clashes(units, run_ids)
+        same_name, repeated_runs = source_clashes(units, run_ids)
+        if repeated_runs or (same_name and on_conflict == "fail"):  # before anything is written
+            raise ConflictError(
+                f"the source itself holds {len(inside)} clash(es) no destination can hold; nothing was "
+                "copied (two experiments of one name: --on-conflict skip or rename; a run in two "
+                "experiments: remove one of its folders)",
+                inside,
+            )
         if fresh:
             making = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlmigrate-schema")
             self._schema = making.submit(destination.prepare)
@@ -345,13 +364,14 @@ class Migration:
             existing = ExistingObjects()
         else:
             destination.prepare()
-            existing = destination.existing(run_ids=source.run_ids())
+            existing = destination.existing(run_ids=run_ids)
         plan = plan_units(
             units,
             existing,
             max_experiment_id=destination.capabilities.max_experiment_id,
             on_conflict=on_conflict,
             base=base_shaping(destination),
+            source_run_ids=run_ids,
         )
         if plan.clashes and on_conflict == "fail":
             raise ConflictError(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +46,8 @@ class MigrationPlan:
     resolutions: list[dict[str, str]] = field(default_factory=list)
     #: runs of the source the destination already holds (left out unless ``fail``)
     skipped_runs: list[str] = field(default_factory=list)
+    #: clashes inside the source that no ``--on-conflict`` policy resolves
+    unresolvable: list[str] = field(default_factory=list)
 
     def journal_options(self, on_conflict: str) -> dict[str, Any]:
         """What the journal keeps of the plan, so a resume writes exactly what was planned."""
@@ -68,6 +72,7 @@ class MigrationPlan:
             "clashes": self.clashes,
             "resolutions": self.resolutions,
             "skipped_runs": self.skipped_runs,
+            "unresolvable": self.unresolvable,
         }
 
 
@@ -94,6 +99,33 @@ def _free_name(name: str, taken: set[str]) -> str:
     return f"{name} ({number})"
 
 
+def source_clashes(units: list[Unit], run_ids: Sequence[str] = ()) -> tuple[dict[str, str], list[str]]:
+    """Clashes inside the source itself: ``({later experiment id: the first one of its name}, [run
+    ids found in more than one experiment])``. No destination holds two experiments of one name
+    or one run twice, so each must be resolved before anything is written."""
+    first: dict[str, str] = {}
+    same_name: dict[str, str] = {}
+    for unit in units:
+        if unit.kind != EXPERIMENT:
+            continue
+        if unit.label in first:
+            same_name[unit.source_id] = first[unit.label]
+        else:
+            first[unit.label] = unit.source_id
+    counts = Counter(run_ids)
+    return same_name, sorted(run_id for run_id, seen in counts.items() if seen > 1)
+
+
+def describe_source_clashes(units: list[Unit], run_ids: Sequence[str] = ()) -> list[str]:
+    """The clashes inside the source, in words naming both experiments (their folders in a FileStore)."""
+    same_name, runs = source_clashes(units, run_ids)
+    labels = {u.source_id: u.label for u in units if u.kind == EXPERIMENT}
+    return [
+        f"source experiments {first} and {later} are both named {labels[later]!r}"
+        for later, first in same_name.items()
+    ] + [f"run {run_id} is in more than one source experiment" for run_id in runs]
+
+
 def plan_units(
     units: list[Unit],
     existing: ExistingObjects,
@@ -101,6 +133,7 @@ def plan_units(
     max_experiment_id: int,
     on_conflict: str = "fail",
     base: Shaping | None = None,
+    source_run_ids: Sequence[str] = (),
 ) -> MigrationPlan:
     """Assign destination ids and decide what happens to each clash with the destination.
 
@@ -120,6 +153,12 @@ def plan_units(
       number); clashing runs are left out.
 
     ``base`` is the shaping every unit starts from (the destination's held tables, …).
+
+    Two source experiments of one name clash too (the later one by id, reported naming
+    both): ``skip`` leaves the later one out, ``rename`` and ``merge`` copy it as
+    ``name (2)`` (there is nothing written yet to merge into). A run id in two source
+    experiments (``source_run_ids`` repeats it) is a clash no policy resolves: the copy
+    stops before writing, naming it.
     """
     if on_conflict not in ON_CONFLICT:
         raise UsageError(
@@ -147,8 +186,33 @@ def plan_units(
     names_taken = set(existing.experiment_names) | {u.label for u in experiments}
     assigned: dict[str, int] = {}
     decided: dict[str, PlannedUnit] = {}
+    same_name, repeated_runs = source_clashes(units, source_run_ids)
+    plan.clashes += describe_source_clashes(units, source_run_ids)
+    plan.unresolvable = [f"run {run_id} is in more than one source experiment" for run_id in repeated_runs]
+    for unit in experiments:
+        if unit.source_id not in same_name:
+            continue
+        name, what = unit.label, f"source experiment {unit.source_id} ({unit.label!r})"
+        if on_conflict == "skip":
+            decided[unit.source_id] = PlannedUnit(unit, "", SKIP, shaping, name)
+            plan.resolutions.append(
+                {
+                    "object": what,
+                    "action": "skip",
+                    "detail": f"experiment {same_name[unit.source_id]} has its name",
+                }
+            )
+        elif on_conflict in ("rename", "merge"):
+            new_name = _free_name(name, names_taken)
+            names_taken.add(new_name)
+            decided[unit.source_id] = PlannedUnit(
+                unit, "", WRITE, Shaping(**{**shaping.__dict__, "rename": new_name}), new_name
+            )
+            plan.resolutions.append({"object": what, "action": "rename", "detail": f"copied as {new_name!r}"})
     for unit in experiments:
         name = unit.label
+        if unit.source_id in decided:
+            continue
         if name not in existing.experiment_names:
             continue
         dest = existing.experiment_names[name]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlmigrate.engine.plan import plan_units
+from mlmigrate.engine.plan import describe_source_clashes, plan_units
 from mlmigrate.exceptions import MigrationError
 from mlmigrate.stores import open_store
 from mlmigrate.stores.base import DestinationStore, SourceStore, Unit
@@ -127,11 +127,20 @@ def check(source_uri: str, destination_uri: str, *, backup_dest: str | None = No
         rate = destination.capabilities.nominal_rate
         if rate and "rows" in result.estimate:
             result.estimate["seconds"] = round(result.estimate["rows"] / rate, 1)
+        run_ids = source.run_ids() if source is not None and units else []
+        if source is not None and units:
+            inside = describe_source_clashes(units, run_ids)
+            result.add(
+                "clashes inside the source",
+                not inside,
+                "; ".join(inside[:10]) + (" …" if len(inside) > 10 else "") if inside else "none",
+            )
         if source is not None and units and not empty:
             planned = plan_units(
                 units,
-                destination.existing(run_ids=source.run_ids()),
+                destination.existing(run_ids=run_ids),
                 max_experiment_id=destination.capabilities.max_experiment_id,
+                source_run_ids=run_ids,
             )
             result.add(
                 "clashes",
