@@ -132,3 +132,22 @@ def test_a_second_copy_of_a_running_pair_is_refused_naming_the_first(tmp_path: P
     finally:
         running.release()
     assert mlmigrate.copy(str(source), destination).as_dict()["status"] == "done"
+
+
+def test_a_plain_script_without_a_main_guard_runs_its_top_level_once(tmp_path: Path) -> None:
+    from edge_store import make_minimal_store
+
+    source = make_minimal_store(tmp_path / "minimal")
+    script = tmp_path / "migrate.py"
+    script.write_text(
+        "import mlmigrate\n"
+        "print('TOP LEVEL RAN')\n"
+        f"report = mlmigrate.copy({str(source)!r}, {sqlite_uri(tmp_path / 'dst.db')!r})\n"
+        "print(report.as_dict()['status'], report.as_dict()['verify']['ok'])\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path
+    )
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert ran.stdout.count("TOP LEVEL RAN") == 1, ran.stdout
+    assert "done True" in ran.stdout

@@ -150,3 +150,29 @@ def test_a_run_in_two_source_experiments_is_named_before_anything_is_written(
     with pytest.raises(ConflictError, match=run.name):
         mlmigrate.copy(str(minimal_store), sqlite_uri(tmp_path / "dst.db"), on_conflict="skip")
     assert not (tmp_path / "dst.db").exists()
+
+
+def test_out_of_range_numbers_and_odd_folder_names_are_source_problems_naming_the_file(
+    minimal_store: Path, tmp_path: Path
+) -> None:
+    import yaml
+
+    run = _first_run(minimal_store)
+    metric = next((run / "metrics").iterdir())
+    metric.write_text(metric.read_text() + "1700000000000 1.0 99999999999999999999\n")
+    (minimal_store / "²").mkdir()
+    (minimal_store / "²" / "meta.yaml").write_text("name: odd\nexperiment_id: '²'\nlifecycle_stage: active\n")
+    planned = mlmigrate.plan(str(minimal_store))
+    errors = " | ".join(p["error"] for p in planned["problems"])
+    assert f"{metric}:" in errors and "out of range" in errors, errors
+    assert "'²' is not an experiment id" in errors, errors
+    report = mlmigrate.copy(str(minimal_store), sqlite_uri(tmp_path / "a.db"), on_error="skip").as_dict()
+    assert len(report["skipped_units"]) == 2, report["skipped_units"]
+
+    metric.write_text(metric.read_text().splitlines()[0] + "\n")
+    meta = yaml.safe_load((run / "meta.yaml").read_text())
+    meta["start_time"] = 2**64
+    (run / "meta.yaml").write_text(yaml.safe_dump(meta))
+    planned = mlmigrate.plan(str(minimal_store))
+    errors = " | ".join(p["error"] for p in planned["problems"])
+    assert f"{run / 'meta.yaml'}: field 'start_time' is out of range" in errors, errors

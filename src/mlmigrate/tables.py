@@ -370,3 +370,9 @@ def batch_from_columns(table: str, columns: Mapping[str, Any]) -> pa.RecordBatch
             arrays.append(pa.array(value, type=f.type))
     arrays = [a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in arrays]
     return pa.RecordBatch.from_arrays(arrays, schema=spec.schema)
+
+
+def is_id(text: str) -> bool:
+    """Whether ``text`` spells a numeric id (ASCII digits only: ``str.isdigit`` also accepts
+    ``²`` and other digits ``int`` refuses)."""
+    return text.isascii() and text.isdigit()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
+import types
+from collections.abc import Iterator
 from typing import Any
 
 from mlmigrate.engine.parent_watch import exit_with_parent
@@ -38,3 +41,21 @@ def start_helper(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
     exit_with_parent(parent)
     _keep_pandas_out_of_pyarrow()
+
+
+@contextlib.contextmanager
+def main_left_out() -> Iterator[None]:
+    """Start helper processes without re-running the caller's ``__main__`` in them.
+
+    A spawned process imports the parent's main script (as ``__mp_main__``) unless it has no
+    file. A plain script that calls ``mlmigrate.copy`` without an ``if __name__ ==
+    "__main__":`` guard would then run its top level again in every helper. The helpers'
+    code lives in mlmigrate, so while they start, ``__main__`` is a module with no file.
+    """
+    real = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if real is not None:
+            sys.modules["__main__"] = real

@@ -10,7 +10,7 @@ from typing import Any
 from mlmigrate.engine.transform import Shaping
 from mlmigrate.exceptions import UsageError
 from mlmigrate.stores.base import DestinationStore, ExistingObjects, Unit
-from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL
+from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL, is_id
 
 #: ``--on-conflict`` choices; ``fail`` is the default
 ON_CONFLICT = ("fail", "skip", "merge", "rename")
@@ -248,7 +248,7 @@ def plan_units(
     for unit in experiments:
         if unit.source_id in assigned or _skipped(decided, unit):
             continue
-        if not unit.source_id.isdigit():
+        if not is_id(unit.source_id):
             continue  # not an id: it gets a fresh one (reading it will fail and say why)
         wanted = int(unit.source_id)
         if wanted <= max_experiment_id and wanted not in taken and wanted not in assigned.values():

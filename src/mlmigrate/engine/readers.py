@@ -29,7 +29,7 @@ from typing import Any
 
 from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.digest import Digest
-from mlmigrate.engine.helper_process import start_helper
+from mlmigrate.engine.helper_process import main_left_out, start_helper
 from mlmigrate.engine.prefetch import prefetch
 from mlmigrate.engine.transform import Scope, Shaping, for_destination
 from mlmigrate.exceptions import MigrationError
@@ -166,7 +166,8 @@ class _Helper:
             name="mlmigrate-reader",
             daemon=True,
         )
-        self.process.start()
+        with main_left_out():
+            self.process.start()
         sender.close()  # the helper holds the only write end: its death ends the pipe
         self._receiver = receiver
         self._closed = threading.Event()

@@ -14,7 +14,7 @@ from typing import Any
 
 from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.digest import Digest
-from mlmigrate.engine.helper_process import start_helper
+from mlmigrate.engine.helper_process import main_left_out, start_helper
 from mlmigrate.engine.transform import Scope, Shaping, for_destination
 from mlmigrate.exceptions import TransientStoreError
 from mlmigrate.stores.base import BatchStream, DestinationStore, SourceStore, Unit
@@ -200,7 +200,8 @@ class BackgroundVerifier:
                 return
             self._started = True
             try:
-                self._pool.submit(int)
+                with main_left_out():  # the pool starts its process now
+                    self._pool.submit(int)
             except BrokenExecutor:
                 self._broken = True
             waiting, self._waiting = self._waiting, []

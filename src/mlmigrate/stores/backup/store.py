@@ -39,7 +39,7 @@ from mlmigrate.stores.backup.manifest import (
     write_manifest,
 )
 from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, StoreBase, Unit, unsupported
-from mlmigrate.tables import EXPERIMENT, GLOBAL, TABLES, TableSpec, tables_of
+from mlmigrate.tables import EXPERIMENT, GLOBAL, TABLES, TableSpec, is_id, tables_of
 from mlmigrate.uris import backup_path, mask
 
 PARTS = ".parts"
@@ -54,7 +54,7 @@ def _unit_key(kind: str, unit_id: str) -> str:
 
 
 def _sort_key(unit: Unit) -> tuple[int, int, str]:
-    numeric = unit.source_id.isdigit()
+    numeric = is_id(unit.source_id)
     return (0 if unit.kind == EXPERIMENT else 1, int(unit.source_id) if numeric else 0, unit.source_id)
 
 
@@ -245,7 +245,7 @@ class BackupStore(StoreBase):
             if unit.kind != EXPERIMENT:
                 found.registered_models.add(unit.source_id)
                 continue
-            if not unit.source_id.isdigit():
+            if not is_id(unit.source_id):
                 continue
             found.experiments[int(unit.source_id)] = unit.label
             found.experiment_names[unit.label] = int(unit.source_id)

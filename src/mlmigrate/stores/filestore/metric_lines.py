@@ -83,7 +83,25 @@ def _checked(
 ) -> pa.Array:
     ok = pc.fill_null(pc.match_substring_regex(column, pattern), False)
     _fail_at(ok, files, file_index, line_number, lines, f"{what} is not a number")
-    return pc.cast(column, target)
+    try:
+        return pc.cast(column, target)
+    except pa.ArrowInvalid:  # a number out of range: find its line (the slow way, only now)
+        fits = pa.array([_fits(text, target) for text in column.to_pylist()], pa.bool_())
+        _fail_at(fits, files, file_index, line_number, lines, f"{what} is out of range for {target}")
+        raise
+
+
+def _fits(text: str | None, target: pa.DataType) -> bool:
+    """Whether ``text`` converts to ``target`` (an int64 or a float64)."""
+    if text is None:
+        return True
+    if pa.types.is_integer(target):
+        return -(2**63) <= int(text) < 2**63
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_run_metrics(files: list[MetricFile]) -> pa.Table:

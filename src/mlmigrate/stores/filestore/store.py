@@ -11,7 +11,7 @@ from mlmigrate.stores.filestore.files import read_yaml, subfolders
 from mlmigrate.stores.filestore.registry import registered_model_batches
 from mlmigrate.stores.filestore.tracking import RESERVED, experiment_batches
 from mlmigrate.stores.filestore.writer import UnitFolders
-from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL
+from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL, is_id
 from mlmigrate.uris import local_path
 
 #: The canonical tables a FileStore has a place for; rows of any other table (webhooks,
@@ -56,7 +56,7 @@ def resolve_mlruns(path: Path) -> Path:
     if (path / "mlruns").is_dir():
         return path / "mlruns"
     names = subfolders(path)
-    if any(name.isdigit() or name in (TRASH, "models") for name in names):
+    if any(is_id(name) or name in (TRASH, "models") for name in names):
         return path
     raise UsageError(
         f"{path} is not an MLflow FileStore: it holds no experiment folders "
@@ -112,8 +112,8 @@ class FileStore(StoreBase):
                 units.append(Unit(EXPERIMENT, name, self._label(folder / name, name)))
         units.sort(
             key=lambda unit: (
-                not unit.source_id.isdigit(),
-                int(unit.source_id) if unit.source_id.isdigit() else 0,
+                not is_id(unit.source_id),
+                int(unit.source_id) if is_id(unit.source_id) else 0,
                 unit.source_id,
             )
         )
@@ -132,7 +132,7 @@ class FileStore(StoreBase):
         """Ids of every run (their folder names), listed without reading them."""
         found = []
         for unit in self.units():
-            if unit.kind == EXPERIMENT and unit.source_id.isdigit():
+            if unit.kind == EXPERIMENT and is_id(unit.source_id):
                 folder = self._experiment_dir(unit.source_id)
                 found += [name for name in subfolders(folder) if name not in RESERVED]
         return found
@@ -168,7 +168,7 @@ class FileStore(StoreBase):
         wanted = set(run_ids)
         for folder in (self.root, self.root / TRASH):
             for name in subfolders(folder):
-                if not name.isdigit():
+                if not is_id(name):
                     continue
                 exp_dir = folder / name
                 try:
@@ -190,7 +190,7 @@ class FileStore(StoreBase):
             versions = [
                 int(v.split("-", 1)[1])
                 for v in subfolders(self.root / "models" / name)
-                if v.startswith("version-") and v.split("-", 1)[1].isdigit()
+                if v.startswith("version-") and is_id(v.split("-", 1)[1])
             ]
             found.model_versions[name] = max(versions, default=0)
         return found

@@ -28,7 +28,7 @@ from mlmigrate.stores.filestore.metric_lines import (
     parse_run_metrics,
 )
 from mlmigrate.stores.filestore.traces import read_traces
-from mlmigrate.tables import TABLES, batch_from_columns
+from mlmigrate.tables import TABLES, batch_from_columns, is_id
 
 #: Folders inside an experiment that are not runs.
 RESERVED = {"tags", "datasets", "traces", "models"}
@@ -52,10 +52,17 @@ def stable_uuid(*parts: str) -> str:
 def _int_or_none(value: Any, field: str, path: Path) -> int | None:
     if value is None or value == "":
         return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise SourceFormatError(f"field {field!r} is not an integer: {str(value)[:100]!r}", path=str(path))
     try:
-        return int(value)
-    except (TypeError, ValueError) as exc:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError) as exc:
         raise SourceFormatError(f"field {field!r} is not an integer: {value!r}", path=str(path)) from exc
+    if not -(2**63) <= number < 2**63:
+        raise SourceFormatError(
+            f"field {field!r} is out of range for a 64-bit integer: {value!r}", path=str(path)
+        )
+    return number
 
 
 def _enum(value: Any, names: dict[int, str], field: str, path: Path) -> str:
@@ -75,7 +82,7 @@ def _str_or_none(value: Any) -> str | None:
 def experiment_batches(exp_dir: Path, exp_id: str) -> BatchStream:
     """Everything under one experiment folder, parents first."""
     meta_path = exp_dir / "meta.yaml"
-    if not exp_id.isdigit():
+    if not is_id(exp_id):
         raise SourceFormatError(
             f"folder {exp_id!r} is not an experiment id (MLflow's are numbers); move it out of the store "
             "or skip it with --on-error skip",
