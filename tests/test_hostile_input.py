@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cli_helpers import sqlite_uri
@@ -176,3 +177,20 @@ def test_out_of_range_numbers_and_odd_folder_names_are_source_problems_naming_th
     planned = mlmigrate.plan(str(minimal_store))
     errors = " | ".join(p["error"] for p in planned["problems"])
     assert f"{run / 'meta.yaml'}: field 'start_time' is out of range" in errors, errors
+
+
+def test_artifacts_to_a_missing_bucket_is_refused_before_anything_is_written(
+    minimal_store: Path, tmp_path: Path, s3_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlmigrate.exceptions import StoreError
+
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(StoreError, match="no-such-bucket"):
+        mlmigrate.copy(
+            str(minimal_store),
+            sqlite_uri(tmp_path / "dst.db"),
+            artifacts_to="s3://no-such-bucket/mlflow",
+            s3_endpoint=s3_server.endpoint,
+        )
+    assert not (tmp_path / "dst.db").exists()  # no schema, no rewritten URIs

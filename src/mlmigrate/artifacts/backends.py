@@ -315,3 +315,17 @@ class Backends:
             if backend is None:
                 backend = self._open[location.store_key] = _open(location, self.endpoints)
             return backend
+
+
+def probe_root(root: str, endpoints: Endpoints | None = None) -> None:
+    """Check that the artifact root ``root`` can be reached: its bucket or container exists
+    and may be listed (a local root is made when needed). Raises :class:`StoreError` naming
+    it, before a copy writes anything that points there."""
+    from mlmigrate.artifacts.locations import parse
+
+    location = parse(root)
+    if location.service == "file":
+        return
+    backend = Backends(endpoints).get(location)
+    for _ in backend.list(location.prefix):
+        break

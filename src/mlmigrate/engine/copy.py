@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlmigrate.artifacts.backends import Endpoints, probe_root
 from mlmigrate.artifacts.ledger import Ledger
 from mlmigrate.artifacts.phase import check_options
 from mlmigrate.artifacts.rewrite import UriRewrite
@@ -144,6 +145,8 @@ class Migration:
         anything is read; start the reader processes (they get their units later, so their
         start-up overlaps the planning) and pin one snapshot of the source for every read."""
         settings = self.settings
+        if settings.artifacts.to:  # a missing bucket stops the copy before any URI is rewritten
+            probe_root(settings.artifacts.to, Endpoints(settings.artifacts.s3_endpoint))
         self._lock.acquire()  # before the journal is read: one copy of a pair at a time
         self._journal = Journal(settings.state_dir)
         self._source = open_source(self.source_uri)
