@@ -194,3 +194,17 @@ def test_artifacts_to_a_missing_bucket_is_refused_before_anything_is_written(
             s3_endpoint=s3_server.endpoint,
         )
     assert not (tmp_path / "dst.db").exists()  # no schema, no rewritten URIs
+
+
+def test_an_experiment_both_live_and_trashed_is_reported_not_dropped(
+    minimal_store: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    live = next(p for p in sorted(minimal_store.iterdir()) if p.name.isdigit() and p.name != "0")
+    shutil.copytree(live, minimal_store / ".trash" / live.name)
+    planned = mlmigrate.plan(str(minimal_store))
+    assert any("both live" in p["error"] and live.name in p["error"] for p in planned["problems"])
+    report = mlmigrate.copy(str(minimal_store), sqlite_uri(tmp_path / "dst.db"), on_error="skip").as_dict()
+    assert [e for e in report["skipped_units"] if "both live" in e["error"]]
+    assert report["verify"]["ok"]

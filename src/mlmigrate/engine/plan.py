@@ -106,7 +106,7 @@ def source_clashes(units: list[Unit], run_ids: Sequence[str] = ()) -> tuple[dict
     first: dict[str, str] = {}
     same_name: dict[str, str] = {}
     for unit in units:
-        if unit.kind != EXPERIMENT:
+        if unit.kind != EXPERIMENT or not is_id(unit.source_id):  # others fail when read, and say why
             continue
         if unit.label in first:
             same_name[unit.source_id] = first[unit.label]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from mlmigrate.exceptions import StoreError, UsageError
+from mlmigrate.exceptions import SourceFormatError, StoreError, UsageError
 from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, StoreBase, Unit
 from mlmigrate.stores.filestore.files import read_yaml, subfolders
 from mlmigrate.stores.filestore.registry import registered_model_batches
@@ -76,6 +76,18 @@ def _destination_root(path: Path) -> Path:
         raise
 
 
+def _both_live_and_trashed(folder: Path) -> BatchStream:
+    """The unit of a trashed experiment folder whose id is also live: an error naming both."""
+    live = folder.parent.parent / folder.name
+    raise SourceFormatError(
+        f"experiment {folder.name} is both live ({live}) and in .trash; MLflow reads only the live "
+        "one, so the trashed copy cannot be copied: remove one of the two folders, or leave the "
+        "trashed copy out with --on-error skip",
+        path=str(folder),
+    )
+    yield  # a generator: the error comes when the unit is read
+
+
 class FileStore(StoreBase):
     """An MLflow ``mlruns`` folder: read as a source, written as a destination (units are
     written aside and renamed into place)."""
@@ -106,7 +118,10 @@ class FileStore(StoreBase):
             for name in subfolders(folder):
                 # hidden folders (.trash, editor and notebook droppings) are not experiments;
                 # any other folder is, and a non-numeric one fails loudly when read
-                if name.startswith(".") or (folder == self.root and name == "models") or name in seen:
+                if name.startswith(".") or (folder == self.root and name == "models"):
+                    continue
+                if name in seen:  # live and trashed: MLflow reads the live one; say so, don't drop it
+                    units.append(Unit(EXPERIMENT, f"{TRASH}/{name}", self._label(folder / name, name)))
                     continue
                 seen.add(name)
                 units.append(Unit(EXPERIMENT, name, self._label(folder / name, name)))
@@ -143,6 +158,8 @@ class FileStore(StoreBase):
 
     def read_unit(self, unit: Unit) -> BatchStream:
         """Canonical rows of one experiment or registered model."""
+        if unit.kind == EXPERIMENT and unit.source_id.startswith(f"{TRASH}/"):
+            return _both_live_and_trashed(self.root / unit.source_id)
         if unit.kind == EXPERIMENT:
             return experiment_batches(self._experiment_dir(unit.source_id), unit.source_id)
         return registered_model_batches(self.root / "models" / unit.source_id)
