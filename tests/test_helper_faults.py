@@ -151,3 +151,19 @@ def test_a_plain_script_without_a_main_guard_runs_its_top_level_once(tmp_path: P
     assert ran.returncode == 0, ran.stderr[-3000:]
     assert ran.stdout.count("TOP LEVEL RAN") == 1, ran.stdout
     assert "done True" in ran.stdout
+
+
+def test_a_full_journal_disk_is_a_journal_error_naming_it_and_nothing_half_recorded(tmp_path: Path) -> None:
+    from mlmigrate.engine.journal import Journal
+    from mlmigrate.exceptions import JournalError
+
+    journal = Journal(tmp_path / "state")
+    try:
+        pages = journal._connection.execute("PRAGMA page_count").fetchone()[0]
+        journal._connection.execute(f"PRAGMA max_page_count = {pages + 2}")  # the disk fills up
+        units = [(f"experiment:{i}", "experiment", str(i), str(i), "x" * 500) for i in range(2000)]
+        with pytest.raises(JournalError, match="journal.sqlite could not be read or written"):
+            journal.create("./mlruns", "sqlite:///a.db", units, {})
+        assert journal.latest("./mlruns", "sqlite:///a.db") is None  # rolled back whole
+    finally:
+        journal.close()

@@ -7,6 +7,7 @@ has committed it; the file is the only state shared by the runner's workers.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -14,6 +15,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,9 +111,29 @@ class Journal:
             raise JournalError(f"cannot open the journal in {self.state_dir}: {exc}") from exc
         self._lock = threading.Lock()
 
-    def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    @contextlib.contextmanager
+    def _locked(self, *, transaction: bool = False) -> Iterator[sqlite3.Connection]:
+        """The connection, for this thread alone (in one transaction if asked); a failure of the
+        journal's own database (a full disk, say) is a :class:`JournalError` naming it."""
         with self._lock:
-            return self._connection.execute(sql, params).fetchall()
+            try:
+                if transaction:
+                    self._connection.execute("BEGIN")
+                yield self._connection
+                if transaction:
+                    self._connection.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._connection.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._connection.execute("ROLLBACK")
+                raise JournalError(
+                    f"the journal {self.path} could not be read or written ({exc}); free space or fix "
+                    "its folder, then run the same command again: it resumes from what was recorded"
+                ) from exc
+
+    def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._locked() as connection:
+            return connection.execute(sql, params).fetchall()
 
     def latest(self, source: str, destination: str) -> dict[str, Any] | None:
         """The newest migration of this pair, if any."""
@@ -135,8 +157,7 @@ class Journal:
         """Record a new migration and its planned units ``(unit_id, kind, source_id, dest_id, label)``."""
         migration_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         now = time.time()
-        with self._lock:
-            self._connection.execute("BEGIN")
+        with self._locked(transaction=True):
             self._connection.execute(
                 "INSERT INTO migrations (migration_id, pair_key, source, destination, state, started, "
                 "options) VALUES (?, ?, ?, ?, 'running', ?, ?)",
@@ -157,13 +178,11 @@ class Journal:
                     for position, (unit_id, kind, source_id, dest_id, label) in enumerate(units)
                 ],
             )
-            self._connection.execute("COMMIT")
         return migration_id
 
     def add_units(self, migration_id: str, units: list[tuple[str, str, str, str, str]]) -> None:
         """Append planned units ``(unit_id, kind, source_id, dest_id, label)`` to a migration."""
-        with self._lock:
-            self._connection.execute("BEGIN")
+        with self._locked(transaction=True):
             start = self._connection.execute(
                 "SELECT COALESCE(MAX(position), -1) + 1 FROM units WHERE migration_id = ?", (migration_id,)
             ).fetchone()[0]
@@ -175,7 +194,6 @@ class Journal:
                     for offset, (unit_id, kind, source_id, dest_id, label) in enumerate(units)
                 ],
             )
-            self._connection.execute("COMMIT")
 
     def save_id_map(self, migration_id: str, remapped: dict[str, str]) -> Path:
         """Write a migration's experiment id map beside the journal (atomically); return its path."""
