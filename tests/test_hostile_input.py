@@ -208,3 +208,24 @@ def test_an_experiment_both_live_and_trashed_is_reported_not_dropped(
     report = mlmigrate.copy(str(minimal_store), sqlite_uri(tmp_path / "dst.db"), on_error="skip").as_dict()
     assert [e for e in report["skipped_units"] if "both live" in e["error"]]
     assert report["verify"]["ok"]
+
+
+def test_a_source_at_an_unknown_newer_schema_revision_is_refused(minimal_store: Path, tmp_path: Path) -> None:
+    import sqlite3
+
+    from mlmigrate.exceptions import SchemaError
+
+    newer = tmp_path / "newer.db"
+    mlmigrate.copy(str(minimal_store), sqlite_uri(newer))
+    with sqlite3.connect(newer) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = 'f00dfeedbeef'")
+        connection.execute("ALTER TABLE runs ADD COLUMN future_column TEXT")
+        connection.execute("CREATE TABLE future_table (id INTEGER PRIMARY KEY)")
+    for attempt in (
+        lambda: mlmigrate.copy(sqlite_uri(newer), sqlite_uri(tmp_path / "dst.db")),
+        lambda: mlmigrate.plan(sqlite_uri(newer)),
+        lambda: mlmigrate.verify(sqlite_uri(newer), sqlite_uri(tmp_path / "dst.db")),
+    ):
+        with pytest.raises(SchemaError, match="f00dfeedbeef is unknown to this MLflow .newest known: "):
+            attempt()
+    assert not (tmp_path / "dst.db").exists()

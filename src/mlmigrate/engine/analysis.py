@@ -10,6 +10,7 @@ from typing import Any
 from mlmigrate.artifacts.rewrite import UriRewrite, references
 from mlmigrate.engine.journal import PRESENT, Journal
 from mlmigrate.engine.plan import MERGE, base_shaping, describe_source_clashes, journaled_shapings, plan_units
+from mlmigrate.engine.revisions import refuse_unknown_source
 from mlmigrate.engine.transform import Scope, Shaping
 from mlmigrate.engine.units import holds_unit
 from mlmigrate.engine.verify import (
@@ -53,6 +54,11 @@ def plan(
                 capabilities, "merge", "merge into what it holds; choose --on-conflict fail, skip or rename"
             )
     source = open_store(source_uri)
+    try:
+        refuse_unknown_source(source, source_uri)
+    except MigrationError:
+        source.close()
+        raise
     counts: Counter[str] = Counter()
     problems: list[dict[str, str]] = []
     artifacts: list[tuple[str, str]] = []
@@ -177,6 +183,7 @@ def verify(
     destination = open_store(destination_uri)
     referenced: list[tuple[str, str]] = []
     try:
+        refuse_unknown_source(source, source_uri)  # what it holds beyond this version goes unseen
         units = source.units()
         written = _written(source_uri, destination_uri, units, destination, state_dir)
         base = base_shaping(destination)

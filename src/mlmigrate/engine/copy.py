@@ -31,6 +31,7 @@ from mlmigrate.engine.plan import (
 from mlmigrate.engine.readers import ReaderPool
 from mlmigrate.engine.report import Report
 from mlmigrate.engine.rerun import pick_up_changes
+from mlmigrate.engine.revisions import refuse_unknown_source
 from mlmigrate.engine.transform import Scope
 from mlmigrate.engine.units import UnitRunner, holds_unit, unit_task
 from mlmigrate.engine.verify import BackgroundVerifier, VerifyResult, check_references, compare_unit
@@ -150,6 +151,7 @@ class Migration:
         self._lock.acquire()  # before the journal is read: one copy of a pair at a time
         self._journal = Journal(settings.state_dir)
         self._source = open_source(self.source_uri)
+        refuse_unknown_source(self.source, self.source_uri)
         self._destination = destination = open_destination(self.destination_uri)
         capabilities = destination.capabilities
         if settings.on_conflict == MERGE and not capabilities.merge:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mlmigrate.engine.plan import describe_source_clashes, plan_units
+from mlmigrate.engine.revisions import known
 from mlmigrate.exceptions import MigrationError
 from mlmigrate.stores import open_store
 from mlmigrate.stores.base import DestinationStore, SourceStore, Unit
@@ -61,17 +62,6 @@ def _sample(store: SourceStore, units: list[Unit]) -> tuple[int, int, dict[str, 
     return round(rows * scale), round(size * scale), tables
 
 
-def _known(revision: str) -> tuple[bool, str]:
-    from mlmigrate.stores.sql.schema import known_revisions
-
-    head, revisions = known_revisions()
-    if revision == head:
-        return True, f"MLflow schema {revision} (current)"
-    if revision in revisions:
-        return True, f"MLflow schema {revision} (older: upgraded to {head} before writing)"
-    return False, f"MLflow schema {revision} is unknown to this MLflow (head {head})"
-
-
 def _free_space(folder: Path) -> int:
     existing = folder.resolve()
     while not existing.exists():
@@ -102,7 +92,7 @@ def check(source_uri: str, destination_uri: str, *, backup_dest: str | None = No
             result.estimate.update({"units": len(units), "rows": rows, "bytes": size})
         revision = source.schema_revision() if source is not None else None
         if revision is not None:
-            result.add("source: schema revision", *_known(revision))
+            result.add("source: schema revision", *known(revision))
         try:
             destination = open_store(destination_uri)
             empty = destination.is_empty()
@@ -121,7 +111,7 @@ def check(source_uri: str, destination_uri: str, *, backup_dest: str | None = No
         )
         dest_revision = destination.schema_revision()
         if dest_revision is not None:
-            result.add("destination: schema revision", *_known(dest_revision))
+            result.add("destination: schema revision", *known(dest_revision))
         elif empty:
             result.add("destination: schema revision", True, "empty: MLflow's schema will be created")
         rate = destination.capabilities.nominal_rate
