@@ -229,3 +229,16 @@ def test_a_source_at_an_unknown_newer_schema_revision_is_refused(minimal_store: 
         with pytest.raises(SchemaError, match="f00dfeedbeef is unknown to this MLflow .newest known: "):
             attempt()
     assert not (tmp_path / "dst.db").exists()
+
+
+def test_a_value_over_the_destination_column_is_refused_while_reading_naming_run_and_key(
+    minimal_store: Path, postgres_db: str
+) -> None:
+    from mlmigrate.exceptions import SourceFormatError
+
+    run = _first_run(minimal_store)
+    (run / "tags" / "huge").write_text("x" * 9000)
+    with pytest.raises(SourceFormatError, match=rf"tags.value of run_uuid '{run.name}', key 'huge': 9,000"):
+        mlmigrate.copy(str(minimal_store), postgres_db)
+    report = mlmigrate.copy(str(minimal_store), postgres_db, on_error="skip").as_dict()
+    assert [e for e in report["skipped_units"] if "huge" in e["error"]], report["skipped_units"]

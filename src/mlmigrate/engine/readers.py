@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlmigrate.artifacts.rewrite import UriRewrite
+from mlmigrate.column_limits import check_lengths
 from mlmigrate.digest import Digest
 from mlmigrate.engine.helper_process import main_left_out, start_helper
 from mlmigrate.engine.prefetch import prefetch
@@ -69,6 +70,8 @@ class UnitTask:
     #: source -> destination experiment ids that change, for references outside the canonical tables
     experiment_ids: tuple[tuple[str, str], ...] = ()
     rewrite: UriRewrite | None = None
+    #: refuse text longer than MLflow's SQL column holds (``Capabilities.enforces_lengths``)
+    check_lengths: bool = False
 
 
 def read_shaped(source: SourceStore, task: UnitTask, result: UnitResult) -> BatchStream:
@@ -86,6 +89,8 @@ def read_shaped(source: SourceStore, task: UnitTask, result: UnitResult) -> Batc
         artifacts=result.artifacts,
     )
     for table, batch in stream:
+        if task.check_lengths:
+            check_lengths(table, batch)
         result.digests.setdefault(table, Digest()).add(batch)
         result.scope.collect(table, batch)
         yield table, batch

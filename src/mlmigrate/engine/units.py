@@ -46,6 +46,7 @@ def unit_task(
         record.dest_id,
         shapings.get(record.unit_id) or base_shaping(destination),
         finite_floats=not capabilities.holds_infinity,
+        check_lengths=capabilities.enforces_lengths,
         experiment_ids=tuple(sorted(remapped.items())) if record.kind == GLOBAL else (),
         rewrite=rewrite,
     )

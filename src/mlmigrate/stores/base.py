@@ -69,6 +69,9 @@ class Capabilities:
     holds_infinity: bool = True
     #: whether an exact duplicate metric point is held once (a SQL key); a FileStore keeps both
     unique_metric_points: bool = True
+    #: whether text longer than MLflow's SQL column lengths is refused (PostgreSQL, MySQL); the
+    #: engine then refuses such a value while reading, naming its run and key
+    enforces_lengths: bool = False
     #: how reads of a whole copy see one point in time (``pin_snapshot``/``use_snapshot``)
     snapshot: Snapshot = Snapshot.NONE
     #: ``write_unit(..., into_existing=True)``: add a unit's rows to an experiment or model

@@ -98,6 +98,7 @@ class SqlStore(StoreBase):
                 max_experiment_id=INT32_MAX,
                 writers=2,
                 snapshot=Snapshot.SHARED,
+                enforces_lengths=True,
                 nominal_rate=50_000,
                 kind="a PostgreSQL database",
             )
@@ -108,6 +109,7 @@ class SqlStore(StoreBase):
                 writers=2,
                 holds_infinity=False,
                 snapshot=Snapshot.LOCAL,
+                enforces_lengths=True,
                 kind="a MySQL database",
             )
         else:  # pragma: no cover - the registry routes only these here

@@ -1,0 +1,66 @@
+"""The lengths MLflow's SQL schema gives its text columns (``params.value`` 8000, ``tags.key``
+250 …), read from MLflow's own SQLAlchemy models once per MLflow version.
+
+A database that enforces them (PostgreSQL, MySQL) refuses a longer value only when the
+whole unit is written, after it was read, shaped and sent. Checked while reading instead,
+an over-long value is refused at once, naming the run and key that hold it.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from mlmigrate.exceptions import SourceFormatError
+from mlmigrate.tables import TABLES
+
+#: columns that name the row in a message, in the order they are tried
+_NAMING = ("run_uuid", "experiment_id", "name", "request_id", "model_id", "key", "version")
+
+
+def _describe() -> dict[str, Any]:
+    from mlmigrate.global_tables import _metadata
+
+    limits: dict[str, dict[str, int]] = {}
+    for table in _metadata().sorted_tables:
+        if table.name not in TABLES:
+            continue
+        for column in table.columns:
+            kind = getattr(column.type, "impl_instance", None) or column.type
+            length = getattr(kind, "length", None)
+            if isinstance(length, int) and length > 0:
+                limits.setdefault(table.name, {})[column.name] = length
+    return {"limits": limits}
+
+
+@functools.cache
+def column_limits() -> dict[str, dict[str, int]]:
+    """``{table: {column: longest length}}`` of MLflow's canonical tables."""
+    from mlmigrate.mlflow_cache import cached
+
+    return dict(cached("column-limits", _describe)["limits"])
+
+
+def check_lengths(table: str, batch: pa.RecordBatch) -> None:
+    """Raise :class:`SourceFormatError` naming the first row of ``batch`` whose text is longer
+    than its column in MLflow's SQL schema holds."""
+    for column, limit in column_limits().get(table, {}).items():
+        if column not in batch.schema.names or not pa.types.is_string(batch.schema.field(column).type):
+            continue
+        lengths = pc.utf8_length(batch.column(column))
+        over = pc.fill_null(pc.greater(lengths, limit), False)
+        if not pc.any(over).as_py():
+            continue
+        row = pc.index(over, True).as_py()
+        found = batch.slice(row, 1).to_pylist()[0]
+        where = ", ".join(
+            f"{name} {str(found[name])[:200]!r}" for name in _NAMING if name in found and name != column
+        )
+        raise SourceFormatError(
+            f"{table}.{column} of {where}: {lengths[row].as_py():,} characters, over the {limit:,} "
+            "the destination's column holds; shorten it at the source or leave its unit out with "
+            "--on-error skip"
+        )
