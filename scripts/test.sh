@@ -52,6 +52,7 @@ export AZURITE_MAIN=${AZURITE_MAIN:-$PWD/$NODE_DIR/node_modules/azurite/dist/src
 
 "$VENV/bin/ruff" check src tests benchmarks
 "$VENV/bin/mypy"
+"$VENV/bin/mypy" tests/contract/store_types.py  # every store class against the contract
 
 status=0
 "$VENV/bin/pytest" -q "$@" || status=$?

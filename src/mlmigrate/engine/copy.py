@@ -37,7 +37,7 @@ from mlmigrate.engine.units import UnitRunner, holds_unit, unit_task
 from mlmigrate.engine.verify import BackgroundVerifier, VerifyResult, check_references, compare_unit
 from mlmigrate.events import Event, Listener, ignore
 from mlmigrate.exceptions import ConflictError, Interrupted, MigrationError, UsageError
-from mlmigrate.stores import open_destination, open_source
+from mlmigrate.stores import open_destination, open_source, require_writable
 from mlmigrate.stores.base import DestinationStore, ExistingObjects, Snapshot, SourceStore, Unit, unsupported
 from mlmigrate.stores.kinds import check_apart
 from mlmigrate.tables import EXPERIMENT, GLOBAL
@@ -152,7 +152,8 @@ class Migration:
         self._journal = Journal(settings.state_dir)
         self._source = open_source(self.source_uri)
         refuse_unknown_source(self.source, self.source_uri)
-        self._destination = destination = open_destination(self.destination_uri)
+        # a finished migration into a store no longer writable (a finished backup) is up to date
+        self._destination = destination = open_destination(self.destination_uri, check_writable=False)
         capabilities = destination.capabilities
         if settings.on_conflict == MERGE and not capabilities.merge:
             raise unsupported(
@@ -195,6 +196,7 @@ class Migration:
             report.message = f"migration {previous['migration_id']} already copied everything; nothing to do"
             report.units_total = report.units_done = len(journal.units(previous["migration_id"]))
             return False
+        require_writable(self.destination, self.destination_uri)
         if previous:
             self.migration_id = previous["migration_id"]
             self.resumed = True

@@ -10,7 +10,7 @@ from mlmigrate.exceptions import UsageError
 from mlmigrate.stores.base import DestinationStore, SourceStore
 from mlmigrate.stores.kinds import DESTINATION, KINDS, SOURCE, StoreKind, kind_of
 
-__all__ = ["KINDS", "StoreKind", "open_destination", "open_source", "open_store"]
+__all__ = ["KINDS", "StoreKind", "open_destination", "open_source", "open_store", "require_writable"]
 
 
 def _open(uri: str) -> tuple[StoreKind, DestinationStore]:
@@ -40,14 +40,25 @@ def open_source(uri: str) -> SourceStore:
     return store
 
 
-def open_destination(uri: str) -> DestinationStore:
-    """Open ``uri`` to be written; refused, naming its kind, when it cannot be written."""
+def open_destination(uri: str, *, check_writable: bool = True) -> DestinationStore:
+    """Open ``uri`` to be written; refused, naming its kind, when it cannot be written
+    (``check_writable=False``: only when its kind is never a destination)."""
     kind, store = _open(uri)
-    if DESTINATION not in kind.roles or not store.capabilities.writable:
+    try:
+        if DESTINATION not in kind.roles or check_writable:
+            require_writable(store, uri)
+    except UsageError:
         store.close()
+        raise
+    return store
+
+
+def require_writable(store: DestinationStore, uri: str) -> None:
+    """Refuse a store that cannot be written now (a finished backup), naming its kind."""
+    kind = kind_of(uri)
+    if DESTINATION not in kind.roles or not store.capabilities.writable:
         writable = ", ".join(k.name for k in KINDS if DESTINATION in k.roles)
         raise UsageError(
             f"{uri if '://' not in uri else kind.name + ' store'} cannot be written to "
             f"({store.capabilities.kind}); destinations: {writable}"
         )
-    return store

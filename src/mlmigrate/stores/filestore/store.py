@@ -157,9 +157,14 @@ class FileStore(StoreBase):
         return self.root
 
     def read_unit(self, unit: Unit) -> BatchStream:
-        """Canonical rows of one experiment or registered model."""
+        """Canonical rows of one experiment or registered model (none of one not here: a
+        destination read back after a rollback)."""
         if unit.kind == EXPERIMENT and unit.source_id.startswith(f"{TRASH}/"):
             return _both_live_and_trashed(self.root / unit.source_id)
+        if unit.kind == EXPERIMENT and not self._folders.experiment_dirs(unit.source_id):
+            return iter(())
+        if unit.kind == REGISTERED_MODEL and not (self.root / "models" / unit.source_id).is_dir():
+            return iter(())
         if unit.kind == EXPERIMENT:
             return experiment_batches(self._experiment_dir(unit.source_id), unit.source_id)
         return registered_model_batches(self.root / "models" / unit.source_id)

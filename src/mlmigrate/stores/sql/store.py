@@ -291,7 +291,8 @@ class SqlStore(StoreBase):
                 for table in global_tables():
                     if table not in present:
                         continue
-                    rows = connection.execute(sqlalchemy.text(f"SELECT COUNT(*) FROM {quote(table)}"))
+                    name = self.engine.dialect.identifier_preparer.quote(table)  # MySQL: backquotes
+                    rows = connection.execute(sqlalchemy.text(f"SELECT COUNT(*) FROM {name}"))
                     count = int(rows.scalar() or 0) - len(MIGRATION_SEEDS.get(table, []))
                     if count > 0:
                         found[table] = count

@@ -1,0 +1,1 @@
+"""The contract suite: one set of tests over every kind of store."""

@@ -1,0 +1,14 @@
+"""Every store class, checked by mypy against the contract (``scripts/test.sh`` runs mypy on
+this file): a member missing or of another signature fails the type check."""
+
+from __future__ import annotations
+
+from mlmigrate.stores.backup.store import BackupStore
+from mlmigrate.stores.base import DestinationStore, SourceStore
+from mlmigrate.stores.filestore.store import FileStore
+from mlmigrate.stores.mongodb.store import MongoStore
+from mlmigrate.stores.sql.store import SqlStore
+
+#: every class a record of the store registry opens
+DESTINATION_CLASSES: list[type[DestinationStore]] = [SqlStore, FileStore, MongoStore, BackupStore]
+SOURCE_CLASSES: list[type[SourceStore]] = [SqlStore, FileStore, MongoStore, BackupStore]
