@@ -262,7 +262,8 @@ def test_a_value_too_long_for_postgresql_fails_its_unit_clearly(tmp_path: Path, 
 
     assert result.returncode == 1, show(result)
     message = squash(result.stderr)
-    assert "experiments" in message and "varying(256)" in message, show(result)
+    assert "experiments.name" in message and "300" in message and "256" in message, show(result)
+    assert "--on-error skip" in message, show(result)
     assert query(postgres_db, "SELECT count(*) FROM experiments WHERE length(name) = 300") == [(0,)]
     into_sqlite = run_cli("copy", str(mlruns), sqlite_uri(tmp_path / "dst.db"), "-q")
     assert into_sqlite.returncode == 0, show(into_sqlite)
