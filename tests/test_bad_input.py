@@ -263,8 +263,36 @@ def test_a_value_too_long_for_postgresql_fails_its_unit_clearly(tmp_path: Path, 
     assert result.returncode == 1, show(result)
     message = squash(result.stderr)
     assert "experiments.name" in message and "300" in message and "256" in message, show(result)
-    assert "--on-error skip" in message, show(result)
+    assert "--on-errorskip" in message, show(result)  # squash() drops the spaces
     assert query(postgres_db, "SELECT count(*) FROM experiments WHERE length(name) = 300") == [(0,)]
     into_sqlite = run_cli("copy", str(mlruns), sqlite_uri(tmp_path / "dst.db"), "-q")
     assert into_sqlite.returncode == 0, show(into_sqlite)
     assert query(sqlite_uri(tmp_path / "dst.db"), "SELECT name FROM experiments WHERE name = :n", {"n": name})
+
+
+def test_a_nul_character_for_postgresql_names_the_run_and_key(tmp_path: Path, postgres_db: str) -> None:
+    """PostgreSQL's text holds no NUL; a tag value with one is refused while reading, naming the
+    table, run and key (it was the driver's 'invalid byte sequence', naming only the unit), and
+    --on-error skip leaves its unit out. SQLite keeps the value as it is."""
+    from mlflow import MlflowClient
+
+    mlruns = tmp_path / "nul" / "mlruns"
+    client = MlflowClient(tracking_uri=mlruns.as_uri())
+    experiment = client.create_experiment("nul")
+    run = client.create_run(experiment).info.run_id
+    client.set_tag(run, "with-nul", "placeholder")
+    (mlruns / experiment / run / "tags" / "with-nul").write_text("a\x00b")
+
+    result = run_cli("copy", str(mlruns), postgres_db, "-q")
+
+    assert result.returncode == 1, show(result)
+    message = squash(result.stderr)
+    assert "tags.value" in message and run in message and "with-nul" in message, show(result)
+    assert "NUL" in message, show(result)
+    skipped = run_cli("copy", str(mlruns), postgres_db, "-q", "--on-error", "skip")
+    assert "skipped" in skipped.stderr, show(skipped)
+    assert query(postgres_db, "SELECT count(*) FROM runs") == [(0,)]
+    into_sqlite = run_cli("copy", str(mlruns), sqlite_uri(tmp_path / "dst.db"), "-q")
+    assert into_sqlite.returncode == 0, show(into_sqlite)
+    kept = query(sqlite_uri(tmp_path / "dst.db"), "SELECT value FROM tags WHERE key = 'with-nul'")
+    assert kept == [("a\x00b",)]

@@ -3,7 +3,8 @@
 
 A database that enforces them (PostgreSQL, MySQL) refuses a longer value only when the
 whole unit is written, after it was read, shaped and sent. Checked while reading instead,
-an over-long value is refused at once, naming the run and key that hold it.
+an over-long value is refused at once, naming the run and key that hold it. So is text
+with a NUL character, for a destination whose text cannot hold one (PostgreSQL).
 """
 
 from __future__ import annotations
@@ -44,6 +45,14 @@ def column_limits() -> dict[str, dict[str, int]]:
     return dict(cached("column-limits", _describe)["limits"])
 
 
+def _naming(batch: pa.RecordBatch, row: int, column: str) -> str:
+    """The columns that name ``row`` of ``batch`` (its run, experiment, key …), for a message."""
+    found = batch.slice(row, 1).to_pylist()[0]
+    return ", ".join(
+        f"{name} {str(found[name])[:200]!r}" for name in _NAMING if name in found and name != column
+    )
+
+
 def check_lengths(table: str, batch: pa.RecordBatch) -> None:
     """Raise :class:`SourceFormatError` naming the first row of ``batch`` whose text is longer
     than its column in MLflow's SQL schema holds."""
@@ -55,12 +64,25 @@ def check_lengths(table: str, batch: pa.RecordBatch) -> None:
         if not pc.any(over).as_py():
             continue
         row = pc.index(over, True).as_py()
-        found = batch.slice(row, 1).to_pylist()[0]
-        where = ", ".join(
-            f"{name} {str(found[name])[:200]!r}" for name in _NAMING if name in found and name != column
-        )
         raise SourceFormatError(
-            f"{table}.{column} of {where}: {lengths[row].as_py():,} characters, over the {limit:,} "
-            "the destination's column holds; shorten it at the source or leave its unit out with "
-            "--on-error skip"
+            f"{table}.{column} of {_naming(batch, row, column)}: {lengths[row].as_py():,} characters, "
+            f"over the {limit:,} the destination's column holds; shorten it at the source or leave "
+            "its unit out with --on-error skip"
+        )
+
+
+def check_no_nul(table: str, batch: pa.RecordBatch) -> None:
+    """Raise :class:`SourceFormatError` naming the first row of ``batch`` whose text holds a NUL
+    character, which a PostgreSQL text column cannot hold (``Capabilities.holds_nul``)."""
+    for index, field in enumerate(batch.schema):
+        if not (pa.types.is_string(field.type) or pa.types.is_large_string(field.type)):
+            continue
+        found = pc.fill_null(pc.match_substring(batch.column(index), "\x00"), False)
+        if not pc.any(found).as_py():
+            continue
+        row = pc.index(found, True).as_py()
+        raise SourceFormatError(
+            f"{table}.{field.name} of {_naming(batch, row, field.name)}: holds a NUL character "
+            "(\\x00), which the destination cannot store; remove it at the source or leave its "
+            "unit out with --on-error skip"
         )

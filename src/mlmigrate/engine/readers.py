@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlmigrate.artifacts.rewrite import UriRewrite
-from mlmigrate.column_limits import check_lengths
+from mlmigrate.column_limits import check_lengths, check_no_nul
 from mlmigrate.digest import Digest
 from mlmigrate.engine.helper_process import main_left_out, start_helper
 from mlmigrate.engine.prefetch import prefetch
@@ -72,6 +72,8 @@ class UnitTask:
     rewrite: UriRewrite | None = None
     #: refuse text longer than MLflow's SQL column holds (``Capabilities.enforces_lengths``)
     check_lengths: bool = False
+    #: refuse text holding NUL characters (``Capabilities.holds_nul``)
+    refuse_nul: bool = False
 
 
 def read_shaped(source: SourceStore, task: UnitTask, result: UnitResult) -> BatchStream:
@@ -91,6 +93,8 @@ def read_shaped(source: SourceStore, task: UnitTask, result: UnitResult) -> Batc
     for table, batch in stream:
         if task.check_lengths:
             check_lengths(table, batch)
+        if task.refuse_nul:
+            check_no_nul(table, batch)
         result.digests.setdefault(table, Digest()).add(batch)
         result.scope.collect(table, batch)
         yield table, batch

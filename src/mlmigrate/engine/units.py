@@ -47,6 +47,7 @@ def unit_task(
         shapings.get(record.unit_id) or base_shaping(destination),
         finite_floats=not capabilities.holds_infinity,
         check_lengths=capabilities.enforces_lengths,
+        refuse_nul=not capabilities.holds_nul,
         experiment_ids=tuple(sorted(remapped.items())) if record.kind == GLOBAL else (),
         rewrite=rewrite,
     )

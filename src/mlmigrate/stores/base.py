@@ -72,6 +72,9 @@ class Capabilities:
     #: whether text longer than MLflow's SQL column lengths is refused (PostgreSQL, MySQL); the
     #: engine then refuses such a value while reading, naming its run and key
     enforces_lengths: bool = False
+    #: whether text may hold NUL characters (PostgreSQL's text cannot); when not, the engine
+    #: refuses such a value while reading, naming its run and key
+    holds_nul: bool = True
     #: how reads of a whole copy see one point in time (``pin_snapshot``/``use_snapshot``)
     snapshot: Snapshot = Snapshot.NONE
     #: ``write_unit(..., into_existing=True)``: add a unit's rows to an experiment or model

@@ -99,6 +99,7 @@ class SqlStore(StoreBase):
                 writers=2,
                 snapshot=Snapshot.SHARED,
                 enforces_lengths=True,
+                holds_nul=False,
                 nominal_rate=50_000,
                 kind="a PostgreSQL database",
             )
