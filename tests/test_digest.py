@@ -136,3 +136,39 @@ def test_repeated_strings_hash_as_when_each_is_hashed_alone() -> None:
         valid = array.is_valid().to_numpy(zero_copy_only=False)
         assert np.array_equal(_string_hashes(array)[valid], _distinct_string_hashes(array)[valid])
     assert len(_string_hashes(pa.array([None, None], pa.string()))) == 2
+
+
+def test_a_string_hashes_alike_wherever_the_hashing_windows_fall(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Strings are hashed a window of bytes at a time; windows of 7 and 64 bytes, with strings
+    longer than a window among them, give the hashes one window over all the bytes gives."""
+    import random
+
+    import mlmigrate.digest as digest
+
+    random.seed(7)
+    values = [
+        "".join(random.choice("abé😀\x00") for _ in range(random.choice([0, 1, 5, 40, 300])))
+        for _ in range(80)
+    ]
+    whole = digest.column_hashes(pa.array(values))
+    for window in (7, 64):
+        monkeypatch.setattr(digest, "_WINDOW", window)
+        assert (digest.column_hashes(pa.array(values)) == whole).all()
+        assert (digest.column_hashes(pa.array(values).slice(3)) == whole[3:]).all()
+
+
+def test_a_huge_value_is_digested_in_bounded_memory() -> None:
+    """A 64 MB tag value took 8 bytes of NumPy arrays per byte, several times over (a 100 MB
+    value took the reader to 3.1 GB); hashed a window at a time it takes a fixed amount."""
+    import tracemalloc
+
+    value = "v" * (64 << 20)
+    table = pa.table({"key": ["t"], "value": [value]})
+    Digest().add(pa.table({"key": ["warm"], "value": ["x" * (4 << 20)]}))  # the power tables, once
+    tracemalloc.start()
+    try:
+        Digest().add(table)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 128 << 20, f"{peak / 2**20:.0f} MiB traced for a 64 MiB value"

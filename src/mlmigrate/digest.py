@@ -67,6 +67,10 @@ def _string_hashes(array: pa.Array) -> np.ndarray:
     return _distinct_string_hashes(encoded.dictionary)[indices]
 
 
+#: bytes of string data hashed at once: memory stays a few times this, whatever the values
+_WINDOW = 1 << 21
+
+
 def _distinct_string_hashes(array: pa.Array) -> np.ndarray:
     array = pc.cast(array, pa.large_string())
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset : array.offset + len(array) + 1]
@@ -75,14 +79,44 @@ def _distinct_string_hashes(array: pa.Array) -> np.ndarray:
         np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, dtype=np.uint8)
     )
     start, end = offsets[:-1], offsets[1:]
-    total = int(end[-1]) if len(end) else 0
+    hashes = np.empty(len(start), dtype=np.uint64)
+    first = 0
+    while first < len(start):  # a window of strings at a time, a longer string on its own
+        base = int(start[first])
+        if int(end[first]) - base > _WINDOW:
+            hashes[first] = _long_string_hash(data[base : int(end[first])])
+            first += 1
+            continue
+        last = int(np.searchsorted(end, base + _WINDOW, side="right"))
+        hashes[first:last] = _span_hashes(
+            data[base : int(end[last - 1])], start[first:last] - base, end[first:last] - base
+        )
+        first = last
+    return hashes
+
+
+def _span_hashes(data: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """The hash of each string ``data[start:end]``: its bytes weighted by powers of ``_P``
+    from its first byte, mixed with its length."""
+    total = len(data)
     inverse = pow(int(_P), -1, 1 << 64)
     with np.errstate(over="ignore"):
-        weighted = data[:total].astype(np.uint64) * _powers(total, int(_P))[:total]
+        weighted = data.astype(np.uint64) * _powers(total, int(_P))[:total]
         cumulative = np.concatenate([[np.uint64(0)], np.cumsum(weighted, dtype=np.uint64)])
         spans = cumulative[end] - cumulative[start]
         unshift = _powers(total + 1, inverse)[start]
         return _mix(spans * unshift + (end - start).astype(np.uint64))
+
+
+def _long_string_hash(data: np.ndarray) -> np.uint64:
+    """:func:`_span_hashes` of one string longer than a window, summed a window at a time."""
+    total = np.uint64(0)
+    with np.errstate(over="ignore"):
+        for at in range(0, len(data), _WINDOW):
+            window = data[at : at + _WINDOW]
+            weighted = window.astype(np.uint64) * _powers(len(window), int(_P))[: len(window)]
+            total += weighted.sum(dtype=np.uint64) * np.uint64(pow(int(_P), at, 1 << 64))
+        return np.uint64(_mix(np.array([total + np.uint64(len(data))], dtype=np.uint64))[0])
 
 
 def column_hashes(array: pa.Array) -> np.ndarray:
