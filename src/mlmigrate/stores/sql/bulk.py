@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from mlmigrate.stores.sql.idle import IdleConnections
+from mlmigrate.stores.sql.session_limits import limited_conninfo
 
 #: ADBC SQLite statement option: rows per batch, which are also the rows types are inferred from
 _BATCH_ROWS = "adbc.sqlite.query.batch_rows"
@@ -35,7 +36,7 @@ class PostgresBulk:
     """COPY-based load and fetch over psycopg 3 connections."""
 
     def __init__(self, uri: str):
-        self.conninfo = "postgresql://" + uri.split("://", 1)[1]
+        self.conninfo = limited_conninfo("postgresql://" + uri.split("://", 1)[1])
         #: an exported snapshot every read transaction adopts (pg_export_snapshot)
         self.snapshot_id: str | None = None
         self._pinned: Any = None

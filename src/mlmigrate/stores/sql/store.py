@@ -22,6 +22,7 @@ from mlmigrate.global_tables import (
 )
 from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, Snapshot, StoreBase, Unit
 from mlmigrate.stores.kinds import scheme_of
+from mlmigrate.stores.sql import session_limits
 from mlmigrate.stores.sql.bulk import PostgresBulk, SqliteBulk, quote
 from mlmigrate.stores.sql.merge import MergeWriter
 from mlmigrate.stores.sql.mysql_bulk import LoadError, MysqlBulk, mysql_connection
@@ -42,7 +43,11 @@ def _engine(uri: str) -> sqlalchemy.Engine:
     connections, and MySQL's reuse PyMySQL's default TLS context."""
     if scheme_of(uri) == "sqlite":
         return sqlalchemy.create_engine(_engine_url(uri), poolclass=sqlalchemy.NullPool)
-    engine = sqlalchemy.create_engine(_engine_url(uri), pool_size=2, max_overflow=8, pool_pre_ping=True)
+    url = sqlalchemy.make_url(_engine_url(uri))
+    extra = session_limits.connect_args(url) if scheme_of(uri) == "postgresql" else {}
+    engine = sqlalchemy.create_engine(
+        url, pool_size=2, max_overflow=8, pool_pre_ping=True, connect_args=extra
+    )
     if scheme_of(uri) == "mysql":
 
         def connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
