@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 from collections.abc import Iterable
-from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import sqlalchemy
@@ -20,51 +16,18 @@ from mlmigrate.global_tables import (
     seed_batch,
     spec_of,
 )
-from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, Snapshot, StoreBase, Unit
-from mlmigrate.stores.kinds import scheme_of
-from mlmigrate.stores.sql import session_limits
-from mlmigrate.stores.sql.bulk import PostgresBulk, SqliteBulk, quote
+from mlmigrate.stores.base import BatchStream, ExistingObjects, StoreBase, Unit
+from mlmigrate.stores.sql.bulk import quote
+from mlmigrate.stores.sql.dialects import dialect_for
 from mlmigrate.stores.sql.merge import MergeWriter
-from mlmigrate.stores.sql.mysql_bulk import LoadError, MysqlBulk, mysql_connection
+from mlmigrate.stores.sql.mysql_bulk import LoadError
 from mlmigrate.stores.sql.revisions import present_columns, select_list, unit_condition
 from mlmigrate.stores.sql.schema import current_revision, prepare_schema
 from mlmigrate.stores.sql.unit_rows import EXTRA_CLEAR, UNIT_ROWS
 from mlmigrate.tables import EXPERIMENT, GLOBAL, REGISTERED_MODEL, TableSpec, tables_of
-from mlmigrate.uris import mask, sqlite_path
+from mlmigrate.uris import mask
 
 logger = logging.getLogger(__name__)
-
-INT32_MAX = 2**31 - 1
-
-
-def _engine(uri: str) -> sqlalchemy.Engine:
-    """An engine for the store's own queries (catalogue, schema, small reads). SQLite opens no
-    pooled connection (the file's locks belong to whoever holds it); the servers keep a few
-    connections, and MySQL's reuse PyMySQL's default TLS context."""
-    if scheme_of(uri) == "sqlite":
-        return sqlalchemy.create_engine(_engine_url(uri), poolclass=sqlalchemy.NullPool)
-    url = sqlalchemy.make_url(_engine_url(uri))
-    extra = session_limits.connect_args(url) if scheme_of(uri) == "postgresql" else {}
-    engine = sqlalchemy.create_engine(
-        url, pool_size=2, max_overflow=8, pool_pre_ping=True, connect_args=extra
-    )
-    if scheme_of(uri) == "mysql":
-
-        def connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
-            return mysql_connection(*cargs, **cparams)
-
-        sqlalchemy.event.listen(engine, "do_connect", connect)
-    return engine
-
-
-def _engine_url(uri: str) -> str:
-    family = scheme_of(uri)
-    scheme, rest = uri.split("://", 1)
-    if family == "postgresql":
-        return "postgresql+psycopg://" + rest
-    if family == "mysql" and "+" not in scheme:
-        return "mysql+pymysql://" + rest
-    return uri
 
 
 def _class_names(exc: BaseException) -> set[str]:
@@ -90,45 +53,18 @@ class SqlStore(StoreBase):
     def __init__(self, uri: str):
         self.uri = uri
         self.display_uri = mask(uri)
-        self.family = scheme_of(uri)
-        if self.family == "sqlite":
-            sqlite_path(uri)  # validates the URI
-            self._bulk: PostgresBulk | SqliteBulk | MysqlBulk = SqliteBulk(sqlite_path(uri))
-            self.capabilities = Capabilities(
-                snapshot=Snapshot.SHARED, nominal_rate=100_000, kind="a SQLite database"
-            )
-        elif self.family == "postgresql":
-            self._bulk = PostgresBulk(uri)
-            self.capabilities = Capabilities(
-                max_experiment_id=INT32_MAX,
-                writers=2,
-                snapshot=Snapshot.SHARED,
-                enforces_lengths=True,
-                holds_nul=False,
-                nominal_rate=50_000,
-                kind="a PostgreSQL database",
-            )
-        elif self.family == "mysql":
-            self._bulk = MysqlBulk(uri)
-            self.capabilities = Capabilities(
-                max_experiment_id=INT32_MAX,
-                writers=2,
-                holds_infinity=False,
-                snapshot=Snapshot.LOCAL,
-                enforces_lengths=True,
-                kind="a MySQL database",
-            )
-        else:  # pragma: no cover - the registry routes only these here
-            raise StoreError(f"unsupported SQL store {self.display_uri}")
+        self.dialect = dialect_for(uri)
+        self.family = self.dialect.family
+        self.capabilities = self.dialect.capabilities
+        self._bulk = self.dialect.bulk(uri)
         self._tables: set[str] | None = None
         self._columns: dict[str, set[str]] | None = None
-        self._snapshot_copy: Path | None = None
         #: whether this object made the schema in an empty database: then no unit has rows
         #: there but the ones it writes, and a unit's first write has nothing to clear
         self._schema_made_here = False
         self._written_units: set[tuple[str, str]] = set()
         try:
-            self.engine = _engine(uri)
+            self.engine = self.dialect.engine(uri)
         except Exception as exc:
             raise StoreError(f"cannot open {self.display_uri}: {mask(str(exc))}") from exc
 
@@ -141,10 +77,11 @@ class SqlStore(StoreBase):
     def prepare(self) -> None:
         """Create MLflow's schema in an empty database, or check (and upgrade) its revision."""
         try:
-            if self.family == "sqlite":
-                sqlite_path(self.uri).parent.mkdir(parents=True, exist_ok=True)
+            self.dialect.make_room(self.uri)
             empty = not self._table_names()
-            revision = prepare_schema(self.engine, display_uri=self.display_uri)
+            revision = prepare_schema(
+                self.engine, display_uri=self.display_uri, create_schema=self.dialect.create_schema
+            )
             self._schema_made_here = empty
             # the catalogue, read now: not by the read-back thread while units are written
             self._columns = present_columns(self.engine)
@@ -157,7 +94,7 @@ class SqlStore(StoreBase):
 
     def _table_names(self) -> set[str]:
         """The database's tables (none for a SQLite file not made yet, which stays unmade)."""
-        if self.family == "sqlite" and not sqlite_path(self.uri).exists():
+        if not self.dialect.exists(self.uri):
             return set()
         try:
             return set(sqlalchemy.inspect(self.engine).get_table_names())
@@ -250,7 +187,7 @@ class SqlStore(StoreBase):
 
     def schema_revision(self) -> str | None:
         """The database's MLflow schema revision (None for a database without MLflow's tables)."""
-        if self.family == "sqlite" and not sqlite_path(self.uri).exists():
+        if not self.dialect.exists(self.uri):
             return None
         try:
             return current_revision(self.engine)
@@ -259,33 +196,13 @@ class SqlStore(StoreBase):
 
     def write_problem(self) -> str | None:
         """Why this database could not be written (permissions), or None when it can."""
-        if self.family == "sqlite":
-            path = sqlite_path(self.uri).expanduser().resolve()
-            folder = path.parent
-            while not folder.exists():
-                folder = folder.parent
-            if path.exists() and not os.access(path, os.W_OK):
-                return f"{path} is not writable"
-            if not os.access(folder, os.W_OK):
-                return f"{folder} is not writable (SQLite writes its journal beside the database)"
-            return None
-        if self.family != "postgresql":
-            return None  # MySQL grants are not inspected: a missing right shows on the first write
-        if "experiments" in self._table_names():
-            sql = (
-                "SELECT bool_and(has_table_privilege(t, 'INSERT') AND has_table_privilege(t, 'DELETE')) "
-                "FROM unnest(ARRAY['experiments', 'runs', 'metrics', 'params', 'tags']) AS t"
-            )
-            what = "insert into and delete from MLflow's tables"
-        else:
-            sql = "SELECT has_schema_privilege(current_schema(), 'CREATE')"
-            what = "create tables in the current schema"
+        holds_mlflow = "experiments" in self._table_names()
         try:
-            with self.engine.connect() as connection:
-                allowed = connection.execute(sqlalchemy.text(sql)).scalar()
+            return self.dialect.write_problem(
+                self.uri, self.engine, holds_mlflow=holds_mlflow, display_uri=self.display_uri
+            )
         except Exception as exc:
             raise self._translate(exc, "checking permissions") from exc
-        return None if allowed else f"the user of {self.display_uri} may not {what}"
 
     def global_rows(self) -> dict[str, int]:
         """Rows in each global table that MLflow's migrations did not put there (a non-empty
@@ -325,26 +242,27 @@ class SqlStore(StoreBase):
             token = self._bulk.pin()
         except Exception as exc:
             raise self._translate(exc, "taking a snapshot") from exc
-        if isinstance(self._bulk, SqliteBulk) and token is not None:
-            self._snapshot_copy = Path(token)
-            self.use_snapshot(token)
+        if token is not None:
+            self._use_snapshot_engine(token)
         return token
 
     def use_snapshot(self, token: str) -> None:
         """Read the snapshot another process pinned (:meth:`pin_snapshot`)."""
-        if isinstance(self._bulk, PostgresBulk):
-            self._bulk.snapshot_id = token
-        elif isinstance(self._bulk, SqliteBulk):  # the snapshot is a private copy of the file
-            self._bulk = SqliteBulk(Path(token))
+        self._bulk.adopt(token)
+        self._use_snapshot_engine(token)
+
+    def _use_snapshot_engine(self, token: str) -> None:
+        """Query the snapshot with the store's engine too, where it is a database of its own."""
+        engine = self.dialect.snapshot_engine(token)
+        if engine is not None:
             self.engine.dispose()
-            self.engine = sqlalchemy.create_engine(f"sqlite:///{token}", poolclass=sqlalchemy.NullPool)
+            self.engine = engine
             self._columns = None
 
     def read_committed(self) -> None:
         """Read each table of a unit on its own, without one snapshot spanning the unit: for
         reading back what no longer changes (faster on MySQL, where it goes through connectorx)."""
-        if isinstance(self._bulk, MysqlBulk):
-            self._bulk.committed_reads = True
+        self._bulk.read_committed()
 
     def _unit_param(self, unit_kind: str, unit_id: str) -> int | str:
         return int(unit_id) if unit_kind == EXPERIMENT else unit_id
@@ -390,7 +308,13 @@ class SqlStore(StoreBase):
         try:
             with self._bulk.transaction() as connection:
                 merge = (
-                    MergeWriter(self._bulk, connection, param, self._known_tables())
+                    MergeWriter(
+                        self._bulk,
+                        connection,
+                        param,
+                        self._known_tables(),
+                        bind_ids=self.dialect.bind_ids,
+                    )
                     if into_existing
                     else None
                 )
@@ -455,28 +379,14 @@ class SqlStore(StoreBase):
         ]
 
     def finish(self) -> None:
-        """Advance the experiment id sequence (PostgreSQL) or AUTO_INCREMENT (MySQL) past the largest id."""
-        if self.family == "mysql":
+        """Advance the experiment id generator (a sequence, AUTO_INCREMENT) past the largest id."""
+        try:
             with self.engine.begin() as connection:
-                largest = connection.execute(sqlalchemy.text("SELECT MAX(experiment_id) FROM experiments"))
-                following = int(largest.scalar() or 0) + 1
-                connection.execute(sqlalchemy.text(f"ALTER TABLE experiments AUTO_INCREMENT = {following}"))
-            return
-        if self.family != "postgresql":
-            return
-        with self.engine.begin() as connection:
-            connection.execute(
-                sqlalchemy.text(
-                    "SELECT setval(pg_get_serial_sequence('experiments', 'experiment_id'), "
-                    "COALESCE((SELECT MAX(experiment_id) FROM experiments), 0) + 1, false)"
-                )
-            )
+                self.dialect.advance_experiment_ids(connection)
+        except Exception as exc:
+            raise self._translate(exc, "advancing the experiment ids") from exc
 
     def close(self) -> None:
         """Dispose of the engine's connections, the pinned snapshot and its copy."""
         self.engine.dispose()
-        if not isinstance(self._bulk, SqliteBulk):
-            self._bulk.close()
-        if self._snapshot_copy is not None:
-            shutil.rmtree(self._snapshot_copy.parent, ignore_errors=True)
-            self._snapshot_copy = None
+        self._bulk.close()
