@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import pyarrow as pa
 import sqlalchemy
 
-from mlmigrate.exceptions import ConflictError, MigrationError, StoreError, TransientStoreError
+from mlmigrate.exceptions import ConflictError, StoreError
 from mlmigrate.global_tables import (
     GLOBAL_UNIT_ID,
     MIGRATION_SEEDS,
@@ -19,8 +19,8 @@ from mlmigrate.global_tables import (
 from mlmigrate.stores.base import BatchStream, ExistingObjects, StoreBase, Unit
 from mlmigrate.stores.sql.bulk import quote
 from mlmigrate.stores.sql.dialects import dialect_for
+from mlmigrate.stores.sql.errors import SqlErrors
 from mlmigrate.stores.sql.merge import MergeWriter
-from mlmigrate.stores.sql.mysql_bulk import LoadError
 from mlmigrate.stores.sql.revisions import present_columns, select_list, unit_condition
 from mlmigrate.stores.sql.schema import current_revision, prepare_schema
 from mlmigrate.stores.sql.unit_rows import EXTRA_CLEAR, UNIT_ROWS
@@ -28,23 +28,6 @@ from mlmigrate.tables import EXPERIMENT, GLOBAL, REGISTERED_MODEL, TableSpec, ta
 from mlmigrate.uris import mask
 
 logger = logging.getLogger(__name__)
-
-
-def _class_names(exc: BaseException) -> set[str]:
-    return {cls.__name__ for cls in type(exc).__mro__}
-
-
-def _is_transient(exc: BaseException) -> bool:
-    """A lost connection or a busy database, from any driver (psycopg's AdminShutdown, for one,
-    is an OperationalError only through its base classes)."""
-    return bool(_class_names(exc) & {"OperationalError", "InterfaceError"})
-
-
-def _is_integrity_error(exc: BaseException) -> bool:
-    """A duplicate key or constraint violation, from any of the drivers."""
-    return bool(
-        _class_names(exc) & {"IntegrityError", "UniqueViolation"}
-    ) or "UNIQUE constraint failed" in str(exc)
 
 
 class SqlStore(StoreBase):
@@ -63,20 +46,15 @@ class SqlStore(StoreBase):
         #: there but the ones it writes, and a unit's first write has nothing to clear
         self._schema_made_here = False
         self._written_units: set[tuple[str, str]] = set()
+        self._errors = SqlErrors(self.display_uri)
         try:
             self.engine = self.dialect.engine(uri)
         except Exception as exc:
             raise StoreError(f"cannot open {self.display_uri}: {mask(str(exc))}") from exc
 
-    def _translate(self, exc: Exception, doing: str) -> StoreError:
-        text = mask(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
-        if _is_transient(exc):
-            return TransientStoreError(f"{doing} on {self.display_uri}: {text}")
-        return StoreError(f"{doing} on {self.display_uri}: {text}")
-
     def prepare(self) -> None:
         """Create MLflow's schema in an empty database, or check (and upgrade) its revision."""
-        try:
+        with self._errors.around("preparing the schema"):
             self.dialect.make_room(self.uri)
             empty = not self._table_names()
             revision = prepare_schema(
@@ -87,19 +65,13 @@ class SqlStore(StoreBase):
             self._columns = present_columns(self.engine)
             self._tables = set(self._columns)
             logger.debug("%s: MLflow schema %s", self.display_uri, revision)
-        except MigrationError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc, "preparing the schema") from exc
 
     def _table_names(self) -> set[str]:
         """The database's tables (none for a SQLite file not made yet, which stays unmade)."""
         if not self.dialect.exists(self.uri):
             return set()
-        try:
+        with self._errors.around("connecting"):
             return set(sqlalchemy.inspect(self.engine).get_table_names())
-        except Exception as exc:
-            raise self._translate(exc, "connecting") from exc
 
     def is_empty(self) -> bool:
         """Whether the database holds no table at all (a new database)."""
@@ -111,74 +83,69 @@ class SqlStore(StoreBase):
         if "experiments" not in self._table_names():
             return found
         text = sqlalchemy.text
-        try:
-            with self.engine.connect() as connection:
-                for exp_id, name in connection.execute(text("SELECT experiment_id, name FROM experiments")):
-                    found.experiments[int(exp_id)] = name
-                    found.experiment_names[name] = int(exp_id)
-                busy = {
-                    row[0]
-                    for row in connection.execute(
-                        text(
-                            "SELECT experiment_id FROM runs UNION SELECT experiment_id FROM experiment_tags"
-                            " UNION SELECT experiment_id FROM trace_info"
-                            " UNION SELECT experiment_id FROM logged_models"
-                        )
+        with self._errors.around("reading what the destination holds"), self.engine.connect() as connection:
+            for exp_id, name in connection.execute(text("SELECT experiment_id, name FROM experiments")):
+                found.experiments[int(exp_id)] = name
+                found.experiment_names[name] = int(exp_id)
+            busy = {
+                row[0]
+                for row in connection.execute(
+                    text(
+                        "SELECT experiment_id FROM runs UNION SELECT experiment_id FROM experiment_tags"
+                        " UNION SELECT experiment_id FROM trace_info"
+                        " UNION SELECT experiment_id FROM logged_models"
                     )
-                }
-                found.empty_experiments = set(found.experiments) - {int(i) for i in busy if i is not None}
-                found.registered_models = {
-                    row[0] for row in connection.execute(text("SELECT name FROM registered_models"))
-                }
-                found.model_versions = {
-                    name: int(version or 0)
-                    for name, version in connection.execute(
-                        text("SELECT name, MAX(version) FROM model_versions GROUP BY name")
-                    )
-                }
-                ids = list(run_ids)
-                for start in range(0, len(ids), 500):
-                    chunk = ids[start : start + 500]
-                    rows = connection.execute(
-                        text("SELECT run_uuid FROM runs WHERE run_uuid IN :ids").bindparams(
-                            sqlalchemy.bindparam("ids", expanding=True)
-                        ),
-                        {"ids": chunk},
-                    )
-                    found.run_ids.update(row[0] for row in rows)
-        except Exception as exc:
-            raise self._translate(exc, "reading what the destination holds") from exc
+                )
+            }
+            found.empty_experiments = set(found.experiments) - {int(i) for i in busy if i is not None}
+            found.registered_models = {
+                row[0] for row in connection.execute(text("SELECT name FROM registered_models"))
+            }
+            found.model_versions = {
+                name: int(version or 0)
+                for name, version in connection.execute(
+                    text("SELECT name, MAX(version) FROM model_versions GROUP BY name")
+                )
+            }
+            ids = list(run_ids)
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                rows = connection.execute(
+                    text("SELECT run_uuid FROM runs WHERE run_uuid IN :ids").bindparams(
+                        sqlalchemy.bindparam("ids", expanding=True)
+                    ),
+                    {"ids": chunk},
+                )
+                found.run_ids.update(row[0] for row in rows)
         return found
 
     def _source_columns(self) -> dict[str, set[str]]:
         """The columns of every table of this database (an older MLflow revision has fewer)."""
         if self._columns is None:
-            try:
+            with self._errors.around("reading the schema"):
                 self._columns = present_columns(self.engine)
-            except Exception as exc:
-                raise self._translate(exc, "reading the schema") from exc
         return self._columns
 
     def units(self) -> list[Unit]:
         """Experiments by id, then registered models by name, then the global tables."""
         model_columns = self._source_columns().get("registered_models", set())
         model_rows = unit_condition("1 = 1 AND workspace = 'default'", model_columns)
-        try:
-            with self._bulk.snapshot() as connection:  # the pinned snapshot, when there is one
-                experiments = self._bulk.fetch(
-                    connection,
-                    "SELECT experiment_id, name FROM experiments ORDER BY experiment_id",
-                    "",
-                    pa.schema([("experiment_id", pa.int64()), ("name", pa.string())]),
-                ).to_pylist()
-                models = self._bulk.fetch(
-                    connection,
-                    f"SELECT name FROM registered_models WHERE {model_rows} ORDER BY name",
-                    "",
-                    pa.schema([("name", pa.string())]),
-                ).to_pylist()
-        except Exception as exc:
-            raise self._translate(exc, "listing experiments and models") from exc
+        with (
+            self._errors.around("listing experiments and models"),
+            self._bulk.snapshot() as connection,
+        ):  # the pinned snapshot, when there is one
+            experiments = self._bulk.fetch(
+                connection,
+                "SELECT experiment_id, name FROM experiments ORDER BY experiment_id",
+                "",
+                pa.schema([("experiment_id", pa.int64()), ("name", pa.string())]),
+            ).to_pylist()
+            models = self._bulk.fetch(
+                connection,
+                f"SELECT name FROM registered_models WHERE {model_rows} ORDER BY name",
+                "",
+                pa.schema([("name", pa.string())]),
+            ).to_pylist()
         return [
             *(Unit(EXPERIMENT, str(row["experiment_id"]), row["name"]) for row in experiments),
             *(Unit(REGISTERED_MODEL, row["name"], row["name"]) for row in models),
@@ -189,59 +156,47 @@ class SqlStore(StoreBase):
         """The database's MLflow schema revision (None for a database without MLflow's tables)."""
         if not self.dialect.exists(self.uri):
             return None
-        try:
+        with self._errors.around("reading the schema revision"):
             return current_revision(self.engine)
-        except Exception as exc:
-            raise self._translate(exc, "reading the schema revision") from exc
 
     def write_problem(self) -> str | None:
         """Why this database could not be written (permissions), or None when it can."""
         holds_mlflow = "experiments" in self._table_names()
-        try:
+        with self._errors.around("checking permissions"):
             return self.dialect.write_problem(
                 self.uri, self.engine, holds_mlflow=holds_mlflow, display_uri=self.display_uri
             )
-        except Exception as exc:
-            raise self._translate(exc, "checking permissions") from exc
 
     def global_rows(self) -> dict[str, int]:
         """Rows in each global table that MLflow's migrations did not put there (a non-empty
         destination's global tables are not replaced)."""
         present = self._source_columns()
         found: dict[str, int] = {}
-        try:
-            with self.engine.connect() as connection:
-                for table in global_tables():
-                    if table not in present:
-                        continue
-                    name = self.engine.dialect.identifier_preparer.quote(table)  # MySQL: backquotes
-                    rows = connection.execute(sqlalchemy.text(f"SELECT COUNT(*) FROM {name}"))
-                    count = int(rows.scalar() or 0) - len(MIGRATION_SEEDS.get(table, []))
-                    if count > 0:
-                        found[table] = count
-        except Exception as exc:
-            raise self._translate(exc, "counting global rows") from exc
+        with self._errors.around("counting global rows"), self.engine.connect() as connection:
+            for table in global_tables():
+                if table not in present:
+                    continue
+                name = self.engine.dialect.identifier_preparer.quote(table)  # MySQL: backquotes
+                rows = connection.execute(sqlalchemy.text(f"SELECT COUNT(*) FROM {name}"))
+                count = int(rows.scalar() or 0) - len(MIGRATION_SEEDS.get(table, []))
+                if count > 0:
+                    found[table] = count
         return found
 
     def run_ids(self) -> list[str]:
         """Every run id of the database (to find clashes before anything is written)."""
-        try:
-            with self._bulk.snapshot() as connection:
-                table = self._bulk.fetch(
-                    connection, "SELECT run_uuid FROM runs", "", pa.schema([("run_uuid", pa.string())])
-                )
-        except Exception as exc:
-            raise self._translate(exc, "listing runs") from exc
+        with self._errors.around("listing runs"), self._bulk.snapshot() as connection:
+            table = self._bulk.fetch(
+                connection, "SELECT run_uuid FROM runs", "", pa.schema([("run_uuid", pa.string())])
+            )
         return [str(run_id) for run_id in table.column(0).to_pylist()]
 
     def pin_snapshot(self) -> str | None:
         """Make every later read of this store see the database as it is now (one snapshot for
         a whole copy). Returns a token that :meth:`use_snapshot` takes in another process, or
         None when only this object can read the snapshot (MySQL cannot share one)."""
-        try:
+        with self._errors.around("taking a snapshot"):
             token = self._bulk.pin()
-        except Exception as exc:
-            raise self._translate(exc, "taking a snapshot") from exc
         if token is not None:
             self._use_snapshot_engine(token)
         return token
@@ -271,24 +226,19 @@ class SqlStore(StoreBase):
         """All rows of one unit, table by table, from one consistent snapshot."""
         param = self._unit_param(unit.kind, unit.source_id)
         present = self._source_columns()
-        try:
-            with self._bulk.snapshot() as connection:
-                for spec, condition in self._unit_tables(unit.kind):
-                    if spec.name not in present:  # an older MLflow schema revision
-                        seed = seed_batch(spec.name) if unit.kind == GLOBAL else None
-                        if seed is not None:
-                            yield spec.name, seed
-                        continue
-                    columns = select_list(spec, present[spec.name])
-                    condition = unit_condition(condition, present[spec.name])
-                    sql = f"SELECT {columns} FROM {quote(spec.name)} WHERE {condition}"
-                    table = self._bulk.fetch(connection, sql, param, spec.schema)
-                    for batch in table.to_batches(max_chunksize=200_000):
-                        yield spec.name, batch
-        except MigrationError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc, f"reading {unit.unit_id}") from exc
+        with self._errors.around(f"reading {unit.unit_id}"), self._bulk.snapshot() as connection:
+            for spec, condition in self._unit_tables(unit.kind):
+                if spec.name not in present:  # an older MLflow schema revision
+                    seed = seed_batch(spec.name) if unit.kind == GLOBAL else None
+                    if seed is not None:
+                        yield spec.name, seed
+                    continue
+                columns = select_list(spec, present[spec.name])
+                condition = unit_condition(condition, present[spec.name])
+                sql = f"SELECT {columns} FROM {quote(spec.name)} WHERE {condition}"
+                table = self._bulk.fetch(connection, sql, param, spec.schema)
+                for batch in table.to_batches(max_chunksize=200_000):
+                    yield spec.name, batch
 
     def _unit_tables(self, unit_kind: str) -> list[tuple[TableSpec, str]]:
         """The tables of a unit kind, parents first, with the condition selecting a unit's rows."""
@@ -305,34 +255,33 @@ class SqlStore(StoreBase):
         written: dict[str, int] = {}
         param = self._unit_param(unit.kind, dest_id)
         current = "clearing"
-        try:
-            with self._bulk.transaction() as connection:
-                merge = (
-                    MergeWriter(
-                        self._bulk,
-                        connection,
-                        param,
-                        self._known_tables(),
-                        bind_ids=self.dialect.bind_ids,
-                    )
-                    if into_existing
-                    else None
+        with (
+            self._errors.around(
+                lambda: f"writing {current} of {unit.unit_id}",
+                duplicate=lambda exc: self._conflict(unit, current, exc),
+            ),
+            self._bulk.transaction() as connection,
+        ):
+            merge = (
+                MergeWriter(
+                    self._bulk,
+                    connection,
+                    param,
+                    self._known_tables(),
+                    bind_ids=self.dialect.bind_ids,
                 )
-                if merge is None and self._may_hold(unit.kind, str(param)):
-                    for table, where in self._clear_statements(unit.kind):
-                        self._bulk.execute(connection, f"DELETE FROM {quote(table)} WHERE {where}", param)
-                for table, batch in batches:
-                    current = table
-                    if merge is not None:
-                        batch = merge.prepare(table, batch)
-                    self._bulk.insert(connection, table, batch)
-                    written[table] = written.get(table, 0) + batch.num_rows
-        except MigrationError:
-            raise
-        except Exception as exc:
-            if _is_integrity_error(exc) or (isinstance(exc, LoadError) and exc.duplicate):
-                raise self._conflict(unit, current, exc) from exc
-            raise self._translate(exc, f"writing {current} of {unit.unit_id}") from exc
+                if into_existing
+                else None
+            )
+            if merge is None and self._may_hold(unit.kind, str(param)):
+                for table, where in self._clear_statements(unit.kind):
+                    self._bulk.execute(connection, f"DELETE FROM {quote(table)} WHERE {where}", param)
+            for table, batch in batches:
+                current = table
+                if merge is not None:
+                    batch = merge.prepare(table, batch)
+                self._bulk.insert(connection, table, batch)
+                written[table] = written.get(table, 0) + batch.num_rows
         return written
 
     def _may_hold(self, unit_kind: str, dest_id: str) -> bool:
@@ -346,14 +295,9 @@ class SqlStore(StoreBase):
     def delete_unit(self, unit: Unit) -> None:
         """Remove every row of ``unit`` (its destination id in ``unit.source_id``) in one transaction."""
         param = self._unit_param(unit.kind, unit.source_id)
-        try:
-            with self._bulk.transaction() as connection:
-                for table, where in self._clear_statements(unit.kind):
-                    self._bulk.execute(connection, f"DELETE FROM {quote(table)} WHERE {where}", param)
-        except MigrationError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc, f"deleting {unit.unit_id}") from exc
+        with self._errors.around(f"deleting {unit.unit_id}"), self._bulk.transaction() as connection:
+            for table, where in self._clear_statements(unit.kind):
+                self._bulk.execute(connection, f"DELETE FROM {quote(table)} WHERE {where}", param)
 
     def _conflict(self, unit: Unit, table: str, exc: Exception) -> ConflictError:
         detail = mask(str(exc).strip().splitlines()[0])
@@ -380,11 +324,8 @@ class SqlStore(StoreBase):
 
     def finish(self) -> None:
         """Advance the experiment id generator (a sequence, AUTO_INCREMENT) past the largest id."""
-        try:
-            with self.engine.begin() as connection:
-                self.dialect.advance_experiment_ids(connection)
-        except Exception as exc:
-            raise self._translate(exc, "advancing the experiment ids") from exc
+        with self._errors.around("advancing the experiment ids"), self.engine.begin() as connection:
+            self.dialect.advance_experiment_ids(connection)
 
     def close(self) -> None:
         """Dispose of the engine's connections, the pinned snapshot and its copy."""
