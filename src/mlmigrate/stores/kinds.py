@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlmigrate.exceptions import UsageError
-from mlmigrate.uris import BACKUP_MANIFEST, backup_path, local_path, mask, sqlite_path
+from mlmigrate.uris import BACKUP_MANIFEST, backup_path, check_credentials, local_path, mask, sqlite_path
 
 SOURCE = "source"
 DESTINATION = "destination"
@@ -157,6 +157,7 @@ def kind_of(uri: str) -> StoreKind:
     found = BY_SCHEME.get(raw) or BY_SCHEME.get(raw.split("+", 1)[0])
     if found is None:
         raise UsageError(f"unknown store URI scheme {raw!r} in {mask(uri)!r}; valid: {_spellings()}")
+    check_credentials(uri)
     return found
 
 
