@@ -21,9 +21,14 @@ SECRET = "Zq7-secret-Vw3x"
         ("postgresql://app:s3cretpw@db:5432/mlflow", "postgresql://app:***@db:5432/mlflow"),
         ("postgresql+psycopg://app:s3cretpw@db/mlflow", "postgresql+psycopg://app:***@db/mlflow"),
         ("postgresql://app@db/mlflow?password=s3cretpw", "postgresql://app@db/mlflow?password=***"),
-        (  # SQLAlchemy sorts the query
+        (
             "postgresql://app@db/mlflow?sslmode=require&password=s3cretpw&application_name=x",
-            "postgresql://app@db/mlflow?application_name=x&password=***&sslmode=require",
+            "postgresql://app@db/mlflow?sslmode=require&password=***&application_name=x",
+        ),
+        ("sqlite:///d3.db: empty", "sqlite:///d3.db: empty"),
+        (
+            "postgresql://app:s3cretpw@db/mlflow: connection refused",
+            "postgresql://app:***@db/mlflow: connection refused",
         ),
         ("mysql://root:p@ss@db:3306/mlflow", "mysql://root:***@db:3306/mlflow"),
         ("postgresql://app:pa/ss@db/mlflow", "postgresql://app:***@db/mlflow"),

@@ -75,9 +75,13 @@ def _split_userinfo(uri: str) -> tuple[int, int] | None:
         return None
     query = uri.find("?", first_at)
     end = uri.rfind("@", start, query if query >= 0 else len(uri))
-    user = uri[start:end].partition(":")[0]
-    if "/" in user or "?" in user:  # a path or query holding an '@', not credentials
+    user, colon, _ = uri[start:end].partition(":")
+    if "?" in user:  # a query holding an '@', not credentials
         return None
+    if "/" in user:  # a path: credentials only in its last part (a mistyped URI made a folder)
+        if not colon:
+            return None
+        start += user.rfind("/") + 1
     return start, end
 
 
@@ -109,7 +113,8 @@ def _mask_query(text: str) -> str:
 
 def _mask_with_sqlalchemy(uri: str, password: str | None) -> str | None:
     """``uri`` rendered by SQLAlchemy with its password and secret query values hidden, when
-    SQLAlchemy reads the same credentials from it as :func:`credentials`; else None."""
+    SQLAlchemy reads the same credentials from it as :func:`credentials` and renders the rest
+    as written; else None (our own parser masks it)."""
     found = _SCHEME.match(uri)
     if (
         not found
@@ -117,6 +122,8 @@ def _mask_with_sqlalchemy(uri: str, password: str | None) -> str | None:
         or found.group("scheme").lower().split("+")[0] not in _SQL_SCHEMES
     ):
         return None
+    if any(char.isspace() for char in uri[uri.rfind("@") + 1 :]):
+        return None  # a URI followed by more text
     from sqlalchemy.engine import make_url  # lazily: ``import mlmigrate`` stays light
 
     try:
@@ -127,6 +134,8 @@ def _mask_with_sqlalchemy(uri: str, password: str | None) -> str | None:
         password is not None and str(url.password) != unquote(password)
     ):
         return None
+    if url.render_as_string(hide_password=False) != uri:
+        return None  # SQLAlchemy would respell it (query order, encoding): keep the user's spelling
     hidden = {key: HIDDEN for key in url.query if key.lower() in SECRET_QUERY_KEYS}
     for key in hidden:
         value = url.query[key]

@@ -23,8 +23,9 @@ from mlmigrate.engine.verify import (
 )
 from mlmigrate.events import Event, Listener, ignore
 from mlmigrate.exceptions import MigrationError, SourceFormatError
-from mlmigrate.stores import open_store
+from mlmigrate.stores import open_source, open_store
 from mlmigrate.stores.base import DestinationStore, Unit, unsupported
+from mlmigrate.stores.kinds import check_destination, check_source
 from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL
 from mlmigrate.uris import mask
 
@@ -45,7 +46,9 @@ def plan(
     """
     from mlmigrate.artifacts.references import survey_references
 
-    if destination_uri and on_conflict == MERGE:  # refused before the whole source is read
+    if destination_uri:  # refused before the whole source is read
+        check_destination(destination_uri)
+    if destination_uri and on_conflict == MERGE:
         probe = open_store(destination_uri)
         capabilities = probe.capabilities
         probe.close()
@@ -53,7 +56,7 @@ def plan(
             raise unsupported(
                 capabilities, "merge", "merge into what it holds; choose --on-conflict fail, skip or rename"
             )
-    source = open_store(source_uri)
+    source = open_source(source_uri)
     try:
         refuse_unknown_source(source, source_uri)
     except MigrationError:
@@ -179,7 +182,8 @@ def verify(
     The source's artifact URIs are rewritten by the rules its migration recorded before
     comparing. ``artifacts`` also hashes every artifact object on both sides.
     """
-    source = open_store(source_uri)
+    check_source(destination_uri)  # a missing SQLite file is not created to be compared
+    source = open_source(source_uri)
     destination = open_store(destination_uri)
     referenced: list[tuple[str, str]] = []
     try:
