@@ -18,7 +18,9 @@ from mlmigrate.engine.verify import (
     check_references,
     compare_unit,
     digest_stream,
+    name_differences,
     scoped,
+    shaped_source,
     source_digests,
 )
 from mlmigrate.events import Event, Listener, ignore
@@ -228,6 +230,22 @@ def verify(
                 result.mismatches.append({"unit": unit.unit_id, "table": "*", "problem": str(exc)})
                 continue
             ok = compare_unit(result, unit.unit_id, expected, actual)
+            if not ok:  # read both sides again to name the runs, keys and steps that differ
+                again = destination.read_unit(Unit(unit.kind, dest_id, unit.label))
+                name_differences(
+                    result,
+                    unit.unit_id,
+                    shaped_source(
+                        source,
+                        unit,
+                        dest_id,
+                        shaping,
+                        finite_floats=not destination.capabilities.holds_infinity,
+                        experiment_ids=experiment_ids,
+                        rewrite=written.rewrite,
+                    ),
+                    again if scope is None else scoped(again, scope),
+                )
             listener(Event("verify_unit", {"unit": unit.unit_id, "ok": ok}))
         check_references(destination, result)
         if artifacts:
