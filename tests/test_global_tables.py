@@ -23,6 +23,7 @@ def _fill(uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from mlflow import MlflowClient
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # undone after the test, unlike set_tracking_uri
+    mlflow.tracing.reset()  # traces go where the tracer was first set up: here, not an earlier test's store
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     experiment_id = client.create_experiment("with-globals")
     monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", experiment_id)
@@ -75,9 +76,10 @@ def _contents(uri: str, table: str) -> list[tuple[Any, ...]]:
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """Filled once: a second fill in one process logged its trace without spans."""
+    """Filled once, for both orders."""
     uri = sqlite_uri(tmp_path_factory.mktemp("globals") / "globals.db")
     with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))  # MLflow writes trace artifacts to ./mlruns
         _fill(uri, monkeypatch)
     return uri
 
