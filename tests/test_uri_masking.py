@@ -73,6 +73,11 @@ def test_uris_inside_a_message_and_remembered_passwords_are_masked() -> None:
     assert "postgresql://a:***@h/db" in masked and "mysql://b@h/db?password=***" in masked
 
 
+def test_a_password_that_is_also_the_user_or_database_name_leaves_other_text_alone() -> None:
+    assert mask("postgresql://mlflow:mlflow@db/mlflow") == "postgresql://mlflow:***@db/mlflow"
+    assert mask("upgrading the mlflow schema") == "upgrading the mlflow schema"
+
+
 def test_canonical_holds_no_query_password() -> None:
     assert SECRET not in canonical(f"postgresql://app@db/mlflow?password={SECRET}")
 

@@ -61,7 +61,7 @@ _TOKEN = re.compile(r"[^\s'\"<>(){}\[\],]+")
 #: passwords seen in this process, longest first when applied
 _SECRETS: set[str] = set()
 #: a password shorter than this is not searched for in free text (it would mask ordinary words)
-_MIN_REMEMBERED = 4
+_MIN_REMEMBERED = 6
 
 
 def _split_userinfo(uri: str) -> tuple[int, int] | None:
@@ -151,16 +151,18 @@ def mask_uri(uri: str) -> str:
     uri = str(uri)
     found = credentials(uri)
     password = found[1] if found else None
-    if password:
-        _remember(password)
     rendered = _mask_with_sqlalchemy(uri, password)
-    if rendered is not None:
-        return rendered
-    if found is not None and password is not None:
-        span = _split_userinfo(uri)
-        assert span is not None
-        uri = f"{uri[: span[0]]}{found[0]}:{HIDDEN}{uri[span[1] :]}"
-    return _mask_query(uri)
+    if rendered is None:
+        rendered = uri
+        if found is not None and password is not None:
+            span = _split_userinfo(uri)
+            assert span is not None
+            rendered = _mask_query(f"{uri[: span[0]]}{found[0]}:{HIDDEN}{uri[span[1] :]}")
+        else:
+            rendered = _mask_query(uri)
+    if password and password not in rendered:  # one that is also the user or database name
+        _remember(password)  # would mask every mention of those: structural masking covers it
+    return rendered
 
 
 def check_credentials(uri: str) -> None:
