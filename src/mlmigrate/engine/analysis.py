@@ -184,12 +184,16 @@ def verify(
     The source's artifact URIs are rewritten by the rules its migration recorded before
     comparing. ``artifacts`` also hashes every artifact object on both sides.
     """
-    check_source(destination_uri)  # a missing SQLite file is not created to be compared
     source = open_source(source_uri)
-    destination = open_store(destination_uri)
-    referenced: list[tuple[str, str]] = []
     try:
         refuse_unknown_source(source, source_uri)  # what it holds beyond this version goes unseen
+        check_source(destination_uri)  # a missing SQLite file is not created to be compared
+        destination = open_store(destination_uri)
+    except MigrationError:
+        source.close()
+        raise
+    referenced: list[tuple[str, str]] = []
+    try:
         units = source.units()
         written = _written(source_uri, destination_uri, units, destination, state_dir)
         base = base_shaping(destination)
