@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_helpers import json_stdout, run_cli, show
+from cli_helpers import json_stdout, show
+from cli_helpers import run_cli_here as run_cli
 from mlflow_compare import normalize_uri
 
 import mlmigrate

@@ -6,7 +6,8 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from cli_helpers import run_cli, show, sqlite_uri
+from cli_helpers import run_cli_here as run_cli
+from cli_helpers import show, sqlite_uri
 from mlflow_compare import compare_stores
 
 import mlmigrate

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cli_helpers import json_stdout, run_cli, show
+from cli_helpers import json_stdout, show
+from cli_helpers import run_cli_here as run_cli
 from kill_helpers import copy_killed_after_commit
 
 import mlmigrate

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cli_helpers import run_cli, show
+from cli_helpers import run_cli_here as run_cli
+from cli_helpers import show
 
 import mlmigrate
 from mlmigrate.engine.rollback import rollback
