@@ -19,6 +19,30 @@ def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str
     return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, check=False)
 
 
+def run_cli_here(*args: str) -> subprocess.CompletedProcess[str]:
+    """``mlmigrate ARGS`` run in this process (no interpreter start, no imports again), with
+    its stdout, stderr and exit code captured as :func:`run_cli` gives them. Not for a command
+    that must be killed or interrupted: that needs :func:`run_cli`."""
+    import contextlib
+    import gc
+    import io
+
+    from mlmigrate.cli import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    argv, code = sys.argv, 0
+    sys.argv = ["mlmigrate", *args]
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            main()
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    finally:
+        sys.argv = argv
+        gc.unfreeze()  # main() freezes the heap for a quick interpreter exit; this one goes on
+    return subprocess.CompletedProcess(["mlmigrate", *args], code, stdout.getvalue(), stderr.getvalue())
+
+
 def show(result: subprocess.CompletedProcess[str]) -> str:
     """Everything a failed assertion on a CLI run needs to show."""
     return f"exit {result.returncode}\n--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"

@@ -18,7 +18,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from cli_helpers import CLI, count, json_stdout, run_cli, show, sqlite_uri
-from mlflow_compare import SQLITE_DESTINATION_TOLERANCES, compare_stores
+from contract.kinds import tolerances
+from mlflow_compare import compare_stores
 
 from mlmigrate.tables import TABLES
 
@@ -94,7 +95,7 @@ def test_restore_into_sqlite_equals_the_original_store(
     verified = run_cli("verify", str(edge_store), destination)
     assert verified.returncode == 0, show(verified)
     # what MLflow reads from the restored database is what it reads from the original FileStore
-    tolerate = SQLITE_DESTINATION_TOLERANCES - {"inf-as-max-float"}
+    tolerate = tolerances(f"backup://{backed_up_edge}", destination)
     assert compare_stores(edge_store.as_uri(), destination, tolerate=tolerate) == []
 
 
