@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_helpers import json_stdout, row_counts, run_cli, show, sqlite_uri
+from cli_helpers import invoke, json_stdout, row_counts, show, sqlite_uri
 from edge_store import make_minimal_store
 from kill_helpers import copy_killed_after_first_commit
 from mlflow_compare import normalize_uri
@@ -44,8 +44,8 @@ def test_fail_lists_every_clash_and_writes_nothing(loaded: tuple[str, Path]) -> 
     destination, other = loaded
     before = row_counts(destination, TABLES)
 
-    planned = run_cli("plan", str(other), destination, "--json")
-    result = run_cli("copy", str(other), destination)
+    planned = invoke("plan", str(other), destination, "--json")
+    result = invoke("copy", str(other), destination)
 
     assert planned.returncode == 0, show(planned)
     clashes = json_stdout(planned)["clashes"]
@@ -62,7 +62,7 @@ def test_skip_reimports_the_same_bundle_without_duplicates(
     destination, _ = loaded
     before = row_counts(destination, TABLES)
 
-    result = run_cli("copy", str(minimal_store), destination, "--on-conflict", "skip", "--json")
+    result = invoke("copy", str(minimal_store), destination, "--on-conflict", "skip", "--json")
 
     assert result.returncode == 0, show(result)
     report = json_stdout(result)
@@ -74,16 +74,16 @@ def test_skip_reimports_the_same_bundle_without_duplicates(
     assert any(c["object"] == "experiment 'minimal'" for c in report["conflicts"])
     assert sum(c["object"].startswith("run ") for c in report["conflicts"]) == 2
     assert row_counts(destination, TABLES) == before
-    assert run_cli("verify", str(minimal_store), destination).returncode == 0
+    assert invoke("verify", str(minimal_store), destination).returncode == 0
 
 
 def test_merge_adds_runs_and_renumbers_versions(loaded: tuple[str, Path], minimal_store: Path) -> None:
     destination, other = loaded
     client = _client(destination)
     first_runs = _runs_of(client, "minimal")
-    planned = json_stdout(run_cli("plan", str(other), destination, "--on-conflict", "merge", "--json"))
+    planned = json_stdout(invoke("plan", str(other), destination, "--on-conflict", "merge", "--json"))
 
-    result = run_cli("copy", str(other), destination, "--on-conflict", "merge", "--json")
+    result = invoke("copy", str(other), destination, "--on-conflict", "merge", "--json")
 
     assert result.returncode == 0, show(result)
     report = json_stdout(result)
@@ -98,7 +98,7 @@ def test_merge_adds_runs_and_renumbers_versions(loaded: tuple[str, Path], minima
     assert versions["2"] in other_runs and versions["1"] in first_runs
     assert len(client.search_experiments()) == 2  # Default and minimal: nothing doubled
     # the standalone verify knows from the journal which rows the merged units brought
-    verified = run_cli("verify", str(other), destination)
+    verified = invoke("verify", str(other), destination)
     assert verified.returncode == 0, show(verified)
 
 
@@ -115,7 +115,7 @@ def test_merge_killed_after_a_commit_resumes_without_touching_other_runs(loaded:
         str(other), destination, "--on-conflict", "merge", "--workers", "1", merged=True
     )
     assert row_counts(destination, TABLES)["runs"] == before["runs"] + 2  # committed, not journaled
-    resumed = run_cli("copy", str(other), destination, "--on-conflict", "merge", "--json")
+    resumed = invoke("copy", str(other), destination, "--on-conflict", "merge", "--json")
 
     assert resumed.returncode == 0, show(resumed)
     assert json_stdout(resumed)["verify"]["ok"]
@@ -130,7 +130,7 @@ def test_rename_copies_under_a_suffixed_name(loaded: tuple[str, Path]) -> None:
     client = _client(destination)
     first_runs = _runs_of(client, "minimal")
 
-    result = run_cli("copy", str(other), destination, "--on-conflict", "rename", "--json")
+    result = invoke("copy", str(other), destination, "--on-conflict", "rename", "--json")
 
     assert result.returncode == 0, show(result)
     assert json_stdout(result)["verify"]["ok"]
