@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cli_helpers import run_cli, show, sqlite_uri
+from cli_helpers import invoke, show, sqlite_uri
 from kill_helpers import copy_killed_after_first_commit
 from mlflow_compare import SQLITE_DESTINATION_TOLERANCES, compare_stores
 
@@ -43,7 +43,7 @@ def test_filestore_to_filestore_is_read_by_mlflow_as_the_source(edge_store: Path
 
 
 def test_a_store_is_never_copied_onto_itself(minimal_store: Path) -> None:
-    result = run_cli("copy", str(minimal_store), minimal_store.as_uri())
+    result = invoke("copy", str(minimal_store), minimal_store.as_uri())
 
     assert result.returncode == 2, show(result)
     assert "both the source and the destination" in result.stderr
@@ -61,7 +61,7 @@ def test_database_to_filestore_is_read_by_mlflow_as_the_original(
     bundle = tmp_path / "mlruns-bundle"
     assert mlmigrate.copy(str(edge_store), middle).status == "done"
 
-    result = run_cli("copy", middle, str(bundle), "--json")
+    result = invoke("copy", middle, str(bundle), "--json")
 
     assert result.returncode == 0, show(result)
     tolerated = FILESTORE_TOLERANCES | {"duplicate-metric-points"}
@@ -85,7 +85,7 @@ def test_filestore_copy_killed_mid_unit_resumes_without_half_experiments(
     client = MlflowClient(tracking_uri=destination.as_uri())
     assert [e.name for e in client.search_experiments()]  # readable
 
-    resumed = run_cli("copy", str(minimal_store), str(destination))
+    resumed = invoke("copy", str(minimal_store), str(destination))
 
     assert resumed.returncode == 0, show(resumed)
     assert compare_stores(minimal_store.as_uri(), destination.as_uri(), tolerate=FILESTORE_TOLERANCES) == []
@@ -107,7 +107,7 @@ def test_merge_into_a_filestore_adds_runs_and_versions_and_resumes_after_a_kill(
 
     copy_killed_after_first_commit(str(other), str(destination), "--on-conflict", "merge", merged=True)
     assert len(client.search_runs([experiment_id])) == 4  # the merged unit was in place when killed
-    resumed = run_cli("copy", str(other), str(destination), "--on-conflict", "merge", "--json")
+    resumed = invoke("copy", str(other), str(destination), "--on-conflict", "merge", "--json")
 
     assert resumed.returncode == 0, show(resumed)
     assert '"minimal-model": {\n      "1": "2"' in resumed.stdout
@@ -119,4 +119,4 @@ def test_merge_into_a_filestore_adds_runs_and_versions_and_resumes_after_a_kill(
         "2",
     ]
     assert [e.name for e in client.search_experiments()].count("minimal") == 1
-    assert run_cli("verify", str(other), str(destination)).returncode == 0
+    assert invoke("verify", str(other), str(destination)).returncode == 0
