@@ -16,7 +16,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -69,6 +69,24 @@ class PostgresServer:
     port: int
     base: Path
     process: subprocess.Popen[bytes]
+    command: list[str] = field(default_factory=list)
+
+    def stop(self) -> None:
+        """Shut the server down (fast shutdown: sessions are ended, as in a restart)."""
+        stop_process(self.process, signal.SIGINT)
+
+    def start(self) -> None:
+        """Start the stopped server again on its port and data, and wait until it answers."""
+        self.process = _spawn_postgres(self.command, self.base)
+        wait_until(self._ready, what=f"PostgreSQL on port {self.port}")
+
+    def _ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise ServerStartError(f"postgres exited with {self.process.returncode}:\n{self.log_tail()}")
+        import psycopg
+
+        psycopg.connect(self.url, connect_timeout=1).close()
+        return True
 
     @property
     def url(self) -> str:
@@ -101,6 +119,20 @@ class PostgresServer:
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
+def _spawn_postgres(command: list[str], base: Path) -> subprocess.Popen[bytes]:
+    """Start ``postgres`` as the OS user ``postgres``, its output appended to the cluster's log."""
+    with open(base / "postgres.log", "ab") as log:
+        return subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            user="postgres",
+            group="postgres",
+            extra_groups=[],
+            cwd=str(base),
+        )
+
+
 @contextlib.contextmanager
 def start_postgres() -> Iterator[PostgresServer]:
     """Run a throw-away PostgreSQL 15 on 127.0.0.1 (fsync off) for the duration of the block.
@@ -115,6 +147,7 @@ def start_postgres() -> Iterator[PostgresServer]:
         raise ServerStartError("starting PostgreSQL as user 'postgres' needs root")
     base = Path(tempfile.mkdtemp(prefix="mlmigrate-pg-"))
     proc: subprocess.Popen[bytes] | None = None
+    server: PostgresServer | None = None
     try:
         shutil.chown(base, "postgres", "postgres")
         as_postgres: dict[str, object] = {
@@ -144,43 +177,32 @@ def start_postgres() -> Iterator[PostgresServer]:
                 f"initdb failed ({result.returncode}): {result.stderr.decode(errors='replace')}"
             )
         port = free_port()
-        with open(base / "postgres.log", "wb") as log:
-            shutil.chown(base / "postgres.log", "postgres", "postgres")
-            proc = subprocess.Popen(
-                [
-                    str(PG_BIN / "postgres"),
-                    "-D",
-                    str(data),
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    str(port),
-                    "-k",
-                    str(base),
-                    "-c",
-                    "fsync=off",
-                    "-c",
-                    "synchronous_commit=off",
-                    "-c",
-                    "full_page_writes=off",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                **as_postgres,  # type: ignore[arg-type]
-            )
-        server = PostgresServer(port=port, base=base, process=proc)
-
-        def ready() -> bool:
-            if proc.poll() is not None:
-                raise ServerStartError(f"postgres exited with {proc.returncode}:\n{server.log_tail()}")
-            import psycopg
-
-            psycopg.connect(server.url, connect_timeout=1).close()
-            return True
-
-        wait_until(ready, what=f"PostgreSQL on port {port}")
+        command = [
+            str(PG_BIN / "postgres"),
+            "-D",
+            str(data),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-k",
+            str(base),
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+        ]
+        (base / "postgres.log").touch()
+        shutil.chown(base / "postgres.log", "postgres", "postgres")
+        proc = _spawn_postgres(command, base)
+        server = PostgresServer(port=port, base=base, process=proc, command=command)
+        wait_until(server._ready, what=f"PostgreSQL on port {port}")
         yield server
     finally:
-        if proc is not None:
+        if server is not None:
+            server.stop()
+        elif proc is not None:
             stop_process(proc, signal.SIGINT)  # SIGINT = fast shutdown
         shutil.rmtree(base, ignore_errors=True)

@@ -31,6 +31,7 @@ from mlmigrate.engine.plan import (
 from mlmigrate.engine.readers import ReaderPool
 from mlmigrate.engine.report import Report
 from mlmigrate.engine.rerun import pick_up_changes
+from mlmigrate.engine.retry import DEFAULT_WINDOW, RetryPolicy
 from mlmigrate.engine.revisions import refuse_unknown_source
 from mlmigrate.engine.transform import Scope
 from mlmigrate.engine.units import UnitRunner, holds_unit, unit_task
@@ -58,6 +59,8 @@ class CopySettings:
     read_in_processes: bool = True
     batch_size: int | None = None
     artifacts: ArtifactOptions = ArtifactOptions()
+    #: how long a unit that failed on a dropped connection or a restarting server is retried
+    retry: RetryPolicy = RetryPolicy()
 
     def __post_init__(self) -> None:
         if self.on_error not in ON_ERROR:
@@ -281,6 +284,7 @@ class Migration:
             shapings,
             rules,
             self._ledger,
+            self.settings.retry,
         )
         try:
             if self._schema is not None:  # made while planning, and the readers are already at work
@@ -444,6 +448,7 @@ def copy(
     rewrite: Sequence[str] = (),
     s3_endpoint: str | None = None,
     artifact_workers: int | None = None,
+    retry_window: float = DEFAULT_WINDOW,
 ) -> Report:
     """Copy everything from ``source_uri`` into ``destination_uri``; resume if interrupted before.
 
@@ -460,6 +465,8 @@ def copy(
     ``on_conflict`` (``fail``, ``skip``, ``merge``, ``rename``) decides what happens to
     experiments, runs and registered models the destination already holds; with ``skip``
     or ``merge`` a finished migration of the same pair is run again as a new import.
+    ``retry_window`` is how many seconds a unit that failed on a dropped connection or a
+    restarting server is retried, with a doubling back-off (0: not retried).
     """
     settings = CopySettings(
         on_error=on_error,
@@ -470,6 +477,7 @@ def copy(
         read_in_processes=read_in_processes,
         batch_size=batch_size,
         artifacts=ArtifactOptions.make(artifacts, artifacts_to, rewrite, s3_endpoint, artifact_workers),
+        retry=RetryPolicy(window=retry_window),
     )
     return Migration(source_uri, destination_uri, settings, listener).run()
 

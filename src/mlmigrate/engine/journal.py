@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import platformdirs
+
 from mlmigrate.exceptions import JournalError
 from mlmigrate.stores.kinds import canonical
 from mlmigrate.uris import mask
@@ -66,8 +68,13 @@ PRESENT = "present"
 
 
 def default_state_dir() -> Path:
-    """``$MLMIGRATE_STATE_DIR`` or ``./.mlmigrate``."""
-    return Path(os.environ.get("MLMIGRATE_STATE_DIR") or ".mlmigrate")
+    """``$MLMIGRATE_STATE_DIR``, else mlmigrate's folder in the user's data directory
+    (``~/.local/share/mlmigrate`` on Linux, or under ``$XDG_DATA_HOME``): one journal for
+    every migration of the user, found the same from any working folder."""
+    configured = os.environ.get("MLMIGRATE_STATE_DIR")
+    if configured:
+        return Path(configured)
+    return Path(platformdirs.user_data_dir("mlmigrate", appauthor=False))
 
 
 def pair_key(source: str, destination: str) -> str:

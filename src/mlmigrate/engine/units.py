@@ -15,14 +15,13 @@ from mlmigrate.engine.plan import base_shaping
 from mlmigrate.engine.prefetch import prefetch
 from mlmigrate.engine.readers import ReaderPool, UnitResult, UnitTask, read_shaped
 from mlmigrate.engine.report import Report
+from mlmigrate.engine.retry import RetryPolicy
 from mlmigrate.engine.transform import Shaping
 from mlmigrate.engine.verify import BackgroundVerifier
 from mlmigrate.events import Event, Listener
 from mlmigrate.exceptions import Interrupted, MigrationError, SourceFormatError, TransientStoreError
 from mlmigrate.stores.base import BatchStream, DestinationStore, SourceStore, Unit
 from mlmigrate.tables import GLOBAL
-
-RETRIES = 3
 
 
 def holds_unit(destination: DestinationStore, unit_kind: str) -> bool:
@@ -70,7 +69,9 @@ class UnitRunner:
         shapings: dict[str, Shaping],
         rewrite: UriRewrite | None = None,
         ledger: Ledger | None = None,
+        retry: RetryPolicy | None = None,
     ):
+        self.retry = retry or RetryPolicy()
         self.shapings = shapings
         self.rewrite = rewrite
         self.ledger = ledger
@@ -165,26 +166,28 @@ class UnitRunner:
             for _ in self._timed(unit, record, result, Counter()):
                 pass
             return {}, result
-        for attempt in range(1, RETRIES + 1):
+        shaping = self.shapings.get(record.unit_id, Shaping())
+        rows: Counter[str] = Counter()  # of the current attempt
+
+        def attempt() -> tuple[dict[str, int], UnitResult]:
+            rows.clear()
             result = UnitResult()
-            shaping = self.shapings.get(record.unit_id, Shaping())
-            rows: Counter[str] = Counter()
-            try:
-                stream = self._timed(unit, record, result, rows)
-                written = self.destination.write_unit(
-                    unit, record.dest_id, stream, into_existing=shaping.into_existing
-                )
-                return written, result
-            except TransientStoreError:
-                if attempt == RETRIES or self.stop.is_set():
-                    self._count(rows, errors=True)
-                    raise
-                self._count(rows, errors=False)  # read again by the next attempt
-                time.sleep(0.5 * 2**attempt)
-            except BaseException:
-                self._count(rows, errors=True)
-                raise
-        raise AssertionError("unreachable")
+            stream = self._timed(unit, record, result, rows)
+            written = self.destination.write_unit(
+                unit, record.dest_id, stream, into_existing=shaping.into_existing
+            )
+            return written, result
+
+        def retrying(number: int, pause: float, error: TransientStoreError) -> None:
+            self._count(rows, errors=False)  # read again by the next attempt
+            text = f"{record.label}: retrying in {pause:g} s (attempt {number + 1}) after: {error}"
+            self.listener(Event("message", {"text": text, "unit": record.unit_id, "attempt": number}))
+
+        try:
+            return self.retry.run(attempt, stop=self.stop, on_retry=retrying)
+        except BaseException:
+            self._count(rows, errors=True)
+            raise
 
     def _count(self, rows: Counter[str], *, errors: bool) -> None:
         """Rows of a failed attempt: errors of the table when the unit failed for good, else

@@ -5,7 +5,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-import time
 from collections import Counter
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool as BrokenExecutor
@@ -15,8 +14,8 @@ from typing import Any
 from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.digest import Digest
 from mlmigrate.engine.helper_process import main_left_out, start_helper
+from mlmigrate.engine.retry import RetryPolicy
 from mlmigrate.engine.transform import Scope, Shaping, for_destination
-from mlmigrate.exceptions import TransientStoreError
 from mlmigrate.stores.base import BatchStream, DestinationStore, SourceStore, Unit
 
 
@@ -128,21 +127,15 @@ def check_references(destination: DestinationStore, result: VerifyResult) -> Non
         result.mismatches.append({"unit": "*", "table": table, "problem": problem})
 
 
-READ_ATTEMPTS = 3
-
-
 def read_back(destination: SourceStore, unit: Unit, scope: Scope | None = None) -> dict[str, Digest]:
     """Digests of ``unit`` as the destination holds it (with a ``scope``, a unit merged into an
     existing one, only the rows it brought), reading again after a dropped connection."""
-    for attempt in range(1, READ_ATTEMPTS + 1):
-        try:
-            stream = destination.read_unit(unit)
-            return digest_stream(stream if scope is None else scoped(stream, scope))
-        except TransientStoreError:
-            if attempt == READ_ATTEMPTS:
-                raise
-            time.sleep(0.5 * attempt)
-    raise AssertionError("unreachable")
+
+    def attempt() -> dict[str, Digest]:
+        stream = destination.read_unit(unit)
+        return digest_stream(stream if scope is None else scoped(stream, scope))
+
+    return RetryPolicy().run(attempt)
 
 
 _opened: dict[str, SourceStore] = {}
