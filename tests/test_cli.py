@@ -229,3 +229,16 @@ def test_a_bad_config_key_names_its_section(tmp_path: Path) -> None:
     assert result.returncode == 2 and "config [copy]: unknown option(s) no_such_option" in result.stderr, (
         show(result)
     )
+
+
+def test_ctrl_c_in_any_command_exits_130_saying_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    import mlmigrate.engine.status
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(mlmigrate.engine.status, "status", interrupted)
+
+    result = invoke("status")
+
+    assert result.returncode == 130 and "interrupted" in result.stderr, show(result)
