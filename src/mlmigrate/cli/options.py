@@ -12,7 +12,7 @@ StateDir = Annotated[
     typer.Option(
         "--state-dir",
         envvar="MLMIGRATE_STATE_DIR",
-        help="Folder of the migration journal [default: mlmigrate's folder in the user data directory]",
+        help="Folder of the migration journal \\[default: mlmigrate's folder in the user data directory]",
     ),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")]
