@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -127,9 +128,7 @@ def test_damaged_source_fails_naming_the_file_and_writes_nothing_of_it(
 
 
 @pytest.mark.parametrize(
-    "damage",
-    [corrupt_experiment_meta, metric_value_not_a_number, param_invalid_utf8],
-    ids=lambda d: d.__name__.replace("_", "-"),
+    "damage", [corrupt_experiment_meta, truncated_experiment_meta], ids=lambda d: d.__name__.replace("_", "-")
 )
 def test_on_error_skip_copies_everything_else_and_reports_the_unit(
     minimal_store: Path, tmp_path: Path, damage: Damage
@@ -167,6 +166,51 @@ def test_on_error_skip_copies_everything_else_and_reports_the_unit(
     states = {u["unit_id"]: (u["state"], u["error"]) for u in json_stdout(status)}
     assert states[skipped["unit"]][0] == "skipped"
     assert str(path) in states[skipped["unit"]][1]
+
+
+RUN_DAMAGES: list[Damage] = [
+    metric_value_not_a_number,
+    metric_line_with_four_fields,
+    run_without_meta,
+    run_meta_invalid_utf8,
+    param_invalid_utf8,
+]
+
+
+@pytest.mark.parametrize("damage", RUN_DAMAGES, ids=lambda d: d.__name__.replace("_", "-"))
+def test_on_error_skip_leaves_out_only_the_malformed_run_and_names_it_in_the_rejects_file(
+    minimal_store: Path, tmp_path: Path, damage: Damage
+) -> None:
+    """A bad file of one run dropped its whole experiment, the other run with it; now the
+    experiment and its healthy run arrive, and the run left out is in the report and in a
+    rejects file naming the file (and line), like pgloader's."""
+    mlruns, path, line = _damaged_copy(minimal_store, tmp_path, damage)
+    bad_run = _run_dir(minimal_store).name
+    [good_run] = [
+        p.parent.name for p in _experiment_dir(mlruns).glob("*/meta.yaml") if p.parent.name != bad_run
+    ]
+    destination = sqlite_uri(tmp_path / "dst.db")
+
+    result = invoke("copy", str(mlruns), destination, "--on-error", "skip", "--json", "-q")
+
+    report = json_stdout(result)
+    assert report["status"] == "partial", show(result)
+    assert report["skipped_units"] == [] and report["units"]["runs_rejected"] == 1
+    [rejected] = report["rejected_runs"]
+    assert rejected["run"] == bad_run
+    location = f"{path}:{line}:" if line is not None else str(path)
+    assert location in rejected["error"]
+    assert _runs_of_minimal(destination) == [(good_run,)]
+    assert query(destination, "SELECT count(*) FROM runs WHERE run_uuid = :r", {"r": bad_run}) == [(0,)]
+    [line_of_file] = Path(report["rejects_file"]).read_text(encoding="utf-8").splitlines()
+    assert json.loads(line_of_file)["run"] == bad_run and location in json.loads(line_of_file)["error"]
+    assert report["verify"]["ok"], report["verify"]
+    verified = invoke("verify", str(mlruns), destination)
+    assert verified.returncode == 0, show(verified)
+    again = invoke("copy", str(mlruns), destination, "--on-error", "skip", "--json", "-q")
+    assert json_stdout(again)["rejected_runs"] == [rejected], show(again)  # still left out, and said
+    assert json_stdout(again)["status"] == "partial", show(again)
+    assert _runs_of_minimal(destination) == [(good_run,)]
 
 
 def test_error_names_the_file_path_verbatim_on_non_terminal_stderr(
@@ -290,7 +334,7 @@ def test_a_nul_character_for_postgresql_names_the_run_and_key(tmp_path: Path, po
     assert "tags.value" in message and run in message and "with-nul" in message, show(result)
     assert "NUL" in message, show(result)
     skipped = invoke("copy", str(mlruns), postgres_db, "-q", "--on-error", "skip")
-    assert "skipped" in skipped.stderr, show(skipped)
+    assert squash(f"run {run} left out") in squash(skipped.stderr), show(skipped)
     assert query(postgres_db, "SELECT count(*) FROM runs") == [(0,)]
     into_sqlite = invoke("copy", str(mlruns), sqlite_uri(tmp_path / "dst.db"), "-q")
     assert into_sqlite.returncode == 0, show(into_sqlite)

@@ -65,8 +65,9 @@ def test_a_fifo_in_place_of_a_param_file_is_reported_not_waited_on(
     run = _first_run(minimal_store)
     os.mkfifo(run / "params" / "a-fifo")
     report = mlmigrate.copy(str(minimal_store), sqlite_uri(tmp_path / "dst.db"), on_error="skip")
-    skipped = report.as_dict()["skipped_units"]
-    assert any("a-fifo" in entry["error"] and "not a regular file" in entry["error"] for entry in skipped)
+    rejected = report.as_dict()["rejected_runs"]
+    assert [entry["run"] for entry in rejected] == [run.name]
+    assert "a-fifo" in rejected[0]["error"] and "not a regular file" in rejected[0]["error"]
 
 
 def test_a_symlink_loop_in_tags_is_reported_in_one_short_line(minimal_store: Path) -> None:
@@ -168,7 +169,8 @@ def test_out_of_range_numbers_and_odd_folder_names_are_source_problems_naming_th
     assert f"{metric}:" in errors and "out of range" in errors, errors
     assert "'²' is not an experiment id" in errors, errors
     report = mlmigrate.copy(str(minimal_store), sqlite_uri(tmp_path / "a.db"), on_error="skip").as_dict()
-    assert len(report["skipped_units"]) == 2, report["skipped_units"]
+    assert [entry["unit"] for entry in report["skipped_units"]] == ["experiment:²"], report
+    assert [entry["run"] for entry in report["rejected_runs"]] == [run.name], report
 
     metric.write_text(metric.read_text().splitlines()[0] + "\n")
     meta = yaml.safe_load((run / "meta.yaml").read_text())
@@ -241,4 +243,4 @@ def test_a_value_over_the_destination_column_is_refused_while_reading_naming_run
     with pytest.raises(SourceFormatError, match=rf"tags.value of run_uuid '{run.name}', key 'huge': 9,000"):
         mlmigrate.copy(str(minimal_store), postgres_db)
     report = mlmigrate.copy(str(minimal_store), postgres_db, on_error="skip").as_dict()
-    assert [e for e in report["skipped_units"] if "huge" in e["error"]], report["skipped_units"]
+    assert [e["run"] for e in report["rejected_runs"] if "huge" in e["error"]] == [run.name], report

@@ -52,3 +52,25 @@ def test_the_users_own_options_are_kept() -> None:
 
     given = limited_conninfo("postgresql://u@h/db?options=-c%20search_path%3Dmlflow")
     assert "search_path=mlflow" in given and "statement_timeout=0" in given
+
+
+def test_a_statement_timeout_on_an_empty_destination_database_is_lifted(
+    tmp_path: Path,
+    minimal_store: Path,
+    postgres_server_handle: PostgresServer,
+    second_db: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A destination database with ``statement_timeout = '1ms'`` failed the copy: every
+    connection mlmigrate opens, including those that create MLflow's schema, lifts it. An
+    empty cache folder makes the copy run MLflow's own migrations, not replay their record."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    _set(postgres_server_handle, second_db, "statement_timeout = '1ms'")
+
+    result = invoke("copy", str(minimal_store), second_db, "-q", "--state-dir", str(tmp_path / "s"))
+
+    assert result.returncode == 0, show(result)
+    verified = invoke("verify", str(minimal_store), second_db, "--state-dir", str(tmp_path / "s"))
+    assert verified.returncode == 0, show(verified)
+    _set(postgres_server_handle, second_db, "statement_timeout = 0")
+    assert query(second_db, "SELECT count(*) FROM runs") == [(2,)]

@@ -127,3 +127,28 @@ def test_identifiers_are_backquoted_outside_string_literals() -> None:
 
     sql = 'SELECT "key", "a""b" FROM "t" WHERE x = \'it"s\' AND "name" = :unit'
     assert _backquoted(sql) == "SELECT `key`, `a\"b` FROM `t` WHERE x = 'it\"s' AND `name` = :unit"
+
+
+def test_merge_into_mysql_adds_runs_and_renumbers_versions(
+    minimal_store: Path, mysql_db: str, tmp_path: Path
+) -> None:
+    """``--on-conflict merge`` into MariaDB cleared the merged runs with SQLite's ``json_each()``
+    (MariaDB error 1064); the destination keeps its runs and gains the second store's."""
+    from edge_store import make_minimal_store
+
+    assert mlmigrate.copy(str(minimal_store), mysql_db).status == "done"
+    other = make_minimal_store(tmp_path / "other")
+    before = {row[0] for row in query(mysql_db, "SELECT run_uuid FROM runs")}
+
+    result = run_cli("copy", str(other), mysql_db, "--on-conflict", "merge", "-q")
+
+    assert result.returncode == 0, show(result)
+    after = {row[0] for row in query(mysql_db, "SELECT run_uuid FROM runs")}
+    assert before < after and len(after) == 4
+    assert query(mysql_db, "SELECT version FROM model_versions ORDER BY version") == [(1,), (2,)]
+    # a rewrite of the merged units (as after a crash) replaces them and nothing else
+    again = run_cli("copy", str(other), mysql_db, "--on-conflict", "merge", "-q")
+    assert again.returncode == 0, show(again)
+    assert {row[0] for row in query(mysql_db, "SELECT run_uuid FROM runs")} == after
+    verified = run_cli("verify", str(other), mysql_db)
+    assert verified.returncode == 0, show(verified)

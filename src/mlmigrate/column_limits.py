@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mlmigrate.exceptions import SourceFormatError
-from mlmigrate.tables import TABLES
+from mlmigrate.tables import RUN_TABLES, TABLES
 
 #: columns that name the row in a message, in the order they are tried
 _NAMING = ("run_uuid", "experiment_id", "name", "request_id", "model_id", "key", "version")
@@ -45,12 +45,15 @@ def column_limits() -> dict[str, dict[str, int]]:
     return dict(cached("column-limits", _describe)["limits"])
 
 
-def _naming(batch: pa.RecordBatch, row: int, column: str) -> str:
-    """The columns that name ``row`` of ``batch`` (its run, experiment, key …), for a message."""
+def _refused(table: str, column: str, batch: pa.RecordBatch, row: int, problem: str) -> SourceFormatError:
+    """The error for ``row`` of ``batch``: its message names the row's run, experiment, key …,
+    and its ``run_id`` the run (so ``--on-error skip`` can leave out only that run)."""
     found = batch.slice(row, 1).to_pylist()[0]
-    return ", ".join(
+    naming = ", ".join(
         f"{name} {str(found[name])[:200]!r}" for name in _NAMING if name in found and name != column
     )
+    run = found.get("run_uuid") if table in RUN_TABLES else None
+    return SourceFormatError(f"{table}.{column} of {naming}: {problem}", run_id=run)
 
 
 def check_lengths(table: str, batch: pa.RecordBatch) -> None:
@@ -64,10 +67,13 @@ def check_lengths(table: str, batch: pa.RecordBatch) -> None:
         if not pc.any(over).as_py():
             continue
         row = pc.index(over, True).as_py()
-        raise SourceFormatError(
-            f"{table}.{column} of {_naming(batch, row, column)}: {lengths[row].as_py():,} characters, "
-            f"over the {limit:,} the destination's column holds; shorten it at the source or leave "
-            "its unit out with --on-error skip"
+        raise _refused(
+            table,
+            column,
+            batch,
+            row,
+            f"{lengths[row].as_py():,} characters, over the {limit:,} the destination's column "
+            "holds; shorten it at the source or leave its run out with --on-error skip",
         )
 
 
@@ -81,8 +87,11 @@ def check_no_nul(table: str, batch: pa.RecordBatch) -> None:
         if not pc.any(found).as_py():
             continue
         row = pc.index(found, True).as_py()
-        raise SourceFormatError(
-            f"{table}.{field.name} of {_naming(batch, row, field.name)}: holds a NUL character "
-            "(\\x00), which the destination cannot store; remove it at the source or leave its "
-            "unit out with --on-error skip"
+        raise _refused(
+            table,
+            field.name,
+            batch,
+            row,
+            "holds a NUL character (\\x00), which the destination cannot store; remove it at the "
+            "source or leave its run out with --on-error skip",
         )

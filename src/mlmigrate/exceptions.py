@@ -72,15 +72,39 @@ class StoreError(MigrationError):
 
 
 class SourceFormatError(StoreError):
-    """A source object is malformed; the message names the file (and line)."""
+    """A source object is malformed; the message names the file (and line), and ``run_id``
+    the run it belongs to, when it belongs to one (``--on-error skip`` then leaves out only
+    that run)."""
 
-    def __init__(self, message: str, *, path: str | None = None, line: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        run_id: str | None = None,
+    ):
         location = ""
         if path is not None:
             location = f"{path}:{line}: " if line is not None else f"{path}: "
         super().__init__(f"{location}{message}")
+        self.reason = message
         self.path = path
         self.line = line
+        self.run_id = run_id
+
+    def __reduce__(self) -> tuple[Any, ...]:  # keeps path, line and run across processes
+        return (
+            _source_format_error,
+            (self.reason, self.path, self.line, self.run_id),
+            {"migration_id": self.migration_id, "report": self.report},
+        )
+
+
+def _source_format_error(
+    reason: str, path: str | None, line: int | None, run_id: str | None
+) -> SourceFormatError:
+    return SourceFormatError(reason, path=path, line=line, run_id=run_id)
 
 
 class SchemaError(StoreError):

@@ -54,6 +54,9 @@ REGISTERED_MODEL = "registered_model"
 #: the unit of every MLflow SQL table outside the canonical model (only SQL stores have them)
 GLOBAL = "global"
 
+#: the tables whose rows belong to one run, by their ``run_uuid``
+RUN_TABLES = ("runs", "params", "tags", "metrics", "latest_metrics")
+
 #: Tables in the order parents come before children (foreign keys).
 TABLES: dict[str, TableSpec] = {
     spec.name: spec

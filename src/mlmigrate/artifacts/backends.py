@@ -3,7 +3,7 @@ google-cloud-storage for GCS (obstore's GCS client writes through the XML API, w
 neither GCS emulator serves, so it could not be tested; the JSON API client can).
 
 Drivers are imported lazily, inside the backend that needs them. Native errors are
-translated once here into the project's own errors, with credentials masked.
+translated once, by :mod:`mlmigrate.artifacts.errors`, with credentials masked.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from mlmigrate.artifacts.errors import OBJECT_STORE_ERRORS
 from mlmigrate.artifacts.locations import Location
-from mlmigrate.exceptions import StoreError, TransientStoreError, UsageError
-from mlmigrate.uris import mask
+from mlmigrate.exceptions import UsageError
 
 #: bytes per streamed chunk and per multipart part
 CHUNK = 8 * 1024 * 1024
@@ -71,17 +71,6 @@ def _info(meta: Any) -> ObjectInfo:
     return ObjectInfo(int(meta["size"]), str(meta.get("e_tag") or meta["last_modified"]))
 
 
-def _translate(exc: BaseException, what: str) -> StoreError:
-    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    if len(detail) > 300:  # obstore appends its whole debug tree; the first line says it
-        detail = detail[:300] + "…"
-    text = mask(f"{what}: {type(exc).__name__}: {detail}")
-    name = type(exc).__name__
-    if isinstance(exc, ConnectionError | TimeoutError) or name in ("ServiceUnavailable", "TooManyRequests"):
-        return TransientStoreError(text)
-    return StoreError(text)
-
-
 class ObstoreBackend:
     """Local files, S3 and Azure through obstore."""
 
@@ -92,62 +81,49 @@ class ObstoreBackend:
     def list(self, prefix: str) -> Iterator[tuple[str, ObjectInfo]]:
         import obstore
 
-        try:
+        with OBJECT_STORE_ERRORS.around(f"cannot list {self._label}/{prefix}"):
             for chunk in obstore.list(self._store, prefix=prefix or None, chunk_size=1000):
                 for meta in chunk:
                     yield meta["path"], _info(meta)
-        except Exception as exc:
-            raise _translate(exc, f"cannot list {self._label}/{prefix}") from exc
 
     def head(self, key: str) -> ObjectInfo | None:
         import obstore
         from obstore.exceptions import NotFoundError
 
-        try:
-            meta = obstore.head(self._store, key)
-        except (NotFoundError, FileNotFoundError):
-            return None
-        except Exception as exc:
-            raise _translate(exc, f"cannot read {self._label}/{key}") from exc
+        with OBJECT_STORE_ERRORS.around(f"cannot read {self._label}/{key}"):
+            try:
+                meta = obstore.head(self._store, key)
+            except (NotFoundError, FileNotFoundError):
+                return None
         return _info(meta)
 
     def read(self, key: str) -> Iterator[bytes]:
         import obstore
 
-        try:
+        with OBJECT_STORE_ERRORS.around(f"cannot read {self._label}/{key}"):
             yield from obstore.get(self._store, key).stream(min_chunk_size=CHUNK)
-        except Exception as exc:
-            raise _translate(exc, f"cannot read {self._label}/{key}") from exc
 
     def read_all(self, key: str) -> bytes:
         import obstore
 
-        try:
+        with OBJECT_STORE_ERRORS.around(f"cannot read {self._label}/{key}"):
             return bytes(obstore.get(self._store, key).bytes())
-        except Exception as exc:
-            raise _translate(exc, f"cannot read {self._label}/{key}") from exc
 
     def write(self, key: str, chunks: Iterable[bytes], *, small: bool) -> str:
         import obstore
 
-        try:
+        with OBJECT_STORE_ERRORS.around(f"cannot write {self._label}/{key}"):
             if small:
                 result = obstore.put(self._store, key, b"".join(chunks), use_multipart=False)
             else:
                 result = obstore.put(self._store, key, iter(chunks), chunk_size=CHUNK, max_concurrency=8)
             return str(result.get("e_tag") or "")
-        except StoreError:
-            raise
-        except Exception as exc:
-            raise _translate(exc, f"cannot write {self._label}/{key}") from exc
 
     def copy(self, source_key: str, key: str) -> None:
         import obstore
 
-        try:
+        with OBJECT_STORE_ERRORS.around(f"cannot copy {self._label}/{source_key} to {key}"):
             obstore.copy(self._store, source_key, key)
-        except Exception as exc:
-            raise _translate(exc, f"cannot copy {self._label}/{source_key} to {key}") from exc
 
 
 class LocalBackend(ObstoreBackend):
@@ -155,19 +131,13 @@ class LocalBackend(ObstoreBackend):
     is faster than a round trip through obstore's runtime for many small files."""
 
     def read(self, key: str) -> Iterator[bytes]:
-        try:
-            with open("/" + key, "rb") as handle:
-                while chunk := handle.read(CHUNK):
-                    yield chunk
-        except OSError as exc:
-            raise _translate(exc, f"cannot read file:///{key}") from exc
+        with OBJECT_STORE_ERRORS.around(f"cannot read file:///{key}"), open("/" + key, "rb") as handle:
+            while chunk := handle.read(CHUNK):
+                yield chunk
 
     def read_all(self, key: str) -> bytes:
-        try:
-            with open("/" + key, "rb") as handle:
-                return handle.read()
-        except OSError as exc:
-            raise _translate(exc, f"cannot read file:///{key}") from exc
+        with OBJECT_STORE_ERRORS.around(f"cannot read file:///{key}"), open("/" + key, "rb") as handle:
+            return handle.read()
 
 
 class GcsBackend:
@@ -190,39 +160,33 @@ class GcsBackend:
         self._label = f"gs://{bucket}"
 
     def list(self, prefix: str) -> Iterator[tuple[str, ObjectInfo]]:
-        try:
+        with OBJECT_STORE_ERRORS.around(f"cannot list {self._label}/{prefix}"):
             exact = self._bucket.get_blob(prefix) if prefix else None
             if exact is not None:
                 yield exact.name, ObjectInfo(int(exact.size), f"{exact.generation}")
             for blob in self._bucket.client.list_blobs(self._bucket, prefix=f"{prefix}/" if prefix else None):
                 yield blob.name, ObjectInfo(int(blob.size), f"{blob.generation}")
-        except Exception as exc:
-            raise _translate(exc, f"cannot list {self._label}/{prefix}") from exc
 
     def head(self, key: str) -> ObjectInfo | None:
-        try:
+        with OBJECT_STORE_ERRORS.around(f"cannot read {self._label}/{key}"):
             blob = self._bucket.get_blob(key)
-        except Exception as exc:
-            raise _translate(exc, f"cannot read {self._label}/{key}") from exc
         return None if blob is None else ObjectInfo(int(blob.size), f"{blob.generation}")
 
     def read(self, key: str) -> Iterator[bytes]:
-        try:
-            with self._bucket.blob(key).open("rb", chunk_size=CHUNK) as handle:
-                while chunk := handle.read(CHUNK):
-                    yield chunk
-        except Exception as exc:
-            raise _translate(exc, f"cannot read {self._label}/{key}") from exc
+        with (
+            OBJECT_STORE_ERRORS.around(f"cannot read {self._label}/{key}"),
+            self._bucket.blob(key).open("rb", chunk_size=CHUNK) as handle,
+        ):
+            while chunk := handle.read(CHUNK):
+                yield chunk
 
     def read_all(self, key: str) -> bytes:
-        try:
+        with OBJECT_STORE_ERRORS.around(f"cannot read {self._label}/{key}"):
             return bytes(self._bucket.blob(key).download_as_bytes())
-        except Exception as exc:
-            raise _translate(exc, f"cannot read {self._label}/{key}") from exc
 
     def write(self, key: str, chunks: Iterable[bytes], *, small: bool) -> str:
         blob = self._bucket.blob(key)
-        try:
+        with OBJECT_STORE_ERRORS.around(f"cannot write {self._label}/{key}"):
             if small:
                 blob.upload_from_string(b"".join(chunks), content_type="application/octet-stream")
                 return f"{blob.generation}"
@@ -231,16 +195,10 @@ class GcsBackend:
                     handle.write(chunk)
             blob.reload()
             return f"{blob.generation}"
-        except StoreError:
-            raise
-        except Exception as exc:
-            raise _translate(exc, f"cannot write {self._label}/{key}") from exc
 
     def copy(self, source_key: str, key: str) -> None:
-        try:
+        with OBJECT_STORE_ERRORS.around(f"cannot copy {self._label}/{source_key} to {key}"):
             self._bucket.copy_blob(self._bucket.blob(source_key), self._bucket, key)
-        except Exception as exc:
-            raise _translate(exc, f"cannot copy {self._label}/{source_key} to {key}") from exc
 
 
 def _profile_credentials() -> Any:
@@ -273,7 +231,7 @@ def _open(location: Location, endpoints: Endpoints) -> Backend:
         from obstore.store import AzureStore, LocalStore, S3Store
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise UsageError("artifacts need obstore: pip install 'mlmigrate[artifacts]'") from exc
-    try:
+    with OBJECT_STORE_ERRORS.around(f"cannot open {location.service} store {location.container!r}"):
         if location.service == "file":
             return LocalBackend(LocalStore("/"), "file://")
         if location.service == "s3":
@@ -294,10 +252,6 @@ def _open(location: Location, endpoints: Endpoints) -> Backend:
         if urlsplit(settings.get("endpoint", "")).scheme == "http":
             settings["client_options"] = {"allow_http": True}  # type: ignore[assignment]
         return ObstoreBackend(AzureStore(location.container, **settings), f"az://{location.container}")
-    except UsageError:
-        raise
-    except Exception as exc:
-        raise _translate(exc, f"cannot open {location.service} store {location.container!r}") from exc
 
 
 class Backends:

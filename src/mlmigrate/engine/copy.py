@@ -243,6 +243,9 @@ class Migration:
         report.conflicts = list(journaled.get("resolutions", []))
         report.units_total = len(records)
         report.units_done = sum(r.state in (DONE, PRESENT) for r in records)
+        report.rejected_runs = journal.rejected_runs(migration_id)  # a malformed run stays out
+        if report.rejected_runs:
+            report.rejects_file = str(journal.rejects_file(migration_id))
         report.remapped = {
             r.source_id: r.dest_id
             for r in records
@@ -326,7 +329,7 @@ class Migration:
                 self.journal, self.migration_id, destination, self.listener, self._verifier
             )
             report.verify = result.as_dict()
-        report.status = "failed" if report.failed_units else ("partial" if report.skipped_units else DONE)
+        report.status = "failed" if report.failed_units else ("partial" if report.partial else DONE)
         if report.verify and not report.verify["ok"]:
             report.status = "verify-mismatch"
         state = report.status if report.status != "verify-mismatch" else "failed"

@@ -210,6 +210,47 @@ class Journal:
         os.replace(partial, path)
         return path
 
+    def rejects_file(self, migration_id: str) -> Path:
+        """The file that names what a migration left out as malformed, one JSON object a line."""
+        return self.state_dir / f"{migration_id}.rejects.jsonl"
+
+    def add_reject(self, migration_id: str, entry: dict[str, str]) -> Path:
+        """Append ``entry`` (unit, label, run, error; credentials masked) to the rejects file."""
+        path = self.rejects_file(migration_id)
+        line = json.dumps({key: mask(value) for key, value in entry.items()}, ensure_ascii=False)
+        try:
+            with open(path, "a", encoding="utf-8") as rejects:
+                rejects.write(line + "\n")
+        except OSError as exc:
+            raise JournalError(f"cannot write the rejects file {path}: {exc.strerror}") from exc
+        return path
+
+    def rejected_runs(self, migration_id: str) -> list[dict[str, str]]:
+        """The runs a migration left out as malformed, as its rejects file names them."""
+        path = self.rejects_file(migration_id)
+        if not path.exists():
+            return []
+        entries = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+        return [entry for entry in entries if "run" in entry]
+
+    def reject_run(
+        self, migration_id: str, unit_id: str, shaping: dict[str, Any], entry: dict[str, str]
+    ) -> Path:
+        """Record that a unit now leaves out a malformed run: its new ``shaping`` (so a resume,
+        verify and rollback leave the run out too) and ``entry`` in the rejects file."""
+        with self._locked(transaction=True) as connection:
+            row = connection.execute(
+                "SELECT options FROM migrations WHERE migration_id = ?", (migration_id,)
+            ).fetchone()
+            options = json.loads(row[0] or "{}") if row else {}
+            kept = {key: value for key, value in shaping.items() if key != "skip_runs"}  # kept once
+            options.setdefault("shaping", {})[unit_id] = kept
+            connection.execute(
+                "UPDATE migrations SET options = ? WHERE migration_id = ?",
+                (json.dumps(options), migration_id),
+            )
+        return self.add_reject(migration_id, entry)
+
     def options(self, migration_id: str) -> dict[str, Any]:
         """The options a migration was planned with (policy, shaping of its units)."""
         rows = self._execute("SELECT options FROM migrations WHERE migration_id = ?", (migration_id,))

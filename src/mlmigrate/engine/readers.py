@@ -32,7 +32,7 @@ from mlmigrate.column_limits import check_lengths, check_no_nul
 from mlmigrate.digest import Digest
 from mlmigrate.engine.helper_process import main_left_out, start_helper
 from mlmigrate.engine.prefetch import prefetch
-from mlmigrate.engine.transform import Scope, Shaping, for_destination
+from mlmigrate.engine.transform import Scope, Shaping, for_destination, reading
 from mlmigrate.exceptions import MigrationError
 from mlmigrate.stores.base import BatchStream, SourceStore, Unit
 
@@ -79,7 +79,7 @@ class UnitTask:
 def read_shaped(source: SourceStore, task: UnitTask, result: UnitResult) -> BatchStream:
     """A unit's batches shaped for the destination, digested into ``result`` as they pass."""
     stream = for_destination(
-        source.read_unit(task.unit),
+        source.read_unit(reading(task.unit, task.shaping)),
         unit_kind=task.unit.kind,
         dest_id=task.dest_id,
         collapsed=result.collapsed,

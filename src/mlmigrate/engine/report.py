@@ -12,6 +12,7 @@ from mlmigrate.uris import mask
 NOT_HELD = "not held by the destination"
 KEPT_FROM_DESTINATION = "the destination's own kept (merge)"
 ALREADY_PRESENT = "run already in the destination"
+REJECTED = "run malformed in the source (--on-error skip)"
 
 
 @dataclass
@@ -39,6 +40,10 @@ class Report:
     remapped: dict[str, str] = field(default_factory=dict)
     id_map_file: str | None = None
     skipped_units: list[dict[str, str]] = field(default_factory=list)
+    #: runs left out of their unit as malformed (``--on-error skip``): unit, label, run, error
+    rejected_runs: list[dict[str, str]] = field(default_factory=list)
+    #: the file naming every unit and run left out as malformed, one JSON object a line
+    rejects_file: str | None = None
     failed_units: list[dict[str, str]] = field(default_factory=list)
     collapsed: Counter[str] = field(default_factory=Counter)
     #: ±inf stored as ±max float, NaN as NULL, per table (a destination without them: MySQL)
@@ -71,6 +76,11 @@ class Report:
         return self.tables.setdefault(name, TableStats())
 
     @property
+    def partial(self) -> bool:
+        """Whether anything of the source was left out as malformed (units or runs)."""
+        return bool(self.skipped_units or self.rejected_runs)
+
+    @property
     def rows_written(self) -> int:
         """Rows written in this run, all tables."""
         return sum(stats.written for stats in self.tables.values())
@@ -91,6 +101,7 @@ class Report:
                 "done": self.units_done,
                 "this_run": self.units_this_run,
                 "skipped": len(self.skipped_units),
+                "runs_rejected": len(self.rejected_runs),
                 "failed": len(self.failed_units),
             },
             "tables": {
@@ -106,6 +117,8 @@ class Report:
             "experiment_id_map": dict(self.remapped),
             "experiment_id_map_file": self.id_map_file,
             "skipped_units": [{k: mask(v) for k, v in u.items()} for u in self.skipped_units],
+            "rejected_runs": [{k: mask(v) for k, v in u.items()} for u in self.rejected_runs],
+            "rejects_file": self.rejects_file,
             "failed_units": [{k: mask(v) for k, v in u.items()} for u in self.failed_units],
             "collapsed_duplicates": dict(self.collapsed),
             "floats_made_finite": dict(self.made_finite),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,16 +12,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mlmigrate.artifacts.rewrite import UriRewrite, references
-from mlmigrate.engine.report import ALREADY_PRESENT, KEPT_FROM_DESTINATION, NOT_HELD
-from mlmigrate.stores.base import BatchStream
-from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL, TABLES
+from mlmigrate.engine.report import ALREADY_PRESENT, KEPT_FROM_DESTINATION, NOT_HELD, REJECTED
+from mlmigrate.stores.base import BatchStream, Unit
+from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL, RUN_TABLES, TABLES
 
 #: tables that describe the experiment or model itself: under merge the destination keeps its own
 _OWN_ROWS = {
     EXPERIMENT: ("experiments", "experiment_tags"),
     REGISTERED_MODEL: ("registered_models", "registered_model_tags", "registered_model_aliases"),
 }
-_RUN_TABLES = ("runs", "params", "tags", "metrics", "latest_metrics")
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class Shaping:
     held: frozenset[str] | None = None
     #: collapse exact duplicate metric points (a SQL key cannot hold them twice)
     collapse: bool = True
+    #: runs of the source found malformed and left out (``--on-error skip``)
+    rejected_runs: frozenset[str] = frozenset()
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form for the journal."""
@@ -49,6 +51,7 @@ class Shaping:
             "rename": self.rename,
             "held": None if self.held is None else sorted(self.held),
             "collapse": self.collapse,
+            "rejected_runs": sorted(self.rejected_runs),
         }
 
     @classmethod
@@ -62,7 +65,19 @@ class Shaping:
             rename=data.get("rename"),
             held=None if held is None else frozenset(held),
             collapse=bool(data.get("collapse", True)),
+            rejected_runs=frozenset(data.get("rejected_runs") or ()),
         )
+
+    def rejecting(self, run_id: str) -> Shaping:
+        """This shaping, with ``run_id`` left out as malformed too."""
+        return dataclasses.replace(self, rejected_runs=self.rejected_runs | {run_id})
+
+
+def reading(unit: Unit, shaping: Shaping) -> Unit:
+    """``unit`` as the source is asked for it: without the runs the shaping rejected."""
+    if not shaping.rejected_runs:
+        return unit
+    return dataclasses.replace(unit, leave_out=shaping.rejected_runs)
 
 
 @dataclass
@@ -106,7 +121,7 @@ class Scope:
     def compares(table: str) -> bool:
         """Whether a merged unit's rows of ``table`` can be told apart from the destination's."""
         return (
-            table in _RUN_TABLES
+            table in RUN_TABLES
             or table.startswith("logged_model")
             or table in ("trace_info", "trace_tags", "trace_request_metadata", "assessments")
             or table in ("model_versions", "model_version_tags")
@@ -116,7 +131,7 @@ class Scope:
         """The rows of ``batch`` that belong to this scope; None for tables a merged unit does
         not compare (the destination's own experiment/model rows, datasets and inputs, which
         are shared with the destination's other runs)."""
-        if table in _RUN_TABLES:
+        if table in RUN_TABLES:
             column, ids = "run_uuid", self.runs
         elif table.startswith("logged_model"):
             column, ids = "model_id", self.models
@@ -239,6 +254,8 @@ def for_destination(
     experiment = int(dest_id) if unit_kind == EXPERIMENT else None
     skip_inputs: set[str] = set()
     skip_runs = pa.array(sorted(shaping.skip_runs), pa.string()) if shaping.skip_runs else None
+    rejected = pa.array(sorted(shaping.rejected_runs), pa.string()) if shaping.rejected_runs else None
+    rejected_inputs: set[str] = set()
     for table, batch in stream:
         if shaping.held is not None and table not in shaping.held:
             _leave_out(left_out, NOT_HELD, table, batch.num_rows)
@@ -258,6 +275,10 @@ def for_destination(
             before = batch.num_rows
             batch, skip_inputs = _without_runs(table, batch, skip_runs, skip_inputs)
             _leave_out(left_out, ALREADY_PRESENT, table, before - batch.num_rows)
+        if rejected is not None:
+            before = batch.num_rows
+            batch, rejected_inputs = _without_runs(table, batch, rejected, rejected_inputs)
+            _leave_out(left_out, REJECTED, table, before - batch.num_rows)
         if artifacts is not None:
             artifacts += references(table, batch)
         if rewrite:
@@ -293,7 +314,7 @@ def _without_runs(
     table: str, batch: pa.RecordBatch, runs: pa.Array, skip_inputs: set[str]
 ) -> tuple[pa.RecordBatch, set[str]]:
     """``batch`` without the rows of ``runs`` (and of their inputs, remembered for input tags)."""
-    if table in _RUN_TABLES:
+    if table in RUN_TABLES:
         return batch.filter(pc.invert(pc.is_in(batch.column("run_uuid"), runs))), skip_inputs
     if table == "inputs":
         owner = pc.if_else(

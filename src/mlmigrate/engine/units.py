@@ -21,7 +21,7 @@ from mlmigrate.engine.verify import BackgroundVerifier
 from mlmigrate.events import Event, Listener
 from mlmigrate.exceptions import Interrupted, MigrationError, SourceFormatError, TransientStoreError
 from mlmigrate.stores.base import BatchStream, DestinationStore, SourceStore, Unit
-from mlmigrate.tables import GLOBAL
+from mlmigrate.tables import EXPERIMENT, GLOBAL
 
 
 def holds_unit(destination: DestinationStore, unit_kind: str) -> bool:
@@ -124,6 +124,7 @@ class UnitRunner:
         entry = {"unit": record.unit_id, "label": record.label, "error": str(error)}
         if isinstance(error, SourceFormatError) and self.on_error == "skip":
             self.journal.mark(self.migration_id, record.unit_id, SKIPPED, error=str(error))
+            self.report.rejects_file = str(self.journal.add_reject(self.migration_id, entry))
             self.report.skipped_units.append(entry)
             self.listener(Event("unit_skipped", entry))
             return None
@@ -183,11 +184,39 @@ class UnitRunner:
             text = f"{record.label}: retrying in {pause:g} s (attempt {number + 1}) after: {error}"
             self.listener(Event("message", {"text": text, "unit": record.unit_id, "attempt": number}))
 
-        try:
-            return self.retry.run(attempt, stop=self.stop, on_retry=retrying)
-        except BaseException:
-            self._count(rows, errors=True)
-            raise
+        while True:
+            try:
+                return self.retry.run(attempt, stop=self.stop, on_retry=retrying)
+            except SourceFormatError as error:
+                if not self._rejectable(record, error):
+                    self._count(rows, errors=True)
+                    raise
+                self._count(rows, errors=False)  # the unit is read again without the run
+                self._reject(record, error)
+            except BaseException:
+                self._count(rows, errors=True)
+                raise
+
+    def _rejectable(self, record: UnitRecord, error: SourceFormatError) -> bool:
+        """Whether ``--on-error skip`` can leave out only the run the error belongs to."""
+        if self.on_error != "skip" or error.run_id is None or record.kind != EXPERIMENT:
+            return False
+        current = self.shapings.get(record.unit_id)
+        return current is None or error.run_id not in current.rejected_runs
+
+    def _reject(self, record: UnitRecord, error: SourceFormatError) -> None:
+        """Leave a malformed run out of its unit, in the journal, the report and the rejects file."""
+        assert error.run_id is not None
+        current = self.shapings.get(record.unit_id) or base_shaping(self.destination)
+        shaping = current.rejecting(error.run_id)
+        self.shapings[record.unit_id] = shaping
+        entry = {"unit": record.unit_id, "label": record.label, "run": error.run_id, "error": str(error)}
+        path = self.journal.reject_run(self.migration_id, record.unit_id, shaping.as_dict(), entry)
+        with self.lock:
+            self.report.rejected_runs.append(entry)
+            self.report.rejects_file = str(path)
+        text = f"{record.label}: run {error.run_id} left out (--on-error skip): {error}"
+        self.listener(Event("message", {"text": text, **entry}))
 
     def _count(self, rows: Counter[str], *, errors: bool) -> None:
         """Rows of a failed attempt: errors of the table when the unit failed for good, else

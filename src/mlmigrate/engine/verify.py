@@ -15,7 +15,7 @@ from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.digest import Digest
 from mlmigrate.engine.helper_process import main_left_out, start_helper
 from mlmigrate.engine.retry import RetryPolicy
-from mlmigrate.engine.transform import Scope, Shaping, for_destination
+from mlmigrate.engine.transform import Scope, Shaping, for_destination, reading
 from mlmigrate.stores.base import BatchStream, DestinationStore, SourceStore, Unit
 
 
@@ -78,7 +78,7 @@ def source_digests(
     the locations it references."""
     return digest_stream(
         for_destination(
-            source.read_unit(unit),
+            source.read_unit(reading(unit, shaping or Shaping())),
             unit_kind=unit.kind,
             dest_id=dest_id,
             collapsed=Counter(),

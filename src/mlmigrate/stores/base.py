@@ -32,6 +32,9 @@ class Unit:
     kind: str
     source_id: str
     label: str = ""
+    #: runs a source may leave unread (rejected as malformed by ``--on-error skip``); the
+    #: engine leaves them out of whatever is read all the same
+    leave_out: frozenset[str] = field(default=frozenset(), compare=False)
 
     @property
     def unit_id(self) -> str:

@@ -166,7 +166,7 @@ class FileStore(StoreBase):
         if unit.kind == REGISTERED_MODEL and not (self.root / "models" / unit.source_id).is_dir():
             return iter(())
         if unit.kind == EXPERIMENT:
-            return experiment_batches(self._experiment_dir(unit.source_id), unit.source_id)
+            return experiment_batches(self._experiment_dir(unit.source_id), unit.source_id, unit.leave_out)
         return registered_model_batches(self.root / "models" / unit.source_id)
 
     def is_empty(self) -> bool:

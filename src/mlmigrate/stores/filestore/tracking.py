@@ -79,8 +79,8 @@ def _str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def experiment_batches(exp_dir: Path, exp_id: str) -> BatchStream:
-    """Everything under one experiment folder, parents first."""
+def experiment_batches(exp_dir: Path, exp_id: str, leave_out: frozenset[str] = frozenset()) -> BatchStream:
+    """Everything under one experiment folder, parents first, without the runs in ``leave_out``."""
     meta_path = exp_dir / "meta.yaml"
     if not is_id(exp_id):
         raise SourceFormatError(
@@ -123,7 +123,7 @@ def experiment_batches(exp_dir: Path, exp_id: str) -> BatchStream:
     datasets = _dataset_uuids(exp_dir, exp_id)
     yield from _dataset_batches(exp_dir, exp_id, datasets)
 
-    run_names = [name for name in subfolders(exp_dir) if name not in RESERVED]
+    run_names = [name for name in subfolders(exp_dir) if name not in RESERVED and name not in leave_out]
     yield from _run_batches(exp_dir, exp_id, run_names, datasets)
 
     yield from _logged_model_batches(exp_dir, exp_id)
@@ -167,15 +167,32 @@ def _dataset_batches(exp_dir: Path, exp_id: str, datasets: dict[str, dict[str, A
 def _run_batches(
     exp_dir: Path, exp_id: str, run_names: list[str], datasets: dict[str, dict[str, Any]]
 ) -> BatchStream:
-    """Runs with their params, tags, metrics and inputs, a chunk of runs at a time."""
+    """Runs with their params, tags, metrics and inputs, a chunk of runs at a time. A malformed
+    file names the run it belongs to (:attr:`SourceFormatError.run_id`)."""
     chunk = _RunChunk()
     for name in run_names:
-        chunk.add(exp_dir, exp_id, name, datasets)
+        try:
+            chunk.add(exp_dir, exp_id, name, datasets)
+        except SourceFormatError as exc:
+            exc.run_id = exc.run_id or name
+            raise
         if chunk.run_count >= MAX_RUNS_PER_BATCH or chunk.metric_chars >= METRIC_CHARS_PER_BATCH:
-            yield from chunk.batches()
+            yield from _owned(chunk.batches(), exp_dir)
             chunk = _RunChunk()
     if chunk.run_count:
-        yield from chunk.batches()
+        yield from _owned(chunk.batches(), exp_dir)
+
+
+def _owned(stream: BatchStream, exp_dir: Path) -> BatchStream:
+    """``stream``, its malformed files (metric lines, parsed a chunk of runs at once) naming the
+    run folder they lie in."""
+    try:
+        yield from stream
+    except SourceFormatError as exc:
+        path = Path(exc.path) if exc.path is not None else None
+        if exc.run_id is None and path is not None and path.is_relative_to(exp_dir):
+            exc.run_id = path.relative_to(exp_dir).parts[0]
+        raise
 
 
 class _RunChunk:

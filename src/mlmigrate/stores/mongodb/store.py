@@ -9,10 +9,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from mlmigrate.exceptions import (
-    ConflictError,
-    MigrationError,
     StoreError,
-    TransientStoreError,
     UsageError,
 )
 from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, StoreBase, Unit, unsupported
@@ -23,9 +20,10 @@ from mlmigrate.stores.mongodb.documents import (
     model_metric_upserts,
     registered_model_documents,
 )
+from mlmigrate.stores.mongodb.errors import MongoErrors
 from mlmigrate.stores.mongodb.layout import EXTRA, canonical_experiment_id
 from mlmigrate.stores.mongodb.reading import chunks, read_experiment, read_registered_model
-from mlmigrate.stores.mongodb.retry import RetryPolicy, WriteStats, is_throttled, write_in_batches
+from mlmigrate.stores.mongodb.retry import RetryPolicy, WriteStats, write_in_batches
 from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL, TABLES
 from mlmigrate.uris import mask
 
@@ -67,6 +65,7 @@ class MongoStore(StoreBase):
             kind="a MongoDB database",
         )
         self._client: Any = None
+        self._errors = MongoErrors(self.display_uri)
 
     @property
     def db(self) -> Any:
@@ -78,51 +77,21 @@ class MongoStore(StoreBase):
                 raise UsageError(
                     "the driver for mongodb stores is missing; pip install 'mlmigrate[mongodb]'"
                 ) from exc
-            try:
+            with self._errors.around("connecting"):
                 self._client = pymongo.MongoClient(self.uri, appname="mlmigrate", tz_aware=False)
-            except Exception as exc:
-                raise self._translate(exc, "connecting") from exc
         return self._client[self.database_name]
-
-    def _translate(self, exc: BaseException, doing: str) -> MigrationError:
-        """One mlmigrate error for a pymongo error: transient, conflict or plain store error."""
-        if isinstance(exc, MigrationError):
-            return exc
-        from pymongo import errors
-
-        text = mask(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)[:500]
-        where = f"{doing} on {self.display_uri}"
-        if isinstance(exc, errors.ConnectionFailure | errors.ExecutionTimeout | errors.WTimeoutError):
-            return TransientStoreError(f"{where}: {text}")
-        if is_throttled(exc):
-            return TransientStoreError(f"{where}: throttled by the server: {text}")
-        duplicate = isinstance(exc, errors.DuplicateKeyError) or (
-            isinstance(exc, errors.BulkWriteError)
-            and any(e.get("code") == 11000 for e in exc.details.get("writeErrors", []))
-        )
-        if duplicate:
-            return ConflictError(
-                f"{where}: the destination already holds a document with the same unique key "
-                "(owned by another experiment or model); resolve it and run the copy again",
-                [text],
-            )
-        if isinstance(exc, errors.ConfigurationError | errors.InvalidURI):
-            return UsageError(f"{where}: {text}")
-        return StoreError(f"{where}: {text}")
 
     # -- destination ------------------------------------------------------------------------
 
     def is_empty(self) -> bool:
         """Whether the database holds no collection yet."""
-        try:
+        with self._errors.around("connecting"):
             return not self.db.list_collection_names()
-        except Exception as exc:
-            raise self._translate(exc, "connecting") from exc
 
     def prepare(self) -> None:
         """Create the plugin's indexes (same names and keys; existing ones are left alone)."""
         _import_mlflow_mappings()
-        try:
+        with self._errors.around("creating indexes"):
             # nx-27017 (a SQLite-backed wire-protocol server used in tests) cannot insert into a
             # collection with ``_id`` inside a compound index; MongoDB and Cosmos DB can
             build = self.db.client.admin.command("buildInfo")
@@ -139,14 +108,12 @@ class MongoStore(StoreBase):
                         logger.warning("%s: index %s skipped on this server", self.display_uri, name)
                         continue
                     self.db[collection].create_index(keys, name=name, unique=unique)
-        except Exception as exc:
-            raise self._translate(exc, "creating indexes") from exc
 
     def existing(self, *, run_ids: Iterable[str] = ()) -> ExistingObjects:
         """Experiments, registered models and the given run ids already in the database."""
         found = ExistingObjects()
         db = self.db
-        try:
+        with self._errors.around("reading what the destination holds"):
             for document in db[layout.EXPERIMENTS].find({}, {"name": 1}):
                 number = canonical_experiment_id(document["_id"])
                 if number is None:
@@ -165,8 +132,6 @@ class MongoStore(StoreBase):
                 found.run_ids.update(
                     d["_id"] for d in db[layout.RUNS].find({"_id": {"$in": chunk}}, {"_id": 1})
                 )
-        except Exception as exc:
-            raise self._translate(exc, "reading what the destination holds") from exc
         return found
 
     def _insert(self, collection: str, documents: list[dict[str, Any]]) -> None:
@@ -212,7 +177,7 @@ class MongoStore(StoreBase):
             raise unsupported(self.capabilities, "merge", "merge into an experiment or model it holds")
         current = "clearing"
         written: dict[str, int] = {}
-        try:
+        with self._errors.around(f"writing {current} of {unit.unit_id}"):
             if unit.kind == EXPERIMENT:
                 self._clear_experiment(dest_id)
                 gathered = ExperimentDocuments(dest_id)
@@ -252,23 +217,15 @@ class MongoStore(StoreBase):
                     self._insert(layout.MODEL_VERSIONS, versions)
             else:
                 raise StoreError(f"{self.display_uri}: unknown unit kind {unit.kind!r}")
-        except MigrationError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc, f"writing {current} of {unit.unit_id}") from exc
         return written
 
     def delete_unit(self, unit: Unit) -> None:
         """Remove every document of ``unit`` (its destination id in ``unit.source_id``)."""
-        try:
+        with self._errors.around(f"deleting {unit.unit_id}"):
             if unit.kind == EXPERIMENT:
                 self._clear_experiment(unit.source_id)
             else:
                 self._clear_registered_model(unit.source_id)
-        except MigrationError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc, f"deleting {unit.unit_id}") from exc
 
     def _clear_experiment(self, key: str) -> None:
         """Remove every document of experiment ``key`` (a resumed unit starts clean)."""
@@ -294,7 +251,7 @@ class MongoStore(StoreBase):
         and every model version whose registered model is missing (no foreign keys here)."""
         db = self.db
         problems: list[tuple[str, str]] = []
-        try:
+        with self._errors.around("checking references"):
             experiments = {str(i) for i in self._ids(layout.EXPERIMENTS, {})}
             for collection, table in (
                 (layout.RUNS, "runs"),
@@ -325,19 +282,15 @@ class MongoStore(StoreBase):
                             f"{count} version(s) of registered model _id {missing}, which is missing",
                         )
                     )
-        except Exception as exc:
-            raise self._translate(exc, "checking references") from exc
         return problems
 
     # -- source -----------------------------------------------------------------------------
 
     def units(self) -> list[Unit]:
         """Experiments by id, then registered models by name."""
-        try:
+        with self._errors.around("listing units"):
             experiments = list(self.db[layout.EXPERIMENTS].find({}, {"name": 1}))
             models = [d["name"] for d in self.db[layout.REGISTERED_MODELS].find({}, {"name": 1})]
-        except Exception as exc:
-            raise self._translate(exc, "listing units") from exc
         experiments.sort(key=lambda d: (len(str(d["_id"])), str(d["_id"])))
         return [Unit(EXPERIMENT, str(d["_id"]), d["name"]) for d in experiments] + [
             Unit(REGISTERED_MODEL, name, name) for name in sorted(models)
@@ -349,15 +302,11 @@ class MongoStore(StoreBase):
 
     def read_unit(self, unit: Unit) -> BatchStream:
         """All canonical rows of one unit, table by table."""
-        try:
+        with self._errors.around(f"reading {unit.unit_id}"):
             if unit.kind == EXPERIMENT:
                 yield from read_experiment(self.db, unit.source_id)
             else:
                 yield from read_registered_model(self.db, unit.source_id)
-        except MigrationError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc, f"reading {unit.unit_id}") from exc
 
     def close(self) -> None:
         """Close the client's connections."""

@@ -52,6 +52,13 @@ class PostgresBulk:
         self.snapshot_id = str(self._pinned.execute("SELECT pg_export_snapshot()").fetchone()[0])
         return self.snapshot_id
 
+    def adopt(self, token: str) -> None:
+        """Read the snapshot another process exported (:meth:`pin`)."""
+        self.snapshot_id = token
+
+    def read_committed(self) -> None:
+        """Nothing: COPY reads are as fast inside a snapshot as outside."""
+
     def close(self) -> None:
         """End the exporting transaction, if any, and close the idle connections."""
         self._idle.close()
@@ -139,10 +146,11 @@ class SqliteBulk:
 
     def __init__(self, path: Path):
         self.path = path
+        self._pinned_folder: Path | None = None  # the private copy this object made
 
     def pin(self) -> str:
         """Copy the database as it is now (SQLite's online backup, one step under a read lock)
-        into a private file that later reads use; return its path."""
+        into a private file that later reads use (:meth:`close` removes it); return its path."""
         import tempfile
 
         folder = tempfile.mkdtemp(prefix="mlmigrate-snapshot-")
@@ -155,7 +163,24 @@ class SqliteBulk:
         finally:
             source.close()
             target.close()
+        self._pinned_folder = Path(folder)
+        self.adopt(str(copy))
         return str(copy)
+
+    def adopt(self, token: str) -> None:
+        """Read the private copy :meth:`pin` made (in this process or another)."""
+        self.path = Path(token)
+
+    def read_committed(self) -> None:
+        """Nothing: there is one way to read SQLite."""
+
+    def close(self) -> None:
+        """Remove the private copy this object made, if any."""
+        if self._pinned_folder is not None:
+            import shutil
+
+            shutil.rmtree(self._pinned_folder, ignore_errors=True)
+            self._pinned_folder = None
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
@@ -184,7 +209,7 @@ class SqliteBulk:
     def execute(self, connection: Any, sql: str, unit: int | str) -> None:
         """Run a statement with its ``:unit`` parameter."""
         with connection.cursor() as cursor:
-            cursor.execute(sql, (unit,))
+            cursor.execute(sql, (unit,) if ":unit" in sql else None)
 
     def insert(self, connection: Any, table: str, batch: pa.RecordBatch) -> None:
         """Append ``batch`` to ``table``."""

@@ -15,13 +15,14 @@ holds (same name and digest) is kept and the unit's inputs point at it.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mlmigrate.stores.sql.bulk import PostgresBulk, quote
+from mlmigrate.stores.sql.bulk import quote
+from mlmigrate.stores.sql.dialects.base import Bulk
 
 _RUN_INPUTS = (
     "SELECT input_uuid FROM inputs WHERE (destination_type = 'RUN' AND destination_id IN ({ids})) "
@@ -29,36 +30,48 @@ _RUN_INPUTS = (
 )  # {ids}: a subquery of run ids
 
 
+#: ids per clearing statement
+ID_SLICE = 10_000
+
+
 class MergeWriter:
     """Per-batch clearing and dataset reuse for one merged unit, inside its transaction."""
 
-    def __init__(self, bulk: Any, connection: Any, unit: int | str, tables: set[str]):
+    def __init__(
+        self,
+        bulk: Bulk,
+        connection: Any,
+        unit: int | str,
+        tables: set[str],
+        *,
+        bind_ids: Callable[[list[str]], tuple[str, Any]],
+    ):
         self.bulk = bulk
         self.connection = connection
         self.unit = unit
         self.tables = tables
-        self.postgres = isinstance(bulk, PostgresBulk)
+        #: the dialect's way to put a list of ids in ``IN (…)`` (:meth:`Dialect.bind_ids`)
+        self.bind_ids = bind_ids
         self.dataset_ids: dict[str, str] = {}  # the unit's dataset uuid -> the one already there
 
-    def _ids_sql(self) -> str:
-        """A subquery of the ids bound to ``:unit``."""
-        return (
-            "SELECT unnest(CAST(:unit AS text[]))" if self.postgres else "SELECT value FROM json_each(:unit)"
-        )
-
     def _owned(self, table: str, column: str) -> str:
-        """Those of the bound ids that ``table`` holds in the merged experiment: an object of
-        the same id in another experiment is not touched (its insert then fails as a clash)."""
+        """Those of the bound ids (``{ids}``) that ``table`` holds in the merged experiment: an
+        object of the same id in another experiment is not touched (its insert then fails as a
+        clash)."""
         return (
             f"SELECT {column} FROM {quote(table)} WHERE experiment_id = {int(self.unit)} "
-            f"AND {column} IN ({self._ids_sql()})"
+            f"AND {column} IN ({{ids}})"
         )
 
     def _delete(self, statements: list[tuple[str, str]], ids: list[str]) -> None:
-        bound: Any = ids if self.postgres else json.dumps(ids)
-        for table, where in statements:
-            if table in self.tables:
-                self.bulk.execute(self.connection, f"DELETE FROM {quote(table)} WHERE {where}", bound)
+        """Run each ``DELETE … WHERE`` with ``{ids}`` standing for ``ids``, a slice at a time
+        (bounded statements where the ids are literals)."""
+        for start in range(0, len(ids), ID_SLICE):
+            fragment, bound = self.bind_ids(ids[start : start + ID_SLICE])
+            for table, where in statements:
+                if table in self.tables:
+                    sql = f"DELETE FROM {quote(table)} WHERE {where}".replace("{ids}", fragment)
+                    self.bulk.execute(self.connection, sql, bound)
 
     def prepare(self, table: str, batch: pa.RecordBatch) -> pa.RecordBatch:
         """Clear what ``batch`` brings (or adapt it to what is kept); return the rows to insert."""

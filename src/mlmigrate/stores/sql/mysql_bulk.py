@@ -149,13 +149,21 @@ class MysqlBulk:
         #: queries (before their unit is bound) that returned many rows: not counted again
         self._big_results: set[str] = set()
 
-    def pin(self) -> None:
+    def pin(self) -> str | None:
         """Hold one consistent snapshot for every later read of this object. MySQL cannot hand a
         snapshot to another session, so those reads share this one connection, one at a time."""
         self._pinned = self._connect()
         with self._pinned.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             cursor.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+        return None
+
+    def adopt(self, token: str) -> None:
+        """Nothing: MySQL hands no snapshot to another session (:meth:`pin` gives no token)."""
+
+    def read_committed(self) -> None:
+        """Read only committed rows that no longer change: big results may come through connectorx."""
+        self.committed_reads = True
 
     def close(self) -> None:
         """End the pinned snapshot, if any, and close the idle connections."""
@@ -196,10 +204,14 @@ class MysqlBulk:
             yield connection
             connection.rollback()
 
-    def execute(self, connection: Any, sql: str, unit: int | str) -> None:
-        """Run a statement with its ``:unit`` parameter."""
+    def execute(self, connection: Any, sql: str, unit: int | str | None) -> None:
+        """Run a statement with its ``:unit`` parameter, if it has one (without, its text is
+        sent as it is: a ``%`` in a literal stays)."""
         with connection.cursor() as cursor:
-            cursor.execute(sql.replace(":unit", "%(unit)s"), {"unit": unit})
+            if ":unit" in sql:
+                cursor.execute(sql.replace(":unit", "%(unit)s"), {"unit": unit})
+            else:
+                cursor.execute(sql)
 
     def insert(self, connection: Any, table: str, batch: pa.RecordBatch) -> None:
         """Append ``batch`` to ``table`` with one ``LOAD DATA LOCAL INFILE``."""

@@ -15,6 +15,7 @@ import logging
 import os
 import sqlite3
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,8 @@ def _migrated_sqlite_schema() -> dict[str, Any]:
     return {"revision": revision, "statements": statements, "seeds": seeds}
 
 
-def _create_sqlite_schema(engine: sqlalchemy.Engine) -> str:
+def create_sqlite_schema(engine: sqlalchemy.Engine) -> str:
+    """Create MLflow's head schema in an empty SQLite database from the recorded DDL."""
     template = sqlite_schema_template()
     connection = engine.raw_connection()
     try:
@@ -135,10 +137,13 @@ def _interrupted_initialisation(engine: sqlalchemy.Engine, tables: list[str]) ->
     return True
 
 
-def prepare_schema(engine: sqlalchemy.Engine, *, display_uri: str) -> str:
+def prepare_schema(
+    engine: sqlalchemy.Engine, *, display_uri: str, create_schema: Callable[[sqlalchemy.Engine], str]
+) -> str:
     """Make sure the database is at MLflow's schema head; return the revision.
 
-    An empty database is initialised with MLflow's migrations; a known older
+    An empty database gets ``create_schema`` (its dialect's: MLflow's migrations, or what they
+    were recorded to do); one that MLflow's schema creation left half-made is completed; a known older
     revision is upgraded the same way ``mlflow db upgrade`` would; an unknown
     revision (a newer MLflow, or not an MLflow database) is refused.
     """
@@ -152,19 +157,11 @@ def prepare_schema(engine: sqlalchemy.Engine, *, display_uri: str) -> str:
                 "schema revision (alembic_version): it is not an MLflow database"
             )
         logger.info("initialising MLflow schema %s in %s", head, display_uri)
-        if engine.dialect.name == "sqlite" and not tables:
-            created = _create_sqlite_schema(engine)
+        if not tables:
+            created = create_schema(engine)
             if created == head:
                 return created
-            raise SchemaError(f"cached SQLite schema is at {created!r}, MLflow's head is {head!r}")
-        if engine.dialect.name in ("mysql", "mariadb") and not tables:
-            from mlmigrate.stores.sql.mysql_schema import create_mysql_schema
-
-            return create_mysql_schema(engine)
-        if engine.dialect.name == "postgresql" and not tables:
-            from mlmigrate.stores.sql.postgres_schema import create_postgres_schema
-
-            return create_postgres_schema(engine)
+            raise SchemaError(f"the recorded MLflow schema is at {created!r}, MLflow's head is {head!r}")
         from mlflow.store.db.utils import _initialize_tables
 
         _initialize_tables(engine)

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 from collections.abc import Iterable
-from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import sqlalchemy
 
-from mlmigrate.exceptions import ConflictError, MigrationError, StoreError, TransientStoreError
+from mlmigrate.exceptions import ConflictError, StoreError
 from mlmigrate.global_tables import (
     GLOBAL_UNIT_ID,
     MIGRATION_SEEDS,
@@ -20,68 +16,18 @@ from mlmigrate.global_tables import (
     seed_batch,
     spec_of,
 )
-from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, Snapshot, StoreBase, Unit
-from mlmigrate.stores.kinds import scheme_of
-from mlmigrate.stores.sql import session_limits
-from mlmigrate.stores.sql.bulk import PostgresBulk, SqliteBulk, quote
+from mlmigrate.stores.base import BatchStream, ExistingObjects, StoreBase, Unit
+from mlmigrate.stores.sql.bulk import quote
+from mlmigrate.stores.sql.dialects import dialect_for
+from mlmigrate.stores.sql.errors import SqlErrors
 from mlmigrate.stores.sql.merge import MergeWriter
-from mlmigrate.stores.sql.mysql_bulk import LoadError, MysqlBulk, mysql_connection
 from mlmigrate.stores.sql.revisions import present_columns, select_list, unit_condition
 from mlmigrate.stores.sql.schema import current_revision, prepare_schema
 from mlmigrate.stores.sql.unit_rows import EXTRA_CLEAR, UNIT_ROWS
 from mlmigrate.tables import EXPERIMENT, GLOBAL, REGISTERED_MODEL, TableSpec, tables_of
-from mlmigrate.uris import mask, sqlite_path
+from mlmigrate.uris import mask
 
 logger = logging.getLogger(__name__)
-
-INT32_MAX = 2**31 - 1
-
-
-def _engine(uri: str) -> sqlalchemy.Engine:
-    """An engine for the store's own queries (catalogue, schema, small reads). SQLite opens no
-    pooled connection (the file's locks belong to whoever holds it); the servers keep a few
-    connections, and MySQL's reuse PyMySQL's default TLS context."""
-    if scheme_of(uri) == "sqlite":
-        return sqlalchemy.create_engine(_engine_url(uri), poolclass=sqlalchemy.NullPool)
-    url = sqlalchemy.make_url(_engine_url(uri))
-    extra = session_limits.connect_args(url) if scheme_of(uri) == "postgresql" else {}
-    engine = sqlalchemy.create_engine(
-        url, pool_size=2, max_overflow=8, pool_pre_ping=True, connect_args=extra
-    )
-    if scheme_of(uri) == "mysql":
-
-        def connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
-            return mysql_connection(*cargs, **cparams)
-
-        sqlalchemy.event.listen(engine, "do_connect", connect)
-    return engine
-
-
-def _engine_url(uri: str) -> str:
-    family = scheme_of(uri)
-    scheme, rest = uri.split("://", 1)
-    if family == "postgresql":
-        return "postgresql+psycopg://" + rest
-    if family == "mysql" and "+" not in scheme:
-        return "mysql+pymysql://" + rest
-    return uri
-
-
-def _class_names(exc: BaseException) -> set[str]:
-    return {cls.__name__ for cls in type(exc).__mro__}
-
-
-def _is_transient(exc: BaseException) -> bool:
-    """A lost connection or a busy database, from any driver (psycopg's AdminShutdown, for one,
-    is an OperationalError only through its base classes)."""
-    return bool(_class_names(exc) & {"OperationalError", "InterfaceError"})
-
-
-def _is_integrity_error(exc: BaseException) -> bool:
-    """A duplicate key or constraint violation, from any of the drivers."""
-    return bool(
-        _class_names(exc) & {"IntegrityError", "UniqueViolation"}
-    ) or "UNIQUE constraint failed" in str(exc)
 
 
 class SqlStore(StoreBase):
@@ -90,79 +36,42 @@ class SqlStore(StoreBase):
     def __init__(self, uri: str):
         self.uri = uri
         self.display_uri = mask(uri)
-        self.family = scheme_of(uri)
-        if self.family == "sqlite":
-            sqlite_path(uri)  # validates the URI
-            self._bulk: PostgresBulk | SqliteBulk | MysqlBulk = SqliteBulk(sqlite_path(uri))
-            self.capabilities = Capabilities(
-                snapshot=Snapshot.SHARED, nominal_rate=100_000, kind="a SQLite database"
-            )
-        elif self.family == "postgresql":
-            self._bulk = PostgresBulk(uri)
-            self.capabilities = Capabilities(
-                max_experiment_id=INT32_MAX,
-                writers=2,
-                snapshot=Snapshot.SHARED,
-                enforces_lengths=True,
-                holds_nul=False,
-                nominal_rate=50_000,
-                kind="a PostgreSQL database",
-            )
-        elif self.family == "mysql":
-            self._bulk = MysqlBulk(uri)
-            self.capabilities = Capabilities(
-                max_experiment_id=INT32_MAX,
-                writers=2,
-                holds_infinity=False,
-                snapshot=Snapshot.LOCAL,
-                enforces_lengths=True,
-                kind="a MySQL database",
-            )
-        else:  # pragma: no cover - the registry routes only these here
-            raise StoreError(f"unsupported SQL store {self.display_uri}")
+        self.dialect = dialect_for(uri)
+        self.family = self.dialect.family
+        self.capabilities = self.dialect.capabilities
+        self._bulk = self.dialect.bulk(uri)
         self._tables: set[str] | None = None
         self._columns: dict[str, set[str]] | None = None
-        self._snapshot_copy: Path | None = None
         #: whether this object made the schema in an empty database: then no unit has rows
         #: there but the ones it writes, and a unit's first write has nothing to clear
         self._schema_made_here = False
         self._written_units: set[tuple[str, str]] = set()
+        self._errors = SqlErrors(self.display_uri)
         try:
-            self.engine = _engine(uri)
+            self.engine = self.dialect.engine(uri)
         except Exception as exc:
             raise StoreError(f"cannot open {self.display_uri}: {mask(str(exc))}") from exc
 
-    def _translate(self, exc: Exception, doing: str) -> StoreError:
-        text = mask(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
-        if _is_transient(exc):
-            return TransientStoreError(f"{doing} on {self.display_uri}: {text}")
-        return StoreError(f"{doing} on {self.display_uri}: {text}")
-
     def prepare(self) -> None:
         """Create MLflow's schema in an empty database, or check (and upgrade) its revision."""
-        try:
-            if self.family == "sqlite":
-                sqlite_path(self.uri).parent.mkdir(parents=True, exist_ok=True)
+        with self._errors.around("preparing the schema"):
+            self.dialect.make_room(self.uri)
             empty = not self._table_names()
-            revision = prepare_schema(self.engine, display_uri=self.display_uri)
+            revision = prepare_schema(
+                self.engine, display_uri=self.display_uri, create_schema=self.dialect.create_schema
+            )
             self._schema_made_here = empty
             # the catalogue, read now: not by the read-back thread while units are written
             self._columns = present_columns(self.engine)
             self._tables = set(self._columns)
             logger.debug("%s: MLflow schema %s", self.display_uri, revision)
-        except MigrationError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc, "preparing the schema") from exc
 
     def _table_names(self) -> set[str]:
         """The database's tables (none for a SQLite file not made yet, which stays unmade)."""
-        if self.family == "sqlite" and not sqlite_path(self.uri).exists():
+        if not self.dialect.exists(self.uri):
             return set()
-        try:
+        with self._errors.around("connecting"):
             return set(sqlalchemy.inspect(self.engine).get_table_names())
-        except Exception as exc:
-            raise self._translate(exc, "connecting") from exc
 
     def is_empty(self) -> bool:
         """Whether the database holds no table at all (a new database)."""
@@ -174,74 +83,69 @@ class SqlStore(StoreBase):
         if "experiments" not in self._table_names():
             return found
         text = sqlalchemy.text
-        try:
-            with self.engine.connect() as connection:
-                for exp_id, name in connection.execute(text("SELECT experiment_id, name FROM experiments")):
-                    found.experiments[int(exp_id)] = name
-                    found.experiment_names[name] = int(exp_id)
-                busy = {
-                    row[0]
-                    for row in connection.execute(
-                        text(
-                            "SELECT experiment_id FROM runs UNION SELECT experiment_id FROM experiment_tags"
-                            " UNION SELECT experiment_id FROM trace_info"
-                            " UNION SELECT experiment_id FROM logged_models"
-                        )
+        with self._errors.around("reading what the destination holds"), self.engine.connect() as connection:
+            for exp_id, name in connection.execute(text("SELECT experiment_id, name FROM experiments")):
+                found.experiments[int(exp_id)] = name
+                found.experiment_names[name] = int(exp_id)
+            busy = {
+                row[0]
+                for row in connection.execute(
+                    text(
+                        "SELECT experiment_id FROM runs UNION SELECT experiment_id FROM experiment_tags"
+                        " UNION SELECT experiment_id FROM trace_info"
+                        " UNION SELECT experiment_id FROM logged_models"
                     )
-                }
-                found.empty_experiments = set(found.experiments) - {int(i) for i in busy if i is not None}
-                found.registered_models = {
-                    row[0] for row in connection.execute(text("SELECT name FROM registered_models"))
-                }
-                found.model_versions = {
-                    name: int(version or 0)
-                    for name, version in connection.execute(
-                        text("SELECT name, MAX(version) FROM model_versions GROUP BY name")
-                    )
-                }
-                ids = list(run_ids)
-                for start in range(0, len(ids), 500):
-                    chunk = ids[start : start + 500]
-                    rows = connection.execute(
-                        text("SELECT run_uuid FROM runs WHERE run_uuid IN :ids").bindparams(
-                            sqlalchemy.bindparam("ids", expanding=True)
-                        ),
-                        {"ids": chunk},
-                    )
-                    found.run_ids.update(row[0] for row in rows)
-        except Exception as exc:
-            raise self._translate(exc, "reading what the destination holds") from exc
+                )
+            }
+            found.empty_experiments = set(found.experiments) - {int(i) for i in busy if i is not None}
+            found.registered_models = {
+                row[0] for row in connection.execute(text("SELECT name FROM registered_models"))
+            }
+            found.model_versions = {
+                name: int(version or 0)
+                for name, version in connection.execute(
+                    text("SELECT name, MAX(version) FROM model_versions GROUP BY name")
+                )
+            }
+            ids = list(run_ids)
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                rows = connection.execute(
+                    text("SELECT run_uuid FROM runs WHERE run_uuid IN :ids").bindparams(
+                        sqlalchemy.bindparam("ids", expanding=True)
+                    ),
+                    {"ids": chunk},
+                )
+                found.run_ids.update(row[0] for row in rows)
         return found
 
     def _source_columns(self) -> dict[str, set[str]]:
         """The columns of every table of this database (an older MLflow revision has fewer)."""
         if self._columns is None:
-            try:
+            with self._errors.around("reading the schema"):
                 self._columns = present_columns(self.engine)
-            except Exception as exc:
-                raise self._translate(exc, "reading the schema") from exc
         return self._columns
 
     def units(self) -> list[Unit]:
         """Experiments by id, then registered models by name, then the global tables."""
         model_columns = self._source_columns().get("registered_models", set())
         model_rows = unit_condition("1 = 1 AND workspace = 'default'", model_columns)
-        try:
-            with self._bulk.snapshot() as connection:  # the pinned snapshot, when there is one
-                experiments = self._bulk.fetch(
-                    connection,
-                    "SELECT experiment_id, name FROM experiments ORDER BY experiment_id",
-                    "",
-                    pa.schema([("experiment_id", pa.int64()), ("name", pa.string())]),
-                ).to_pylist()
-                models = self._bulk.fetch(
-                    connection,
-                    f"SELECT name FROM registered_models WHERE {model_rows} ORDER BY name",
-                    "",
-                    pa.schema([("name", pa.string())]),
-                ).to_pylist()
-        except Exception as exc:
-            raise self._translate(exc, "listing experiments and models") from exc
+        with (
+            self._errors.around("listing experiments and models"),
+            self._bulk.snapshot() as connection,
+        ):  # the pinned snapshot, when there is one
+            experiments = self._bulk.fetch(
+                connection,
+                "SELECT experiment_id, name FROM experiments ORDER BY experiment_id",
+                "",
+                pa.schema([("experiment_id", pa.int64()), ("name", pa.string())]),
+            ).to_pylist()
+            models = self._bulk.fetch(
+                connection,
+                f"SELECT name FROM registered_models WHERE {model_rows} ORDER BY name",
+                "",
+                pa.schema([("name", pa.string())]),
+            ).to_pylist()
         return [
             *(Unit(EXPERIMENT, str(row["experiment_id"]), row["name"]) for row in experiments),
             *(Unit(REGISTERED_MODEL, row["name"], row["name"]) for row in models),
@@ -250,101 +154,70 @@ class SqlStore(StoreBase):
 
     def schema_revision(self) -> str | None:
         """The database's MLflow schema revision (None for a database without MLflow's tables)."""
-        if self.family == "sqlite" and not sqlite_path(self.uri).exists():
+        if not self.dialect.exists(self.uri):
             return None
-        try:
+        with self._errors.around("reading the schema revision"):
             return current_revision(self.engine)
-        except Exception as exc:
-            raise self._translate(exc, "reading the schema revision") from exc
 
     def write_problem(self) -> str | None:
         """Why this database could not be written (permissions), or None when it can."""
-        if self.family == "sqlite":
-            path = sqlite_path(self.uri).expanduser().resolve()
-            folder = path.parent
-            while not folder.exists():
-                folder = folder.parent
-            if path.exists() and not os.access(path, os.W_OK):
-                return f"{path} is not writable"
-            if not os.access(folder, os.W_OK):
-                return f"{folder} is not writable (SQLite writes its journal beside the database)"
-            return None
-        if self.family != "postgresql":
-            return None  # MySQL grants are not inspected: a missing right shows on the first write
-        if "experiments" in self._table_names():
-            sql = (
-                "SELECT bool_and(has_table_privilege(t, 'INSERT') AND has_table_privilege(t, 'DELETE')) "
-                "FROM unnest(ARRAY['experiments', 'runs', 'metrics', 'params', 'tags']) AS t"
+        holds_mlflow = "experiments" in self._table_names()
+        with self._errors.around("checking permissions"):
+            return self.dialect.write_problem(
+                self.uri, self.engine, holds_mlflow=holds_mlflow, display_uri=self.display_uri
             )
-            what = "insert into and delete from MLflow's tables"
-        else:
-            sql = "SELECT has_schema_privilege(current_schema(), 'CREATE')"
-            what = "create tables in the current schema"
-        try:
-            with self.engine.connect() as connection:
-                allowed = connection.execute(sqlalchemy.text(sql)).scalar()
-        except Exception as exc:
-            raise self._translate(exc, "checking permissions") from exc
-        return None if allowed else f"the user of {self.display_uri} may not {what}"
 
     def global_rows(self) -> dict[str, int]:
         """Rows in each global table that MLflow's migrations did not put there (a non-empty
         destination's global tables are not replaced)."""
         present = self._source_columns()
         found: dict[str, int] = {}
-        try:
-            with self.engine.connect() as connection:
-                for table in global_tables():
-                    if table not in present:
-                        continue
-                    name = self.engine.dialect.identifier_preparer.quote(table)  # MySQL: backquotes
-                    rows = connection.execute(sqlalchemy.text(f"SELECT COUNT(*) FROM {name}"))
-                    count = int(rows.scalar() or 0) - len(MIGRATION_SEEDS.get(table, []))
-                    if count > 0:
-                        found[table] = count
-        except Exception as exc:
-            raise self._translate(exc, "counting global rows") from exc
+        with self._errors.around("counting global rows"), self.engine.connect() as connection:
+            for table in global_tables():
+                if table not in present:
+                    continue
+                name = self.engine.dialect.identifier_preparer.quote(table)  # MySQL: backquotes
+                rows = connection.execute(sqlalchemy.text(f"SELECT COUNT(*) FROM {name}"))
+                count = int(rows.scalar() or 0) - len(MIGRATION_SEEDS.get(table, []))
+                if count > 0:
+                    found[table] = count
         return found
 
     def run_ids(self) -> list[str]:
         """Every run id of the database (to find clashes before anything is written)."""
-        try:
-            with self._bulk.snapshot() as connection:
-                table = self._bulk.fetch(
-                    connection, "SELECT run_uuid FROM runs", "", pa.schema([("run_uuid", pa.string())])
-                )
-        except Exception as exc:
-            raise self._translate(exc, "listing runs") from exc
+        with self._errors.around("listing runs"), self._bulk.snapshot() as connection:
+            table = self._bulk.fetch(
+                connection, "SELECT run_uuid FROM runs", "", pa.schema([("run_uuid", pa.string())])
+            )
         return [str(run_id) for run_id in table.column(0).to_pylist()]
 
     def pin_snapshot(self) -> str | None:
         """Make every later read of this store see the database as it is now (one snapshot for
         a whole copy). Returns a token that :meth:`use_snapshot` takes in another process, or
         None when only this object can read the snapshot (MySQL cannot share one)."""
-        try:
+        with self._errors.around("taking a snapshot"):
             token = self._bulk.pin()
-        except Exception as exc:
-            raise self._translate(exc, "taking a snapshot") from exc
-        if isinstance(self._bulk, SqliteBulk) and token is not None:
-            self._snapshot_copy = Path(token)
-            self.use_snapshot(token)
+        if token is not None:
+            self._use_snapshot_engine(token)
         return token
 
     def use_snapshot(self, token: str) -> None:
         """Read the snapshot another process pinned (:meth:`pin_snapshot`)."""
-        if isinstance(self._bulk, PostgresBulk):
-            self._bulk.snapshot_id = token
-        elif isinstance(self._bulk, SqliteBulk):  # the snapshot is a private copy of the file
-            self._bulk = SqliteBulk(Path(token))
+        self._bulk.adopt(token)
+        self._use_snapshot_engine(token)
+
+    def _use_snapshot_engine(self, token: str) -> None:
+        """Query the snapshot with the store's engine too, where it is a database of its own."""
+        engine = self.dialect.snapshot_engine(token)
+        if engine is not None:
             self.engine.dispose()
-            self.engine = sqlalchemy.create_engine(f"sqlite:///{token}", poolclass=sqlalchemy.NullPool)
+            self.engine = engine
             self._columns = None
 
     def read_committed(self) -> None:
         """Read each table of a unit on its own, without one snapshot spanning the unit: for
         reading back what no longer changes (faster on MySQL, where it goes through connectorx)."""
-        if isinstance(self._bulk, MysqlBulk):
-            self._bulk.committed_reads = True
+        self._bulk.read_committed()
 
     def _unit_param(self, unit_kind: str, unit_id: str) -> int | str:
         return int(unit_id) if unit_kind == EXPERIMENT else unit_id
@@ -353,24 +226,19 @@ class SqlStore(StoreBase):
         """All rows of one unit, table by table, from one consistent snapshot."""
         param = self._unit_param(unit.kind, unit.source_id)
         present = self._source_columns()
-        try:
-            with self._bulk.snapshot() as connection:
-                for spec, condition in self._unit_tables(unit.kind):
-                    if spec.name not in present:  # an older MLflow schema revision
-                        seed = seed_batch(spec.name) if unit.kind == GLOBAL else None
-                        if seed is not None:
-                            yield spec.name, seed
-                        continue
-                    columns = select_list(spec, present[spec.name])
-                    condition = unit_condition(condition, present[spec.name])
-                    sql = f"SELECT {columns} FROM {quote(spec.name)} WHERE {condition}"
-                    table = self._bulk.fetch(connection, sql, param, spec.schema)
-                    for batch in table.to_batches(max_chunksize=200_000):
-                        yield spec.name, batch
-        except MigrationError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc, f"reading {unit.unit_id}") from exc
+        with self._errors.around(f"reading {unit.unit_id}"), self._bulk.snapshot() as connection:
+            for spec, condition in self._unit_tables(unit.kind):
+                if spec.name not in present:  # an older MLflow schema revision
+                    seed = seed_batch(spec.name) if unit.kind == GLOBAL else None
+                    if seed is not None:
+                        yield spec.name, seed
+                    continue
+                columns = select_list(spec, present[spec.name])
+                condition = unit_condition(condition, present[spec.name])
+                sql = f"SELECT {columns} FROM {quote(spec.name)} WHERE {condition}"
+                table = self._bulk.fetch(connection, sql, param, spec.schema)
+                for batch in table.to_batches(max_chunksize=200_000):
+                    yield spec.name, batch
 
     def _unit_tables(self, unit_kind: str) -> list[tuple[TableSpec, str]]:
         """The tables of a unit kind, parents first, with the condition selecting a unit's rows."""
@@ -387,28 +255,33 @@ class SqlStore(StoreBase):
         written: dict[str, int] = {}
         param = self._unit_param(unit.kind, dest_id)
         current = "clearing"
-        try:
-            with self._bulk.transaction() as connection:
-                merge = (
-                    MergeWriter(self._bulk, connection, param, self._known_tables())
-                    if into_existing
-                    else None
+        with (
+            self._errors.around(
+                lambda: f"writing {current} of {unit.unit_id}",
+                duplicate=lambda exc: self._conflict(unit, current, exc),
+            ),
+            self._bulk.transaction() as connection,
+        ):
+            merge = (
+                MergeWriter(
+                    self._bulk,
+                    connection,
+                    param,
+                    self._known_tables(),
+                    bind_ids=self.dialect.bind_ids,
                 )
-                if merge is None and self._may_hold(unit.kind, str(param)):
-                    for table, where in self._clear_statements(unit.kind):
-                        self._bulk.execute(connection, f"DELETE FROM {quote(table)} WHERE {where}", param)
-                for table, batch in batches:
-                    current = table
-                    if merge is not None:
-                        batch = merge.prepare(table, batch)
-                    self._bulk.insert(connection, table, batch)
-                    written[table] = written.get(table, 0) + batch.num_rows
-        except MigrationError:
-            raise
-        except Exception as exc:
-            if _is_integrity_error(exc) or (isinstance(exc, LoadError) and exc.duplicate):
-                raise self._conflict(unit, current, exc) from exc
-            raise self._translate(exc, f"writing {current} of {unit.unit_id}") from exc
+                if into_existing
+                else None
+            )
+            if merge is None and self._may_hold(unit.kind, str(param)):
+                for table, where in self._clear_statements(unit.kind):
+                    self._bulk.execute(connection, f"DELETE FROM {quote(table)} WHERE {where}", param)
+            for table, batch in batches:
+                current = table
+                if merge is not None:
+                    batch = merge.prepare(table, batch)
+                self._bulk.insert(connection, table, batch)
+                written[table] = written.get(table, 0) + batch.num_rows
         return written
 
     def _may_hold(self, unit_kind: str, dest_id: str) -> bool:
@@ -422,14 +295,9 @@ class SqlStore(StoreBase):
     def delete_unit(self, unit: Unit) -> None:
         """Remove every row of ``unit`` (its destination id in ``unit.source_id``) in one transaction."""
         param = self._unit_param(unit.kind, unit.source_id)
-        try:
-            with self._bulk.transaction() as connection:
-                for table, where in self._clear_statements(unit.kind):
-                    self._bulk.execute(connection, f"DELETE FROM {quote(table)} WHERE {where}", param)
-        except MigrationError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc, f"deleting {unit.unit_id}") from exc
+        with self._errors.around(f"deleting {unit.unit_id}"), self._bulk.transaction() as connection:
+            for table, where in self._clear_statements(unit.kind):
+                self._bulk.execute(connection, f"DELETE FROM {quote(table)} WHERE {where}", param)
 
     def _conflict(self, unit: Unit, table: str, exc: Exception) -> ConflictError:
         detail = mask(str(exc).strip().splitlines()[0])
@@ -455,28 +323,11 @@ class SqlStore(StoreBase):
         ]
 
     def finish(self) -> None:
-        """Advance the experiment id sequence (PostgreSQL) or AUTO_INCREMENT (MySQL) past the largest id."""
-        if self.family == "mysql":
-            with self.engine.begin() as connection:
-                largest = connection.execute(sqlalchemy.text("SELECT MAX(experiment_id) FROM experiments"))
-                following = int(largest.scalar() or 0) + 1
-                connection.execute(sqlalchemy.text(f"ALTER TABLE experiments AUTO_INCREMENT = {following}"))
-            return
-        if self.family != "postgresql":
-            return
-        with self.engine.begin() as connection:
-            connection.execute(
-                sqlalchemy.text(
-                    "SELECT setval(pg_get_serial_sequence('experiments', 'experiment_id'), "
-                    "COALESCE((SELECT MAX(experiment_id) FROM experiments), 0) + 1, false)"
-                )
-            )
+        """Advance the experiment id generator (a sequence, AUTO_INCREMENT) past the largest id."""
+        with self._errors.around("advancing the experiment ids"), self.engine.begin() as connection:
+            self.dialect.advance_experiment_ids(connection)
 
     def close(self) -> None:
         """Dispose of the engine's connections, the pinned snapshot and its copy."""
         self.engine.dispose()
-        if not isinstance(self._bulk, SqliteBulk):
-            self._bulk.close()
-        if self._snapshot_copy is not None:
-            shutil.rmtree(self._snapshot_copy.parent, ignore_errors=True)
-            self._snapshot_copy = None
+        self._bulk.close()
