@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cli_helpers import run_cli, show, sqlite_uri
+from cli_helpers import invoke, show, sqlite_uri
 from contract.kinds import tolerances
 from kill_helpers import copy_killed_after_first_commit
 from mlflow_compare import compare_stores
@@ -40,7 +40,7 @@ def test_filestore_to_filestore_is_read_by_mlflow_as_the_source(edge_store: Path
 
 
 def test_a_store_is_never_copied_onto_itself(minimal_store: Path) -> None:
-    result = run_cli("copy", str(minimal_store), minimal_store.as_uri())
+    result = invoke("copy", str(minimal_store), minimal_store.as_uri())
 
     assert result.returncode == 2, show(result)
     assert "both the source and the destination" in result.stderr
@@ -58,7 +58,7 @@ def test_database_to_filestore_is_read_by_mlflow_as_the_original(
     bundle = tmp_path / "mlruns-bundle"
     assert mlmigrate.copy(str(edge_store), middle).status == "done"
 
-    result = run_cli("copy", middle, str(bundle), "--json")
+    result = invoke("copy", middle, str(bundle), "--json")
 
     assert result.returncode == 0, show(result)
     tolerated = tolerances(middle, str(bundle))  # what each store on the way holds differently
@@ -78,7 +78,7 @@ def test_filestore_copy_killed_mid_unit_resumes_without_half_experiments(
     client = MlflowClient(tracking_uri=destination.as_uri())
     assert [e.name for e in client.search_experiments()]  # readable
 
-    resumed = run_cli("copy", str(minimal_store), str(destination))
+    resumed = invoke("copy", str(minimal_store), str(destination))
 
     assert resumed.returncode == 0, show(resumed)
     assert (

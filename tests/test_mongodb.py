@@ -90,7 +90,7 @@ def test_round_trip_and_rerun_on_nx27017(minimal_store: Path, nx_server: Any, tm
     catches a tampered document. nx-27017 keeps documents as JSON, which has no NaN or
     infinity, so it gets the minimal store."""
     import pymongo
-    from cli_helpers import run_cli, show
+    from cli_helpers import invoke, show
 
     source, mongo = minimal_store, nx_server.uri()
     first = mlmigrate.copy(str(source), mongo).as_dict()
@@ -111,26 +111,26 @@ def test_round_trip_and_rerun_on_nx27017(minimal_store: Path, nx_server: Any, tm
     params = [{**p, "v": "tampered"} if i == 0 else p for i, p in enumerate(run["params"])]
     database["runs"].update_one({"_id": run["_id"]}, {"$set": {"params": params}})
     client.close()
-    tampered = run_cli("verify", str(source), mongo)
+    tampered = invoke("verify", str(source), mongo)
     assert tampered.returncode == 3, show(tampered)
     assert "params" in tampered.stderr
 
 
 def test_plan_counts_and_copy_cli_with_batch_size(minimal_store: Path, secantus_server: Any) -> None:
-    from cli_helpers import run_cli, show, squash
+    from cli_helpers import invoke, show, squash
 
     mongo = secantus_server.uri()
-    planned = run_cli("plan", str(minimal_store), mongo)
+    planned = invoke("plan", str(minimal_store), mongo)
     assert planned.returncode == 0, show(planned)
     assert "Total records to migrate:" in planned.stderr
     import pymongo
 
     client = pymongo.MongoClient(mongo)
     assert client.get_default_database().list_collection_names() == [], "plan wrote something"
-    copied = run_cli("copy", str(minimal_store), mongo, "--batch-size", "3", "--json")
+    copied = invoke("copy", str(minimal_store), mongo, "--batch-size", "3", "--json")
     assert copied.returncode == 0, show(copied)
     assert client.get_default_database()["runs"].count_documents({}) == 2
-    bad = run_cli("copy", str(minimal_store), mongo, "--batch-size", "0")
+    bad = invoke("copy", str(minimal_store), mongo, "--batch-size", "0")
     assert bad.returncode == 2, show(bad)
 
     # validate_data: every run's experiment and every version's model must exist
@@ -141,7 +141,7 @@ def test_plan_counts_and_copy_cli_with_batch_size(minimal_store: Path, secantus_
     database["experiments"].insert_one({**experiment, "_id": "999"})  # digests equal, references not
     database["model_versions"].update_many({}, {"$set": {"registered_model_id": "gone"}})
     client.close()
-    dangling = run_cli("verify", str(minimal_store), mongo)
+    dangling = invoke("verify", str(minimal_store), mongo)
     assert dangling.returncode == 3, show(dangling)
     text = squash(dangling.stderr)
     assert squash(f"2 runs document(s) of experiment {run['experiment_id']}, which is missing") in text

@@ -9,7 +9,7 @@ from typing import Any
 
 import pymongo
 import pytest
-from cli_helpers import run_cli, show
+from cli_helpers import invoke, show
 from contract.kinds import tolerances
 from mlflow_compare import compare_stores
 from test_resume import COUNTED_TABLES, _copy_and_kill_after, _journal_rows, generated, journal  # noqa: F401
@@ -99,7 +99,7 @@ def test_sigkilled_copy_into_mongodb_resumes_without_duplicates(
     )
     assert 5 <= done < 17, "the kill must land mid-copy"
 
-    resumed = run_cli("copy", str(source), destination)  # verifies every unit at the end
+    resumed = invoke("copy", str(source), destination)  # verifies every unit at the end
     assert resumed.returncode == 0, show(resumed)
     assert "resuming migration" in resumed.stderr, show(resumed)
     assert "verify: equal" in resumed.stderr, show(resumed)
