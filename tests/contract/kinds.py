@@ -224,12 +224,6 @@ KINDS: tuple[StoreKindFixture, ...] = (
         _sql_count,
         _sql_tamper,
         quirks=frozenset({"negative-zero"}),  # MariaDB's DOUBLE stores -0.0 as 0.0
-        known_bugs=MappingProxyType(
-            {
-                "merge": "copy --on-conflict merge into MySQL fails: stores/sql/merge.py uses SQLite's "
-                "json_each (fixed in src/mlmigrate/stores/sql by another branch)",
-            }
-        ),
     ),
     StoreKindFixture("mongodb", _mongo, _mongo_count, _mongo_tamper, read_by_mlflow=False),
     StoreKindFixture("filestore", lambda _, tmp: str(tmp / "bundle"), _filestore_count, _filestore_tamper),
