@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from cli_helpers import count, invoke, json_stdout, query, show, sqlite_uri, squash
 
+from mlmigrate.cli.summaries import PARTIAL_EXIT_CODE
+
 Damage = Callable[[Path], tuple[Path, "int | None"]]
 
 
@@ -144,7 +146,7 @@ def test_on_error_skip_copies_everything_else_and_reports_the_unit(
 
     result = invoke("copy", str(mlruns), destination, "--on-error", "skip", "--json", "-q")
 
-    assert result.returncode == 0, show(result)  # a partial copy is not a verify mismatch (3)
+    assert result.returncode == PARTIAL_EXIT_CODE, show(result)  # finished, but not everything
     report = json_stdout(result)
     assert report["status"] == "partial"
     assert report["verify"]["ok"], report["verify"]
@@ -193,6 +195,7 @@ def test_on_error_skip_leaves_out_only_the_malformed_run_and_names_it_in_the_rej
 
     result = invoke("copy", str(mlruns), destination, "--on-error", "skip", "--json", "-q")
 
+    assert result.returncode == PARTIAL_EXIT_CODE, show(result)
     report = json_stdout(result)
     assert report["status"] == "partial", show(result)
     assert report["skipped_units"] == [] and report["units"]["runs_rejected"] == 1
@@ -287,7 +290,7 @@ def test_a_stray_folder_is_reported_not_dropped_and_hidden_folders_are_ignored(
     assert str(mlruns / "notes") in failed.stderr, show(failed)
 
     skipped = invoke("copy", str(mlruns), destination, "--on-error", "skip", "--json", "-q")
-    assert skipped.returncode == 0, show(skipped)
+    assert skipped.returncode == PARTIAL_EXIT_CODE, show(skipped)
     report = json_stdout(skipped)
     assert [unit["unit"] for unit in report["skipped_units"]] == ["experiment:notes"]
     assert {row[0] for row in query(destination, "SELECT name FROM experiments")} == {"Default", "minimal"}

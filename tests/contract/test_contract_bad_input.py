@@ -10,6 +10,7 @@ from cli_helpers import json_stdout, show
 from cli_helpers import run_cli_here as run_cli
 
 import mlmigrate
+from mlmigrate.cli.summaries import PARTIAL_EXIT_CODE
 from mlmigrate.exceptions import SourceFormatError
 
 from .kinds import StoreKindFixture
@@ -33,19 +34,19 @@ def test_a_damaged_unit_writes_nothing_of_itself(
     assert kind.count(destination, "runs") == 0 and kind.count(destination, "params") == 0
 
 
-def test_on_error_skip_copies_everything_else(
+def test_on_error_skip_leaves_out_only_the_damaged_run(
     kind: StoreKindFixture, minimal_store: Path, destination: str
 ) -> None:
     damaged = _damage_a_run(minimal_store)
 
     result = run_cli("copy", str(minimal_store), destination, "--on-error", "skip", "--json")
 
-    assert result.returncode == 0, show(result)
+    assert result.returncode == PARTIAL_EXIT_CODE, show(result)  # finished, something left out
     report = json_stdout(result)
-    assert [unit["error"] for unit in report["skipped_units"]] and str(damaged) in str(
-        report["skipped_units"]
-    )
-    assert kind.count(destination, "runs") == 0  # the damaged run's experiment is left out whole
+    assert report["skipped_units"] == []
+    [rejected] = report["rejected_runs"]
+    assert rejected["run"] == damaged.parent.name and str(damaged) in rejected["error"]
+    assert kind.count(destination, "runs") == 1  # its experiment's other run arrived
     assert kind.count(destination, "registered_models") == 1  # the model is copied
 
 

@@ -54,7 +54,8 @@ def failed(error: MigrationError, recovery: Recovery | None = None) -> typer.Exi
     recovery = recovery or Recovery()
     if isinstance(error, Interrupted):
         if recovery.resume_command:
-            console.print(f"[yellow]{text(error)}[/]\nresume with: {text(recovery.resume_command)}")
+            command = recovery.resume_command
+            console.print(f"[yellow]{text(error)}[/]\nresume with: {text(command)}{_hidden(command)}")
         elif recovery.rerun_resumes:
             console.print(f"[yellow]{text(error)}[/]; run the same command again to resume")
         else:
@@ -67,8 +68,13 @@ def failed(error: MigrationError, recovery: Recovery | None = None) -> typer.Exi
         recovery.summary(error.report)
     console.print(f"[red]error:[/] {text(error)}")
     if resumable and error.migration_id and recovery.resume_command:
-        console.print(f"resume with: {text(recovery.resume_command)}")
+        console.print(f"resume with: {text(recovery.resume_command)}{_hidden(recovery.resume_command)}")
     return typer.Exit(error.exit_code)
+
+
+def _hidden(command: str) -> str:
+    """A note for a resume command whose passwords are masked."""
+    return " (give your password again where *** stands)" if "***" in command else ""
 
 
 def command_parameters(group: Any) -> dict[str, list[str]]:

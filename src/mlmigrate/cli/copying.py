@@ -11,10 +11,21 @@ from rich.table import Table
 
 from mlmigrate.cli.application import app, recovery
 from mlmigrate.cli.logfile import command_log, log_end
-from mlmigrate.cli.options import JsonFlag, LogFile, OnConflict, Quiet, ReportFile, S3Endpoint, StateDir
+from mlmigrate.cli.options import (
+    JsonFlag,
+    LogFile,
+    OnConflict,
+    Quiet,
+    ReportFile,
+    RetryWindow,
+    S3Endpoint,
+    StateDir,
+)
 from mlmigrate.cli.output import console, print_json, size, text
 from mlmigrate.cli.progress import ProgressView, tee
+from mlmigrate.cli.rerun import command_line
 from mlmigrate.cli.summaries import conflicts, end_with_report, summary
+from mlmigrate.engine.retry import DEFAULT_WINDOW
 from mlmigrate.events import Event, Listener
 from mlmigrate.uris import mask
 
@@ -61,6 +72,7 @@ def copy(
     ] = None,
     s3_endpoint: S3Endpoint = None,
     state_dir: StateDir = None,
+    retry_window: RetryWindow = DEFAULT_WINDOW,
     as_json: JsonFlag = False,
     quiet: Quiet = False,
     backup_dest: Annotated[
@@ -80,7 +92,7 @@ def copy(
         plan(source, destination, as_json=as_json, quiet=quiet)
         return
     stopped = recovery(ctx)
-    stopped.resume_command = f"mlmigrate copy {mask(source)} {mask(destination)}"
+    stopped.resume_command = command_line(ctx)
     stopped.summary = None if quiet else summary
     logged = command_log(log_file, "copy", source=source, destination=destination)
     with logged as log, ProgressView(not quiet, "copying") as view:
@@ -101,6 +113,7 @@ def copy(
             artifacts_to=artifacts_to,
             rewrite=rewrite or (),
             s3_endpoint=s3_endpoint,
+            retry_window=retry_window,
         )
     data = report.as_dict()
     if backup_dest is not None:

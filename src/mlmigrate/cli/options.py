@@ -44,3 +44,13 @@ S3Endpoint = Annotated[
         metavar="URL",
     ),
 ]
+RetryWindow = Annotated[
+    float,
+    typer.Option(
+        "--retry-window",
+        min=0,
+        help="Seconds a unit that met a dropped connection or a restarting server is retried "
+        "(the pause doubles from 0.5 s to 8 s); 0: no retry",
+        metavar="SECONDS",
+    ),
+]

@@ -122,6 +122,12 @@ def conflicts(resolutions: list[dict[str, str]]) -> None:
         )
 
 
+#: the exit code of a copy that finished but left out what was malformed (``--on-error skip``):
+#: the units and runs named in the report and its rejects file (rclone, too, exits non-zero
+#: when it could not copy everything)
+PARTIAL_EXIT_CODE = 4
+
+
 def end_with_report(
     data: dict[str, Any], report_files: list[Path] | None, *, as_json: bool, quiet: bool
 ) -> None:
@@ -140,6 +146,8 @@ def end_with_report(
         raise typer.Exit(VerificationError.exit_code)
     if data["status"] == "failed":
         raise typer.Exit(MigrationError.exit_code)
+    if data["status"] == "partial":
+        raise typer.Exit(PARTIAL_EXIT_CODE)
 
 
 def write_report(path: Path, data: dict[str, Any]) -> None:
