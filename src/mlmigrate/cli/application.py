@@ -120,10 +120,32 @@ app = typer.Typer(
     name="mlmigrate",
     cls=MlmigrateGroup,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     help="Move MLflow tracking data and model registry between backends: lossless, resumable, verified.",
 )
+
+
+def _show_version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import version
+
+        typer.echo(f"mlmigrate {version('mlmigrate')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_show_version,
+        is_eager=True,
+        show_envvar=False,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    """Move MLflow tracking data and model registry between backends: lossless, resumable, verified."""
 
 
 def main(args: Sequence[str] | None = None) -> None:

@@ -1,0 +1,5 @@
+"""``python -m mlmigrate``."""
+
+from mlmigrate.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The engine: plan, run, journal, verify and report a migration."""

@@ -1,0 +1,263 @@
+"""Looking without writing: ``plan`` (what a copy would do) and ``verify`` (do two stores agree)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlmigrate.artifacts.rewrite import UriRewrite, references
+from mlmigrate.engine.journal import PRESENT, Journal
+from mlmigrate.engine.plan import MERGE, base_shaping, describe_source_clashes, journaled_shapings, plan_units
+from mlmigrate.engine.revisions import refuse_unknown_source
+from mlmigrate.engine.transform import Scope, Shaping
+from mlmigrate.engine.units import holds_unit
+from mlmigrate.engine.verify import (
+    VerifyResult,
+    check_references,
+    compare_unit,
+    digest_stream,
+    name_differences,
+    scoped,
+    shaped_source,
+    source_digests,
+)
+from mlmigrate.events import Event, Listener, ignore
+from mlmigrate.exceptions import MigrationError, SourceFormatError
+from mlmigrate.stores import open_source, open_store
+from mlmigrate.stores.base import DestinationStore, Unit, unsupported
+from mlmigrate.stores.kinds import check_destination, check_source
+from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL
+from mlmigrate.uris import mask
+
+
+def plan(
+    source_uri: str,
+    destination_uri: str | None = None,
+    *,
+    on_conflict: str = "fail",
+    listener: Listener = ignore,
+    s3_endpoint: str | None = None,
+) -> dict[str, Any]:
+    """Read the whole source and say what a copy would write (rows per table; artifact objects
+    and bytes per kind); nothing is written anywhere.
+
+    With a destination: the experiment id map, every clash with what it holds and what
+    ``on_conflict`` would do with each (``resolutions``), and the tables it cannot hold.
+    """
+    from mlmigrate.artifacts.references import survey_references
+
+    if destination_uri:  # refused before the whole source is read
+        check_destination(destination_uri)
+    if destination_uri and on_conflict == MERGE:
+        probe = open_store(destination_uri)
+        capabilities = probe.capabilities
+        probe.close()
+        if not capabilities.merge:
+            raise unsupported(
+                capabilities, "merge", "merge into what it holds; choose --on-conflict fail, skip or rename"
+            )
+    source = open_source(source_uri)
+    try:
+        refuse_unknown_source(source, source_uri)
+    except MigrationError:
+        source.close()
+        raise
+    counts: Counter[str] = Counter()
+    problems: list[dict[str, str]] = []
+    artifacts: list[tuple[str, str]] = []
+    try:
+        units = source.units()
+        listener(Event("planned", {"units": len(units), "todo": len(units), "remapped": {}}))
+        for unit in units:
+            listener(Event("unit_started", {"unit": unit.unit_id, "label": unit.label}))
+            try:
+                for table, batch in source.read_unit(unit):
+                    counts[table] += batch.num_rows
+                    artifacts += references(table, batch)
+                    listener(Event("rows", {"table": table, "rows": batch.num_rows}))
+            except SourceFormatError as exc:
+                problems.append({"unit": unit.unit_id, "label": unit.label, "error": str(exc)})
+            listener(Event("unit_done", {"unit": unit.unit_id, "rows": 0}))
+        result: dict[str, Any] = {
+            "source": mask(source_uri),
+            "units": {
+                "experiments": sum(u.kind == EXPERIMENT for u in units),
+                "registered_models": sum(u.kind == REGISTERED_MODEL for u in units),
+            },
+            "tables": dict(counts),
+            "total_rows": sum(counts.values()),
+            "problems": problems,
+        }
+        run_ids = source.run_ids()
+        result["source_clashes"] = describe_source_clashes(units, run_ids)
+        result["artifacts"], artifact_problems = survey_references(artifacts, s3_endpoint)
+        problems += [{"unit": "artifacts", "label": "", "error": text} for text in artifact_problems]
+        if destination_uri:
+            destination = open_store(destination_uri)
+            try:
+                existing = destination.existing(run_ids=run_ids)
+                planned = plan_units(
+                    units,
+                    existing,
+                    max_experiment_id=destination.capabilities.max_experiment_id,
+                    on_conflict=on_conflict,
+                    base=base_shaping(destination),
+                    source_run_ids=run_ids,
+                )
+                held = destination.capabilities.tables
+                result.update(
+                    {
+                        "destination": mask(destination_uri),
+                        "on_conflict": on_conflict,
+                        **planned.as_dict(),
+                        "not_held": {t: n for t, n in counts.items() if held is not None and t not in held},
+                    }
+                )
+            finally:
+                destination.close()
+        return result
+    finally:
+        source.close()
+
+
+@dataclass
+class _Written:
+    """What the journal knows of how the source was written into the destination."""
+
+    dest_ids: dict[str, str] = field(default_factory=dict)
+    shapings: dict[str, Shaping] = field(default_factory=dict)
+    scopes: dict[str, Scope] = field(default_factory=dict)
+    present: set[str] = field(default_factory=set)
+    rewrite: UriRewrite = field(default_factory=lambda: UriRewrite())
+
+
+def _written(
+    source_uri: str,
+    destination_uri: str,
+    units: list[Unit],
+    destination: DestinationStore,
+    state_dir: Path | None,
+) -> _Written:
+    """Destination id, shaping and scope of every source unit and the artifact URI rules: from
+    the journal, else experiments matched by name and URIs taken as they are."""
+    journal = Journal(state_dir)
+    try:
+        latest = journal.latest(source_uri, destination_uri)
+        if latest:
+            migration_id = latest["migration_id"]
+            records = journal.units(migration_id)
+            options = journal.options(migration_id)
+            return _Written(
+                dest_ids={r.unit_id: r.dest_id for r in records},
+                shapings=journaled_shapings(options),
+                scopes={
+                    unit_id: Scope.from_dict(data) for unit_id, data in journal.scopes(migration_id).items()
+                },
+                present={r.unit_id for r in records if r.state == PRESENT},
+                rewrite=UriRewrite.from_json(options.get("artifacts", {}).get("rules")),
+            )
+    finally:
+        journal.close()
+    by_name = {u.label: u.source_id for u in destination.units() if u.kind == EXPERIMENT}
+    written = _Written()
+    for unit in units:
+        if unit.kind == EXPERIMENT:
+            written.dest_ids[unit.unit_id] = by_name.get(unit.label, unit.source_id)
+        else:
+            written.dest_ids[unit.unit_id] = unit.source_id
+    return written
+
+
+def verify(
+    source_uri: str,
+    destination_uri: str,
+    *,
+    state_dir: Path | None = None,
+    listener: Listener = ignore,
+    artifacts: bool = False,
+    s3_endpoint: str | None = None,
+) -> VerifyResult:
+    """Compare every unit of the source with the destination: counts and digests per table.
+
+    The source's artifact URIs are rewritten by the rules its migration recorded before
+    comparing. ``artifacts`` also hashes every artifact object on both sides.
+    """
+    source = open_source(source_uri)
+    try:
+        refuse_unknown_source(source, source_uri)  # what it holds beyond this version goes unseen
+        check_source(destination_uri)  # a missing SQLite file is not created to be compared
+        destination = open_store(destination_uri)
+    except MigrationError:
+        source.close()
+        raise
+    referenced: list[tuple[str, str]] = []
+    try:
+        units = source.units()
+        written = _written(source_uri, destination_uri, units, destination, state_dir)
+        base = base_shaping(destination)
+        listener(Event("verify_started", {"units": len(units)}))
+        result = VerifyResult()
+        experiment_ids = {
+            u.source_id: written.dest_ids[u.unit_id]
+            for u in units
+            if u.kind == EXPERIMENT and written.dest_ids.get(u.unit_id, u.source_id) != u.source_id
+        }
+        for unit in units:
+            if unit.unit_id in written.present:  # left alone by --on-conflict skip
+                continue
+            if not holds_unit(destination, unit.kind):
+                continue
+            dest_id = written.dest_ids.get(unit.unit_id, unit.source_id)
+            shaping = written.shapings.get(unit.unit_id, base)
+            scope = written.scopes.get(unit.unit_id)
+            try:
+                digests = source_digests(
+                    source,
+                    unit,
+                    dest_id,
+                    shaping,
+                    finite_floats=not destination.capabilities.holds_infinity,
+                    experiment_ids=experiment_ids,
+                    rewrite=written.rewrite,
+                    artifacts=referenced,
+                )
+                expected = {t: d.as_dict() for t, d in digests.items() if scope is None or Scope.compares(t)}
+            except SourceFormatError as exc:
+                result.mismatches.append({"unit": unit.unit_id, "table": "*", "problem": str(exc)})
+                continue
+            try:
+                stream = destination.read_unit(Unit(unit.kind, dest_id, unit.label))
+                actual = digest_stream(stream if scope is None else scoped(stream, scope))
+            except MigrationError as exc:
+                result.mismatches.append({"unit": unit.unit_id, "table": "*", "problem": str(exc)})
+                continue
+            ok = compare_unit(result, unit.unit_id, expected, actual)
+            if not ok:  # read both sides again to name the runs, keys and steps that differ
+                again = destination.read_unit(Unit(unit.kind, dest_id, unit.label))
+                name_differences(
+                    result,
+                    unit.unit_id,
+                    shaped_source(
+                        source,
+                        unit,
+                        dest_id,
+                        shaping,
+                        finite_floats=not destination.capabilities.holds_infinity,
+                        experiment_ids=experiment_ids,
+                        rewrite=written.rewrite,
+                    ),
+                    again if scope is None else scoped(again, scope),
+                )
+            listener(Event("verify_unit", {"unit": unit.unit_id, "ok": ok}))
+        check_references(destination, result)
+        if artifacts:
+            from mlmigrate.artifacts.references import verify_references
+
+            result.artifacts = verify_references(referenced, written.rewrite, s3_endpoint, listener)
+            result.mismatches += result.artifacts["mismatches"]
+        return result
+    finally:
+        source.close()
+        destination.close()

@@ -1,0 +1,68 @@
+"""A re-run of a finished migration: pick up what the source gained since.
+
+New experiments and models are planned like a first run (ids, clashes); a unit
+already copied whose rows changed in the source (a run added to an experiment,
+say) is copied again: its destination rows belong to this migration, so
+rewriting them is no clash. Units that left the source stay in the destination.
+"""
+
+from __future__ import annotations
+
+from mlmigrate.engine.journal import DONE, PENDING, Journal
+from mlmigrate.engine.plan import plan_units
+from mlmigrate.engine.verify import source_digests
+from mlmigrate.exceptions import ConflictError
+from mlmigrate.stores.base import DestinationStore, SourceStore
+from mlmigrate.tables import EXPERIMENT, GLOBAL
+
+
+def pick_up_changes(
+    source: SourceStore, destination: DestinationStore, journal: Journal, migration_id: str
+) -> int:
+    """Journal the source's new units and mark changed ones pending; return how many."""
+    records = {record.unit_id: record for record in journal.units(migration_id)}
+    remapped = {
+        r.source_id: r.dest_id for r in records.values() if r.kind == EXPERIMENT and r.source_id != r.dest_id
+    }
+    units = source.units()
+    new = [unit for unit in units if unit.unit_id not in records]
+    changed = 0
+    held = destination.capabilities.tables
+    for unit in units:
+        record = records.get(unit.unit_id)
+        if record is None or record.state != DONE or (unit.kind == GLOBAL and held is not None):
+            continue
+        digests = source_digests(
+            source,
+            unit,
+            record.dest_id,
+            finite_floats=not destination.capabilities.holds_infinity,
+            experiment_ids=remapped if unit.kind == GLOBAL else None,
+        )
+        now = {
+            table: d.as_dict() for table, d in digests.items() if d.rows and (held is None or table in held)
+        }
+        before = {table: d for table, d in record.digests.items() if d["rows"]}
+        if now != before:
+            journal.mark(migration_id, unit.unit_id, PENDING)
+            changed += 1
+    if new:
+        plan = plan_units(
+            new,
+            destination.existing(),
+            max_experiment_id=destination.capabilities.max_experiment_id,
+        )
+        if plan.clashes:
+            raise ConflictError(
+                f"the source gained {len(new)} object(s) since migration {migration_id}, and "
+                f"{len(plan.clashes)} clash with what the destination holds; nothing was copied",
+                plan.clashes,
+            )
+        journal.add_units(
+            migration_id,
+            [(p.unit.unit_id, p.unit.kind, p.unit.source_id, p.dest_id, p.unit.label) for p in plan.units],
+        )
+    return changed + len(new)
+
+
+__all__ = ["pick_up_changes"]

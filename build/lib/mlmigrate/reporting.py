@@ -1,0 +1,180 @@
+"""Report files of a migration: self-contained HTML, JSON, and a structured (JSON lines) log."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from mlmigrate.events import Event
+from mlmigrate.exceptions import UsageError
+from mlmigrate.uris import mask
+
+REPORT_FORMATS = (".html", ".htm", ".json")
+
+
+def write_report(path: Path, report: dict[str, Any]) -> None:
+    """Write ``report`` (a :meth:`Report.as_dict`) as HTML or JSON, chosen by the file's suffix."""
+    suffix = path.suffix.lower()
+    if suffix not in REPORT_FORMATS:
+        raise UsageError(f"--report {path}: unknown format {suffix!r}; valid: {', '.join(REPORT_FORMATS)}")
+    text = render_html(report) if suffix in (".html", ".htm") else json.dumps(report, indent=2, default=str)
+    partial = path.with_name(f".{path.name}.tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial.write_text(mask(text) + "\n", encoding="utf-8")
+    os.replace(partial, path)
+
+
+def _e(value: Any) -> str:
+    return html.escape(mask(str(value)))
+
+
+def _chart(timeline: list[list[float]], width: int = 640, height: int = 220) -> str:
+    """Inline SVG: rows written over time (cumulative line) and the rate between points."""
+    points = [(0.0, 0)] + [(float(t), int(r)) for t, r in timeline]
+    if len(points) < 2:
+        return '<p class="muted">No units were written in this run: no throughput to chart.</p>'
+    pad = 44
+    max_t = max(points[-1][0], 1e-3)
+    max_r = max(points[-1][1], 1)
+
+    def x(t: float) -> float:
+        return pad + (width - 2 * pad) * t / max_t
+
+    def y(r: float) -> float:
+        return height - pad + -(height - 2 * pad) * r / max_r
+
+    line = " ".join(f"{x(t):.1f},{y(r):.1f}" for t, r in points)
+    rates = []
+    for (t0, r0), (t1, r1) in zip(points, points[1:], strict=False):
+        rate = (r1 - r0) / max(t1 - t0, 1e-6)
+        rates.append(f"<title>{rate:,.0f} rows/s between {t0:.2f} s and {t1:.2f} s</title>")
+    dots = "".join(
+        f'<circle cx="{x(t):.1f}" cy="{y(r):.1f}" r="3">{title}</circle>'
+        for (t, r), title in zip(points[1:], rates, strict=True)
+    )
+    return (
+        f'<svg id="throughput" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'role="img" aria-label="rows written over time">'
+        f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#888"/>'
+        f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" stroke="#888"/>'
+        f'<polyline fill="none" stroke="#2b6cb0" stroke-width="2" points="{line}"/>{dots}'
+        f'<text x="{pad}" y="{pad - 8}" font-size="12">{max_r:,} rows</text>'
+        f'<text x="{width - pad}" y="{height - pad + 28}" font-size="12" text-anchor="end">'
+        f"{max_t:.2f} s</text>"
+        f'<text x="{width / 2}" y="{height - 6}" font-size="12" text-anchor="middle">'
+        "time since start (s) — rows written</text></svg>"
+    )
+
+
+def _table(headers: list[str], rows: list[list[Any]], table_id: str) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def render_html(report: dict[str, Any]) -> str:
+    """A self-contained HTML page (no external assets) of a copy report."""
+    tables = [
+        [
+            name,
+            f"{s['read']:,}",
+            f"{s['written']:,}",
+            f"{s['skipped']:,}",
+            f"{s['seconds']:.2f}",
+            f"{s['written'] / s['seconds']:,.0f}" if s["seconds"] >= 0.01 else "",
+        ]
+        for name, s in report["tables"].items()
+    ]
+    remaps = [[s, d] for s, d in report["experiment_id_map"].items()]
+    skipped = [[u["unit"], u.get("label", ""), u["error"]] for u in report["skipped_units"]]
+    skipped += [[u["unit"], u.get("label", ""), u["error"]] for u in report["failed_units"]]
+    skipped += [
+        [f"{rows:,} {table} row(s)", "", "exact duplicates: the destination's key holds each point once"]
+        for table, rows in report["collapsed_duplicates"].items()
+    ]
+    verify = report.get("verify")
+    if verify is None:
+        verdict = '<p id="verify" class="muted">verify: not run</p>'
+    elif verify["ok"]:
+        verdict = f'<p id="verify" class="ok">verify: equal ({verify["units_checked"]} units)</p>'
+    else:
+        count = len(verify["mismatches"])
+        verdict = f'<p id="verify" class="bad">verify: {count} difference(s)</p>' + _table(
+            ["unit", "table", "problem"],
+            [[m["unit"], m["table"], m["problem"]] for m in verify["mismatches"]],
+            "mismatches",
+        )
+    units = report["units"]
+    rate = report.get("rows_per_second")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>mlmigrate report {_e(report["migration_id"])}</title>
+<style>
+body {{ font: 14px system-ui, sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
+th, td {{ border: 1px solid #ccc; padding: 3px 8px; text-align: right; }}
+th:first-child, td:first-child {{ text-align: left; }}
+.ok {{ color: #276749; font-weight: bold; }} .bad {{ color: #c53030; font-weight: bold; }}
+.muted {{ color: #777; }} circle {{ fill: #2b6cb0; }}
+</style></head><body>
+<h1>mlmigrate {_e(report.get("command", "copy"))} — <span id="status">{_e(report["status"])}</span></h1>
+<p>migration <code id="migration-id">{_e(report["migration_id"])}</code><br>
+source <code>{_e(report["source"])}</code><br>destination <code>{_e(report["destination"])}</code></p>
+<p id="totals">{report["rows_written"]:,} rows written in {report["seconds"]:.2f} s
+{f"({rate:,} rows/s)" if rate else ""}; units {units["done"]}/{units["total"]} done,
+{units["skipped"]} skipped, {units["failed"]} failed</p>
+<h2>Tables</h2>
+{_table(["table", "read", "written", "skipped", "seconds", "rows/s"], tables, "tables")}
+<h2>Throughput</h2>
+{_chart(report.get("timeline", []))}
+<h2>Experiment id remaps</h2>
+{_table(["source id", "destination id"], remaps, "remaps") if remaps else '<p class="muted">none</p>'}
+<h2>Skipped items</h2>
+{_table(["item", "label", "reason"], skipped, "skipped") if skipped else '<p class="muted">none</p>'}
+<h2>Verify</h2>
+{verdict}
+{"".join(f"<p>note: {_e(n)}</p>" for n in report["notes"])}
+</body></html>"""
+
+
+class JsonLinesLog:
+    """A listener that appends every engine event to a file, one JSON object per line.
+
+    Row events are folded into a count per table and flushed with the next other event,
+    so the log stays small on stores of millions of rows.
+    """
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: TextIO = path.open("a", encoding="utf-8")
+        self._lock = threading.Lock()
+        self._rows: dict[str, int] = {}
+
+    def write(self, kind: str, **data: Any) -> None:
+        """Append one record."""
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+        record = {"time": stamp, "event": kind, **data}
+        with self._lock:
+            self._file.write(mask(json.dumps(record, default=str)) + "\n")
+            self._file.flush()
+
+    def __call__(self, event: Event) -> None:
+        if event.kind == "rows":
+            with self._lock:
+                self._rows[event.data["table"]] = self._rows.get(event.data["table"], 0) + event.data["rows"]
+            return
+        with self._lock:
+            rows, self._rows = self._rows, {}
+        if rows:
+            self.write("rows", tables=rows)
+        self.write(event.kind, **event.data)
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()

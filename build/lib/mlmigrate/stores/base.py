@@ -1,0 +1,278 @@
+"""The store contract: what every store offers the engine, and what it can do, as data.
+
+The engine talks to a store only through :class:`SourceStore` (the read side) and
+:class:`DestinationStore` (the write side). Every member listed there exists on every
+store; what a store can or cannot do is declared in its :class:`Capabilities`, which the
+engine asks before it calls an optional member (``delete_unit`` when ``rollback`` is
+true, ``write_unit(..., into_existing=True)`` when ``merge`` is, ``pin_snapshot`` when
+``snapshot`` is not ``NONE``…). :class:`StoreBase` gives the members a store without that
+ability leaves alone their neutral behaviour, so a new store writes only what it has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import pyarrow as pa
+
+from mlmigrate.exceptions import UsageError
+
+#: A stream of canonical rows: (table name, record batch), parents before children.
+BatchStream = Iterator[tuple[str, pa.RecordBatch]]
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A piece of a migration written atomically: one experiment or one registered model."""
+
+    kind: str
+    source_id: str
+    label: str = ""
+    #: runs a source may leave unread (rejected as malformed by ``--on-error skip``); the
+    #: engine leaves them out of whatever is read all the same
+    leave_out: frozenset[str] = field(default=frozenset(), compare=False)
+
+    @property
+    def unit_id(self) -> str:
+        """Stable identifier used by the journal: ``experiment:123``, ``registered_model:name``."""
+        return f"{self.kind}:{self.source_id}"
+
+
+class Snapshot(str, Enum):
+    """How a store's reads can be held at one point in time for a whole copy."""
+
+    #: no snapshot: each read sees the store as it is then (files, MongoDB, a backup that no
+    #: longer changes)
+    NONE = "none"
+    #: ``pin_snapshot()`` returns a token that a helper process hands to ``use_snapshot()``
+    #: (PostgreSQL's exported snapshot, a private copy of a SQLite file)
+    SHARED = "shared"
+    #: only the object that pinned it reads the snapshot (MySQL): reads stay in this process
+    LOCAL = "local"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a store can hold and do, asked by the engine instead of checking its type."""
+
+    #: largest experiment id the destination column can hold
+    max_experiment_id: int = 2**63 - 1
+    writable: bool = True
+    #: units written at once unless the user says otherwise (SQLite has one writer)
+    writers: int = 1
+    #: canonical tables the store can hold; ``None`` means every table. Rows of other
+    #: tables are reported as not held by the destination, never dropped silently.
+    tables: frozenset[str] | None = None
+    #: whether float columns hold ±inf and NaN (MySQL's do not: ±inf is stored as ±max float
+    #: and a NaN outside ``is_nan`` columns as NULL, as MLflow itself does)
+    holds_infinity: bool = True
+    #: ``table.column`` names the store cannot hold: written, and compared, as MLflow's default
+    #: (a FileStore keeps no ``trace_info.db_payload_generation``)
+    unheld_columns: frozenset[str] = frozenset()
+    #: whether an exact duplicate metric point is held once (a SQL key); a FileStore keeps both
+    unique_metric_points: bool = True
+    #: whether text longer than MLflow's SQL column lengths is refused (PostgreSQL, MySQL); the
+    #: engine then refuses such a value while reading, naming its run and key
+    enforces_lengths: bool = False
+    #: whether text may hold NUL characters (PostgreSQL's text cannot); when not, the engine
+    #: refuses such a value while reading, naming its run and key
+    holds_nul: bool = True
+    #: how reads of a whole copy see one point in time (``pin_snapshot``/``use_snapshot``)
+    snapshot: Snapshot = Snapshot.NONE
+    #: ``write_unit(..., into_existing=True)``: add a unit's rows to an experiment or model
+    #: the destination already holds (``--on-conflict merge``)
+    merge: bool = True
+    #: ``delete_unit``: remove exactly one unit's rows (``mlmigrate rollback``)
+    rollback: bool = True
+    #: ``set_batch_size`` is honoured: rows are sent in batches the user may size
+    batched_writes: bool = False
+    #: values hold references that keys cannot guard (no foreign keys): verify asks
+    #: ``dangling_references()``
+    checks_references: bool = False
+    #: rows per second a copy into this store reaches on CI's machine (``check``'s estimate);
+    #: ``None`` when not measured
+    nominal_rate: int | None = None
+    #: what the store is in words, for messages that refuse a command (``a FileStore``)
+    kind: str = "store"
+
+
+@dataclass
+class ExistingObjects:
+    """Natural keys already present in a destination, for clash detection and id planning."""
+
+    experiments: dict[int, str] = field(default_factory=dict)  # id -> name
+    experiment_names: dict[str, int] = field(default_factory=dict)  # name -> id
+    #: experiment ids that hold nothing (no runs, tags, traces or models)
+    empty_experiments: set[int] = field(default_factory=set)
+    run_ids: set[str] = field(default_factory=set)
+    registered_models: set[str] = field(default_factory=set)
+    #: registered model name -> its highest version number (deleted versions count)
+    model_versions: dict[str, int] = field(default_factory=dict)
+
+
+@runtime_checkable
+class SourceStore(Protocol):
+    """A store the engine can read from."""
+
+    uri: str
+    capabilities: Capabilities
+
+    def units(self) -> list[Unit]:
+        """The units of this store, experiments first."""
+        ...
+
+    def read_unit(self, unit: Unit) -> BatchStream:
+        """Stream the canonical rows of ``unit``, parents before children."""
+        ...
+
+    def run_ids(self) -> list[str]:
+        """Every run id of the store (to find clashes before anything is written)."""
+        ...
+
+    def is_empty(self) -> bool:
+        """Whether the store holds nothing yet."""
+        ...
+
+    def schema_revision(self) -> str | None:
+        """The MLflow schema revision the store is at (None where it has none)."""
+        ...
+
+    def pin_snapshot(self) -> str | None:
+        """Hold every later read at this point in time; a token for ``use_snapshot`` in another
+        process (``Snapshot.SHARED``), or None."""
+        ...
+
+    def use_snapshot(self, token: str) -> None:
+        """Read the snapshot another process pinned."""
+        ...
+
+    def read_committed(self) -> None:
+        """Read each table of a unit on its own (reading back what no longer changes)."""
+        ...
+
+    def artifact_root(self) -> Path | None:
+        """The local folder the store's own artifacts live under (a FileStore's), or None."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and files."""
+        ...
+
+
+@runtime_checkable
+class DestinationStore(SourceStore, Protocol):
+    """A store the engine can write to."""
+
+    def prepare(self) -> None:
+        """Create or check the schema so units can be written."""
+        ...
+
+    def write_problem(self) -> str | None:
+        """Why the store could not be written (permissions), or None when it can."""
+        ...
+
+    def existing(self, *, run_ids: Iterable[str] = ()) -> ExistingObjects:
+        """What the destination already holds that a migration could clash with."""
+        ...
+
+    def global_rows(self) -> dict[str, int]:
+        """Rows in the tables outside experiments and models that another writer put there."""
+        ...
+
+    def write_unit(
+        self, unit: Unit, dest_id: str, batches: BatchStream, *, into_existing: bool = False
+    ) -> dict[str, int]:
+        """Replace everything of ``unit`` (known in the destination as ``dest_id``) with
+        ``batches`` atomically; return rows written per table.
+
+        ``into_existing`` (only where ``capabilities.merge``): ``dest_id`` is an experiment
+        or model the destination already holds with rows of its own; only the rows the
+        batches bring (their runs, logged models, traces, versions) are replaced.
+        """
+        ...
+
+    def delete_unit(self, unit: Unit) -> None:
+        """Remove every row of ``unit`` (its destination id in ``unit.source_id``) atomically
+        (only where ``capabilities.rollback``)."""
+        ...
+
+    def set_batch_size(self, rows: int) -> None:
+        """Send rows in batches of ``rows`` (only where ``capabilities.batched_writes``)."""
+        ...
+
+    def record_source(self, info: dict[str, Any]) -> None:
+        """Keep what the store is a copy of (a backup's manifest); others ignore it."""
+        ...
+
+    def dangling_references(self) -> list[tuple[str, str]]:
+        """``(table, reference)`` pairs that point at nothing (only where
+        ``capabilities.checks_references``)."""
+        ...
+
+    def finish(self) -> None:
+        """Advance id sequences past what was written."""
+        ...
+
+
+class StoreBase:
+    """The neutral behaviour of every optional member, for a store to inherit and override
+    where its :class:`Capabilities` say it can do more."""
+
+    uri: str
+    capabilities: Capabilities
+
+    def run_ids(self) -> list[str]:
+        """No run ids known up front: clashes of runs show when they are written."""
+        return []
+
+    def schema_revision(self) -> str | None:
+        """No MLflow schema revision."""
+        return None
+
+    def pin_snapshot(self) -> str | None:
+        """No snapshot (``Snapshot.NONE``)."""
+        return None
+
+    def use_snapshot(self, token: str) -> None:
+        """No snapshot to use."""
+
+    def read_committed(self) -> None:
+        """Every read already sees committed units only."""
+
+    def artifact_root(self) -> Path | None:
+        """No local folder of its own holds artifacts."""
+        return None
+
+    def write_problem(self) -> str | None:
+        """No permission is inspected: a missing right shows on the first write."""
+        return None
+
+    def global_rows(self) -> dict[str, int]:
+        """No rows of another writer in tables outside experiments and models."""
+        return {}
+
+    def delete_unit(self, unit: Unit) -> None:
+        """Refused: this store cannot remove one unit."""
+        raise unsupported(self.capabilities, "rollback", "remove what one migration wrote")
+
+    def set_batch_size(self, rows: int) -> None:
+        """Ignored: this store does not write in batches the user sizes."""
+
+    def record_source(self, info: dict[str, Any]) -> None:
+        """Nothing to keep."""
+
+    def dangling_references(self) -> list[tuple[str, str]]:
+        """Keys guard every reference: nothing to look for."""
+        return []
+
+    def finish(self) -> None:
+        """No id sequence to advance."""
+
+
+def unsupported(capabilities: Capabilities, ability: str, what: str) -> UsageError:
+    """The error for a command that a store's capabilities do not allow."""
+    return UsageError(f"{capabilities.kind} cannot {what} (its capabilities: {ability} = no)")
