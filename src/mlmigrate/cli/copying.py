@@ -89,7 +89,14 @@ def copy(
     from mlmigrate.engine.copy import copy as run_copy
 
     if dry_run:
-        plan(source, destination, as_json=as_json, quiet=quiet)
+        plan(
+            source,
+            destination,
+            on_conflict=on_conflict,
+            s3_endpoint=s3_endpoint,
+            as_json=as_json,
+            quiet=quiet,
+        )
         return
     stopped = recovery(ctx)
     stopped.resume_command = command_line(ctx)

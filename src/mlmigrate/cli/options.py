@@ -16,10 +16,27 @@ StateDir = Annotated[
     ),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")]
+
+
+def _report_files(paths: list[Path] | None) -> list[Path] | None:
+    """The ``--report`` files, their formats checked while the command line is read."""
+    from mlmigrate.exceptions import UsageError
+    from mlmigrate.reporting import report_format
+
+    for path in paths or []:
+        try:
+            report_format(path)
+        except UsageError as error:
+            raise typer.BadParameter(str(error).removeprefix(f"--report {path}: ")) from None
+    return paths
+
+
 ReportFile = Annotated[
     list[Path] | None,
     typer.Option(
-        "--report", help="Write the report to FILE.html (self-contained) or FILE.json; may be repeated"
+        "--report",
+        help="Write the report to FILE.html (self-contained) or FILE.json; may be repeated",
+        callback=_report_files,
     ),
 ]
 LogFile = Annotated[
