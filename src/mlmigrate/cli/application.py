@@ -16,7 +16,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from mlmigrate.cli.output import console, text
+from mlmigrate.cli.output import console, text, verbosity
 from mlmigrate.exceptions import ConflictError, Interrupted, MigrationError, UsageError
 
 _RECOVERY = "mlmigrate.recovery"
@@ -144,8 +144,20 @@ def _root(
         show_envvar=False,
         help="Print the version and exit.",
     ),
+    verbose: int = typer.Option(
+        0,
+        "--verbose",
+        "-v",
+        count=True,
+        show_envvar=False,
+        help="-v: a line for each unit written; -vv: also the debug log of mlmigrate and MLflow.",
+    ),
 ) -> None:
     """Move MLflow tracking data and model registry between backends: lossless, resumable, verified."""
+    verbosity.level = verbose
+    if verbose >= 2:
+        for name in ("mlmigrate", "mlflow"):
+            logging.getLogger(name).setLevel(logging.DEBUG)
 
 
 def main(args: Sequence[str] | None = None) -> None:
