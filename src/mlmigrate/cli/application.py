@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -144,6 +144,16 @@ def _root(
         show_envvar=False,
         help="Print the version and exit.",
     ),
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            show_envvar=False,
+            metavar="FILE",
+            help="Options from a TOML, YAML or JSON file (also $MLMIGRATE_CONFIG); flags win, then "
+            "MLMIGRATE_* variables, then the file. Accepted anywhere on the command line.",
+        ),
+    ] = None,
     verbose: int = typer.Option(
         0,
         "--verbose",

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from mlmigrate.stores.kinds import store_help
+
 StateDir = Annotated[
     Path | None,
     typer.Option(
@@ -69,5 +71,14 @@ RetryWindow = Annotated[
         help="Seconds a unit that met a dropped connection or a restarting server is retried "
         "(the pause doubles from 0.5 s to 8 s); 0: no retry",
         metavar="SECONDS",
+    ),
+]
+SourceUri = Annotated[
+    str, typer.Argument(help=f"Source store. {store_help('source')}", metavar="SOURCE", show_default=False)
+]
+DestinationUri = Annotated[
+    str,
+    typer.Argument(
+        help=f"Destination store. {store_help('destination')}", metavar="DESTINATION", show_default=False
     ),
 ]
