@@ -17,11 +17,18 @@ from mlmigrate.uris import mask
 REPORT_FORMATS = (".html", ".htm", ".json")
 
 
-def write_report(path: Path, report: dict[str, Any]) -> None:
-    """Write ``report`` (a :meth:`Report.as_dict`) as HTML or JSON, chosen by the file's suffix."""
+def report_format(path: Path) -> str:
+    """The format of a report file, by its suffix (``.html``, ``.htm``, ``.json``); a
+    :class:`UsageError` for another, raised before any work when an option names it."""
     suffix = path.suffix.lower()
     if suffix not in REPORT_FORMATS:
         raise UsageError(f"--report {path}: unknown format {suffix!r}; valid: {', '.join(REPORT_FORMATS)}")
+    return suffix
+
+
+def write_report(path: Path, report: dict[str, Any]) -> None:
+    """Write ``report`` (a :meth:`Report.as_dict`) as HTML or JSON, chosen by the file's suffix."""
+    suffix = report_format(path)
     text = render_html(report) if suffix in (".html", ".htm") else json.dumps(report, indent=2, default=str)
     partial = path.with_name(f".{path.name}.tmp")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -144,8 +144,8 @@ def _root(
         show_envvar=False,
         help="Print the version and exit.",
     ),
-    config: Annotated[
-        Path | None,
+    config: Annotated[  # read before the command line is parsed (MlmigrateGroup.make_context)
+        str | None,
         typer.Option(
             "--config",
             show_envvar=False,

@@ -11,12 +11,12 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
-from mlmigrate.cli.output import console, text
+from mlmigrate.cli.output import console, text, verbosity
 from mlmigrate.exceptions import ConflictError, Interrupted, MigrationError, UsageError
 
 _RECOVERY = "mlmigrate.recovery"
@@ -144,8 +144,30 @@ def _root(
         show_envvar=False,
         help="Print the version and exit.",
     ),
+    config: Annotated[  # read before the command line is parsed (MlmigrateGroup.make_context)
+        str | None,
+        typer.Option(
+            "--config",
+            show_envvar=False,
+            metavar="FILE",
+            help="Options from a TOML, YAML or JSON file (also $MLMIGRATE_CONFIG); flags win, then "
+            "MLMIGRATE_* variables, then the file. Accepted anywhere on the command line.",
+        ),
+    ] = None,
+    verbose: int = typer.Option(
+        0,
+        "--verbose",
+        "-v",
+        count=True,
+        show_envvar=False,
+        help="-v: a line for each unit written; -vv: also the debug log of mlmigrate and MLflow.",
+    ),
 ) -> None:
     """Move MLflow tracking data and model registry between backends: lossless, resumable, verified."""
+    verbosity.level = verbose
+    if verbose >= 2:
+        for name in ("mlmigrate", "mlflow"):
+            logging.getLogger(name).setLevel(logging.DEBUG)
 
 
 def main(args: Sequence[str] | None = None) -> None:

@@ -12,6 +12,7 @@ from rich.table import Table
 from mlmigrate.cli.application import app, recovery
 from mlmigrate.cli.logfile import command_log, log_end
 from mlmigrate.cli.options import (
+    DestinationUri,
     JsonFlag,
     LogFile,
     OnConflict,
@@ -19,6 +20,7 @@ from mlmigrate.cli.options import (
     ReportFile,
     RetryWindow,
     S3Endpoint,
+    SourceUri,
     StateDir,
 )
 from mlmigrate.cli.output import console, print_json, size, text
@@ -33,12 +35,8 @@ from mlmigrate.uris import mask
 @app.command()
 def copy(
     ctx: typer.Context,
-    source: Annotated[
-        str, typer.Argument(help="Source store: mlruns folder, file://, sqlite:///, postgresql://")
-    ],
-    destination: Annotated[
-        str, typer.Argument(help="Destination store: sqlite:///, postgresql://, an mlruns folder")
-    ],
+    source: SourceUri,
+    destination: DestinationUri,
     on_error: Annotated[
         str, typer.Option("--on-error", help="fail: stop at a bad unit; skip: skip it and report it")
     ] = "fail",
@@ -89,7 +87,14 @@ def copy(
     from mlmigrate.engine.copy import copy as run_copy
 
     if dry_run:
-        plan(source, destination, as_json=as_json, quiet=quiet)
+        plan(
+            source,
+            destination,
+            on_conflict=on_conflict,
+            s3_endpoint=s3_endpoint,
+            as_json=as_json,
+            quiet=quiet,
+        )
         return
     stopped = recovery(ctx)
     stopped.resume_command = command_line(ctx)
@@ -137,7 +142,7 @@ def _backup_destination(destination: str, folder: Path, state_dir: Path | None, 
 
 @app.command()
 def plan(
-    source: Annotated[str, typer.Argument(help="Source store")],
+    source: SourceUri,
     destination: Annotated[
         str | None, typer.Argument(help="Destination store (optional): ids and clashes")
     ] = None,
@@ -211,7 +216,7 @@ def _run_copy_like(
 @app.command()
 def backup(
     ctx: typer.Context,
-    source: Annotated[str, typer.Argument(help="Store to back up: sqlite:///, postgresql://, mlruns folder")],
+    source: SourceUri,
     folder: Annotated[Path, typer.Argument(help="New folder for the backup (Parquet files + manifest.json)")],
     state_dir: StateDir = None,
     report_file: ReportFile = None,
@@ -242,7 +247,7 @@ def backup(
 def restore(
     ctx: typer.Context,
     folder: Annotated[Path, typer.Argument(help="Backup folder (holding manifest.json)")],
-    destination: Annotated[str, typer.Argument(help="Store to restore into: sqlite:///, postgresql://")],
+    destination: DestinationUri,
     workers: Annotated[int | None, typer.Option("--workers", help="Units written in parallel")] = None,
     state_dir: StateDir = None,
     report_file: ReportFile = None,

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mlmigrate.cli.application import app
-from mlmigrate.cli.options import JsonFlag, Quiet, S3Endpoint, StateDir
+from mlmigrate.cli.options import DestinationUri, JsonFlag, Quiet, S3Endpoint, SourceUri, StateDir
 from mlmigrate.cli.output import cell, console, print_json, text
 from mlmigrate.cli.progress import ProgressView
 from mlmigrate.cli.summaries import mismatches
@@ -20,8 +20,8 @@ from mlmigrate.exceptions import MigrationError, VerificationError
 
 @app.command()
 def verify(
-    source: Annotated[str, typer.Argument(help="Source store")],
-    destination: Annotated[str, typer.Argument(help="Destination store")],
+    source: SourceUri,
+    destination: DestinationUri,
     artifacts: Annotated[
         bool,
         typer.Option("--artifacts", help="Also compare every artifact object's size and SHA-256"),
@@ -126,8 +126,8 @@ def _when(stamp: float | None) -> str:
 
 @app.command()
 def check(
-    source: Annotated[str, typer.Argument(help="Source store")],
-    destination: Annotated[str, typer.Argument(help="Destination store")],
+    source: SourceUri,
+    destination: DestinationUri,
     backup_dest: Annotated[
         str | None, typer.Option("--backup-dest", help="Folder a backup of DESTINATION would go to")
     ] = None,

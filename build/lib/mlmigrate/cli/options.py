@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from mlmigrate.stores.kinds import store_help
+
 StateDir = Annotated[
     Path | None,
     typer.Option(
@@ -16,10 +18,27 @@ StateDir = Annotated[
     ),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")]
+
+
+def _report_files(paths: list[Path] | None) -> list[Path] | None:
+    """The ``--report`` files, their formats checked while the command line is read."""
+    from mlmigrate.exceptions import UsageError
+    from mlmigrate.reporting import report_format
+
+    for path in paths or []:
+        try:
+            report_format(path)
+        except UsageError as error:
+            raise typer.BadParameter(str(error).removeprefix(f"--report {path}: ")) from None
+    return paths
+
+
 ReportFile = Annotated[
     list[Path] | None,
     typer.Option(
-        "--report", help="Write the report to FILE.html (self-contained) or FILE.json; may be repeated"
+        "--report",
+        help="Write the report to FILE.html (self-contained) or FILE.json; may be repeated",
+        callback=_report_files,
     ),
 ]
 LogFile = Annotated[
@@ -52,5 +71,14 @@ RetryWindow = Annotated[
         help="Seconds a unit that met a dropped connection or a restarting server is retried "
         "(the pause doubles from 0.5 s to 8 s); 0: no retry",
         metavar="SECONDS",
+    ),
+]
+SourceUri = Annotated[
+    str, typer.Argument(help=f"Source store. {store_help('source')}", metavar="SOURCE", show_default=False)
+]
+DestinationUri = Annotated[
+    str,
+    typer.Argument(
+        help=f"Destination store. {store_help('destination')}", metavar="DESTINATION", show_default=False
     ),
 ]

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
 from mlmigrate.uris import mask
+
+
+@dataclass
+class Verbosity:
+    """How much the running command tells on stderr beyond its progress (``-v``, ``-vv``)."""
+
+    level: int = 0
+
+
+verbosity = Verbosity()
 
 # Wide and unwrapped when stderr is a file or pipe, so paths and ids stay greppable in logs.
 console = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 200)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from mlmigrate.cli.application import app
-from mlmigrate.cli.options import JsonFlag, Quiet, StateDir
+from mlmigrate.cli.options import DestinationUri, JsonFlag, Quiet, SourceUri, StateDir
 from mlmigrate.cli.output import console, print_json, text
 from mlmigrate.cli.progress import ProgressView
 from mlmigrate.cli.summaries import mismatches
@@ -66,8 +66,8 @@ def rollback(
 
 @app.command()
 def repair(
-    source: Annotated[str, typer.Argument(help="Source store of the migration")],
-    destination: Annotated[str, typer.Argument(help="Destination store of the migration")],
+    source: SourceUri,
+    destination: DestinationUri,
     state_dir: StateDir = None,
     as_json: JsonFlag = False,
     quiet: Quiet = False,

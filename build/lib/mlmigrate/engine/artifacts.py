@@ -11,7 +11,7 @@ from mlmigrate.artifacts.backends import Backends, Endpoints
 from mlmigrate.artifacts.ledger import Ledger
 from mlmigrate.artifacts.locations import normalize
 from mlmigrate.artifacts.phase import WORKERS, ArtifactCopier, ArtifactReport, build_rules, plan_prefixes
-from mlmigrate.artifacts.rewrite import UriRewrite
+from mlmigrate.artifacts.rewrite import UriRewrite, parse_rule
 from mlmigrate.events import Listener
 from mlmigrate.exceptions import MigrationError, UsageError
 from mlmigrate.stores.base import SourceStore, Unit
@@ -47,6 +47,8 @@ class ArtifactOptions:
             raise UsageError("--artifacts copy needs --artifacts-to ROOT (where the artifacts go)")
         if mode == "keep" and to:
             raise UsageError("--artifacts keep leaves artifacts in place; drop --artifacts-to or use copy")
+        for rule in rewrite:  # before anything is opened
+            parse_rule(rule)
         return cls(normalize(to) if to else None, tuple(rewrite), s3_endpoint, workers or WORKERS)
 
     def recorded(self) -> dict[str, Any]:

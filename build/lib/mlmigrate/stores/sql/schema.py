@@ -23,6 +23,7 @@ import sqlalchemy
 
 from mlmigrate.exceptions import SchemaError
 from mlmigrate.mlflow_cache import cached
+from mlmigrate.mlflow_logs import quiet_mlflow
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +139,14 @@ def _interrupted_initialisation(engine: sqlalchemy.Engine, tables: list[str]) ->
 
 
 def prepare_schema(
+    engine: sqlalchemy.Engine, *, display_uri: str, create_schema: Callable[[sqlalchemy.Engine], str]
+) -> str:
+    """:func:`_prepare_schema`, without MLflow's and alembic's INFO lines on the user's screen."""
+    with quiet_mlflow():
+        return _prepare_schema(engine, display_uri=display_uri, create_schema=create_schema)
+
+
+def _prepare_schema(
     engine: sqlalchemy.Engine, *, display_uri: str, create_schema: Callable[[sqlalchemy.Engine], str]
 ) -> str:
     """Make sure the database is at MLflow's schema head; return the revision.
