@@ -23,6 +23,7 @@ from mlmigrate.engine.verify import (
 )
 from mlmigrate.events import Event, Listener, ignore
 from mlmigrate.exceptions import MigrationError, SourceFormatError
+from mlmigrate.references import ReferenceCheck
 from mlmigrate.stores import open_store
 from mlmigrate.stores.base import DestinationStore, Unit, unsupported
 from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL
@@ -189,6 +190,7 @@ def verify(
         base = base_shaping(destination)
         listener(Event("verify_started", {"units": len(units)}))
         result = VerifyResult()
+        values = ReferenceCheck()
         experiment_ids = {
             u.source_id: written.dest_ids[u.unit_id]
             for u in units
@@ -218,7 +220,9 @@ def verify(
                 result.mismatches.append({"unit": unit.unit_id, "table": "*", "problem": str(exc)})
                 continue
             try:
-                stream = destination.read_unit(Unit(unit.kind, dest_id, unit.label))
+                stream = values.watch(
+                    unit.unit_id, destination.read_unit(Unit(unit.kind, dest_id, unit.label))
+                )
                 actual = digest_stream(stream if scope is None else scoped(stream, scope))
             except MigrationError as exc:
                 result.mismatches.append({"unit": unit.unit_id, "table": "*", "problem": str(exc)})
@@ -226,6 +230,8 @@ def verify(
             ok = compare_unit(result, unit.unit_id, expected, actual)
             listener(Event("verify_unit", {"unit": unit.unit_id, "ok": ok}))
         check_references(destination, result)
+        held = {u.source_id for u in destination.units() if u.kind == EXPERIMENT}
+        result.mismatches += values.missing(held)
         if artifacts:
             from mlmigrate.artifacts.references import verify_references
 

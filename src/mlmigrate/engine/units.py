@@ -47,7 +47,7 @@ def unit_task(
         finite_floats=not capabilities.holds_infinity,
         check_lengths=capabilities.enforces_lengths,
         refuse_nul=not capabilities.holds_nul,
-        experiment_ids=tuple(sorted(remapped.items())) if record.kind == GLOBAL else (),
+        experiment_ids=tuple(sorted(remapped.items())),
         rewrite=rewrite,
     )
 
