@@ -76,9 +76,14 @@ def test_reference_check_names_missing_experiments() -> None:
     check = ReferenceCheck()
     batch = pa.RecordBatch.from_pydict({"key": ["_mlflow_experiment_ids"], "value": [",1,5,"]})
     assert list(check.watch("registered_model:p", iter([("registered_model_tags", batch)])))
-    (problem,) = check.missing({"1"})
+    (problem,), [] = check.missing({"1"})
     assert problem["unit"] == "registered_model:p" and "5" in problem["problem"]
-    assert check.missing({"1", "5"}) == []
+    assert check.missing({"1", "5"}) == ([], [])
+    # the source's values held 5 too, and 5 is no experiment of the source: copied as it was
+    [], (dangling,) = check.missing({"1"}, source=check, known={"1"})
+    assert "nor does the source" in dangling["problem"]
+    assert check.missing({"1"}, source=check, known={"1", "5"})[0]  # a source experiment: not copied
+    assert check.missing({"1"}, source=check.only(set()), known={"1"})[0]  # not the source's value
 
 
 def _prompt_store(root: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, list[str]]:
@@ -103,6 +108,8 @@ def _prompt_store(root: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, lis
                     thread.join()
     monkeypatch.delenv("MLFLOW_EXPERIMENT_ID")
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    client.create_prompt("orphan")  # linked to an experiment that is gone (``mlflow gc``)
+    client.set_prompt_tag("orphan", "_mlflow_experiment_ids", ",424242,")
     for name in ("greeting", "farewell"):
         tag = client.get_prompt(name).tags["_mlflow_experiment_ids"]
         assert tag == f",{experiments[0]},{experiments[1]},", tag
@@ -116,6 +123,9 @@ def test_prompts_linked_to_remapped_experiments_are_found_in_postgresql(
 
     source, experiments = _prompt_store(tmp_path, monkeypatch)
     report = mlmigrate.copy(source, postgres_db).as_dict()
+    assert report["verify"]["ok"], report["verify"]["mismatches"]
+    (dangling,) = report["verify"]["dangling_in_source"]  # copied as it was, and said
+    assert dangling["unit"] == "registered_model:orphan" and "424242" in dangling["problem"]
     id_map = report["experiment_id_map"]
     assert set(experiments) <= set(id_map), id_map  # 18-digit FileStore ids do not fit: remapped
     destination = MlflowClient(tracking_uri=postgres_db, registry_uri=postgres_db)
@@ -123,7 +133,8 @@ def test_prompts_linked_to_remapped_experiments_are_found_in_postgresql(
         new = id_map[old]
         found = destination.search_prompts(filter_string=f"experiment_id = '{new}'")
         assert sorted(prompt.name for prompt in found) == ["farewell", "greeting"], new
-    assert mlmigrate.verify(source, postgres_db).ok
+    result = mlmigrate.verify(source, postgres_db)
+    assert result.ok and [d["unit"] for d in result.dangling_in_source] == ["registered_model:orphan"]
 
     execute(
         postgres_db,

@@ -196,23 +196,42 @@ class ReferenceCheck:
                 self.found.setdefault((unit_id, reference), set()).update(ids)
             yield table, batch
 
-    def missing(self, experiments: set[str]) -> list[dict[str, str]]:
-        """One problem per (unit, reference) whose ids are not all in ``experiments``."""
-        problems = []
-        for (unit_id, reference), ids in sorted(
-            self.found.items(), key=lambda item: (item[0][0], describe(item[0][1]))
-        ):
-            absent = sorted(ids - experiments)
-            if absent:
-                problems.append(
-                    {
-                        "unit": unit_id,
-                        "table": reference.table,
-                        "problem": f"{describe(reference)} references experiment(s) "
-                        f"{', '.join(absent)}, which the destination does not hold",
-                    }
-                )
-        return problems
+    def only(self, units: set[str]) -> ReferenceCheck:
+        """What was found in ``units`` only."""
+        kept = ReferenceCheck()
+        kept.found = {key: ids for key, ids in self.found.items() if key[0] in units}
+        return kept
+
+    def missing(
+        self, held: set[str], *, source: ReferenceCheck | None = None, known: set[str] | None = None
+    ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+        """The references to experiments not in ``held`` (the destination's), one entry per unit
+        and reference: ``(problems, dangling_in_source)``.
+
+        An id that the ``source`` check (the source's values, shaped for the destination) found
+        in the same unit and reference, and that is not in ``known`` (the source's experiment
+        ids and the ids they were given), dangled in the source already and was copied as it
+        was: it is listed apart, not as a problem of the copy."""
+        problems: list[dict[str, str]] = []
+        inherited: list[dict[str, str]] = []
+        for key, ids in sorted(self.found.items(), key=lambda item: (item[0][0], describe(item[0][1]))):
+            unit_id, reference = key
+            absent = ids - held
+            from_source = (source.found.get(key, set()) if source else set()) - (known or set())
+            for entries, found, note in (
+                (problems, sorted(absent - from_source), ""),
+                (inherited, sorted(absent & from_source), " (nor does the source)"),
+            ):
+                if found:
+                    entries.append(
+                        {
+                            "unit": unit_id,
+                            "table": reference.table,
+                            "problem": f"{describe(reference)} references experiment(s) "
+                            f"{', '.join(found)}, which the destination does not hold{note}",
+                        }
+                    )
+        return problems, inherited
 
 
 def describe(reference: ValueReference) -> str:

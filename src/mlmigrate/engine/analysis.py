@@ -190,7 +190,7 @@ def verify(
         base = base_shaping(destination)
         listener(Event("verify_started", {"units": len(units)}))
         result = VerifyResult()
-        values = ReferenceCheck()
+        values, expected_values = ReferenceCheck(), ReferenceCheck()
         experiment_ids = {
             u.source_id: written.dest_ids[u.unit_id]
             for u in units
@@ -214,6 +214,7 @@ def verify(
                     experiment_ids=experiment_ids,
                     rewrite=written.rewrite,
                     artifacts=referenced,
+                    values=expected_values,
                 )
                 expected = {t: d.as_dict() for t, d in digests.items() if scope is None or Scope.compares(t)}
             except SourceFormatError as exc:
@@ -231,7 +232,9 @@ def verify(
             listener(Event("verify_unit", {"unit": unit.unit_id, "ok": ok}))
         check_references(destination, result)
         held = {u.source_id for u in destination.units() if u.kind == EXPERIMENT}
-        result.mismatches += values.missing(held)
+        known = {u.source_id for u in units if u.kind == EXPERIMENT} | set(experiment_ids.values())
+        problems, result.dangling_in_source = values.missing(held, source=expected_values, known=known)
+        result.mismatches += problems
         if artifacts:
             from mlmigrate.artifacts.references import verify_references
 
