@@ -145,3 +145,39 @@ def test_prompts_linked_to_remapped_experiments_are_found_in_postgresql(
     assert not result.ok
     named = [m for m in result.mismatches if "999999999" in m["problem"]]
     assert named and named[0]["table"] == "registered_model_tags", result.mismatches
+
+
+def test_span_and_prompt_references_follow_an_id_taken_in_the_destination(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite → SQLite where the destination already uses the source's experiment id: the
+    experiment gets another id, and the root span's ``mlflow.experimentId`` attribute (in the
+    global ``spans`` table) and the prompt's tag follow it."""
+    import mlflow
+    import mlflow.genai
+    from cli_helpers import query, sqlite_uri
+    from mlflow import MlflowClient
+
+    source, destination = sqlite_uri(tmp_path / "source.db"), sqlite_uri(tmp_path / "destination.db")
+    MlflowClient(destination).create_experiment("already-here")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", source)
+    experiment_id = MlflowClient(source).create_experiment("traced")
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", experiment_id)
+    mlflow.start_span_no_context("root", experiment_id=experiment_id).end()
+    mlflow.flush_trace_async_logging()
+    mlflow.genai.register_prompt(name="asked", template="hi {{who}}")
+    for thread in threading.enumerate():
+        if thread.name.startswith("link_prompt_to_experiment_thread"):
+            thread.join()
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+
+    report = mlmigrate.copy(source, destination).as_dict()
+    assert report["verify"]["ok"], report["verify"]["mismatches"]
+    new = report["experiment_id_map"][experiment_id]
+    assert new != experiment_id
+    (content,) = query(destination, "SELECT content FROM spans")[0]
+    assert f'"mlflow.experimentId": "\\"{new}\\""' in content, content
+    found = MlflowClient(destination).search_prompts(filter_string=f"experiment_id = '{new}'")
+    assert [prompt.name for prompt in found] == ["asked"]
+    assert mlmigrate.verify(source, destination).ok
