@@ -2,44 +2,32 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from servers import ServerStartError
+from servers import session_server
 from servers_artifacts import AzureServer, S3Server, start_azurite, start_gcs, start_moto
-
-
-def _server(factory: Callable[[], Any], name: str) -> Iterator[Any]:
-    with contextlib.ExitStack() as stack:
-        try:
-            server = stack.enter_context(factory())
-        except ServerStartError as exc:
-            if os.environ.get("CI", "").lower() == "true":
-                raise
-            pytest.skip(f"{name} not available: {exc}")
-        yield server
 
 
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[S3Server]:
     """moto's S3 server (``endpoint``, ``env()``, ``client()``)."""
-    yield from _server(start_moto, "moto S3 server")
+    yield from session_server(start_moto, "moto S3 server")
 
 
 @pytest.fixture(scope="session")
 def gcs_server() -> Iterator[str]:
     """The GCS emulator's endpoint (set ``STORAGE_EMULATOR_HOST`` to it)."""
-    yield from _server(start_gcs, "GCS emulator")
+    yield from session_server(start_gcs, "GCS emulator")
 
 
 @pytest.fixture(scope="session")
 def azure_server() -> Iterator[AzureServer]:
     """Azurite (``endpoint``, ``connection_string``)."""
-    yield from _server(start_azurite, "Azurite")
+    yield from session_server(start_azurite, "Azurite")
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,10 @@ import json
 import re
 import subprocess
 import sys
+import traceback
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from mlflow_compare import normalize_uri
 
@@ -19,7 +21,43 @@ def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str
     return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def show(result: subprocess.CompletedProcess[str]) -> str:
+@dataclass
+class CliResult:
+    """One in-process run of the CLI, shaped like :class:`subprocess.CompletedProcess`."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class _Ran(Protocol):
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> CliResult:
+    """Run ``mlmigrate ARGS`` in this process (typer's ``CliRunner``), its stdout and stderr
+    captured apart; ``env`` is laid over the environment for the run. Use :func:`run_cli` only
+    for what needs its own process (signals, kills, a fresh interpreter)."""
+    from typer.testing import CliRunner
+
+    from mlmigrate.cli import app
+
+    result = CliRunner().invoke(app, list(args), env=env, prog_name="mlmigrate")
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        # what a child process would have printed: the traceback of the unexpected error
+        assert result.exc_info is not None
+        stderr += "".join(traceback.format_exception(*result.exc_info))
+    return CliResult(result.exit_code, result.stdout, stderr)
+
+
+#: the contract suite's name for :func:`invoke`
+run_cli_here = invoke
+
+
+def show(result: _Ran) -> str:
     """Everything a failed assertion on a CLI run needs to show."""
     return f"exit {result.returncode}\n--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
 
@@ -29,7 +67,7 @@ def squash(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-def json_stdout(result: subprocess.CompletedProcess[str]) -> Any:
+def json_stdout(result: _Ran) -> Any:
     """stdout parsed as one JSON document (fails loudly when it is not)."""
     try:
         return json.loads(result.stdout)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from collections.abc import Iterator
@@ -18,11 +17,7 @@ if str(TESTS_DIR) not in sys.path:  # lets test modules import servers, edge_sto
 # MLflow 3.17 refuses the FileStore without this; set before any mlflow import in a test module.
 os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
 
-from servers import PostgresServer, ServerStartError, start_postgres  # noqa: E402
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
+from servers import PostgresServer, session_server, start_postgres  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -45,14 +40,7 @@ def isolated_mlflow_env(
 @pytest.fixture(scope="session")
 def postgres_server_handle() -> Iterator[PostgresServer]:
     """The running :class:`servers.PostgresServer`; skipped locally, fatal in CI, if it fails."""
-    with contextlib.ExitStack() as stack:
-        try:
-            server = stack.enter_context(start_postgres())
-        except ServerStartError as exc:
-            if _in_ci():
-                raise
-            pytest.skip(f"PostgreSQL not available: {exc}")
-        yield server
+    yield from session_server(start_postgres, "PostgreSQL")
 
 
 @pytest.fixture(scope="session")
@@ -86,12 +74,38 @@ def edge_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
         os.chdir(previous_cwd)
 
 
-@pytest.fixture
-def minimal_store(tmp_path: Path) -> Path:
-    """A small FileStore (1 experiment, 2 runs, 1 registered model) private to the test."""
+@pytest.fixture(scope="session")
+def minimal_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small FileStore, built with ``MlflowClient`` once per session. Never written to:
+    tests get copies (:func:`minimal_store`, :func:`other_minimal_store`)."""
     from edge_store import make_minimal_store
 
-    return make_minimal_store(tmp_path / "minimal")
+    return make_minimal_store(tmp_path_factory.mktemp("minimal-master"))
+
+
+@pytest.fixture(scope="session")
+def other_minimal_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second small FileStore: the same experiment and model names, other run ids."""
+    from edge_store import make_minimal_store
+
+    return make_minimal_store(tmp_path_factory.mktemp("other-minimal-master"))
+
+
+@pytest.fixture
+def minimal_store(minimal_master: Path, tmp_path: Path) -> Path:
+    """A small FileStore (1 experiment, 2 runs, 1 registered model) private to the test: a
+    file copy of the session's, relocated (``tmp_path/"minimal"/"mlruns"``)."""
+    from edge_store import copy_store
+
+    return copy_store(minimal_master, tmp_path / "minimal")
+
+
+@pytest.fixture
+def other_minimal_store(other_minimal_master: Path, tmp_path: Path) -> Path:
+    """A private copy of :func:`other_minimal_master` (``tmp_path/"other"/"mlruns"``)."""
+    from edge_store import copy_store
+
+    return copy_store(other_minimal_master, tmp_path / "other")
 
 
 @pytest.fixture(scope="session")
@@ -99,14 +113,7 @@ def mariadb_server_handle() -> Iterator[Any]:
     """The running :class:`servers_mysql.MariaDbServer`; skipped locally, fatal in CI, if it fails."""
     from servers_mysql import start_mariadb
 
-    with contextlib.ExitStack() as stack:
-        try:
-            server = stack.enter_context(start_mariadb())
-        except ServerStartError as exc:
-            if _in_ci():
-                raise
-            pytest.skip(f"MariaDB not available: {exc}")
-        yield server
+    yield from session_server(start_mariadb, "MariaDB")
 
 
 @pytest.fixture
@@ -123,14 +130,7 @@ def mysql_db(mariadb_server_handle: Any) -> Iterator[str]:
 def _mongo_server(kind: str) -> Iterator[object]:
     from servers_mongo import start_mongo
 
-    with contextlib.ExitStack() as stack:
-        try:
-            server = stack.enter_context(start_mongo(kind))
-        except ServerStartError as exc:
-            if _in_ci():
-                raise
-            pytest.skip(f"{kind} (MongoDB wire protocol) not available: {exc}")
-        yield server
+    yield from session_server(lambda: start_mongo(kind), f"{kind} (MongoDB wire protocol)")
 
 
 @pytest.fixture(scope="session")

@@ -153,6 +153,27 @@ def make_minimal_store(root: Path) -> Path:
     return mlruns
 
 
+def copy_store(mlruns: Path, root: Path) -> Path:
+    """A copy of the FileStore ``mlruns`` at ``root/"mlruns"``, as if MLflow had built it there.
+
+    Files are copied (a file copy costs milliseconds; building a store with ``MlflowClient``
+    costs seconds), and the absolute locations MLflow wrote into its YAML files
+    (``artifact_location``, ``artifact_uri``, ``source``) are moved to the copy.
+    """
+    import shutil
+
+    target = Path(root).resolve() / "mlruns"
+    shutil.copytree(mlruns, target)
+    old, new = str(Path(mlruns).resolve()), str(target)
+    for meta in target.rglob("*.yaml"):
+        text = meta.read_text(encoding="utf-8")
+        if old in text:
+            stat = meta.stat()
+            meta.write_text(text.replace(old, new), encoding="utf-8")
+            os.utime(meta, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # watermarks stay as built
+    return target
+
+
 def make_edge_store(root: Path) -> Path:
     """Build the edge-case FileStore at ``root/"mlruns"`` (see module docstring) and return it."""
     mlruns = Path(root).resolve() / "mlruns"

@@ -17,7 +17,7 @@ MLflow bugs corrected while reading (switch off with ``fix_filestore_reader=Fals
   as **step 0**. The step is in the file, so the comparator reads it from there.
 
 Known, documented lossy mappings of MLflow's SQL schema can be tolerated one by one
-(``tolerate=``; :data:`SQL_DESTINATION_TOLERANCES` has all of them):
+(``tolerate=``; what a store needs follows from its capabilities: ``contract.kinds.tolerances``):
 
 * ``"inf-as-max-float"``: ``±inf`` in the source may be ``±1.7976931348623157e308``
   in the destination (``sanitize_metric_value``).
@@ -25,7 +25,7 @@ Known, documented lossy mappings of MLflow's SQL schema can be tolerated one by 
   (the SQL ``metrics`` primary key cannot hold an exact duplicate point).
 * ``"model-version-model-id"``: ``ModelVersion.model_id`` is ignored (no SQL column).
 
-SQLite adds two more (:data:`SQLITE_DESTINATION_TOLERANCES`):
+SQLite (and, for ``-0.0``, MySQL) adds two more:
 
 * ``"negative-zero"``: ``-0.0`` may come back as ``0.0`` (SQLite stores integral REALs as
   integers).
@@ -51,10 +51,10 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-SQL_DESTINATION_TOLERANCES = frozenset(
-    {"inf-as-max-float", "duplicate-metric-points", "model-version-model-id"}
+#: every tolerance ``compare_stores`` knows
+TOLERANCES = frozenset(
+    {"inf-as-max-float", "duplicate-metric-points", "model-version-model-id", "negative-zero", "nan-as-null"}
 )
-SQLITE_DESTINATION_TOLERANCES = SQL_DESTINATION_TOLERANCES | {"negative-zero", "nan-as-null"}
 _MAX_FLOAT = 1.7976931348623157e308
 _PAGE = 1000
 
@@ -81,11 +81,9 @@ def compare_stores(
 ) -> list[str]:
     """Return every difference between the two stores, each naming the object and field."""
     tolerated = frozenset(tolerate)
-    unknown = tolerated - SQLITE_DESTINATION_TOLERANCES
+    unknown = tolerated - TOLERANCES
     if unknown:
-        raise ValueError(
-            f"unknown tolerance(s) {sorted(unknown)}; valid: {sorted(SQLITE_DESTINATION_TOLERANCES)}"
-        )
+        raise ValueError(f"unknown tolerance(s) {sorted(unknown)}; valid: {sorted(TOLERANCES)}")
     os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     patch = _fixed_filestore_metric_lines() if fix_filestore_reader else contextlib.nullcontext()
     with patch:

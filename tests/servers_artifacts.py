@@ -9,15 +9,15 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import subprocess
 import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from servers import ServerStartError, free_port, stop_process, wait_until
+from servers import ServerStartError, free_port, serve, serve_process
 
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 AZURITE_ACCOUNT = "devstoreaccount1"
@@ -73,13 +73,19 @@ def start_moto() -> Iterator[S3Server]:
     except ImportError as exc:
         raise ServerStartError(f"moto[server] is not installed: {exc}") from exc
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        wait_until(lambda: _http_up(f"http://127.0.0.1:{port}/moto-api/"), what="moto")
+
+    def start() -> Any:
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        return server
+
+    with serve(
+        start,
+        ready=lambda _: _http_up(f"http://127.0.0.1:{port}/moto-api/"),
+        stop=lambda server: server.stop(),
+        what="moto",
+    ):
         yield S3Server(f"http://127.0.0.1:{port}")
-    finally:
-        server.stop()
 
 
 @contextlib.contextmanager
@@ -90,13 +96,19 @@ def start_gcs() -> Iterator[str]:
     except ImportError as exc:
         raise ServerStartError(f"gcp-storage-emulator is not installed: {exc}") from exc
     port = free_port()
-    server = create_server("127.0.0.1", port, in_memory=True)
-    server.start()
-    try:
-        wait_until(lambda: _http_up(f"http://127.0.0.1:{port}/"), what="gcp-storage-emulator")
+
+    def start() -> Any:
+        server = create_server("127.0.0.1", port, in_memory=True)
+        server.start()
+        return server
+
+    with serve(
+        start,
+        ready=lambda _: _http_up(f"http://127.0.0.1:{port}/"),
+        stop=lambda server: server.stop(),
+        what="gcp-storage-emulator",
+    ):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 @dataclass(frozen=True)
@@ -122,35 +134,17 @@ def start_azurite() -> Iterator[AzureServer]:
     node = shutil.which("node")
     if node is None or not AZURITE_MAIN.is_file():
         raise ServerStartError(f"Azurite not installed ({AZURITE_MAIN}); run scripts/test.sh")
-    base = tempfile.mkdtemp(prefix="azurite-")
+    base = Path(tempfile.mkdtemp(prefix="azurite-"))
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            node,
-            str(AZURITE_MAIN),
-            "--blobHost",
-            "127.0.0.1",
-            "--blobPort",
-            str(port),
-            "--location",
-            base,
-            "--disableTelemetry",
-            "--skipApiVersionCheck",
-            "--loose",
-            "--silent",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-
-        def ready() -> bool:
-            if proc.poll() is not None:
-                raise ServerStartError(f"Azurite exited with {proc.returncode}")
-            return _http_up(f"http://127.0.0.1:{port}/")
-
-        wait_until(ready, timeout=60, what="Azurite")
+    command = [
+        node, str(AZURITE_MAIN), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", str(base),
+        "--disableTelemetry", "--skipApiVersionCheck", "--loose", "--silent",
+    ]  # fmt: skip
+    with serve_process(
+        command,
+        ready=lambda: _http_up(f"http://127.0.0.1:{port}/"),
+        what="Azurite",
+        timeout=60,
+        folders=[base],
+    ):
         yield AzureServer(f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}")
-    finally:
-        stop_process(proc)
-        shutil.rmtree(base, ignore_errors=True)

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from servers import ServerStartError, free_port, stop_process, wait_until
+from servers import ServerStartError, free_port, log_tail, serve_process
 
 _BIN = Path(sys.executable).parent
 
@@ -44,10 +44,7 @@ class MongoServer:
         return f"mongodb://127.0.0.1:{self.port}/{name}?directConnection=true"
 
     def log_tail(self, lines: int = 20) -> str:
-        log = self.base / "server.log"
-        if not log.exists():
-            return ""
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+        return log_tail(self.base / "server.log", lines)
 
 
 @contextlib.contextmanager
@@ -55,8 +52,8 @@ def start_mongo(kind: str) -> Iterator[MongoServer]:
     """Run SecantusDB (``kind="secantus"``) or nx-27017 (``"nx"``) for the duration of the block."""
     base = Path(tempfile.mkdtemp(prefix=f"mlmigrate-{kind}-"))
     port = free_port()
-    proc: subprocess.Popen[bytes] | None = None
-    try:
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, base, ignore_errors=True)
         if kind == "secantus":
             command = [
                 _binary("SECANTUSD", "secantusd-py"),
@@ -72,25 +69,22 @@ def start_mongo(kind: str) -> Iterator[MongoServer]:
         else:
             raise ValueError(f"unknown MongoDB test server {kind!r}; valid: secantus, nx")
         (base / "data").mkdir()
-        with open(base / "server.log", "wb") as log:
-            proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=base)
-        server = MongoServer(kind=kind, port=port, base=base, process=proc)
 
         def ready() -> bool:
-            if proc.poll() is not None:
-                raise ServerStartError(f"{kind} exited with {proc.returncode}:\n{server.log_tail()}")
             import pymongo
 
-            client = pymongo.MongoClient(server.uri("admin"), serverSelectionTimeoutMS=500)
+            client = pymongo.MongoClient(
+                f"mongodb://127.0.0.1:{port}/admin?directConnection=true", serverSelectionTimeoutMS=500
+            )
             try:
                 client.admin.command("ping")
             finally:
                 client.close()
             return True
 
-        wait_until(ready, what=f"{kind} on port {port}")
-        yield server
-    finally:
-        if proc is not None:
-            stop_process(proc)
-        shutil.rmtree(base, ignore_errors=True)
+        process = cleanup.enter_context(
+            serve_process(
+                command, ready=ready, what=f"{kind} on port {port}", log=base / "server.log", cwd=base
+            )
+        )
+        yield MongoServer(kind=kind, port=port, base=base, process=process)

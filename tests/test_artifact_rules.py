@@ -9,7 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from cli_helpers import run_cli, show
+from cli_helpers import invoke, show
 
 import mlmigrate
 from mlmigrate.artifacts.locations import UnsafeKeyError, parse, safe_key
@@ -159,7 +159,7 @@ def test_rewrite_only_changes_metadata_and_verify_still_passes(minimal_store: Pa
     connection.close()
     assert uris and all(uri.startswith("s3://by-hand/mlruns/") for uri in uris)
     assert mlmigrate.verify(str(minimal_store), db).ok  # the same rules are applied to the source side
-    changed = run_cli("copy", str(minimal_store), db, "--rewrite", f"{old}=s3://other")
+    changed = invoke("copy", str(minimal_store), db, "--rewrite", f"{old}=s3://other")
     assert changed.returncode == 2 and "other artifact options" in changed.stderr, show(changed)
 
 
@@ -173,7 +173,7 @@ def test_secrets_stay_out_of_errors_and_reports(
     endpoint = s3_server.endpoint.replace("http://", f"http://user:{secret}@")
     db = f"sqlite:///{tmp_path / 'x.db'}"
 
-    result = run_cli(
+    result = invoke(
         "copy",
         str(artifact_store["mlruns"]),
         db,
@@ -182,18 +182,17 @@ def test_secrets_stay_out_of_errors_and_reports(
         "--s3-endpoint",
         endpoint,
         "--json",
-        timeout=180,
     )
 
     assert result.returncode == 1, show(result)
     assert secret not in result.stdout + result.stderr
-    status = run_cli("status", "--json")
+    status = invoke("status", "--json")
     assert secret not in status.stdout + status.stderr
 
 
 def test_plan_counts_artifacts_per_kind(artifact_store: dict[str, Any]) -> None:
     mlruns: Path = artifact_store["mlruns"]
-    result = run_cli("plan", str(mlruns), "--json")
+    result = invoke("plan", str(mlruns), "--json")
 
     assert result.returncode == 0, show(result)
     artifacts = json.loads(result.stdout)["artifacts"]

@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from cli_helpers import CLI, json_stdout, run_cli, show, squash
+from cli_helpers import CLI, invoke, json_stdout, show, squash
 from edge_store import mlflow_pointed_at as mlflow_at
 
 SMALL_FILES = 400
@@ -65,7 +65,7 @@ def test_killed_copy_resumes_and_verify_finds_corruption(
     there_before = _count(client, bucket)
     assert 20 <= there_before < SMALL_FILES + 1
 
-    resumed = run_cli(*args)
+    resumed = invoke(*args)
 
     assert resumed.returncode == 0, show(resumed)
     run = json_stdout(resumed)["artifacts"]["kinds"]["run"]
@@ -74,7 +74,7 @@ def test_killed_copy_resumes_and_verify_finds_corruption(
     assert run["skipped"] >= there_before  # what was there is not copied again
     assert _count(client, bucket) == SMALL_FILES + 1  # nothing doubled or missing
 
-    verified = run_cli("verify", str(mlruns), db, "--artifacts", "--json")
+    verified = invoke("verify", str(mlruns), db, "--artifacts", "--json")
     assert verified.returncode == 0, show(verified)
 
     prefix = next(
@@ -85,7 +85,7 @@ def test_killed_copy_resumes_and_verify_finds_corruption(
     original = client.get_object(Bucket=bucket, Key=prefix)["Body"].read()
     client.put_object(Bucket=bucket, Key=prefix, Body=bytes(b ^ 0xFF for b in original))  # same size
 
-    corrupted = run_cli("verify", str(mlruns), db, "--artifacts")
+    corrupted = invoke("verify", str(mlruns), db, "--artifacts")
 
     assert corrupted.returncode == 3, show(corrupted)
     assert "contenthashdiffers" in squash(corrupted.stderr), show(corrupted)

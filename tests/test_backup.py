@@ -17,8 +17,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from cli_helpers import CLI, count, json_stdout, run_cli, show, sqlite_uri
-from mlflow_compare import SQLITE_DESTINATION_TOLERANCES, compare_stores
+from cli_helpers import CLI, count, invoke, json_stdout, show, sqlite_uri
+from contract.kinds import tolerances
+from mlflow_compare import compare_stores
 
 from mlmigrate.tables import TABLES
 
@@ -51,7 +52,7 @@ def test_backup_is_one_parquet_file_per_table_and_a_manifest(backed_up_edge: Pat
     assert manifest["source"] == str(edge_store)
     assert manifest["created"].endswith("Z")
     assert manifest["schema_revision"] is None  # a FileStore has no schema revision
-    plan = json_stdout(run_cli("plan", str(edge_store), "--json"))
+    plan = json_stdout(invoke("plan", str(edge_store), "--json"))
     for table, entry in manifest["tables"].items():
         assert entry["file"] == f"{table}.parquet"
         assert entry["rows"] == plan["tables"].get(table, 0) - (1 if table == "metrics" else 0), table
@@ -87,24 +88,24 @@ def test_restore_into_sqlite_equals_the_original_store(
 ) -> None:
     destination = sqlite_uri(tmp_path / "restored.db")
 
-    restored = run_cli("restore", str(backed_up_edge), destination, "--json", "-q")
+    restored = invoke("restore", str(backed_up_edge), destination, "--json", "-q")
 
     assert restored.returncode == 0, show(restored)
     assert json_stdout(restored)["verify"]["ok"] is True
-    verified = run_cli("verify", str(edge_store), destination)
+    verified = invoke("verify", str(edge_store), destination)
     assert verified.returncode == 0, show(verified)
     # what MLflow reads from the restored database is what it reads from the original FileStore
-    tolerate = SQLITE_DESTINATION_TOLERANCES - {"inf-as-max-float"}
+    tolerate = tolerances(f"backup://{backed_up_edge}", destination)
     assert compare_stores(edge_store.as_uri(), destination, tolerate=tolerate) == []
 
 
 def test_a_backup_is_a_store_for_verify_and_copy(
     backed_up_edge: Path, edge_store: Path, tmp_path: Path
 ) -> None:
-    assert run_cli("verify", str(edge_store), str(backed_up_edge)).returncode == 0
-    assert run_cli("verify", str(backed_up_edge), f"backup://{backed_up_edge}").returncode == 0
+    assert invoke("verify", str(edge_store), str(backed_up_edge)).returncode == 0
+    assert invoke("verify", str(backed_up_edge), f"backup://{backed_up_edge}").returncode == 0
     second = tmp_path / "second"
-    copied = run_cli("copy", f"backup://{backed_up_edge}", f"backup://{second}", "-q")
+    copied = invoke("copy", f"backup://{backed_up_edge}", f"backup://{second}", "-q")
     assert copied.returncode == 0, show(copied)
     first = json.loads((backed_up_edge / "manifest.json").read_text())["tables"]
     assert json.loads((second / "manifest.json").read_text())["tables"] == first
@@ -113,10 +114,10 @@ def test_a_backup_is_a_store_for_verify_and_copy(
 def test_backup_of_postgresql_is_one_snapshot_and_restores_there(
     minimal_store: Path, postgres_db: str, tmp_path: Path
 ) -> None:
-    assert run_cli("copy", str(minimal_store), postgres_db, "-q").returncode == 0
+    assert invoke("copy", str(minimal_store), postgres_db, "-q").returncode == 0
     folder = tmp_path / "pg-backup"
 
-    backed_up = run_cli("backup", postgres_db, str(folder), "-q")
+    backed_up = invoke("backup", postgres_db, str(folder), "-q")
 
     assert backed_up.returncode == 0, show(backed_up)
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -124,7 +125,7 @@ def test_backup_of_postgresql_is_one_snapshot_and_restores_there(
     assert manifest["schema_revision"]  # alembic revision of the database
     assert manifest["tables"]["runs"]["rows"] == 2
     restored_db = tmp_path / "back.db"
-    restored = run_cli("restore", str(folder), sqlite_uri(restored_db), "-q")
+    restored = invoke("restore", str(folder), sqlite_uri(restored_db), "-q")
     assert restored.returncode == 0, show(restored)
     assert compare_stores(postgres_db, sqlite_uri(restored_db), tolerate=frozenset()) == []
 
@@ -145,7 +146,7 @@ def test_restore_refuses_a_file_whose_bytes_were_damaged(backed_up_edge: Path, t
     path.write_bytes(bytes(data))
     destination = tmp_path / "never.db"
 
-    result = run_cli("restore", str(damaged), sqlite_uri(destination))
+    result = invoke("restore", str(damaged), sqlite_uri(destination))
 
     assert result.returncode == 1, show(result)
     assert "damaged backup" in result.stderr and "params.parquet" in result.stderr, show(result)
@@ -163,7 +164,7 @@ def test_restore_refuses_a_file_whose_rows_were_changed(backed_up_edge: Path, tm
     table = table.set_column(table.schema.get_field_index("value"), "value", pa.array(values, pa.string()))
     pq.write_table(table, path)
 
-    result = run_cli("restore", str(damaged), sqlite_uri(tmp_path / "never.db"))
+    result = invoke("restore", str(damaged), sqlite_uri(tmp_path / "never.db"))
 
     assert result.returncode == 1, show(result)
     assert "tags.parquet" in result.stderr and "digest" in result.stderr, show(result)
@@ -173,18 +174,18 @@ def test_copy_backup_dest_snapshots_the_destination_first(
     minimal_store: Path, edge_store: Path, tmp_path: Path
 ) -> None:
     destination = sqlite_uri(tmp_path / "dst.db")
-    assert run_cli("copy", str(minimal_store), destination, "-q").returncode == 0
+    assert invoke("copy", str(minimal_store), destination, "-q").returncode == 0
     before = count(destination, "runs")
     folder = tmp_path / "pre"
 
-    copied = run_cli("copy", str(edge_store), destination, "--backup-dest", str(folder), "-q")
+    copied = invoke("copy", str(edge_store), destination, "--backup-dest", str(folder), "-q")
 
     assert copied.returncode == 0, show(copied)
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["tables"]["runs"]["rows"] == before == 2
     assert count(destination, "runs") > before
     restored = sqlite_uri(tmp_path / "as-before.db")
-    assert run_cli("restore", str(folder), restored, "-q").returncode == 0
+    assert invoke("restore", str(folder), restored, "-q").returncode == 0
     assert count(restored, "runs") == before
 
 
@@ -262,7 +263,7 @@ def test_disk_full_during_backup_is_a_clear_error_and_no_backup_looks_whole(
         leftovers = [p.name for p in folder.iterdir()] if folder.exists() else []
         assert not [name for name in leftovers if name.endswith(".parquet")], leftovers
         # and the restore of such a folder is refused
-        refused = run_cli("restore", str(folder), sqlite_uri(tmp_path / "x.db"))
+        refused = invoke("restore", str(folder), sqlite_uri(tmp_path / "x.db"))
         assert refused.returncode == 2, show(refused)
         assert "no finished backup" in refused.stderr, show(refused)
 
@@ -282,12 +283,12 @@ def test_interrupted_backup_resumes_to_a_whole_backup(generated: Path, tmp_path:
     process.wait()
     assert not (folder / "manifest.json").exists()
 
-    resumed = run_cli("backup", str(generated), str(folder), "-q")
+    resumed = invoke("backup", str(generated), str(folder), "-q")
 
     assert resumed.returncode == 0, show(resumed)
     assert not parts.exists()
-    assert run_cli("verify", str(generated), str(folder)).returncode == 0
-    again = run_cli("backup", str(generated), str(folder))
+    assert invoke("verify", str(generated), str(folder)).returncode == 0
+    again = invoke("backup", str(generated), str(folder))
     assert again.returncode == 0 and "already holds the finished backup" in again.stderr, show(again)
 
 
@@ -321,11 +322,11 @@ def test_backup_killed_before_its_manifest_is_not_whole_and_resumes(
     )
     assert killed.returncode == -signal.SIGKILL, show(killed)
     assert (folder / "runs.parquet").exists() and not (folder / "manifest.json").exists()
-    refused = run_cli("restore", str(folder), sqlite_uri(tmp_path / "x.db"))
+    refused = invoke("restore", str(folder), sqlite_uri(tmp_path / "x.db"))
     assert refused.returncode == 2 and "no finished backup" in refused.stderr, show(refused)
 
-    resumed = run_cli("backup", str(minimal_store), str(folder), "-q")
+    resumed = invoke("backup", str(minimal_store), str(folder), "-q")
 
     assert resumed.returncode == 0, show(resumed)
     assert (folder / "manifest.json").exists() and not (folder / ".parts").exists()
-    assert run_cli("verify", str(minimal_store), str(folder)).returncode == 0
+    assert invoke("verify", str(minimal_store), str(folder)).returncode == 0

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cli_helpers import count, json_stdout, query, run_cli, show, sqlite_uri, squash
+from cli_helpers import count, invoke, json_stdout, query, show, sqlite_uri, squash
 
 Damage = Callable[[Path], tuple[Path, "int | None"]]
 
@@ -114,7 +114,7 @@ def test_damaged_source_fails_naming_the_file_and_writes_nothing_of_it(
     mlruns, path, line = _damaged_copy(minimal_store, tmp_path, damage)
     destination = sqlite_uri(tmp_path / "dst.db")
 
-    result = run_cli("copy", str(mlruns), destination, "-q")
+    result = invoke("copy", str(mlruns), destination, "-q")
 
     assert result.returncode == 1, show(result)
     # rich hard-wraps long lines on a non-terminal stderr; compare without whitespace
@@ -142,7 +142,7 @@ def test_on_error_skip_copies_everything_else_and_reports_the_unit(
     mlruns, path, _ = _damaged_copy(minimal_store, tmp_path, damage)
     destination = sqlite_uri(tmp_path / "dst.db")
 
-    result = run_cli("copy", str(mlruns), destination, "--on-error", "skip", "--json", "-q")
+    result = invoke("copy", str(mlruns), destination, "--on-error", "skip", "--json", "-q")
 
     assert result.returncode == 0, show(result)  # a partial copy is not a verify mismatch (3)
     report = json_stdout(result)
@@ -161,7 +161,7 @@ def test_on_error_skip_copies_everything_else_and_reports_the_unit(
     assert query(destination, "SELECT name FROM registered_models") == [("minimal-model",)]
     assert _runs_of_minimal(destination) == []
     # and the journal shows the skipped unit with its error
-    status = run_cli("status", report["migration_id"], "--json")
+    status = invoke("status", report["migration_id"], "--json")
     assert status.returncode == 0, show(status)
     states = {u["unit_id"]: (u["state"], u["error"]) for u in json_stdout(status)}
     assert states[skipped["unit"]][0] == "skipped"
@@ -191,7 +191,7 @@ def test_on_error_skip_leaves_out_only_the_malformed_run_and_names_it_in_the_rej
     ]
     destination = sqlite_uri(tmp_path / "dst.db")
 
-    result = run_cli("copy", str(mlruns), destination, "--on-error", "skip", "--json", "-q")
+    result = invoke("copy", str(mlruns), destination, "--on-error", "skip", "--json", "-q")
 
     report = json_stdout(result)
     assert report["status"] == "partial", show(result)
@@ -205,9 +205,9 @@ def test_on_error_skip_leaves_out_only_the_malformed_run_and_names_it_in_the_rej
     [line_of_file] = Path(report["rejects_file"]).read_text(encoding="utf-8").splitlines()
     assert json.loads(line_of_file)["run"] == bad_run and location in json.loads(line_of_file)["error"]
     assert report["verify"]["ok"], report["verify"]
-    verified = run_cli("verify", str(mlruns), destination)
+    verified = invoke("verify", str(mlruns), destination)
     assert verified.returncode == 0, show(verified)
-    again = run_cli("copy", str(mlruns), destination, "--on-error", "skip", "--json", "-q")
+    again = invoke("copy", str(mlruns), destination, "--on-error", "skip", "--json", "-q")
     assert json_stdout(again)["rejected_runs"] == [rejected], show(again)  # still left out, and said
     assert json_stdout(again)["status"] == "partial", show(again)
     assert _runs_of_minimal(destination) == [(good_run,)]
@@ -219,7 +219,7 @@ def test_error_names_the_file_path_verbatim_on_non_terminal_stderr(
     mlruns, path, line = _damaged_copy(minimal_store, tmp_path, metric_value_not_a_number)
     assert len(f"{path}:{line}:") > 80  # tmp paths are long; that is the point
 
-    result = run_cli("copy", str(mlruns), sqlite_uri(tmp_path / "dst.db"), "-q")
+    result = invoke("copy", str(mlruns), sqlite_uri(tmp_path / "dst.db"), "-q")
 
     assert result.returncode == 1, show(result)
     assert f"{path}:{line}:" in result.stderr, show(result)
@@ -230,7 +230,7 @@ def test_unknown_uri_scheme_is_a_usage_error(minimal_store: Path, tmp_path: Path
     good = str(minimal_store) if position == "destination" else sqlite_uri(tmp_path / "dst.db")
     args = ("foo://x", good) if position == "source" else (good, "foo://x")
 
-    result = run_cli("copy", *args)
+    result = invoke("copy", *args)
 
     assert result.returncode == 2, show(result)
     message = squash(result.stderr)
@@ -242,7 +242,7 @@ def test_unknown_uri_scheme_is_a_usage_error(minimal_store: Path, tmp_path: Path
 def test_missing_source_folder_is_a_usage_error(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-mlruns"
 
-    result = run_cli("copy", str(missing), sqlite_uri(tmp_path / "dst.db"))
+    result = invoke("copy", str(missing), sqlite_uri(tmp_path / "dst.db"))
 
     assert result.returncode == 2, show(result)
     assert squash(str(missing)) in squash(result.stderr), show(result)
@@ -250,7 +250,7 @@ def test_missing_source_folder_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_bad_on_error_value_is_a_usage_error(minimal_store: Path, tmp_path: Path) -> None:
-    result = run_cli("copy", str(minimal_store), sqlite_uri(tmp_path / "dst.db"), "--on-error", "ignore")
+    result = invoke("copy", str(minimal_store), sqlite_uri(tmp_path / "dst.db"), "--on-error", "ignore")
 
     assert result.returncode == 2, show(result)
     assert "skip" in result.stderr and "fail" in result.stderr, show(result)
@@ -263,7 +263,7 @@ def test_unreachable_postgresql_password_never_printed(
     secret = "s3cretPW"
     url = f"postgresql://u:{secret}@127.0.0.1:1/db"
 
-    result = run_cli(command, str(minimal_store), url, "--json")
+    result = invoke(command, str(minimal_store), url, "--json")
 
     assert result.returncode not in (0, 3), show(result)
     assert secret not in result.stdout + result.stderr, show(result)
@@ -282,11 +282,11 @@ def test_a_stray_folder_is_reported_not_dropped_and_hidden_folders_are_ignored(
     (mlruns / ".ipynb_checkpoints").mkdir()
     destination = sqlite_uri(tmp_path / "dst.db")
 
-    failed = run_cli("copy", str(mlruns), destination, "-q")
+    failed = invoke("copy", str(mlruns), destination, "-q")
     assert failed.returncode == 1, show(failed)
     assert str(mlruns / "notes") in failed.stderr, show(failed)
 
-    skipped = run_cli("copy", str(mlruns), destination, "--on-error", "skip", "--json", "-q")
+    skipped = invoke("copy", str(mlruns), destination, "--on-error", "skip", "--json", "-q")
     assert skipped.returncode == 0, show(skipped)
     report = json_stdout(skipped)
     assert [unit["unit"] for unit in report["skipped_units"]] == ["experiment:notes"]
@@ -302,14 +302,14 @@ def test_a_value_too_long_for_postgresql_fails_its_unit_clearly(tmp_path: Path, 
     name = "n" * 300
     MlflowClient(tracking_uri=mlruns.as_uri()).create_experiment(name)
 
-    result = run_cli("copy", str(mlruns), postgres_db, "-q")
+    result = invoke("copy", str(mlruns), postgres_db, "-q")
 
     assert result.returncode == 1, show(result)
     message = squash(result.stderr)
     assert "experiments.name" in message and "300" in message and "256" in message, show(result)
     assert "--on-errorskip" in message, show(result)  # squash() drops the spaces
     assert query(postgres_db, "SELECT count(*) FROM experiments WHERE length(name) = 300") == [(0,)]
-    into_sqlite = run_cli("copy", str(mlruns), sqlite_uri(tmp_path / "dst.db"), "-q")
+    into_sqlite = invoke("copy", str(mlruns), sqlite_uri(tmp_path / "dst.db"), "-q")
     assert into_sqlite.returncode == 0, show(into_sqlite)
     assert query(sqlite_uri(tmp_path / "dst.db"), "SELECT name FROM experiments WHERE name = :n", {"n": name})
 
@@ -327,16 +327,16 @@ def test_a_nul_character_for_postgresql_names_the_run_and_key(tmp_path: Path, po
     client.set_tag(run, "with-nul", "placeholder")
     (mlruns / experiment / run / "tags" / "with-nul").write_text("a\x00b")
 
-    result = run_cli("copy", str(mlruns), postgres_db, "-q")
+    result = invoke("copy", str(mlruns), postgres_db, "-q")
 
     assert result.returncode == 1, show(result)
     message = squash(result.stderr)
     assert "tags.value" in message and run in message and "with-nul" in message, show(result)
     assert "NUL" in message, show(result)
-    skipped = run_cli("copy", str(mlruns), postgres_db, "-q", "--on-error", "skip")
+    skipped = invoke("copy", str(mlruns), postgres_db, "-q", "--on-error", "skip")
     assert squash(f"run {run} left out") in squash(skipped.stderr), show(skipped)
     assert query(postgres_db, "SELECT count(*) FROM runs") == [(0,)]
-    into_sqlite = run_cli("copy", str(mlruns), sqlite_uri(tmp_path / "dst.db"), "-q")
+    into_sqlite = invoke("copy", str(mlruns), sqlite_uri(tmp_path / "dst.db"), "-q")
     assert into_sqlite.returncode == 0, show(into_sqlite)
     kept = query(sqlite_uri(tmp_path / "dst.db"), "SELECT value FROM tags WHERE key = 'with-nul'")
     assert kept == [("a\x00b",)]

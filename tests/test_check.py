@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
-from cli_helpers import json_stdout, run_cli, show, sqlite_uri
+from cli_helpers import CliResult, invoke, json_stdout, show, sqlite_uri
 
 
-def _checks(result: subprocess.CompletedProcess[str]) -> dict[str, dict[str, object]]:
+def _checks(result: CliResult) -> dict[str, dict[str, object]]:
     return {item["check"]: item for item in json_stdout(result)["checks"]}
 
 
 def test_check_says_go_for_a_new_destination_and_writes_nothing(minimal_store: Path, tmp_path: Path) -> None:
     destination = tmp_path / "new.db"
 
-    result = run_cli("check", str(minimal_store), sqlite_uri(destination), "--json")
+    result = invoke("check", str(minimal_store), sqlite_uri(destination), "--json")
 
     assert result.returncode == 0, show(result)
     assert "GO" in result.stderr and "NO-GO" not in result.stderr, show(result)
@@ -31,7 +30,7 @@ def test_check_says_go_for_a_new_destination_and_writes_nothing(minimal_store: P
         "clashes",
     ):
         assert checks[name]["ok"] is True, name
-    plan = json_stdout(run_cli("plan", str(minimal_store), "--json"))
+    plan = json_stdout(invoke("plan", str(minimal_store), "--json"))
     assert data["estimate"]["rows"] == plan["total_rows"]  # a small store is sampled whole
     assert data["estimate"]["units"] == 3 and data["estimate"]["seconds"] >= 0
     assert not destination.exists()
@@ -41,9 +40,9 @@ def test_check_says_no_go_when_the_destination_already_holds_the_source(
     minimal_store: Path, tmp_path: Path
 ) -> None:
     destination = sqlite_uri(tmp_path / "dst.db")
-    assert run_cli("copy", str(minimal_store), destination, "-q").returncode == 0
+    assert invoke("copy", str(minimal_store), destination, "-q").returncode == 0
 
-    result = run_cli("check", str(minimal_store), destination, "--json")
+    result = invoke("check", str(minimal_store), destination, "--json")
 
     assert result.returncode == 1, show(result)
     assert "NO-GO" in result.stderr and "clashes" in result.stderr, show(result)
@@ -55,7 +54,7 @@ def test_check_says_no_go_when_the_destination_already_holds_the_source(
 
 
 def test_check_says_no_go_for_an_unreachable_database(minimal_store: Path) -> None:
-    result = run_cli("check", str(minimal_store), "postgresql://app:hunter2@127.0.0.1:1/mlflow", "--json")
+    result = invoke("check", str(minimal_store), "postgresql://app:hunter2@127.0.0.1:1/mlflow", "--json")
 
     assert result.returncode == 1, show(result)
     assert _checks(result)["destination: connect"]["ok"] is False
@@ -65,9 +64,9 @@ def test_check_says_no_go_for_an_unreachable_database(minimal_store: Path) -> No
 def test_check_reports_the_schema_revision_of_postgresql_and_free_space_for_a_backup(
     minimal_store: Path, edge_store: Path, postgres_db: str, tmp_path: Path
 ) -> None:
-    assert run_cli("copy", str(edge_store), postgres_db, "-q").returncode == 0
+    assert invoke("copy", str(edge_store), postgres_db, "-q").returncode == 0
 
-    result = run_cli("check", str(minimal_store), postgres_db, "--backup-dest", str(tmp_path / "b"), "--json")
+    result = invoke("check", str(minimal_store), postgres_db, "--backup-dest", str(tmp_path / "b"), "--json")
 
     checks = _checks(result)
     assert checks["destination: write permission"]["ok"] is True
@@ -81,14 +80,14 @@ def test_check_says_no_go_when_the_database_user_may_not_write(minimal_store: Pa
     """A role that may connect but not write MLflow's tables (they belong to another user)."""
     import psycopg
 
-    assert run_cli("copy", str(minimal_store), postgres_db, "-q").returncode == 0
+    assert invoke("copy", str(minimal_store), postgres_db, "-q").returncode == 0
     with psycopg.connect(postgres_db, autocommit=True) as connection:
         connection.execute("DROP ROLE IF EXISTS mm_reader")
         connection.execute("CREATE ROLE mm_reader LOGIN PASSWORD 'reader-pw'")
         connection.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO mm_reader")
     reader = postgres_db.replace("postgres@", "mm_reader:reader-pw@")
     try:
-        result = run_cli("check", str(minimal_store), reader, "--json")
+        result = invoke("check", str(minimal_store), reader, "--json")
     finally:
         with psycopg.connect(postgres_db, autocommit=True) as connection:
             connection.execute("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM mm_reader")

@@ -4,23 +4,14 @@ then the environment, then the file; ``config show`` masks secrets."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
-from cli_helpers import CLI, count, json_stdout, show, sqlite_uri
+from cli_helpers import CliResult, count, invoke, json_stdout, show, sqlite_uri
 
 
-def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={**os.environ, **(env or {})},
-    )
+def _run(*args: str, env: dict[str, str] | None = None) -> CliResult:
+    return invoke(*args, env=env)
 
 
 def _write(path: Path, data: dict[str, object]) -> Path:

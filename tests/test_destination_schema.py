@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy
-from cli_helpers import query, run_cli, show, sqlite_uri
+from cli_helpers import invoke, query, show, sqlite_uri
 from mlflow.store.db.utils import _get_alembic_config, _initialize_tables, _verify_schema
 
 from mlmigrate.stores.sql.schema import known_revisions
@@ -61,7 +61,7 @@ def test_known_older_revision_is_upgraded_to_head(minimal_store: Path, tmp_path:
         command.upgrade(config, OLD_REVISION)
     assert _revision(database) == OLD_REVISION
 
-    result = run_cli("copy", str(minimal_store), sqlite_uri(database), "-q")
+    result = invoke("copy", str(minimal_store), sqlite_uri(database), "-q")
 
     assert result.returncode == 0, show(result)
     assert _revision(database) == known_revisions()[0]
@@ -70,12 +70,12 @@ def test_known_older_revision_is_upgraded_to_head(minimal_store: Path, tmp_path:
 
 def test_unknown_revision_is_refused_naming_it(minimal_store: Path, tmp_path: Path) -> None:
     database = tmp_path / "future.db"
-    run_cli("copy", str(minimal_store), sqlite_uri(tmp_path / "seed.db"), "-q")
+    invoke("copy", str(minimal_store), sqlite_uri(tmp_path / "seed.db"), "-q")
     (tmp_path / "seed.db").rename(database)
     with sqlite3.connect(database) as connection:
         connection.execute("UPDATE alembic_version SET version_num = 'f00dfacecafe'")
 
-    result = run_cli("copy", str(minimal_store), sqlite_uri(database), "-q")
+    result = invoke("copy", str(minimal_store), sqlite_uri(database), "-q")
 
     assert result.returncode == 1, show(result)
     assert "f00dfacecafe" in result.stderr, show(result)
@@ -86,7 +86,7 @@ def test_a_database_that_is_not_mlflows_is_refused(minimal_store: Path, tmp_path
     with sqlite3.connect(database) as connection:
         connection.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
 
-    result = run_cli("copy", str(minimal_store), sqlite_uri(database), "-q")
+    result = invoke("copy", str(minimal_store), sqlite_uri(database), "-q")
 
     assert result.returncode == 1, show(result)
     assert "not an MLflow database" in result.stderr, show(result)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import count, query, sqlite_uri
-from mlflow_compare import SQLITE_DESTINATION_TOLERANCES, compare_stores, normalize_uri
+from contract.kinds import tolerances
+from mlflow_compare import compare_stores, normalize_uri
 
 import mlmigrate
 
@@ -71,9 +72,7 @@ def test_copy_of_a_live_database_is_one_snapshot_and_a_rerun_catches_up(
     assert second["migration_id"] == first["migration_id"]
     assert second["verify"]["ok"], second["verify"]["mismatches"]
     assert count(destination, "runs") == count(source, "runs")
-    differences = compare_stores(
-        source, destination, tolerate=SQLITE_DESTINATION_TOLERANCES - {"inf-as-max-float"}
-    )
+    differences = compare_stores(source, destination, tolerate=tolerances(destination))
     assert differences == []
     third = mlmigrate.copy(source, destination).as_dict()
     assert third["status"] == "up-to-date", third

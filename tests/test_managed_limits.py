@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_helpers import query, run_cli, show, sqlite_uri
+from cli_helpers import invoke, query, show, sqlite_uri
 from servers import PostgresServer
 
 
@@ -33,16 +33,16 @@ def test_an_idle_in_transaction_timeout_on_the_source_keeps_the_snapshot(
     """The transaction that exports a PostgreSQL source's snapshot idles while units are read;
     an idle_in_transaction_session_timeout of 50 ms ended it ('terminating connection due to
     idle-in-transaction timeout'). mlmigrate's sessions lift the limit."""
-    filled = run_cli("copy", str(minimal_store), postgres_db, "-q", "--state-dir", str(tmp_path / "s1"))
+    filled = invoke("copy", str(minimal_store), postgres_db, "-q", "--state-dir", str(tmp_path / "s1"))
     assert filled.returncode == 0, show(filled)
     _set(postgres_server_handle, postgres_db, "idle_in_transaction_session_timeout = '50ms'")
     destination = sqlite_uri(tmp_path / "dst.db")
 
-    result = run_cli("copy", postgres_db, destination, "-q", "--state-dir", str(tmp_path / "s2"))
+    result = invoke("copy", postgres_db, destination, "-q", "--state-dir", str(tmp_path / "s2"))
 
     assert result.returncode == 0, show(result)
     assert query(destination, "SELECT count(*) FROM runs") == query(postgres_db, "SELECT count(*) FROM runs")
-    verified = run_cli("verify", postgres_db, destination, "--state-dir", str(tmp_path / "s2"))
+    verified = invoke("verify", postgres_db, destination, "--state-dir", str(tmp_path / "s2"))
     assert verified.returncode == 0, show(verified)
 
 
@@ -67,10 +67,10 @@ def test_a_statement_timeout_on_an_empty_destination_database_is_lifted(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     _set(postgres_server_handle, second_db, "statement_timeout = '1ms'")
 
-    result = run_cli("copy", str(minimal_store), second_db, "-q", "--state-dir", str(tmp_path / "s"))
+    result = invoke("copy", str(minimal_store), second_db, "-q", "--state-dir", str(tmp_path / "s"))
 
     assert result.returncode == 0, show(result)
-    verified = run_cli("verify", str(minimal_store), second_db, "--state-dir", str(tmp_path / "s"))
+    verified = invoke("verify", str(minimal_store), second_db, "--state-dir", str(tmp_path / "s"))
     assert verified.returncode == 0, show(verified)
     _set(postgres_server_handle, second_db, "statement_timeout = 0")
     assert query(second_db, "SELECT count(*) FROM runs") == [(2,)]

@@ -9,7 +9,8 @@ from typing import Any
 
 import pymongo
 import pytest
-from cli_helpers import run_cli, show
+from cli_helpers import invoke, show
+from contract.kinds import tolerances
 from mlflow_compare import compare_stores
 from test_resume import COUNTED_TABLES, _copy_and_kill_after, _journal_rows, generated, journal  # noqa: F401
 from throttling_proxy import Throttle, throttling_proxy
@@ -18,7 +19,6 @@ import mlmigrate
 from mlmigrate.exceptions import TransientStoreError
 from mlmigrate.stores.mongodb.retry import RetryPolicy, WriteStats, write_in_batches
 
-MONGO_TOLERANCES = frozenset({"duplicate-metric-points", "model-version-model-id"})
 #: canonical table -> (collection, query) counting the same thing in MongoDB
 MONGO_COUNTS = {
     "experiments": ("experiments", {}),
@@ -82,7 +82,7 @@ def test_a_copy_through_a_throttling_server_is_exact(minimal_store: Path, secant
         assert len(throttle.injected) == 6
         assert report["status"] == "done", report
         assert report["verify"]["ok"], report["verify"]
-        assert compare_stores(minimal_store.as_uri(), destination, tolerate=MONGO_TOLERANCES) == []
+        assert compare_stores(minimal_store.as_uri(), destination, tolerate=tolerances(destination)) == []
 
 
 def test_sigkilled_copy_into_mongodb_resumes_without_duplicates(
@@ -99,7 +99,7 @@ def test_sigkilled_copy_into_mongodb_resumes_without_duplicates(
     )
     assert 5 <= done < 17, "the kill must land mid-copy"
 
-    resumed = run_cli("copy", str(source), destination)  # verifies every unit at the end
+    resumed = invoke("copy", str(source), destination)  # verifies every unit at the end
     assert resumed.returncode == 0, show(resumed)
     assert "resuming migration" in resumed.stderr, show(resumed)
     assert "verify: equal" in resumed.stderr, show(resumed)
@@ -135,4 +135,4 @@ def test_a_copy_that_stays_throttled_fails_with_errors_per_table_then_resumes(
         resumed = mlmigrate.copy(str(minimal_store), destination).as_dict()
         assert resumed["status"] == "done" and resumed["verify"]["ok"], resumed
         assert all(stats["errors"] == 0 for stats in resumed["tables"].values())
-        assert compare_stores(minimal_store.as_uri(), destination, tolerate=MONGO_TOLERANCES) == []
+        assert compare_stores(minimal_store.as_uri(), destination, tolerate=tolerances(destination)) == []

@@ -4,22 +4,18 @@ stores it), the report counts the mapped values, verify accounts for them, clash
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 from cli_helpers import query, run_cli, show
-from mlflow_compare import SQL_DESTINATION_TOLERANCES, compare_stores
 
 import mlmigrate
-from mlmigrate.exceptions import ConflictError
 
 MAX_FLOAT = 1.7976931348623157e308
-#: MariaDB's DOUBLE has no -0.0 (it stores 0.0) and no NaN (NULL where no is_nan column says NaN)
-MYSQL_TOLERANCES = SQL_DESTINATION_TOLERANCES | {"negative-zero", "nan-as-null"}
 
 
-def test_edge_store_into_mysql_equal_with_inf_as_max_float(edge_store: Path, mysql_db: str) -> None:
+def test_edge_store_into_mysql_maps_inf_to_max_float_and_reports_it(edge_store: Path, mysql_db: str) -> None:
+    """What MLflow reads back is compared by the contract suite (tests/contract); here: how."""
     report = mlmigrate.copy(str(edge_store), mysql_db).as_dict()
 
     assert report["status"] == "done", report
@@ -29,8 +25,6 @@ def test_edge_store_into_mysql_equal_with_inf_as_max_float(edge_store: Path, mys
     inf_keys = "SELECT `key`, value FROM metrics WHERE `key` IN ('only_inf', 'only_neg_inf')"
     rows = dict(query(mysql_db, inf_keys))
     assert rows == {"only_inf": MAX_FLOAT, "only_neg_inf": -MAX_FLOAT}
-    differences = compare_stores(edge_store.as_uri(), mysql_db, tolerate=MYSQL_TOLERANCES)
-    assert differences == []
     # standalone verify maps ±inf the same way: no mismatch
     verified = run_cli("verify", str(edge_store), mysql_db)
     assert verified.returncode == 0, show(verified)
@@ -40,16 +34,6 @@ def test_edge_store_into_mysql_equal_with_inf_as_max_float(edge_store: Path, mys
     client = MlflowClient(tracking_uri=mysql_db.replace("mysql://", "mysql+pymysql://"))
     largest = max(int(row[0]) for row in query(mysql_db, "SELECT experiment_id FROM experiments"))
     assert int(client.create_experiment("after")) > largest
-
-
-def test_second_copy_from_another_source_is_a_clash(
-    minimal_store: Path, mysql_db: str, tmp_path: Path
-) -> None:
-    mlmigrate.copy(str(minimal_store), mysql_db)
-    other = tmp_path / "other"
-    shutil.copytree(minimal_store, other)
-    with pytest.raises(ConflictError):
-        mlmigrate.copy(str(other), mysql_db)
 
 
 def test_replayed_schema_equals_the_migrated_one(mariadb_server_handle: object) -> None:

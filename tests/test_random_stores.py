@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from mlflow_compare import SQLITE_DESTINATION_TOLERANCES, compare_stores
+from contract.kinds import tolerances
+from mlflow_compare import compare_stores
 from random_store import make_random_store
 
 import mlmigrate
@@ -22,8 +23,7 @@ def test_random_store_arrives_equal_in_sqlite(seed: int, tmp_path: Path) -> None
     report = mlmigrate.copy(str(source), destination)
 
     assert report.status == "done" and report.verify and report.verify["ok"], report.as_dict()
-    tolerate = SQLITE_DESTINATION_TOLERANCES - {"inf-as-max-float"}
-    assert compare_stores(source.as_uri(), destination, tolerate=tolerate) == []
+    assert compare_stores(source.as_uri(), destination, tolerate=tolerances(destination)) == []
 
 
 @pytest.mark.parametrize("seed", SEEDS[:2], ids=lambda s: f"seed-{s}")
@@ -33,5 +33,4 @@ def test_random_store_arrives_equal_in_postgresql(seed: int, tmp_path: Path, pos
     report = mlmigrate.copy(str(source), postgres_db)
 
     assert report.status == "done" and report.verify and report.verify["ok"], report.as_dict()
-    tolerate = {"duplicate-metric-points", "model-version-model-id"}
-    assert compare_stores(source.as_uri(), postgres_db, tolerate=tolerate) == []
+    assert compare_stores(source.as_uri(), postgres_db, tolerate=tolerances(postgres_db)) == []

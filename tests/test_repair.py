@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from cli_helpers import query, sqlite_uri
+from cli_helpers import invoke, json_stdout, query, show, sqlite_uri
 
 import mlmigrate
 from mlmigrate.engine.repair import repair
@@ -101,3 +101,31 @@ def test_a_unit_held_otherwise_is_reported_and_left(copied: tuple[str, str, Path
 def test_repair_without_a_migration_is_refused(tmp_path: Path, minimal_store: Path) -> None:
     with pytest.raises(UsageError, match="no migration"):
         repair(str(minimal_store), sqlite_uri(tmp_path / "none.db"), state_dir=tmp_path / "state")
+
+
+def test_the_repair_command_adopts_a_whole_unit_and_exits_3_on_one_held_otherwise(
+    copied: tuple[str, str, Path],
+) -> None:
+    source, destination, state = copied
+    unit = _an_experiment_unit(state)
+    _journal(state, "UPDATE units SET state = 'failed', error = 'clash' WHERE unit_id = ?", (unit,))
+
+    adopted = invoke("repair", source, destination, "--state-dir", str(state), "--json")
+
+    assert adopted.returncode == 0, show(adopted)
+    data = json_stdout(adopted)
+    assert data["adopted_units"] == [unit] and data["ok"] is True
+    assert f"repaired migration {data['migration_id']}: 1 unit(s) found whole" in adopted.stderr, show(
+        adopted
+    )
+    with sqlite3.connect(destination.removeprefix("sqlite:///")) as connection:
+        connection.execute(
+            "UPDATE params SET value = 'tampered' WHERE rowid = (SELECT min(rowid) FROM params)"
+        )
+
+    differing = invoke("repair", source, destination, "--state-dir", str(state))
+
+    assert differing.returncode == 3, show(differing)
+    assert "1 held otherwise" in differing.stderr and "held otherwise:" in differing.stderr, show(differing)
+    missing = invoke("repair", source, sqlite_uri(Path(state) / "none.db"), "--state-dir", str(state))
+    assert missing.returncode == 2 and "no migration" in missing.stderr, show(missing)

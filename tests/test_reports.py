@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_helpers import json_stdout, run_cli, show
+from cli_helpers import invoke, json_stdout, show
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -34,7 +34,7 @@ def reported(
     folder = tmp_path_factory.mktemp("reports")
     destination = postgres_server_handle.create_database()
     paths = {"html": folder / "report.html", "json": folder / "report.json", "log": folder / "copy.log"}
-    result = run_cli(
+    result = invoke(
         "copy",
         str(edge_store),
         destination,

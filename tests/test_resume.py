@@ -17,14 +17,11 @@ from typing import Any
 import psycopg
 import pytest
 from cli_helpers import CLI, count, query, run_cli, show, sqlite_uri
-from mlflow_compare import SQLITE_DESTINATION_TOLERANCES, compare_stores
+from contract.kinds import tolerances
+from mlflow_compare import compare_stores
 
 REPO = Path(__file__).resolve().parents[1]
 GENERATOR = REPO / "benchmarks" / "generate_store.py"
-TOLERANCES = {
-    "sqlite": SQLITE_DESTINATION_TOLERANCES - {"inf-as-max-float"},
-    "postgresql": frozenset({"duplicate-metric-points", "model-version-model-id"}),
-}
 #: tables whose destination row count must equal what the generator wrote
 COUNTED_TABLES = ("experiments", "runs", "params", "tags", "metrics", "latest_metrics", "model_versions")
 
@@ -172,48 +169,7 @@ def _assert_resumed_exactly(
     )[0][0]
     assert distinct_params == count(destination, "params")
 
-    assert compare_stores(source.as_uri(), destination, tolerate=TOLERANCES[kind]) == []
-
-
-@pytest.mark.parametrize("units_done", [1, 4, 8], ids=lambda k: f"killed-after-{k}-units")
-def test_sigkilled_copy_resumes_to_an_exact_copy_on_sqlite(
-    generated: tuple[Path, dict[str, int]], units_done: int, tmp_path: Path, journal: Path
-) -> None:
-    source, counts = generated
-    destination = sqlite_uri(tmp_path / "dst.db")
-
-    done = _copy_and_kill_after([str(source), destination, "-q"], journal, units_done, tmp_path / "log")
-
-    assert units_done <= done < 17, "the kill must land mid-copy"
-    assert _journal_rows(journal, "SELECT state FROM migrations") == [("running",)]
-    _assert_resumed_exactly(source, destination, counts, journal, "sqlite", tmp_path)
-
-
-def test_sigkilled_copy_resumes_to_an_exact_copy_on_postgresql(
-    generated: tuple[Path, dict[str, int]], postgres_db: str, tmp_path: Path, journal: Path
-) -> None:
-    source, counts = generated
-
-    done = _copy_and_kill_after([str(source), postgres_db, "-q"], journal, 5, tmp_path / "log")
-
-    assert 5 <= done < 17, "the kill must land mid-copy"
-    _assert_resumed_exactly(source, postgres_db, counts, journal, "postgresql", tmp_path)
-    # the id sequence was advanced by the resumed run, too
-    ids = [row[0] for row in query(postgres_db, "SELECT experiment_id FROM experiments")]
-    assert max(ids) < 2**31
-
-
-def test_rerun_of_a_finished_copy_has_nothing_to_do(minimal_store: Path, tmp_path: Path) -> None:
-    destination = sqlite_uri(tmp_path / "dst.db")
-    first = run_cli("copy", str(minimal_store), destination, "-q")
-    assert first.returncode == 0, show(first)
-    runs_before = count(destination, "runs")
-
-    again = run_cli("copy", str(minimal_store), destination)
-
-    assert again.returncode == 0, show(again)
-    assert "nothing to do" in again.stderr, show(again)
-    assert count(destination, "runs") == runs_before == 2
+    assert compare_stores(source.as_uri(), destination, tolerate=tolerances(destination)) == []
 
 
 #: Runs the CLI, but SIGKILLs the process at an exact point: ``where`` is patched to kill.
@@ -355,7 +311,7 @@ def _assert_exact(source: Path, postgres_db: str, counts: dict[str, int]) -> Non
     assert verified.returncode == 0, show(verified)
     for table in COUNTED_TABLES:
         assert count(postgres_db, table) == counts[table], table
-    assert compare_stores(source.as_uri(), postgres_db, tolerate=TOLERANCES["postgresql"]) == []
+    assert compare_stores(source.as_uri(), postgres_db, tolerate=tolerances(postgres_db)) == []
 
 
 def test_connections_dropped_while_units_are_written_are_retried(

@@ -5,7 +5,6 @@ through the real MlflowClient with 0 differences (beyond each destination's docu
 from __future__ import annotations
 
 import contextlib
-import subprocess
 import sys
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -14,23 +13,12 @@ from typing import Any
 
 import pytest
 from cli_helpers import sqlite_uri
-from mlflow_compare import (
-    SQL_DESTINATION_TOLERANCES,
-    SQLITE_DESTINATION_TOLERANCES,
-    compare_stores,
-    normalize_uri,
-)
+from contract.kinds import tolerances
+from mlflow_compare import compare_stores, normalize_uri
 
 import mlmigrate
 
 KINDS = ("sqlite", "postgresql", "mysql")
-
-#: what each destination kind cannot hold exactly (docs/semantics.md)
-TOLERANCES = {
-    "sqlite": SQLITE_DESTINATION_TOLERANCES - {"inf-as-max-float"},
-    "postgresql": SQL_DESTINATION_TOLERANCES - {"inf-as-max-float"},
-    "mysql": SQL_DESTINATION_TOLERANCES | {"negative-zero", "nan-as-null"},
-}
 
 
 @pytest.fixture(scope="module")
@@ -83,49 +71,30 @@ def test_sql_pair_round_trips_through_mlflow(
     assert report["status"] == "done", report
     assert report["verify"]["ok"], report["verify"]["mismatches"]
     assert report["rows_written"] > 1000
-    differences = compare_stores(source, destination, tolerate=TOLERANCES[destination_kind])
+    differences = compare_stores(source, destination, tolerate=tolerances(destination))
     assert differences == []
 
 
 @contextlib.contextmanager
 def _mlflow_server(backend_uri: str, workdir: Path) -> Iterator[str]:
     """A real ``mlflow server`` on ``backend_uri`` as a child process; yields its URL."""
-    from servers import free_port, stop_process, wait_until
+    from servers import free_port, serve_process
 
-    port = free_port()
-    log = open(workdir / "mlflow-server.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("mlflow")),
-            "server",
-            "--backend-store-uri",
-            normalize_uri(backend_uri),
-            "--default-artifact-root",
-            (workdir / "artifacts").as_uri(),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=workdir,
-    )
+    port, log = free_port(), workdir / "mlflow-server.log"
     url = f"http://127.0.0.1:{port}"
-    try:
+    command = [
+        str(Path(sys.executable).with_name("mlflow")), "server",
+        "--backend-store-uri", normalize_uri(backend_uri),
+        "--default-artifact-root", (workdir / "artifacts").as_uri(),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
 
-        def healthy() -> bool:
-            assert process.poll() is None, (workdir / "mlflow-server.log").read_text()[-2000:]
-            urllib.request.urlopen(f"{url}/health", timeout=2).close()
-            return True
+    def healthy() -> bool:
+        urllib.request.urlopen(f"{url}/health", timeout=2).close()
+        return True
 
-        wait_until(healthy, timeout=120, what="mlflow server")
+    with serve_process(command, ready=healthy, what="mlflow server", log=log, timeout=120, cwd=workdir):
         yield url
-    finally:
-        stop_process(process)
-        log.close()
 
 
 def _runs_and_histories(client: Any, experiment_ids: list[str]) -> dict[str, Any]:

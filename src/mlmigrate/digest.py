@@ -140,6 +140,16 @@ def column_hashes(array: pa.Array) -> np.ndarray:
     return hashes
 
 
+def row_hashes(batch: pa.RecordBatch | pa.Table) -> np.ndarray:
+    """A uint64 hash per row over every column (what :class:`Digest` sums): two rows hash alike
+    when every value does, so a table's differing rows can be found by comparing these."""
+    with np.errstate(over="ignore"):
+        row = np.zeros(batch.num_rows, dtype=np.uint64)
+        for index, column in enumerate(batch.columns):
+            row = row * np.uint64(0x100000001B3) + column_hashes(column) + np.uint64(index)
+        return _mix(row)
+
+
 @dataclass
 class Digest:
     """Row count and wrapping sum of row hashes of one table's rows."""
@@ -151,11 +161,7 @@ class Digest:
         """Fold ``batch``'s rows in."""
         if batch.num_rows == 0:
             return
-        with np.errstate(over="ignore"):
-            row = np.zeros(batch.num_rows, dtype=np.uint64)
-            for index, column in enumerate(batch.columns):
-                row = row * np.uint64(0x100000001B3) + column_hashes(column) + np.uint64(index)
-            row = _mix(row)
+        row = row_hashes(batch)
         self.rows += batch.num_rows
         self.total = (self.total + int(row.sum(dtype=np.uint64))) & _MASK
 

@@ -14,6 +14,10 @@ native driver errors are translated once, at the store's edge, and kept as the
     ├── VerificationError       verify found differences (CLI exit 3)
     ├── JournalError            the migration journal is missing or inconsistent
     └── Interrupted             the run was asked to stop (Ctrl-C; CLI exit 130)
+
+Each class carries the CLI's ``exit_code`` for it (1 unless noted above), and every error
+pickles with its attributes (``path``, ``line``, ``clashes``, ``migration_id``, ``report``),
+so it crosses a process boundary (a helper process, a pool, Ray) unchanged.
 """
 
 from __future__ import annotations
@@ -34,17 +38,33 @@ __all__ = [
 ]
 
 
+def _rebuilt(cls: type[MigrationError], args: tuple[Any, ...], state: dict[str, Any]) -> MigrationError:
+    """An error unpickled: its class, its ``args`` and its attributes, without calling ``__init__``
+    (whose parameters differ from ``args`` in classes that format their message)."""
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
 class MigrationError(Exception):
     """Base class of every error mlmigrate raises on purpose."""
 
+    #: the CLI's exit status for this error
+    exit_code: int = 1
     #: set when the error stopped a migration the journal knows, so it can be resumed
     migration_id: str | None = None
     #: the report so far (per-table rows read, written and in error) when a copy failed
     report: dict[str, Any] | None = None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuilt, (type(self), self.args, dict(self.__dict__)))
+
 
 class UsageError(MigrationError):
     """A URI, option or combination of options that cannot work."""
+
+    exit_code = 2
 
 
 class StoreError(MigrationError):
@@ -108,6 +128,8 @@ class ConflictError(MigrationError):
 class VerificationError(MigrationError):
     """Source and destination differ."""
 
+    exit_code = 3
+
 
 class JournalError(MigrationError):
     """The journal is missing, locked or does not match the request."""
@@ -115,3 +137,5 @@ class JournalError(MigrationError):
 
 class Interrupted(MigrationError):
     """The run was asked to stop (Ctrl-C); committed units stay done."""
+
+    exit_code = 130

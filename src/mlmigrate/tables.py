@@ -234,6 +234,7 @@ TABLES: dict[str, TableSpec] = {
             ("client_request_id", STRING),
             ("request_preview", STRING),
             ("response_preview", STRING),
+            ("db_payload_generation", INT),
             ("trace_name", STRING),
             ("session_id", STRING),
             ("input_tokens", INT),

@@ -1,15 +1,19 @@
 """The store kinds of the contract suite: one record each, the only list of them in the tests.
 
-A record makes an empty destination of its kind, and tampers with one stored value. What
-the comparison through ``MlflowClient`` tolerates follows from the store's
-``Capabilities``, plus the few value quirks of one engine that no capability names.
+A record makes an empty destination of its kind, counts a table as the kind itself stores
+it (SQL rows, documents, files, Parquet rows: not through mlmigrate's reader), and tampers
+with one stored value. What the comparison through ``MlflowClient`` tolerates follows from
+the store's ``Capabilities`` (:func:`tolerances`), plus the few value quirks of one engine
+that no capability names. A bug known to break a contract test on a kind is named in
+``known_bugs``; the test is then a strict xfail, so it turns red once the bug is fixed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -17,6 +21,29 @@ from cli_helpers import sqlite_uri
 
 from mlmigrate.stores import open_store
 from mlmigrate.stores.base import Capabilities
+from mlmigrate.stores.kinds import kind_of
+
+#: the tables every kind counts natively
+COUNTED = ("experiments", "runs", "params", "metrics", "registered_models", "model_versions")
+
+
+def _sql_count(uri: str, table: str) -> int:
+    from cli_helpers import count
+
+    if uri.startswith("sqlite:") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        return 0  # not made yet (and opening it would make it)
+    return int(count(uri, table)) if _sql_has(uri, table) else 0
+
+
+def _sql_has(uri: str, table: str) -> bool:
+    import sqlalchemy
+    from cli_helpers import engine_for
+
+    engine = engine_for(uri)
+    try:
+        return bool(sqlalchemy.inspect(engine).has_table(table))
+    finally:
+        engine.dispose()
 
 
 def _sql_tamper(uri: str) -> None:
@@ -40,21 +67,83 @@ def _sql_tamper(uri: str) -> None:
         engine.dispose()
 
 
+def _filestore_experiments(root: Path) -> list[Path]:
+    folders = [*root.glob("*/meta.yaml"), *root.glob(".trash/*/meta.yaml")]
+    return [meta.parent for meta in folders if meta.parent.name.isdigit()]
+
+
+def _filestore_runs(root: Path) -> list[Path]:
+    return [
+        meta.parent
+        for experiment in _filestore_experiments(root)
+        for meta in experiment.glob("*/meta.yaml")
+        if len(meta.parent.name) == 32
+    ]
+
+
+def _filestore_count(uri: str, table: str) -> int:
+    root = Path(uri)
+    if not root.is_dir():
+        return 0
+    if table == "experiments":
+        return len(_filestore_experiments(root))
+    if table == "runs":
+        return len(_filestore_runs(root))
+    if table in ("params", "metrics"):
+        files = [f for run in _filestore_runs(root) for f in (run / table).rglob("*") if f.is_file()]
+        if table == "params":
+            return len(files)
+        return sum(len(f.read_text(encoding="utf-8").splitlines()) for f in files)
+    models = [meta.parent for meta in root.glob("models/*/meta.yaml")]
+    if table == "registered_models":
+        return len(models)
+    if table == "model_versions":
+        return sum(1 for model in models for _ in model.glob("version-*/meta.yaml"))
+    raise ValueError(f"a FileStore counts {', '.join(COUNTED)}, not {table!r}")
+
+
 def _filestore_tamper(uri: str) -> None:
     first = sorted(Path(uri).rglob("params/*"))[0]
     first.write_text("tampered")
 
 
-def _mongo_tamper(uri: str) -> None:
+def _mongo_database(uri: str) -> Any:
     import pymongo
 
     client: Any = pymongo.MongoClient(uri)
+    return client, client.get_default_database()
+
+
+def _mongo_count(uri: str, table: str) -> int:
+    client, database = _mongo_database(uri)
     try:
-        runs = client.get_default_database()["runs"]
-        changed = runs.update_one({"params.0": {"$exists": True}}, {"$set": {"params.0.v": "tampered"}})
+        if table == "params":
+            sizes = database["runs"].aggregate([{"$project": {"n": {"$size": {"$ifNull": ["$params", []]}}}}])
+            return sum(int(document["n"]) for document in sizes)
+        collection = {"metrics": "run_metrics"}.get(table, table)
+        if collection not in ("experiments", "runs", "run_metrics", "registered_models", "model_versions"):
+            raise ValueError(f"a MongoDB database counts {', '.join(COUNTED)}, not {table!r}")
+        return int(database[collection].count_documents({}))
+    finally:
+        client.close()
+
+
+def _mongo_tamper(uri: str) -> None:
+    client, database = _mongo_database(uri)
+    try:
+        changed = database["runs"].update_one(
+            {"params.0": {"$exists": True}}, {"$set": {"params.0.v": "tampered"}}
+        )
         assert changed.modified_count == 1
     finally:
         client.close()
+
+
+def _backup_count(uri: str, table: str) -> int:
+    import pyarrow.parquet as pq
+
+    path = Path(uri.removeprefix("backup://")) / f"{table}.parquet"
+    return pq.read_metadata(path).num_rows if path.is_file() else 0
 
 
 def _backup_tamper(uri: str) -> None:
@@ -81,51 +170,78 @@ def _backup_tamper(uri: str) -> None:
 
 @dataclass(frozen=True)
 class StoreKindFixture:
-    """How the contract suite makes and handles one kind of store."""
+    """How the contract suite makes and handles one kind of store (named as in the registry)."""
 
     name: str
     #: an empty destination of this kind (the request gives the session servers)
     make: Callable[[pytest.FixtureRequest, Path], str]
+    #: rows of a canonical table (:data:`COUNTED`) as the store itself holds them
+    count: Callable[[str, str], int]
     #: change one stored param value, as someone editing the destination would
     tamper: Callable[[str], None]
     #: ``MlflowClient`` reads it directly; else it is compared after a copy back into SQLite
     read_by_mlflow: bool = True
     #: value quirks of the engine that no capability names (SQLite keeps no -0.0 or NaN)
     quirks: frozenset[str] = field(default_factory=frozenset)
+    #: contract test purpose -> the known bug that breaks it on this kind (a strict xfail)
+    known_bugs: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def tolerances(self, capabilities: Capabilities) -> frozenset[str]:
         """What the MlflowClient comparison tolerates for a store with ``capabilities``."""
         tolerated = set(self.quirks)
-        if not capabilities.holds_infinity:
-            tolerated.add("inf-as-max-float")
+        if not capabilities.holds_infinity:  # ±inf as ±max float, NaN outside is_nan as NULL
+            tolerated |= {"inf-as-max-float", "nan-as-null"}
         if capabilities.unique_metric_points:
             tolerated.add("duplicate-metric-points")
         if capabilities.tables is None or "model_versions" in capabilities.tables:
             tolerated.add("model-version-model-id")  # MLflow's SQL schema has no such column
         return frozenset(tolerated)
 
+    def counts(self, uri: str, tables: tuple[str, ...] = COUNTED) -> dict[str, int]:
+        """Rows of each of ``tables`` in the store at ``uri``."""
+        return {table: self.count(uri, table) for table in tables}
+
 
 def _mongo(request: pytest.FixtureRequest, _: Path) -> str:
     return str(request.getfixturevalue("secantus_server").uri())
 
 
+_SQLITE_QUIRKS = frozenset({"negative-zero", "nan-as-null"})
+
 KINDS: tuple[StoreKindFixture, ...] = (
     StoreKindFixture(
-        "sqlite",
-        lambda _, tmp: sqlite_uri(tmp / "dst.db"),
+        "sqlite", lambda _, tmp: sqlite_uri(tmp / "dst.db"), _sql_count, _sql_tamper, quirks=_SQLITE_QUIRKS
+    ),
+    StoreKindFixture(
+        "postgresql",
+        lambda request, _: str(request.getfixturevalue("postgres_db")),
+        _sql_count,
         _sql_tamper,
-        quirks=frozenset({"negative-zero", "nan-as-null"}),
     ),
     StoreKindFixture(
-        "postgresql", lambda request, _: str(request.getfixturevalue("postgres_db")), _sql_tamper
+        "mysql",
+        lambda request, _: str(request.getfixturevalue("mysql_db")),
+        _sql_count,
+        _sql_tamper,
+        quirks=frozenset({"negative-zero"}),  # MariaDB's DOUBLE stores -0.0 as 0.0
     ),
-    StoreKindFixture("mysql", lambda request, _: str(request.getfixturevalue("mysql_db")), _sql_tamper),
-    StoreKindFixture("mongodb", _mongo, _mongo_tamper, read_by_mlflow=False),
-    StoreKindFixture("filestore", lambda _, tmp: str(tmp / "bundle"), _filestore_tamper),
+    StoreKindFixture("mongodb", _mongo, _mongo_count, _mongo_tamper, read_by_mlflow=False),
+    StoreKindFixture("filestore", lambda _, tmp: str(tmp / "bundle"), _filestore_count, _filestore_tamper),
     StoreKindFixture(
-        "backup", lambda _, tmp: f"backup://{tmp / 'backup'}", _backup_tamper, read_by_mlflow=False
+        "backup",
+        lambda _, tmp: f"backup://{tmp / 'backup'}",
+        _backup_count,
+        _backup_tamper,
+        read_by_mlflow=False,
     ),
 )
+
+_BY_NAME = {kind.name: kind for kind in KINDS}
+
+
+def kind_for(uri: str) -> StoreKindFixture:
+    """The record of the store kind ``uri`` names."""
+    return _BY_NAME[kind_of(uri).name]
 
 
 def capabilities_of(uri: str) -> Capabilities:
@@ -137,14 +253,8 @@ def capabilities_of(uri: str) -> Capabilities:
         store.close()
 
 
-def rows(uri: str, table: str) -> int:
-    """Rows of a canonical table in the store at ``uri``, counted through the store contract."""
-    store = open_store(uri)
-    try:
-        if store.is_empty():
-            return 0
-        return sum(
-            batch.num_rows for unit in store.units() for name, batch in store.read_unit(unit) if name == table
-        )
-    finally:
-        store.close()
+def tolerances(*uris: str) -> frozenset[str]:
+    """What an ``MlflowClient`` comparison with its source tolerates of data that passed through
+    the stores at ``uris`` (every store after the source, in any order): what each one's
+    capabilities and quirks allow."""
+    return frozenset().union(*(kind_for(uri).tolerances(capabilities_of(uri)) for uri in uris))

@@ -18,14 +18,17 @@ from mlmigrate.engine.verify import (
     check_references,
     compare_unit,
     digest_stream,
+    name_differences,
     scoped,
+    shaped_source,
     source_digests,
 )
 from mlmigrate.events import Event, Listener, ignore
 from mlmigrate.exceptions import MigrationError, SourceFormatError
 from mlmigrate.references import ReferenceCheck
-from mlmigrate.stores import open_store
+from mlmigrate.stores import open_source, open_store
 from mlmigrate.stores.base import DestinationStore, Unit, unsupported
+from mlmigrate.stores.kinds import check_destination, check_source
 from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL
 from mlmigrate.uris import mask
 
@@ -46,7 +49,9 @@ def plan(
     """
     from mlmigrate.artifacts.references import survey_references
 
-    if destination_uri and on_conflict == MERGE:  # refused before the whole source is read
+    if destination_uri:  # refused before the whole source is read
+        check_destination(destination_uri)
+    if destination_uri and on_conflict == MERGE:
         probe = open_store(destination_uri)
         capabilities = probe.capabilities
         probe.close()
@@ -54,7 +59,7 @@ def plan(
             raise unsupported(
                 capabilities, "merge", "merge into what it holds; choose --on-conflict fail, skip or rename"
             )
-    source = open_store(source_uri)
+    source = open_source(source_uri)
     try:
         refuse_unknown_source(source, source_uri)
     except MigrationError:
@@ -180,11 +185,16 @@ def verify(
     The source's artifact URIs are rewritten by the rules its migration recorded before
     comparing. ``artifacts`` also hashes every artifact object on both sides.
     """
-    source = open_store(source_uri)
-    destination = open_store(destination_uri)
-    referenced: list[tuple[str, str]] = []
+    source = open_source(source_uri)
     try:
         refuse_unknown_source(source, source_uri)  # what it holds beyond this version goes unseen
+        check_source(destination_uri)  # a missing SQLite file is not created to be compared
+        destination = open_store(destination_uri)
+    except MigrationError:
+        source.close()
+        raise
+    referenced: list[tuple[str, str]] = []
+    try:
         units = source.units()
         written = _written(source_uri, destination_uri, units, destination, state_dir)
         base = base_shaping(destination)
@@ -229,6 +239,22 @@ def verify(
                 result.mismatches.append({"unit": unit.unit_id, "table": "*", "problem": str(exc)})
                 continue
             ok = compare_unit(result, unit.unit_id, expected, actual)
+            if not ok:  # read both sides again to name the runs, keys and steps that differ
+                again = destination.read_unit(Unit(unit.kind, dest_id, unit.label))
+                name_differences(
+                    result,
+                    unit.unit_id,
+                    shaped_source(
+                        source,
+                        unit,
+                        dest_id,
+                        shaping,
+                        finite_floats=not destination.capabilities.holds_infinity,
+                        experiment_ids=experiment_ids,
+                        rewrite=written.rewrite,
+                    ),
+                    again if scope is None else scoped(again, scope),
+                )
             listener(Event("verify_unit", {"unit": unit.unit_id, "ok": ok}))
         check_references(destination, result)
         held = {u.source_id for u in destination.units() if u.kind == EXPERIMENT}

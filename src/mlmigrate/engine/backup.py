@@ -31,9 +31,9 @@ def backup(
 ) -> Report:
     """Copy ``source_uri`` into a new backup folder, reading a database from one transaction.
 
-    An interrupted backup resumes like a copy; an empty source (a database not made
-    yet, say) gives a backup with no units. Raises :class:`UsageError` when the folder
-    already holds another finished backup.
+    An interrupted backup resumes like a copy. Raises :class:`UsageError` when the source
+    is missing or holds no MLflow store (a backup of nothing would look valid), or when the
+    folder already holds another finished backup.
     """
     target = backup_uri(folder)
     store = BackupStore(target)
@@ -50,22 +50,7 @@ def backup(
                 report.message = f"{store.root} already holds the finished backup of {mask(source_uri)}"
                 return report
             raise UsageError(f"{store.root} already holds a finished backup; choose a new folder")
-        source = open_source(source_uri)
-        try:
-            empty = source.is_empty()
-            revision = source.schema_revision()
-        finally:
-            source.close()
-        if empty:
-            store.prepare()
-            store.record_source(
-                {"source": mask(source_uri), "schema_revision": revision, "consistent_snapshot": True}
-            )
-            store.finish()
-            listener(Event("message", {"text": f"{mask(source_uri)} is empty: the backup holds no units"}))
-            report = Report(source_uri, target, status=DONE)
-            report.message = "empty source"
-            return report
+        open_source(source_uri).close()  # a missing or empty source is refused: no empty safety net
     finally:
         store.close()
     return copy(source_uri, target, state_dir=state_dir, listener=listener, verify=verify)

@@ -88,7 +88,11 @@ def journaled_shapings(options: dict[str, Any]) -> dict[str, Shaping]:
 def base_shaping(destination: DestinationStore) -> Shaping:
     """What every unit's rows go through for this destination: its tables, its metric key."""
     capabilities = destination.capabilities
-    return Shaping(held=capabilities.tables, collapse=capabilities.unique_metric_points)
+    return Shaping(
+        held=capabilities.tables,
+        collapse=capabilities.unique_metric_points,
+        unheld_columns=capabilities.unheld_columns,
+    )
 
 
 def _free_name(name: str, taken: set[str]) -> str:

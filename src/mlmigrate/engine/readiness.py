@@ -14,8 +14,9 @@ from typing import Any
 from mlmigrate.engine.plan import describe_source_clashes, plan_units
 from mlmigrate.engine.revisions import known
 from mlmigrate.exceptions import MigrationError
-from mlmigrate.stores import open_store
+from mlmigrate.stores import open_source, open_store
 from mlmigrate.stores.base import DestinationStore, SourceStore, Unit
+from mlmigrate.stores.kinds import check_destination
 from mlmigrate.uris import backup_path, mask
 
 SAMPLE_UNITS = 12
@@ -76,7 +77,7 @@ def check(source_uri: str, destination_uri: str, *, backup_dest: str | None = No
     destination: DestinationStore | None = None
     try:
         try:
-            source = open_store(source_uri)
+            source = open_source(source_uri)
             units = source.units()
             result.add("source: connect", True, f"{mask(source_uri)}: {len(units)} units")
         except MigrationError as exc:
@@ -94,6 +95,7 @@ def check(source_uri: str, destination_uri: str, *, backup_dest: str | None = No
         if revision is not None:
             result.add("source: schema revision", *known(revision))
         try:
+            check_destination(destination_uri)
             destination = open_store(destination_uri)
             empty = destination.is_empty()
             result.add(

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -43,6 +44,8 @@ class Shaping:
     collapse: bool = True
     #: runs of the source found malformed and left out (``--on-error skip``)
     rejected_runs: frozenset[str] = frozenset()
+    #: ``table.column`` names the destination cannot hold: set to MLflow's default (0 or NULL)
+    unheld_columns: frozenset[str] = frozenset()
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form for the journal."""
@@ -54,6 +57,7 @@ class Shaping:
             "held": None if self.held is None else sorted(self.held),
             "collapse": self.collapse,
             "rejected_runs": sorted(self.rejected_runs),
+            "unheld_columns": sorted(self.unheld_columns),
         }
 
     @classmethod
@@ -68,6 +72,7 @@ class Shaping:
             held=None if held is None else frozenset(held),
             collapse=bool(data.get("collapse", True)),
             rejected_runs=frozenset(data.get("rejected_runs") or ()),
+            unheld_columns=frozenset(data.get("unheld_columns") or ()),
         )
 
     def rejecting(self, run_id: str) -> Shaping:
@@ -217,6 +222,21 @@ def _leave_out(left_out: dict[str, Counter[str]] | None, reason: str, table: str
         left_out.setdefault(reason, Counter())[table] += rows
 
 
+def _reset_unheld(table: str, batch: pa.RecordBatch, unheld: frozenset[str]) -> pa.RecordBatch:
+    """``batch`` with the columns the destination cannot hold set to MLflow's default: 0 for a
+    whole-number column, NULL otherwise."""
+    for index, name in enumerate(batch.schema.names):
+        if f"{table}.{name}" in unheld:
+            kind = batch.schema.field(index).type
+            default = (
+                pa.array(np.zeros(batch.num_rows, dtype=np.int64)).cast(kind)
+                if pa.types.is_integer(kind)
+                else pa.nulls(batch.num_rows, kind)
+            )
+            batch = batch.set_column(index, name, default)
+    return batch
+
+
 def for_destination(
     stream: BatchStream,
     *,
@@ -260,6 +280,8 @@ def for_destination(
         if spec is None:
             yield table, remap_experiments(table, batch, experiment_ids or {})
             continue
+        if shaping.unheld_columns:
+            batch = _reset_unheld(table, batch, shaping.unheld_columns)
         if shaping.into_existing and table in _OWN_ROWS.get(unit_kind, ()):
             _leave_out(left_out, KEPT_FROM_DESTINATION, table, batch.num_rows)
             continue

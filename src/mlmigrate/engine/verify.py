@@ -11,6 +11,8 @@ from concurrent.futures.process import BrokenProcessPool as BrokenExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
+
 from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.digest import Digest
 from mlmigrate.engine.helper_process import main_left_out, start_helper
@@ -81,7 +83,32 @@ def source_digests(
     it (``finite_floats``: one without ±inf, where they are ±max float; ``experiment_ids``: ids
     that change; artifact URIs rewritten as the migration rewrote them); ``artifacts`` collects
     the locations it references and ``values`` the experiment ids its values hold."""
-    stream = for_destination(
+    stream = shaped_source(
+        source,
+        unit,
+        dest_id,
+        shaping,
+        finite_floats=finite_floats,
+        experiment_ids=experiment_ids,
+        rewrite=rewrite,
+        artifacts=artifacts,
+    )
+    return digest_stream(stream if values is None else values.watch(unit.unit_id, stream))
+
+
+def shaped_source(
+    source: SourceStore,
+    unit: Unit,
+    dest_id: str,
+    shaping: Shaping | None = None,
+    *,
+    finite_floats: bool = False,
+    experiment_ids: dict[str, str] | None = None,
+    rewrite: UriRewrite | None = None,
+    artifacts: list[tuple[str, str]] | None = None,
+) -> BatchStream:
+    """A source unit's rows as they must look in the destination (see :func:`source_digests`)."""
+    return for_destination(
         source.read_unit(reading(unit, shaping or Shaping())),
         unit_kind=unit.kind,
         dest_id=dest_id,
@@ -92,7 +119,30 @@ def source_digests(
         rewrite=rewrite,
         artifacts=artifacts,
     )
-    return digest_stream(stream if values is None else values.watch(unit.unit_id, stream))
+
+
+def name_differences(
+    result: VerifyResult, unit_id: str, source: BatchStream, destination: BatchStream
+) -> None:
+    """Add to ``unit_id``'s mismatches in ``result`` the places (run, key, step …) whose rows
+    differ, from both sides' rows of the unit (``verify`` re-reads them for a unit that differs)."""
+    from mlmigrate.engine.differences import collect, describe, differing_places
+
+    items = [m for m in result.mismatches if m.get("unit") == unit_id and m.get("table") not in (None, "*")]
+    tables = {m["table"] for m in items}
+    mine, theirs = collect(source, tables), collect(destination, tables)
+    for item in items:
+        left, right = mine.get(item["table"]), theirs.get(item["table"])
+        if left is None or right is None:
+            continue  # one side holds none of the table's rows: the counts say it all
+        try:
+            found = differing_places(item["table"], left, right)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError):
+            continue  # columns of other types on each side: the digest mismatch stands unnamed
+        item["places"] = found["places"]
+        if found["places"]:
+            more = f" and {found['more']} more" if found["more"] else ""
+            item["problem"] = f"{item['problem']}: {describe(found['places'])}{more}"
 
 
 def compare_unit(

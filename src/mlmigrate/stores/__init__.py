@@ -8,7 +8,16 @@ from typing import cast
 
 from mlmigrate.exceptions import UsageError
 from mlmigrate.stores.base import DestinationStore, SourceStore
-from mlmigrate.stores.kinds import DESTINATION, KINDS, SOURCE, StoreKind, kind_of
+from mlmigrate.stores.kinds import (
+    DESTINATION,
+    KINDS,
+    SOURCE,
+    StoreKind,
+    check_destination,
+    check_source,
+    kind_of,
+)
+from mlmigrate.uris import mask
 
 __all__ = ["KINDS", "StoreKind", "open_destination", "open_source", "open_store", "require_writable"]
 
@@ -32,17 +41,26 @@ def open_store(uri: str) -> DestinationStore:
 
 
 def open_source(uri: str) -> SourceStore:
-    """Open ``uri`` to be read; refused when its kind cannot be a source."""
+    """Open ``uri`` to be read; refused when its kind cannot be a source, or when it is not
+    there or holds no MLflow store (checked without creating it)."""
+    check_source(uri)
     kind, store = _open(uri)
-    if SOURCE not in kind.roles:
+    try:
+        if SOURCE not in kind.roles:
+            raise UsageError(f"{kind.title} stores cannot be read from")
+        if store.is_empty():
+            raise UsageError(f"{mask(uri)} holds no MLflow store ({kind.title}, empty): nothing to read")
+    except BaseException:
         store.close()
-        raise UsageError(f"{kind.title} stores cannot be read from")
+        raise
     return store
 
 
 def open_destination(uri: str, *, check_writable: bool = True) -> DestinationStore:
     """Open ``uri`` to be written; refused, naming its kind, when it cannot be written
-    (``check_writable=False``: only when its kind is never a destination)."""
+    (``check_writable=False``: only when its kind is never a destination), or when it cannot be
+    made where it is named (a SQLite file in a missing folder)."""
+    check_destination(uri)
     kind, store = _open(uri)
     try:
         if DESTINATION not in kind.roles or check_writable:

@@ -70,6 +70,9 @@ class Capabilities:
     #: whether float columns hold ±inf and NaN (MySQL's do not: ±inf is stored as ±max float
     #: and a NaN outside ``is_nan`` columns as NULL, as MLflow itself does)
     holds_infinity: bool = True
+    #: ``table.column`` names the store cannot hold: written, and compared, as MLflow's default
+    #: (a FileStore keeps no ``trace_info.db_payload_generation``)
+    unheld_columns: frozenset[str] = frozenset()
     #: whether an exact duplicate metric point is held once (a SQL key); a FileStore keeps both
     unique_metric_points: bool = True
     #: whether text longer than MLflow's SQL column lengths is refused (PostgreSQL, MySQL); the

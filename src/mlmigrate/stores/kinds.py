@@ -11,13 +11,15 @@ its own package plus one record here (see ``docs/adding-a-store.md``).
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlmigrate.exceptions import UsageError
-from mlmigrate.uris import BACKUP_MANIFEST, backup_path, local_path, mask, sqlite_path
+from mlmigrate.stores.presence import check_filestore_source, check_sqlite_destination, check_sqlite_source
+from mlmigrate.uris import BACKUP_MANIFEST, backup_path, check_credentials, local_path, mask, sqlite_path
 
 SOURCE = "source"
 DESTINATION = "destination"
@@ -65,6 +67,10 @@ class StoreKind:
     detects_path: Callable[[str], bool] | None = None
     #: the local file or folder a store of this kind is (``None``: it is on a server)
     location: Callable[[str], Path] | None = None
+    #: refuses a source of this kind that is not there, without creating anything
+    check_source: Callable[[str], None] | None = None
+    #: refuses a destination of this kind that cannot be made where it is named
+    check_destination: Callable[[str], None] | None = None
 
     @property
     def install_hint(self) -> str:
@@ -86,6 +92,7 @@ KINDS: tuple[StoreKind, ...] = (
         title="MLflow FileStore",
         note="MLflow's mlruns/ layout",
         location=_filestore_location,
+        check_source=check_filestore_source,
     ),
     StoreKind(
         name="sqlite",
@@ -94,6 +101,8 @@ KINDS: tuple[StoreKind, ...] = (
         uri_forms="sqlite:///relative.db, sqlite:////absolute.db",
         title="MLflow SQL store on SQLite",
         location=_sqlite_location,
+        check_source=check_sqlite_source,
+        check_destination=check_sqlite_destination,
     ),
     StoreKind(
         name="postgresql",
@@ -146,9 +155,47 @@ def _spellings() -> str:
     return ", ".join(sorted(forms))
 
 
+#: a path that starts like a URI with a typo: ``postgresql//…``, ``mysql:/…``, ``sqlite:…``
+_LIKE_A_SCHEME = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]+)(?P<sep>//|:/|:)(?!//)")
+#: a path whose first part is ``user:password@host``: a URI without its scheme
+_LIKE_CREDENTIALS = re.compile(r"[^/\\:@\s]+:[^/\\@\s]*@[^/\\]+")
+
+
+def _meant_scheme(word: str) -> str | None:
+    """The known scheme ``word`` is, or is a typo of (``postgress``, ``mysq``)."""
+    word = word.lower()
+    base = word.split("+", 1)[0]
+    if base in BY_SCHEME:
+        return base
+    close = difflib.get_close_matches(base, list(BY_SCHEME), n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
+def refuse_mistyped(uri: str) -> None:
+    """Refuse a path that does not exist and looks like a URI with a typo (``postgresql//u@h/db``,
+    ``mysql:/…``, ``user:pw@host/db``): it would silently become a folder. A path written
+    ``./…`` or ``file:///…``, or one that exists, is taken as the folder it names."""
+    if "://" in uri or Path(uri).expanduser().exists():
+        return
+    found = _LIKE_A_SCHEME.match(uri)
+    meant = _meant_scheme(found.group("scheme")) if found else None
+    if found and meant:
+        raise UsageError(
+            f"{mask(uri)!r} looks like a mistyped URI, not a folder: did you mean '{meant}://' "
+            f"({BY_SCHEME[meant].uri_forms})? To use a folder of that name, write it as ./{mask(uri)}"
+        )
+    if _LIKE_CREDENTIALS.match(uri):
+        raise UsageError(
+            f"{mask(uri)!r} looks like a URI without its scheme (user:password@host), not a folder: "
+            f"start it with one of {_spellings()}; to use a folder of that name, write it as ./{mask(uri)}"
+        )
+
+
 def kind_of(uri: str) -> StoreKind:
-    """The kind of store ``uri`` names: by its scheme, or for a plain path by its contents."""
+    """The kind of store ``uri`` names: by its scheme, or for a plain path by its contents.
+    A path that looks like a mistyped URI is refused (:func:`refuse_mistyped`)."""
     if "://" not in uri:
+        refuse_mistyped(uri)
         for kind in KINDS:
             if kind.detects_path is not None and kind.detects_path(uri):
                 return kind
@@ -157,6 +204,7 @@ def kind_of(uri: str) -> StoreKind:
     found = BY_SCHEME.get(raw) or BY_SCHEME.get(raw.split("+", 1)[0])
     if found is None:
         raise UsageError(f"unknown store URI scheme {raw!r} in {mask(uri)!r}; valid: {_spellings()}")
+    check_credentials(uri)
     return found
 
 
@@ -173,6 +221,21 @@ def canonical(uri: str) -> str:
         return f"{kind.schemes[0]}://{'/' if kind.name == 'sqlite' else ''}{kind.location(uri)}"
     rest = uri.split("://", 1)[1]
     return mask(f"{kind.schemes[0]}://{rest}")
+
+
+def check_source(uri: str) -> None:
+    """Refuse a source that is not there (a missing file or folder, an empty one), without
+    creating it; stores on servers are checked once opened."""
+    kind = kind_of(uri)
+    if kind.check_source is not None:
+        kind.check_source(uri)
+
+
+def check_destination(uri: str) -> None:
+    """Refuse a destination that cannot be made where it is named (a SQLite file in a missing folder)."""
+    kind = kind_of(uri)
+    if kind.check_destination is not None:
+        kind.check_destination(uri)
 
 
 def location_of(uri: str) -> Path | None:

@@ -92,7 +92,12 @@ class FileStore(StoreBase):
     """An MLflow ``mlruns`` folder: read as a source, written as a destination (units are
     written aside and renamed into place)."""
 
-    capabilities = Capabilities(tables=FILESTORE_TABLES, unique_metric_points=False, kind="a FileStore")
+    capabilities = Capabilities(
+        tables=FILESTORE_TABLES,
+        unique_metric_points=False,
+        unheld_columns=frozenset({"trace_info.db_payload_generation"}),
+        kind="a FileStore",
+    )
 
     def __init__(self, uri: str):
         self.uri = uri

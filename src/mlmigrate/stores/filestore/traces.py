@@ -70,6 +70,7 @@ def read_traces(traces_dir: Path, exp_id: str) -> BatchStream:
             {
                 "request_id": trace_id,
                 "experiment_id": int(exp_id),
+                "db_payload_generation": 0,  # MLflow's SQL default; a FileStore does not count span writes
                 "timestamp_ms": when,
                 "execution_time_ms": duration_ms(
                     meta.get(

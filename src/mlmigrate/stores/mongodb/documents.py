@@ -354,7 +354,9 @@ class ExperimentDocuments:
         source_run = metadata.get("mlflow.sourceRun")
         trace["run_ids"] = [source_run] if source_run else []
         trace[EXTRA] = {
-            "trace_info": {name: row[name] for name in ("trace_name", *_TRACE_ANALYTICS)},
+            "trace_info": {
+                name: row[name] for name in ("trace_name", "db_payload_generation", *_TRACE_ANALYTICS)
+            },
             "added_tags": added_tags,
             "added_metadata": added_metadata,
         }

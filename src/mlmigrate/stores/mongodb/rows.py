@@ -97,10 +97,10 @@ def trace_columns(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, s
             tags.pop(key, None)
         for key in extra.get("added_metadata", []):
             metadata.pop(key, None)
-        return dict(extra.get("trace_info", {})), tags, metadata
+        return {"db_payload_generation": 0, **extra.get("trace_info", {})}, tags, metadata
     # written by the plugin itself: as MLflow's SQL store would keep it
     tags.pop(_SPANS_LOCATION_TAG, None)
-    info: dict[str, Any] = {"trace_name": tags.pop(TRACE_NAME_TAG, None)}
+    info: dict[str, Any] = {"trace_name": tags.pop(TRACE_NAME_TAG, None), "db_payload_generation": 0}
     info.update(promoted_columns(metadata))
     return info, tags, metadata
 

@@ -19,6 +19,7 @@ OLDEST_REVISION = "97727af70f4d"
 ADDED_WITH_DEFAULT: dict[tuple[str | None, str], str] = {
     (None, "workspace"): "'default'",  # 1b5f0d9ad7c1_add_workspace_columns_and_catalog
     ("inputs", "step"): "0",  # 6953534de441_add_step_to_inputs_table
+    ("trace_info", "db_payload_generation"): "0",  # added with server_default 0
 }
 
 

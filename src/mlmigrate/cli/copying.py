@@ -1,0 +1,254 @@
+"""The commands that read a store to write another: ``copy``, ``plan``, ``backup``, ``restore``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from mlmigrate.cli.application import app, recovery
+from mlmigrate.cli.logfile import command_log, log_end
+from mlmigrate.cli.options import JsonFlag, LogFile, OnConflict, Quiet, ReportFile, S3Endpoint, StateDir
+from mlmigrate.cli.output import console, print_json, size, text
+from mlmigrate.cli.progress import ProgressView, tee
+from mlmigrate.cli.summaries import conflicts, end_with_report, summary
+from mlmigrate.events import Event, Listener
+from mlmigrate.uris import mask
+
+
+@app.command()
+def copy(
+    ctx: typer.Context,
+    source: Annotated[
+        str, typer.Argument(help="Source store: mlruns folder, file://, sqlite:///, postgresql://")
+    ],
+    destination: Annotated[
+        str, typer.Argument(help="Destination store: sqlite:///, postgresql://, an mlruns folder")
+    ],
+    on_error: Annotated[
+        str, typer.Option("--on-error", help="fail: stop at a bad unit; skip: skip it and report it")
+    ] = "fail",
+    on_conflict: OnConflict = "fail",
+    verify: Annotated[
+        bool, typer.Option("--verify/--no-verify", help="Verify counts and digests at the end")
+    ] = True,
+    workers: Annotated[int | None, typer.Option("--workers", help="Units written in parallel")] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option("--batch-size", help="Documents sent per insert (MongoDB; others ignore it)"),
+    ] = None,
+    artifacts: Annotated[
+        str | None,
+        typer.Option(
+            "--artifacts",
+            help="keep: leave artifacts where they are (default); copy: copy them to --artifacts-to",
+        ),
+    ] = None,
+    artifacts_to: Annotated[
+        str | None,
+        typer.Option(
+            "--artifacts-to",
+            help="Copy the artifacts under ROOT (a path, s3://, gs://, az://, wasbs://); rewrite their URIs",
+            metavar="ROOT",
+        ),
+    ] = None,
+    rewrite: Annotated[
+        list[str] | None,
+        typer.Option("--rewrite", help="OLD=NEW: rewrite stored artifact URIs under OLD (repeatable)"),
+    ] = None,
+    s3_endpoint: S3Endpoint = None,
+    state_dir: StateDir = None,
+    as_json: JsonFlag = False,
+    quiet: Quiet = False,
+    backup_dest: Annotated[
+        Path | None,
+        typer.Option("--backup-dest", help="First back up DESTINATION into this new folder (Parquet)"),
+    ] = None,
+    report_file: ReportFile = None,
+    log_file: LogFile = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only plan: show what would be written; write nothing")
+    ] = False,
+) -> None:
+    """Copy SOURCE into DESTINATION; run again to resume after a crash or Ctrl-C."""
+    from mlmigrate.engine.copy import copy as run_copy
+
+    if dry_run:
+        plan(source, destination, as_json=as_json, quiet=quiet)
+        return
+    stopped = recovery(ctx)
+    stopped.resume_command = f"mlmigrate copy {mask(source)} {mask(destination)}"
+    stopped.summary = None if quiet else summary
+    logged = command_log(log_file, "copy", source=source, destination=destination)
+    with logged as log, ProgressView(not quiet, "copying") as view:
+        listener = tee(view, log)
+        if backup_dest is not None:
+            _backup_destination(destination, backup_dest, state_dir, listener)
+        report = run_copy(
+            source,
+            destination,
+            on_error=on_error,
+            on_conflict=on_conflict,
+            verify=verify,
+            workers=workers,
+            state_dir=state_dir,
+            listener=listener,
+            batch_size=batch_size,
+            artifacts=artifacts,
+            artifacts_to=artifacts_to,
+            rewrite=rewrite or (),
+            s3_endpoint=s3_endpoint,
+        )
+    data = report.as_dict()
+    if backup_dest is not None:
+        data["notes"].append(f"the destination was backed up to {backup_dest} before the copy")
+    log_end(log, data)
+    end_with_report(data, report_file, as_json=as_json, quiet=quiet)
+
+
+def _backup_destination(destination: str, folder: Path, state_dir: Path | None, listener: Listener) -> None:
+    from mlmigrate.engine.backup import backup as run_backup
+
+    listener(Event("message", {"text": f"backing up {mask(destination)} into {folder}"}))
+    saved = run_backup(destination, folder, state_dir=state_dir, listener=listener)
+    listener(
+        Event(
+            "message",
+            {"text": f"backup of the destination: {saved.status}, {saved.rows_written:,} rows in {folder}"},
+        )
+    )
+
+
+@app.command()
+def plan(
+    source: Annotated[str, typer.Argument(help="Source store")],
+    destination: Annotated[
+        str | None, typer.Argument(help="Destination store (optional): ids and clashes")
+    ] = None,
+    on_conflict: OnConflict = "fail",
+    s3_endpoint: S3Endpoint = None,
+    as_json: JsonFlag = False,
+    quiet: Quiet = False,
+) -> None:
+    """Read SOURCE and show what a copy would write: counts per table, artifact objects and
+    bytes per kind, id remaps, clashes."""
+    from mlmigrate.engine.analysis import plan as run_plan
+
+    with ProgressView(not quiet, "reading") as view:
+        result = run_plan(
+            source, destination, on_conflict=on_conflict, listener=view, s3_endpoint=s3_endpoint
+        )
+    if as_json:
+        print_json(result)
+        return
+    table = Table(title=f"plan — {text(result['source'])}", title_justify="left")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, count in result["tables"].items():
+        table.add_row(text(name), f"{count:,}")
+    console.print(table)
+    console.print(
+        f"Total records to migrate: {result['total_rows']:,} "
+        f"({result['units']['experiments']} experiments, "
+        f"{result['units']['registered_models']} registered models)"
+    )
+    if result["artifacts"]:
+        from mlmigrate.artifacts.rewrite import KIND_NAMES
+
+        artifacts = Table(title="artifacts", title_justify="left")
+        for column in ("kind", "objects", "bytes"):
+            artifacts.add_column(column, justify="left" if column == "kind" else "right")
+        for kind, stats in result["artifacts"].items():
+            artifacts.add_row(text(KIND_NAMES.get(kind, kind)), f"{stats['objects']:,}", size(stats["bytes"]))
+        console.print(artifacts)
+    for problem in result["problems"]:
+        console.print(f"[red]bad input[/] {text(problem['unit'])}: {text(problem['error'])}")
+    for source_id, dest_id in result.get("experiment_id_map", {}).items():
+        console.print(f"experiment id {text(source_id)} → {text(dest_id)}")
+    for clash in result.get("clashes", []):
+        console.print(f"[red]clash:[/] {text(clash)}")
+    conflicts(result.get("resolutions", []))
+    for name, count in result.get("not_held", {}).items():
+        console.print(f"[yellow]not held by the destination:[/] {count:,} {text(name)} row(s)")
+
+
+def _run_copy_like(
+    ctx: typer.Context,
+    title: str,
+    run: Callable[[Listener], Any],
+    *,
+    log_file: Path | None,
+    report_file: list[Path] | None,
+    as_json: bool,
+    quiet: bool,
+    details: dict[str, str],
+) -> None:
+    """Run a copy-shaped command (backup, restore) with progress, log, report and exit codes."""
+    recovery(ctx).rerun_resumes = True
+    with command_log(log_file, title, **details) as log, ProgressView(not quiet, title) as view:
+        report = run(tee(view, log))
+    data = {**report.as_dict(), "command": title}
+    log_end(log, data)
+    end_with_report(data, report_file, as_json=as_json, quiet=quiet)
+
+
+@app.command()
+def backup(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="Store to back up: sqlite:///, postgresql://, mlruns folder")],
+    folder: Annotated[Path, typer.Argument(help="New folder for the backup (Parquet files + manifest.json)")],
+    state_dir: StateDir = None,
+    report_file: ReportFile = None,
+    log_file: LogFile = None,
+    as_json: JsonFlag = False,
+    quiet: Quiet = False,
+) -> None:
+    """Back up SOURCE into FOLDER: one Parquet file per MLflow table and a manifest, from one snapshot."""
+    from mlmigrate.engine.backup import backup as run_backup
+
+    _run_copy_like(
+        ctx,
+        "backup",
+        lambda listener: run_backup(source, folder, state_dir=state_dir, listener=listener),
+        log_file=log_file,
+        report_file=report_file,
+        as_json=as_json,
+        quiet=quiet,
+        details={"source": source, "folder": str(folder)},
+    )
+    if not quiet:
+        console.print(
+            f"backup in {text(folder)} (manifest.json written last; restore with: mlmigrate restore)"
+        )
+
+
+@app.command()
+def restore(
+    ctx: typer.Context,
+    folder: Annotated[Path, typer.Argument(help="Backup folder (holding manifest.json)")],
+    destination: Annotated[str, typer.Argument(help="Store to restore into: sqlite:///, postgresql://")],
+    workers: Annotated[int | None, typer.Option("--workers", help="Units written in parallel")] = None,
+    state_dir: StateDir = None,
+    report_file: ReportFile = None,
+    log_file: LogFile = None,
+    as_json: JsonFlag = False,
+    quiet: Quiet = False,
+) -> None:
+    """Check every file of the backup in FOLDER against its manifest, then copy it into DESTINATION."""
+    from mlmigrate.engine.backup import restore as run_restore
+
+    _run_copy_like(
+        ctx,
+        "restore",
+        lambda listener: run_restore(
+            folder, destination, state_dir=state_dir, listener=listener, workers=workers
+        ),
+        log_file=log_file,
+        report_file=report_file,
+        as_json=as_json,
+        quiet=quiet,
+        details={"folder": str(folder), "destination": destination},
+    )

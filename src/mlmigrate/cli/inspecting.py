@@ -1,0 +1,177 @@
+"""The commands that read and write nothing but the journal: ``verify``, ``status``, ``check``,
+``stores``."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from mlmigrate.cli.application import app
+from mlmigrate.cli.options import JsonFlag, Quiet, S3Endpoint, StateDir
+from mlmigrate.cli.output import cell, console, print_json, text
+from mlmigrate.cli.progress import ProgressView
+from mlmigrate.cli.summaries import mismatches
+from mlmigrate.exceptions import MigrationError, VerificationError
+
+
+@app.command()
+def verify(
+    source: Annotated[str, typer.Argument(help="Source store")],
+    destination: Annotated[str, typer.Argument(help="Destination store")],
+    artifacts: Annotated[
+        bool,
+        typer.Option("--artifacts", help="Also compare every artifact object's size and SHA-256"),
+    ] = False,
+    s3_endpoint: S3Endpoint = None,
+    state_dir: StateDir = None,
+    as_json: JsonFlag = False,
+    quiet: Quiet = False,
+) -> None:
+    """Compare SOURCE and DESTINATION per unit and table (counts, digests); exit 3 if they differ."""
+    from mlmigrate.engine.analysis import verify as run_verify
+
+    with ProgressView(not quiet, "verifying") as view:
+        result = run_verify(
+            source,
+            destination,
+            state_dir=state_dir,
+            listener=view,
+            artifacts=artifacts,
+            s3_endpoint=s3_endpoint,
+        )
+    if as_json:
+        print_json(result.as_dict())
+    if not quiet:
+        if result.ok:
+            console.print(
+                f"[green]equal[/]: {result.units_checked} units, "
+                f"{sum(t['source'] for t in result.tables.values()):,} rows"
+                + (
+                    f", {sum(result.artifacts['objects_checked'].values()):,} artifact objects"
+                    if result.artifacts
+                    else ""
+                )
+            )
+        else:
+            mismatches(result.mismatches)
+    if not result.ok:
+        raise typer.Exit(VerificationError.exit_code)
+
+
+@app.command()
+def status(
+    migration_id: Annotated[str | None, typer.Argument(help="Show this migration's units")] = None,
+    state_dir: StateDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List migrations in the journal (or one migration's units)."""
+    from mlmigrate.engine.status import status as run_status
+
+    found = run_status(migration_id, state_dir=state_dir)
+    if migration_id:
+        if as_json:
+            print_json(found.units)
+            return
+        [record] = found.migrations
+        console.print(
+            f"migration {text(migration_id)}: {text(record['source'])} → {text(record['destination'])}, "
+            f"{text(record['state'])}, started {_when(record['started'])}, ended {_when(record['ended'])}"
+        )
+        table = Table(title=f"migration {text(migration_id)}", title_justify="left")
+        for column in ("unit", "label", "destination id", "state", "rows", "error"):
+            table.add_column(column)
+        for unit in found.units:
+            table.add_row(
+                text(unit["unit_id"]),
+                cell(unit["label"]),
+                cell(unit["dest_id"]),
+                text(unit["state"]),
+                f"{sum(unit['counts'].values()):,}",
+                text(unit["error"] or ""),
+            )
+        console.print(table)
+        return
+    if as_json:
+        print_json(found.migrations)
+        return
+    table = Table(title=f"migrations in {text(found.journal)}", title_justify="left")
+    columns = ("id", "source", "destination", "state", "started", "ended")
+    for column in (*columns, "done", "pending", "failed", "skipped"):
+        table.add_column(column)
+    for m in found.migrations:
+        table.add_row(
+            text(m["migration_id"]),
+            text(m["source"]),
+            text(m["destination"]),
+            text(m["state"]),
+            _when(m["started"]),
+            _when(m["ended"]),
+            *(str(m[state] or 0) for state in ("done", "pending", "failed", "skipped")),
+        )
+    console.print(table)
+    for failed in found.errors:
+        console.print(
+            f"[red]{text(failed['migration_id'])} {text(failed['unit_id'])} {text(failed['state'])}:[/] "
+            f"{text(failed['error'])}"
+        )
+
+
+def _when(stamp: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp)) if stamp else ""
+
+
+@app.command()
+def check(
+    source: Annotated[str, typer.Argument(help="Source store")],
+    destination: Annotated[str, typer.Argument(help="Destination store")],
+    backup_dest: Annotated[
+        str | None, typer.Option("--backup-dest", help="Folder a backup of DESTINATION would go to")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Is a copy of SOURCE into DESTINATION ready? Prints GO (exit 0) or NO-GO (exit 1)."""
+    from mlmigrate.engine.readiness import check as run_check
+
+    result = run_check(source, destination, backup_dest=backup_dest)
+    if as_json:
+        print_json(result.as_dict())
+    table = Table(title=f"check {text(source)} → {text(destination)}", title_justify="left")
+    for column in ("check", "", "detail"):
+        table.add_column(column)
+    for item in result.checks:
+        table.add_row(
+            text(item["check"]), "[green]ok[/]" if item["ok"] else "[red]NO[/]", text(item["detail"])
+        )
+    console.print(table)
+    estimate = result.estimate
+    if "rows" in estimate:
+        console.print(
+            f"estimate: {estimate['units']} units, about {estimate['rows']:,} rows, "
+            f"{estimate['bytes'] / 2**20:,.1f} MiB"
+            + (f", about {estimate['seconds']:,} s" if "seconds" in estimate else "")
+        )
+    if result.go:
+        console.print("[bold green]GO[/]")
+    else:
+        console.print(
+            "[bold red]NO-GO[/]: " + "; ".join(text(c["check"]) for c in result.checks if not c["ok"])
+        )
+        raise typer.Exit(MigrationError.exit_code)
+
+
+@app.command()
+def stores() -> None:
+    """List the store kinds and URI forms mlmigrate understands."""
+    from mlmigrate.stores.kinds import KINDS
+
+    table = Table(title="stores", title_justify="left")
+    for column in ("store", "URI", "use", "driver"):
+        table.add_column(column)
+    for kind in KINDS:
+        driver = kind.install_hint if kind.extra else "included"
+        table.add_row(escape(kind.name), escape(kind.uri_forms), escape(kind.uses), escape(driver))
+    console.print(table)
