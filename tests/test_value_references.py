@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from cli_helpers import execute
+from mlflow_compare import normalize_uri
 
 import mlmigrate
 from mlmigrate import references
@@ -116,32 +117,35 @@ def _prompt_store(root: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, lis
     return uri, experiments
 
 
-def test_prompts_linked_to_remapped_experiments_are_found_in_postgresql(
-    tmp_path: Path, postgres_db: str, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("database", ["postgresql", "mysql"])
+def test_prompts_linked_to_remapped_experiments_are_found_in_the_database(
+    database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     from mlflow import MlflowClient
 
+    destination_uri = request.getfixturevalue("postgres_db" if database == "postgresql" else "mysql_db")
     source, experiments = _prompt_store(tmp_path, monkeypatch)
-    report = mlmigrate.copy(source, postgres_db).as_dict()
+    report = mlmigrate.copy(source, destination_uri).as_dict()
     assert report["verify"]["ok"], report["verify"]["mismatches"]
     (dangling,) = report["verify"]["dangling_in_source"]  # copied as it was, and said
     assert dangling["unit"] == "registered_model:orphan" and "424242" in dangling["problem"]
     id_map = report["experiment_id_map"]
     assert set(experiments) <= set(id_map), id_map  # 18-digit FileStore ids do not fit: remapped
-    destination = MlflowClient(tracking_uri=postgres_db, registry_uri=postgres_db)
+    client_uri = normalize_uri(destination_uri)  # the driver MLflow finds installed
+    destination = MlflowClient(tracking_uri=client_uri, registry_uri=client_uri)
     for old in experiments:
         new = id_map[old]
         found = destination.search_prompts(filter_string=f"experiment_id = '{new}'")
         assert sorted(prompt.name for prompt in found) == ["farewell", "greeting"], new
-    result = mlmigrate.verify(source, postgres_db)
+    result = mlmigrate.verify(source, destination_uri)
     assert result.ok and [d["unit"] for d in result.dangling_in_source] == ["registered_model:orphan"]
 
     execute(
-        postgres_db,
+        destination_uri,
         "UPDATE registered_model_tags SET value = ',999999999,' "
-        "WHERE name = 'greeting' AND key = '_mlflow_experiment_ids'",
+        "WHERE name = 'greeting' AND value LIKE ',%,'",  # the link tag (key is reserved in MySQL)
     )
-    result = mlmigrate.verify(source, postgres_db)
+    result = mlmigrate.verify(source, destination_uri)
     assert not result.ok
     named = [m for m in result.mismatches if "999999999" in m["problem"]]
     assert named and named[0]["table"] == "registered_model_tags", result.mismatches
