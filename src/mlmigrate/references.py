@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mlmigrate import tables as canonical
+
 #: the value is the experiment id itself
 PLAIN = "plain"
 #: the value is a comma-separated list of ids, with a comma at each end (``,1,2,``)
@@ -96,6 +98,12 @@ REFERENCES: tuple[ValueReference, ...] = (
 
 #: the tables that hold any reference
 TABLES = frozenset(reference.table for reference in REFERENCES)
+
+#: the kinds of unit whose rows may hold a reference (tables outside the canonical model travel
+#: in the global unit)
+UNIT_KINDS = frozenset(
+    canonical.TABLES[table].unit_kind if table in canonical.TABLES else canonical.GLOBAL for table in TABLES
+)
 
 
 def _mapped(column: pa.Array, id_map: Mapping[str, str]) -> pa.Array:
