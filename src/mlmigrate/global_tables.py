@@ -33,12 +33,6 @@ MIGRATION_SEEDS: dict[str, list[dict[str, Any]]] = {
     "workspaces": [{"name": "default", "description": "Default workspace for legacy resources"}],
 }
 
-#: (table, type column, id column) pairs that hold an experiment id as text
-EXPERIMENT_REFERENCES = (
-    ("entity_associations", "source_type", "source_id"),
-    ("entity_associations", "destination_type", "destination_id"),
-)
-
 
 @functools.cache
 def _metadata() -> Any:

@@ -25,6 +25,7 @@ from mlmigrate.engine.verify import (
 )
 from mlmigrate.events import Event, Listener, ignore
 from mlmigrate.exceptions import MigrationError, SourceFormatError
+from mlmigrate.references import ReferenceCheck
 from mlmigrate.stores import open_source, open_store
 from mlmigrate.stores.base import DestinationStore, Unit, unsupported
 from mlmigrate.stores.kinds import check_destination, check_source
@@ -199,6 +200,7 @@ def verify(
         base = base_shaping(destination)
         listener(Event("verify_started", {"units": len(units)}))
         result = VerifyResult()
+        values, expected_values = ReferenceCheck(), ReferenceCheck()
         experiment_ids = {
             u.source_id: written.dest_ids[u.unit_id]
             for u in units
@@ -222,13 +224,16 @@ def verify(
                     experiment_ids=experiment_ids,
                     rewrite=written.rewrite,
                     artifacts=referenced,
+                    values=expected_values,
                 )
                 expected = {t: d.as_dict() for t, d in digests.items() if scope is None or Scope.compares(t)}
             except SourceFormatError as exc:
                 result.mismatches.append({"unit": unit.unit_id, "table": "*", "problem": str(exc)})
                 continue
             try:
-                stream = destination.read_unit(Unit(unit.kind, dest_id, unit.label))
+                stream = values.watch(
+                    unit.unit_id, destination.read_unit(Unit(unit.kind, dest_id, unit.label))
+                )
                 actual = digest_stream(stream if scope is None else scoped(stream, scope))
             except MigrationError as exc:
                 result.mismatches.append({"unit": unit.unit_id, "table": "*", "problem": str(exc)})
@@ -252,6 +257,10 @@ def verify(
                 )
             listener(Event("verify_unit", {"unit": unit.unit_id, "ok": ok}))
         check_references(destination, result)
+        held = {u.source_id for u in destination.units() if u.kind == EXPERIMENT}
+        known = {u.source_id for u in units if u.kind == EXPERIMENT} | set(experiment_ids.values())
+        problems, result.dangling_in_source = values.missing(held, source=expected_values, known=known)
+        result.mismatches += problems
         if artifacts:
             from mlmigrate.artifacts.references import verify_references
 

@@ -16,6 +16,7 @@ from mlmigrate.artifacts.ledger import Ledger
 from mlmigrate.artifacts.phase import check_options
 from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.engine.artifacts import ArtifactOptions, rules_for, run_phase
+from mlmigrate.engine.held_references import check_written
 from mlmigrate.engine.journal import DONE, FAILED, PRESENT, Journal
 from mlmigrate.engine.locks import PairLock
 from mlmigrate.engine.plan import (
@@ -508,6 +509,7 @@ def verify_written(
             ok = compare_unit(result, record.unit_id, expected, actual)
             listener(Event("verify_unit", {"unit": record.unit_id, "ok": ok}))
         check_references(destination, result)
+        check_written(destination, journal.units(migration_id), result)
     finally:
         if verifier is None:
             reader.close()

@@ -37,7 +37,7 @@ def pick_up_changes(
             unit,
             record.dest_id,
             finite_floats=not destination.capabilities.holds_infinity,
-            experiment_ids=remapped if unit.kind == GLOBAL else None,
+            experiment_ids=remapped,
         )
         now = {
             table: d.as_dict() for table, d in digests.items() if d.rows and (held is None or table in held)

@@ -12,7 +12,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mlmigrate.artifacts.rewrite import UriRewrite, references
+from mlmigrate import references
+from mlmigrate.artifacts.rewrite import UriRewrite
+from mlmigrate.artifacts.rewrite import references as artifact_references
 from mlmigrate.engine.report import ALREADY_PRESENT, KEPT_FROM_DESTINATION, NOT_HELD, REJECTED
 from mlmigrate.stores.base import BatchStream, Unit
 from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL, RUN_TABLES, TABLES
@@ -153,12 +155,6 @@ class Scope:
         return batch.filter(pc.is_in(batch.column(column), pa.array(sorted(ids), pa.string())))
 
 
-#: (table, type column, id column): text references to an experiment outside the canonical tables
-EXPERIMENT_REFERENCES = (
-    ("entity_associations", "source_type", "source_id"),
-    ("entity_associations", "destination_type", "destination_id"),
-)
-
 #: what MLflow stores for ±inf where a database cannot hold it (``sanitize_metric_value``)
 MAX_FLOAT = 1.7976931348623157e308
 
@@ -211,20 +207,14 @@ def _mapped(column: pa.Array, id_map: Mapping[str, str]) -> pa.Array:
 
 
 def remap_experiments(table: str, batch: pa.RecordBatch, id_map: Mapping[str, str]) -> pa.RecordBatch:
-    """A global table's batch with its experiment references rewritten by ``id_map``."""
+    """A global table's batch with its experiment references rewritten by ``id_map``: its
+    ``experiment_id`` column and the ids its values hold (:data:`mlmigrate.references.REFERENCES`)."""
     if not id_map or batch.num_rows == 0:
         return batch
     index = batch.schema.get_field_index("experiment_id")
     if index >= 0:
         batch = batch.set_column(index, "experiment_id", _mapped(batch.column(index), id_map))
-    for name, kind_column, id_column in EXPERIMENT_REFERENCES:
-        if name != table:
-            continue
-        position = batch.schema.get_field_index(id_column)
-        ids = batch.column(position)
-        is_experiment = pc.fill_null(pc.equal(batch.column(kind_column), "experiment"), False)
-        batch = batch.set_column(position, id_column, pc.if_else(is_experiment, _mapped(ids, id_map), ids))
-    return batch
+    return references.remap(table, batch, id_map)
 
 
 def _leave_out(left_out: dict[str, Counter[str]] | None, reason: str, table: str, rows: int) -> None:
@@ -266,9 +256,11 @@ def for_destination(
     ``collapsed`` counts the duplicates removed per table and ``left_out`` the rows read and
     not written, per reason and table, for the report. With ``made_finite`` (a destination
     without ±inf), non-finite floats are mapped by :func:`finite` and counted there per table.
-    Tables outside the canonical model (the global unit) get their experiment references
-    rewritten by ``experiment_ids``. Artifact URIs are rewritten by ``rewrite``, and
-    ``artifacts`` (when given) collects the ``(kind, uri)`` artifact locations the rows reference.
+    Experiment ids that change (``experiment_ids``) are rewritten where values hold them
+    (:data:`mlmigrate.references.REFERENCES`, in any unit) and in the ``experiment_id``
+    columns of tables outside the canonical model (the global unit). Artifact URIs are
+    rewritten by ``rewrite``, and ``artifacts`` (when given) collects the ``(kind, uri)``
+    artifact locations the rows reference.
     """
     shaping = shaping or Shaping()
     experiment = int(dest_id) if unit_kind == EXPERIMENT else None
@@ -302,9 +294,11 @@ def for_destination(
             batch, rejected_inputs = _without_runs(table, batch, rejected, rejected_inputs)
             _leave_out(left_out, REJECTED, table, before - batch.num_rows)
         if artifacts is not None:
-            artifacts += references(table, batch)
+            artifacts += artifact_references(table, batch)
         if rewrite:
             batch = rewrite.batch(table, batch)
+        if experiment_ids:
+            batch = references.remap(table, batch, experiment_ids)
         if shaping.version_offset and "version" in batch.schema.names and unit_kind == REGISTERED_MODEL:
             index = batch.schema.get_field_index("version")
             batch = batch.set_column(

@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
+from mlmigrate import references
 from mlmigrate.artifacts.ledger import Ledger
 from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.engine.journal import DONE, FAILED, SKIPPED, Journal, UnitRecord
@@ -47,7 +48,7 @@ def unit_task(
         finite_floats=not capabilities.holds_infinity,
         check_lengths=capabilities.enforces_lengths,
         refuse_nul=not capabilities.holds_nul,
-        experiment_ids=tuple(sorted(remapped.items())) if record.kind == GLOBAL else (),
+        experiment_ids=tuple(sorted(remapped.items())) if record.kind in references.UNIT_KINDS else (),
         rewrite=rewrite,
     )
 

@@ -18,6 +18,7 @@ from mlmigrate.digest import Digest
 from mlmigrate.engine.helper_process import main_left_out, start_helper
 from mlmigrate.engine.retry import RetryPolicy
 from mlmigrate.engine.transform import Scope, Shaping, for_destination, reading
+from mlmigrate.references import ReferenceCheck
 from mlmigrate.stores.base import BatchStream, DestinationStore, SourceStore, Unit
 
 
@@ -30,6 +31,8 @@ class VerifyResult:
     units_checked: int = 0
     #: ``verify --artifacts``: objects checked per kind and the artifact mismatches
     artifacts: dict[str, Any] | None = None
+    #: references to experiments that dangled in the source already (copied as they were)
+    dangling_in_source: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -44,6 +47,7 @@ class VerifyResult:
             "tables": self.tables,
             "mismatches": self.mismatches,
             "artifacts": self.artifacts,
+            "dangling_in_source": self.dangling_in_source,
         }
 
 
@@ -73,23 +77,23 @@ def source_digests(
     experiment_ids: dict[str, str] | None = None,
     rewrite: UriRewrite | None = None,
     artifacts: list[tuple[str, str]] | None = None,
+    values: ReferenceCheck | None = None,
 ) -> dict[str, Digest]:
     """Digests of a source unit as it must look in the destination: shaped as the copy shaped
     it (``finite_floats``: one without ±inf, where they are ±max float; ``experiment_ids``: ids
     that change; artifact URIs rewritten as the migration rewrote them); ``artifacts`` collects
-    the locations it references."""
-    return digest_stream(
-        shaped_source(
-            source,
-            unit,
-            dest_id,
-            shaping,
-            finite_floats=finite_floats,
-            experiment_ids=experiment_ids,
-            rewrite=rewrite,
-            artifacts=artifacts,
-        )
+    the locations it references and ``values`` the experiment ids its values hold."""
+    stream = shaped_source(
+        source,
+        unit,
+        dest_id,
+        shaping,
+        finite_floats=finite_floats,
+        experiment_ids=experiment_ids,
+        rewrite=rewrite,
+        artifacts=artifacts,
     )
+    return digest_stream(stream if values is None else values.watch(unit.unit_id, stream))
 
 
 def shaped_source(
