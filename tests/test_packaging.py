@@ -3,6 +3,7 @@ that installs every driver."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -22,8 +23,12 @@ def test_version_prints_the_installed_version() -> None:
 
 
 def test_the_wheel_holds_py_typed_and_the_licence_and_offers_every_driver(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"  # built from a copy: a build leaves build/ and egg-info behind
+    shutil.copytree(ROOT / "src", tree / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(ROOT / name, tree / name)
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(tree)],
         capture_output=True,
         text=True,
         check=False,

@@ -1,5 +1,0 @@
-"""``python -m mlmigrate``."""
-
-from mlmigrate.cli import main
-
-main()

@@ -1,1 +1,0 @@
-"""The engine: plan, run, journal, verify and report a migration."""
