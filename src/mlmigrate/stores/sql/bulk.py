@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -195,7 +195,11 @@ class SqliteBulk:
             yield connection
             connection.commit()
         except BaseException:
-            connection.rollback()
+            # SQLite ends the transaction itself on some errors ("database or disk is full"):
+            # the rollback's own "cannot rollback - no transaction is active" must not hide
+            # them, and closing the connection rolls back whatever is left
+            with suppress(Exception):
+                connection.rollback()
             raise
         finally:
             connection.close()
