@@ -134,10 +134,17 @@ def _chromium() -> str:
     return found
 
 
-def _dump_dom(chromium: str, page: Path, profile: Path) -> str:
+def _dump_dom(chromium: str, page: Path, profile: Path, *flags: str) -> str:
     """The DOM of ``page`` after Chromium loaded (and laid out) it."""
     dom = subprocess.run(
-        [chromium, *CHROMIUM_FLAGS, "--user-data-dir=" + str(profile), "--dump-dom", page.resolve().as_uri()],
+        [
+            chromium,
+            *CHROMIUM_FLAGS,
+            *flags,
+            "--user-data-dir=" + str(profile),
+            "--dump-dom",
+            page.resolve().as_uri(),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -183,15 +190,23 @@ for (const cell of document.querySelectorAll("td, th")) {
   const gapLeft = text.left - box.left, gapRight = box.right - text.right;
   cell.dataset.laid = Math.abs(gapLeft - gapRight) < 2 ? "both" : gapLeft < gapRight ? "left" : "right";
 }
+const page = document.documentElement;
+document.body.dataset.sideways = String(page.scrollWidth > page.clientWidth);
 </script>"""
+
+
+def _measured_dom(chromium: str, report: Path, folder: Path) -> str:
+    """The DOM of ``report`` laid out by Chromium in a 900 px wide window, with the marks of
+    :data:`MEASURE_ALIGNMENT`."""
+    page = folder / "measured.html"
+    page.write_text(report.read_text().replace("</body>", MEASURE_ALIGNMENT + "</body>"))
+    return _dump_dom(chromium, page, folder / "measure-profile", "--window-size=900,1400")
 
 
 def _laid_out_cells(chromium: str, report: Path, folder: Path) -> list[tuple[str, str, str]]:
     """(table id, where its text sits, cell text) of every non-empty body cell, as Chromium laid
     them out."""
-    page = folder / "measured.html"
-    page.write_text(report.read_text().replace("</body>", MEASURE_ALIGNMENT + "</body>"))
-    html = _dump_dom(chromium, page, folder / "measure-profile")
+    html = _measured_dom(chromium, report, folder)
     found = []
     for table_id, table in re.findall(r'<table id="([^"]+)">(.*?)</table>', html, re.S):
         for laid, text in re.findall(r'<td[^>]*?data-laid="(\w+)"[^>]*>(.*?)</td>', table, re.S):
@@ -330,3 +345,11 @@ def test_html_report_shows_a_partial_copy_as_a_warning_in_chromium(
     pixels = _screenshot_pixels(chromium, partial_report["html"], tmp_path)
     banner_yellow = int((np.abs(pixels - np.array([0xFE, 0xFC, 0xBF])) < 6).all(axis=1).sum())
     assert banner_yellow > 2000  # the banner is drawn, in the warning colour
+
+
+def test_html_report_of_long_paths_fits_the_window_in_chromium(partial_report: dict, tmp_path: Path) -> None:
+    """The reasons of skipped items (long paths without spaces) pushed the page sideways."""
+    html = _measured_dom(_chromium(), partial_report["html"], tmp_path)
+
+    assert re.search(r'<body data-sideways="(\w+)"', html) is not None, html[-2000:]
+    assert '<body data-sideways="false"' in html

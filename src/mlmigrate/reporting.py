@@ -194,6 +194,7 @@ def render_html(report: dict[str, Any]) -> str:
 body {{ font: 14px system-ui, sans-serif; margin: 2em; color: #222; }}
 table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
 th, td {{ border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }}
+td {{ overflow-wrap: anywhere; }} code {{ overflow-wrap: anywhere; }}
 .num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 tfoot td {{ font-weight: bold; border-top: 2px solid #888; }}
 .warn {{ background: #fefcbf; border: 1px solid #d69e2e; color: #744210; padding: 0.6em 1em; }}
