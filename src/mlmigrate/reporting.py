@@ -78,27 +78,94 @@ def _chart(timeline: list[list[float]], width: int = 640, height: int = 220) -> 
     )
 
 
-def _table(headers: list[str], rows: list[list[Any]], table_id: str) -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+def _table(
+    headers: list[str],
+    rows: list[list[Any]],
+    table_id: str,
+    *,
+    numeric: frozenset[int] = frozenset(),
+    totals: list[Any] | None = None,
+) -> str:
+    """An HTML table; the columns at indices ``numeric`` are right-aligned, the rest left."""
+
+    def cells(row: list[Any], tag: str) -> str:
+        return "".join(
+            f'<{tag} class="num">{_e(c)}</{tag}>' if i in numeric else f"<{tag}>{_e(c)}</{tag}>"
+            for i, c in enumerate(row)
+        )
+
+    head = cells(headers, "th")
+    body = "".join(f"<tr>{cells(row, 'td')}</tr>" for row in rows)
+    foot = f'<tfoot><tr class="total">{cells(totals, "td")}</tr></tfoot>' if totals is not None else ""
+    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>{foot}</table>'
+
+
+def _rate(rows: int, seconds: float) -> str:
+    return f"{rows / seconds:,.0f}" if seconds >= 0.01 else ""
+
+
+def _audit(report: dict[str, Any]) -> str:
+    """When, with what and how the command ran: times, versions, schema revision, options."""
+    versions = report.get("versions") or {}
+    facts = [
+        ["started (UTC)", report.get("started") or ""],
+        ["ended (UTC)", report.get("ended") or ""],
+        ["mlmigrate version", versions.get("mlmigrate") or "unknown"],
+        ["MLflow version", versions.get("mlflow") or "not installed"],
+        ["destination schema revision", report.get("schema_revision") or "none"],
+    ]
+    options = [
+        [name, "" if value is None else value] for name, value in (report.get("options") or {}).items()
+    ]
+    return (
+        "<h2>Audit</h2>"
+        + _table(["item", "value"], facts, "audit")
+        + (_table(["option", "value"], options, "options") if options else "")
+    )
+
+
+def _warning(report: dict[str, Any]) -> str:
+    """A banner for a copy that finished without everything (``partial``), else nothing."""
+    if report["status"] != "partial":
+        return ""
+    units = report["units"]
+    rejects = report.get("rejects_file")
+    where = f"; each is named in <code>{_e(rejects)}</code>" if rejects else ""
+    return (
+        '<div id="warning" class="warn" role="alert"><strong>Partial copy.</strong> '
+        f"{units['skipped']} unit(s) and {units['runs_rejected']} run(s) were left out as malformed "
+        f"(--on-error skip){where}. Everything else was copied.</div>"
+    )
 
 
 def render_html(report: dict[str, Any]) -> str:
     """A self-contained HTML page (no external assets) of a copy report."""
+    stats = report["tables"].values()
     tables = [
         [
             name,
             f"{s['read']:,}",
             f"{s['written']:,}",
             f"{s['skipped']:,}",
+            f"{s.get('errors', 0):,}",
             f"{s['seconds']:.2f}",
-            f"{s['written'] / s['seconds']:,.0f}" if s["seconds"] >= 0.01 else "",
+            _rate(s["written"], s["seconds"]),
         ]
         for name, s in report["tables"].items()
     ]
-    remaps = [[s, d] for s, d in report["experiment_id_map"].items()]
+    totals = [
+        "total",
+        f"{sum(s['read'] for s in stats):,}",
+        f"{sum(s['written'] for s in stats):,}",
+        f"{sum(s['skipped'] for s in stats):,}",
+        f"{sum(s.get('errors', 0) for s in stats):,}",
+        f"{report['seconds']:.2f}",
+        _rate(report["rows_written"], report["seconds"]),
+    ]
+    left_out = {u["unit"] for u in report["skipped_units"]}  # not in the destination: not remapped
+    remaps = [[s, d] for s, d in report["experiment_id_map"].items() if f"experiment:{s}" not in left_out]
     skipped = [[u["unit"], u.get("label", ""), u["error"]] for u in report["skipped_units"]]
+    skipped += [[f"run {u['run']}", u.get("label", ""), u["error"]] for u in report.get("rejected_runs", [])]
     skipped += [[u["unit"], u.get("label", ""), u["error"]] for u in report["failed_units"]]
     skipped += [
         [f"{rows:,} {table} row(s)", "", "exact duplicates: the destination's key holds each point once"]
@@ -116,6 +183,8 @@ def render_html(report: dict[str, Any]) -> str:
             [[m["unit"], m["table"], m["problem"]] for m in verify["mismatches"]],
             "mismatches",
         )
+    headers = ["table", "read", "written", "skipped", "errors", "seconds", "rows/s"]
+    tables_html = _table(headers, tables, "tables", numeric=frozenset(range(1, 7)), totals=totals)
     units = report["units"]
     rate = report.get("rows_per_second")
     return f"""<!DOCTYPE html>
@@ -124,8 +193,11 @@ def render_html(report: dict[str, Any]) -> str:
 <style>
 body {{ font: 14px system-ui, sans-serif; margin: 2em; color: #222; }}
 table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
-th, td {{ border: 1px solid #ccc; padding: 3px 8px; text-align: right; }}
-th:first-child, td:first-child {{ text-align: left; }}
+th, td {{ border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }}
+td {{ overflow-wrap: anywhere; }} code {{ overflow-wrap: anywhere; }}
+.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+tfoot td {{ font-weight: bold; border-top: 2px solid #888; }}
+.warn {{ background: #fefcbf; border: 1px solid #d69e2e; color: #744210; padding: 0.6em 1em; }}
 .ok {{ color: #276749; font-weight: bold; }} .bad {{ color: #c53030; font-weight: bold; }}
 .muted {{ color: #777; }} circle {{ fill: #2b6cb0; }}
 </style></head><body>
@@ -135,8 +207,9 @@ source <code>{_e(report["source"])}</code><br>destination <code>{_e(report["dest
 <p id="totals">{report["rows_written"]:,} rows written in {report["seconds"]:.2f} s
 {f"({rate:,} rows/s)" if rate else ""}; units {units["done"]}/{units["total"]} done,
 {units["skipped"]} skipped, {units["failed"]} failed</p>
+{_warning(report)}
 <h2>Tables</h2>
-{_table(["table", "read", "written", "skipped", "seconds", "rows/s"], tables, "tables")}
+{tables_html}
 <h2>Throughput</h2>
 {_chart(report.get("timeline", []))}
 <h2>Experiment id remaps</h2>
@@ -146,6 +219,7 @@ source <code>{_e(report["source"])}</code><br>destination <code>{_e(report["dest
 <h2>Verify</h2>
 {verdict}
 {"".join(f"<p>note: {_e(n)}</p>" for n in report["notes"])}
+{_audit(report)}
 </body></html>"""
 
 

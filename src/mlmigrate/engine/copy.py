@@ -77,6 +77,25 @@ class CopySettings:
         if self.workers is not None and self.workers < 1:
             raise UsageError(f"--workers {self.workers} is not valid; give a positive number")
 
+    def as_dict(self) -> dict[str, Any]:
+        """The options as plain data, named as the CLI's flags (for the report; unmasked)."""
+        artifacts = self.artifacts
+        return {
+            "on_error": self.on_error,
+            "on_conflict": self.on_conflict,
+            "verify": self.verify,
+            "workers": self.workers,
+            "state_dir": str(self.state_dir) if self.state_dir is not None else None,
+            "read_in_processes": self.read_in_processes,
+            "batch_size": self.batch_size,
+            "artifacts": "copy" if artifacts.to else "keep",
+            "artifacts_to": artifacts.to,
+            "rewrite": list(artifacts.rewrite),
+            "s3_endpoint": artifacts.s3_endpoint,
+            "artifact_workers": artifacts.workers,
+            "retry_window": self.retry.window,
+        }
+
 
 class Migration:
     """One ``copy`` of a source into a destination, as named steps :meth:`run` takes in turn.
@@ -99,7 +118,7 @@ class Migration:
         self.destination_uri = destination_uri
         self.settings = settings
         self.listener = listener
-        self.report = Report(source_uri, destination_uri)
+        self.report = Report(source_uri, destination_uri, options=settings.as_dict())
         self.migration_id = ""
         self.resumed = False
         self._journal: Journal | None = None
@@ -144,6 +163,7 @@ class Migration:
         finally:
             self.close()
             self.report.seconds = time.perf_counter() - started
+            self.report.stop()
 
     def open_pair(self) -> None:
         """Open the journal and both stores; refuse what the destination cannot do before
@@ -159,6 +179,7 @@ class Migration:
         # a finished migration into a store no longer writable (a finished backup) is up to date
         self._destination = destination = open_destination(self.destination_uri, check_writable=False)
         capabilities = destination.capabilities
+        self.report.options["workers"] = self.workers  # the number used, the user's or the store's
         if settings.on_conflict == MERGE and not capabilities.merge:
             raise unsupported(
                 capabilities, "merge", "merge into what it holds; choose --on-conflict fail, skip or rename"
@@ -220,6 +241,7 @@ class Migration:
             self.journal.finish(self.migration_id, "interrupted")
             raise Interrupted(f"interrupted; migration {self.migration_id} can be resumed") from None
         except MigrationError as exc:
+            self.report.stop()
             self.journal.finish(self.migration_id, FAILED, self.report.as_dict())
             exc.migration_id = self.migration_id
             exc.report = self.report.as_dict()
@@ -324,6 +346,7 @@ class Migration:
         if self._verifier is not None:
             self._verifier.drain()
         destination.finish()
+        report.schema_revision = destination.schema_revision()
         if self.settings.verify:
             self.listener(Event("verify_started", {"units": report.units_done}))
             result = verify_written(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import time
 from collections import Counter
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from mlmigrate.uris import mask
@@ -13,6 +16,26 @@ NOT_HELD = "not held by the destination"
 KEPT_FROM_DESTINATION = "the destination's own kept (merge)"
 ALREADY_PRESENT = "run already in the destination"
 REJECTED = "run malformed in the source (--on-error skip)"
+
+
+def utc_now() -> str:
+    """The current time, ISO 8601 in UTC to the second (``2026-12-03T12:05:00Z``)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+@functools.cache
+def tool_versions() -> dict[str, str | None]:
+    """The installed versions of mlmigrate and MLflow (``mlflow`` or ``mlflow-skinny``; None
+    when neither is installed), from the package metadata."""
+    found: dict[str, str | None] = {"mlmigrate": None, "mlflow": None}
+    for key, distributions in (("mlmigrate", ("mlmigrate",)), ("mlflow", ("mlflow", "mlflow-skinny"))):
+        for distribution in distributions:
+            try:
+                found[key] = version(distribution)
+                break
+            except PackageNotFoundError:
+                continue
+    return found
 
 
 @dataclass
@@ -64,6 +87,17 @@ class Report:
     renumbered: dict[str, dict[str, str]] = field(default_factory=dict)
     #: (seconds since the run started, rows written so far) after each unit, for the chart
     timeline: list[tuple[float, int]] = field(default_factory=list)
+    #: when the command started and ended (ISO 8601, UTC; ended is "" while it runs)
+    started: str = field(default_factory=utc_now)
+    ended: str = ""
+    #: the destination's MLflow schema revision after the copy (None where it has none or unread)
+    schema_revision: str | None = None
+    #: the options the copy ran with, as plain data (masked by :meth:`as_dict`)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        """Record the end time (once: the first end is the one that counts)."""
+        self.ended = self.ended or utc_now()
 
     @property
     def not_held(self) -> dict[str, int]:
@@ -89,6 +123,11 @@ class Report:
         """The report as plain data, with credentials masked."""
         return {
             "migration_id": self.migration_id,
+            "started": self.started,
+            "ended": self.ended or None,
+            "versions": tool_versions(),
+            "schema_revision": self.schema_revision,
+            "options": _masked(self.options),
             "source": mask(self.source),
             "destination": mask(self.destination),
             "status": self.status,
@@ -131,3 +170,14 @@ class Report:
             "artifacts": self.artifacts,
             "timeline": [list(point) for point in self.timeline],
         }
+
+
+def _masked(value: Any) -> Any:
+    """``value`` (plain data) with the password of every URI in its strings masked."""
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(item) for item in value]
+    return value
