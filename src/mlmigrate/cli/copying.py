@@ -31,6 +31,23 @@ from mlmigrate.engine.retry import DEFAULT_WINDOW
 from mlmigrate.events import Event, Listener
 from mlmigrate.uris import mask
 
+Experiments = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--experiment",
+        help="Copy only this experiment (a name or an id), with everything under it (repeatable)",
+        metavar="NAME|ID",
+    ),
+]
+Models = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--model",
+        help="Copy only this registered model, with its versions, tags and aliases (repeatable)",
+        metavar="NAME",
+    ),
+]
+
 
 @app.command()
 def copy(
@@ -82,6 +99,8 @@ def copy(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only plan: show what would be written; write nothing")
     ] = False,
+    experiment: Experiments = None,
+    model: Models = None,
 ) -> None:
     """Copy SOURCE into DESTINATION; run again to resume after a crash or Ctrl-C."""
     from mlmigrate.engine.copy import copy as run_copy
@@ -94,6 +113,8 @@ def copy(
             s3_endpoint=s3_endpoint,
             as_json=as_json,
             quiet=quiet,
+            experiment=experiment,
+            model=model,
         )
         return
     stopped = recovery(ctx)
@@ -119,6 +140,8 @@ def copy(
             rewrite=rewrite or (),
             s3_endpoint=s3_endpoint,
             retry_window=retry_window,
+            experiments=experiment or (),
+            models=model or (),
         )
     data = report.as_dict()
     if backup_dest is not None:
@@ -150,6 +173,8 @@ def plan(
     s3_endpoint: S3Endpoint = None,
     as_json: JsonFlag = False,
     quiet: Quiet = False,
+    experiment: Experiments = None,
+    model: Models = None,
 ) -> None:
     """Read SOURCE and show what a copy would write: counts per table, artifact objects and
     bytes per kind, id remaps, clashes."""
@@ -157,7 +182,13 @@ def plan(
 
     with ProgressView(not quiet, "reading") as view:
         result = run_plan(
-            source, destination, on_conflict=on_conflict, listener=view, s3_endpoint=s3_endpoint
+            source,
+            destination,
+            on_conflict=on_conflict,
+            listener=view,
+            s3_endpoint=s3_endpoint,
+            experiments=experiment or (),
+            models=model or (),
         )
     if as_json:
         print_json(result)

@@ -131,12 +131,14 @@ def check(
     backup_dest: Annotated[
         str | None, typer.Option("--backup-dest", help="Folder a backup of DESTINATION would go to")
     ] = None,
+    state_dir: StateDir = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Is a copy of SOURCE into DESTINATION ready? Prints GO (exit 0) or NO-GO (exit 1)."""
+    """Is a copy of SOURCE into DESTINATION ready? Prints GO (exit 0) or NO-GO (exit 1); an
+    unfinished migration of the pair in the journal is shown as resumable."""
     from mlmigrate.engine.readiness import check as run_check
 
-    result = run_check(source, destination, backup_dest=backup_dest)
+    result = run_check(source, destination, backup_dest=backup_dest, state_dir=state_dir)
     if as_json:
         print_json(result.as_dict())
     table = Table(title=f"check {text(source)} → {text(destination)}", title_justify="left")

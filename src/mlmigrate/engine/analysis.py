@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from mlmigrate.artifacts.rewrite import UriRewrite, references
 from mlmigrate.engine.journal import PRESENT, Journal
 from mlmigrate.engine.plan import MERGE, base_shaping, describe_source_clashes, journaled_shapings, plan_units
 from mlmigrate.engine.revisions import refuse_unknown_source
+from mlmigrate.engine.subset import Selection
 from mlmigrate.engine.transform import Scope, Shaping
 from mlmigrate.engine.units import holds_unit
 from mlmigrate.engine.verify import (
@@ -40,9 +42,12 @@ def plan(
     on_conflict: str = "fail",
     listener: Listener = ignore,
     s3_endpoint: str | None = None,
+    experiments: Sequence[str] = (),
+    models: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Read the whole source and say what a copy would write (rows per table; artifact objects
-    and bytes per kind); nothing is written anywhere.
+    and bytes per kind); nothing is written anywhere. ``experiments`` (names or ids) and
+    ``models`` (names) limit it to that subset, as they limit a copy.
 
     With a destination: the experiment id map, every clash with what it holds and what
     ``on_conflict`` would do with each (``resolutions``), and the tables it cannot hold.
@@ -69,7 +74,7 @@ def plan(
     problems: list[dict[str, str]] = []
     artifacts: list[tuple[str, str]] = []
     try:
-        units = source.units()
+        units = Selection.make(experiments, models).pick(source.units())
         listener(Event("planned", {"units": len(units), "todo": len(units), "remapped": {}}))
         for unit in units:
             listener(Event("unit_started", {"unit": unit.unit_id, "label": unit.label}))

@@ -1,0 +1,112 @@
+"""A subset of the source (``--experiment NAME|ID``, ``--model NAME``), kept by re-runs; and
+``check`` telling an unfinished migration of the pair apart from a clash."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from cli_helpers import count, invoke, json_stdout, query, show, sqlite_uri
+from edge_store import _client, mlflow_pointed_at
+
+from mlmigrate.engine.journal import PENDING, Journal
+
+SUBSET_NOTE = "tables outside experiments and models were not copied"
+
+
+def _experiment_names(uri: str) -> set[str]:
+    return {row[0] for row in query(uri, "SELECT name FROM experiments")}
+
+
+def test_copy_of_one_experiment_by_name_leaves_the_rest_and_a_rerun_keeps_the_subset(
+    minimal_store: Path, tmp_path: Path
+) -> None:
+    destination = sqlite_uri(tmp_path / "dst.db")
+
+    result = invoke("copy", str(minimal_store), destination, "--experiment", "minimal", "--json")
+
+    assert result.returncode == 0, show(result)
+    report = json_stdout(result)
+    assert any(SUBSET_NOTE in note for note in report["notes"]), report["notes"]
+    assert report["verify"]["ok"] is True
+    assert "minimal" in _experiment_names(destination)
+    assert count(destination, "runs") == 2
+    assert count(destination, "registered_models") == 0 and count(destination, "model_versions") == 0
+    # the source gains an experiment outside the subset: a re-run without options leaves it out
+    with mlflow_pointed_at(minimal_store.as_uri()):
+        _client(minimal_store.as_uri()).create_experiment("added-later")
+
+    again = invoke("copy", str(minimal_store), destination, "--json")
+
+    assert again.returncode == 0, show(again)
+    assert json_stdout(again)["status"] == "up-to-date", show(again)
+    assert "added-later" not in _experiment_names(destination)
+
+
+def test_copy_of_one_model_by_name_and_an_experiment_by_id_on_postgresql(
+    minimal_store: Path, postgres_db: str
+) -> None:
+    import mlmigrate
+
+    with mlflow_pointed_at(minimal_store.as_uri()):
+        default_id = _client(minimal_store.as_uri()).get_experiment_by_name("Default").experiment_id
+
+    report = mlmigrate.copy(
+        str(minimal_store), postgres_db, experiments=[default_id], models=["minimal-model"]
+    )
+
+    assert report.status == "done", report.as_dict()
+    assert report.verify is not None and report.verify["ok"] is True
+    assert any(SUBSET_NOTE in note for note in report.notes)
+    assert query(postgres_db, "SELECT name FROM registered_models") == [("minimal-model",)]
+    assert count(postgres_db, "model_versions") == 1
+    assert "minimal" not in _experiment_names(postgres_db)
+    assert count(postgres_db, "runs") == 0
+
+
+def test_a_name_that_matches_nothing_is_a_usage_error_naming_it_and_the_choices(
+    minimal_store: Path, tmp_path: Path
+) -> None:
+    database = tmp_path / "dst.db"
+
+    result = invoke(
+        "copy", str(minimal_store), sqlite_uri(database), "--experiment", "minimal", "--model", "nope"
+    )
+
+    assert result.returncode == 2, show(result)
+    assert "'nope'" in result.stderr and "minimal-model" in result.stderr, show(result)
+    if database.exists():  # nothing was written: not even MLflow's schema
+        with sqlite3.connect(database) as connection:
+            assert connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+    plan = invoke("plan", str(minimal_store), "--experiment", "minimal", "--json")
+    assert plan.returncode == 0, show(plan)
+    assert json_stdout(plan)["units"] == {"experiments": 1, "registered_models": 0}
+
+
+def test_check_reports_an_unfinished_migration_as_resumable_and_copy_resumes_it(
+    minimal_store: Path, tmp_path: Path
+) -> None:
+    destination = sqlite_uri(tmp_path / "dst.db")
+    assert invoke("copy", str(minimal_store), destination, "-q").returncode == 0
+    # a crash after the destination committed the model, before the journal recorded it
+    journal = Journal(Path(os.environ["MLMIGRATE_STATE_DIR"]))
+    latest = journal.latest(str(minimal_store), destination)
+    assert latest is not None
+    journal.mark(latest["migration_id"], "registered_model:minimal-model", PENDING)
+    journal.set_state(latest["migration_id"], "interrupted")
+    journal.close()
+
+    result = invoke("check", str(minimal_store), destination, "--json")
+
+    assert result.returncode == 0, show(result)
+    data = json_stdout(result)
+    checks = {item["check"]: item for item in data["checks"]}
+    assert data["go"] is True
+    assert checks["clashes"]["ok"] is True
+    assert latest["migration_id"] in str(checks["journal"]["detail"])
+    assert "1 of" in str(checks["journal"]["detail"]) and data["estimate"]["units_left"] == 1
+    resumed = invoke("copy", str(minimal_store), destination, "--json")
+    assert resumed.returncode == 0, show(resumed)
+    assert json_stdout(resumed)["migration_id"] == latest["migration_id"]
+    assert count(destination, "model_versions") == 1
