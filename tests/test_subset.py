@@ -110,3 +110,27 @@ def test_check_reports_an_unfinished_migration_as_resumable_and_copy_resumes_it(
     assert resumed.returncode == 0, show(resumed)
     assert json_stdout(resumed)["migration_id"] == latest["migration_id"]
     assert count(destination, "model_versions") == 1
+
+
+def test_a_resume_keeps_the_subset_and_another_subset_is_refused(minimal_store: Path, tmp_path: Path) -> None:
+    destination = sqlite_uri(tmp_path / "dst.db")
+    assert invoke("copy", str(minimal_store), destination, "--experiment", "minimal", "-q").returncode == 0
+    journal = Journal(Path(os.environ["MLMIGRATE_STATE_DIR"]))
+    latest = journal.latest(str(minimal_store), destination)
+    assert latest is not None
+    (unit,) = [r.unit_id for r in journal.units(latest["migration_id"])]
+    journal.mark(latest["migration_id"], unit, PENDING)
+    journal.set_state(latest["migration_id"], "interrupted")
+    journal.close()
+
+    resumed = invoke("copy", str(minimal_store), destination, "--json")
+
+    assert resumed.returncode == 0, show(resumed)
+    report = json_stdout(resumed)
+    assert report["migration_id"] == latest["migration_id"] and report["units"]["total"] == 1
+    assert report["verify"]["ok"] is True and any(SUBSET_NOTE in note for note in report["notes"])
+    assert count(destination, "registered_models") == 0 and count(destination, "runs") == 2
+    other = invoke("copy", str(minimal_store), destination, "--model", "minimal-model")
+    assert other.returncode == 2, show(other)
+    assert "--experiment minimal" in other.stderr and "--model minimal-model" in other.stderr, show(other)
+    assert count(destination, "registered_models") == 0
