@@ -33,6 +33,8 @@ def test_copy_of_one_experiment_by_name_leaves_the_rest_and_a_rerun_keeps_the_su
     assert "minimal" in _experiment_names(destination)
     assert count(destination, "runs") == 2
     assert count(destination, "registered_models") == 0 and count(destination, "model_versions") == 0
+    verified = invoke("verify", str(minimal_store), destination)  # the subset only
+    assert verified.returncode == 0, show(verified)
     # the source gains an experiment outside the subset: a re-run without options leaves it out
     with mlflow_pointed_at(minimal_store.as_uri()):
         _client(minimal_store.as_uri()).create_experiment("added-later")

@@ -137,6 +137,8 @@ class _Written:
     scopes: dict[str, Scope] = field(default_factory=dict)
     present: set[str] = field(default_factory=set)
     rewrite: UriRewrite = field(default_factory=lambda: UriRewrite())
+    #: the subset the migration was limited to (empty: the whole source)
+    selection: Selection = field(default_factory=Selection)
 
 
 def _written(
@@ -163,6 +165,7 @@ def _written(
                 },
                 present={r.unit_id for r in records if r.state == PRESENT},
                 rewrite=UriRewrite.from_json(options.get("artifacts", {}).get("rules")),
+                selection=Selection.from_recorded(options.get("subset")),
             )
     finally:
         journal.close()
@@ -185,7 +188,8 @@ def verify(
     artifacts: bool = False,
     s3_endpoint: str | None = None,
 ) -> VerifyResult:
-    """Compare every unit of the source with the destination: counts and digests per table.
+    """Compare every unit of the source with the destination: counts and digests per table
+    (of the subset the pair's migration was limited to, if it was).
 
     The source's artifact URIs are rewritten by the rules its migration recorded before
     comparing. ``artifacts`` also hashes every artifact object on both sides.
@@ -202,6 +206,7 @@ def verify(
     try:
         units = source.units()
         written = _written(source_uri, destination_uri, units, destination, state_dir)
+        units = [unit for unit in units if written.selection.keeps(unit)]
         base = base_shaping(destination)
         listener(Event("verify_started", {"units": len(units)}))
         result = VerifyResult()
