@@ -136,3 +136,23 @@ def test_a_resume_keeps_the_subset_and_another_subset_is_refused(minimal_store: 
     assert other.returncode == 2, show(other)
     assert "--experiment minimal" in other.stderr and "--model minimal-model" in other.stderr, show(other)
     assert count(destination, "registered_models") == 0
+
+
+def test_check_of_a_subset_sees_only_its_clashes(
+    minimal_store: Path, other_minimal_store: Path, tmp_path: Path
+) -> None:
+    """The destination holds an experiment named as one of the other source's: a copy of that
+    source's model alone clashes with nothing, and check says so."""
+    destination = sqlite_uri(tmp_path / "dst.db")
+    assert invoke("copy", str(minimal_store), destination, "--experiment", "minimal", "-q").returncode == 0
+    whole = invoke("check", str(other_minimal_store), destination, "--json")
+    assert whole.returncode == 1 and "clashes" in whole.stderr, show(whole)
+
+    result = invoke("check", str(other_minimal_store), destination, "--model", "minimal-model", "--json")
+
+    assert result.returncode == 0, show(result)
+    copied = invoke("copy", str(other_minimal_store), destination, "--model", "minimal-model", "-q")
+    assert copied.returncode == 0, show(copied)
+    assert count(destination, "model_versions") == 1
+    unknown = invoke("check", str(other_minimal_store), destination, "--model", "nope", "--json")
+    assert unknown.returncode == 1 and "'nope'" in unknown.stdout, show(unknown)

@@ -13,8 +13,10 @@ from mlmigrate.cli.application import app, recovery
 from mlmigrate.cli.logfile import command_log, log_end
 from mlmigrate.cli.options import (
     DestinationUri,
+    Experiments,
     JsonFlag,
     LogFile,
+    Models,
     OnConflict,
     Quiet,
     ReportFile,
@@ -30,23 +32,6 @@ from mlmigrate.cli.summaries import conflicts, end_with_report, summary
 from mlmigrate.engine.retry import DEFAULT_WINDOW
 from mlmigrate.events import Event, Listener
 from mlmigrate.uris import mask
-
-Experiments = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--experiment",
-        help="Copy only this experiment (a name or an id), with everything under it (repeatable)",
-        metavar="NAME|ID",
-    ),
-]
-Models = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--model",
-        help="Copy only this registered model, with its versions, tags and aliases (repeatable)",
-        metavar="NAME",
-    ),
-]
 
 
 @app.command()

@@ -8,6 +8,7 @@ the journal is reported as what ``copy`` will do with it: resume it.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ from typing import Any
 from mlmigrate.engine.journal import DONE, PRESENT, Journal, default_state_dir
 from mlmigrate.engine.plan import describe_source_clashes, plan_units
 from mlmigrate.engine.revisions import known
-from mlmigrate.exceptions import MigrationError
+from mlmigrate.engine.subset import Selection
+from mlmigrate.exceptions import MigrationError, UsageError
 from mlmigrate.stores import open_source, open_store
 from mlmigrate.stores.base import DestinationStore, SourceStore, Unit
 from mlmigrate.stores.kinds import check_destination
@@ -113,9 +115,12 @@ def check(
     *,
     backup_dest: str | None = None,
     state_dir: Path | None = None,
+    experiments: Sequence[str] = (),
+    models: Sequence[str] = (),
 ) -> Readiness:
     """Check that copying ``source_uri`` into ``destination_uri`` can work; nothing is written.
-    ``state_dir`` is the journal's folder (as ``copy`` is given it)."""
+    ``state_dir`` is the journal's folder (as ``copy`` is given it); ``experiments`` and
+    ``models`` check the copy of that subset alone, as ``copy`` is given them."""
     result = Readiness()
     source: SourceStore | None = None
     destination: DestinationStore | None = None
@@ -127,6 +132,14 @@ def check(
         except MigrationError as exc:
             result.add("source: connect", False, str(exc))
             units = []
+        selection = Selection.make(experiments, models)
+        if selection and units:
+            try:
+                units = selection.pick(units)
+                result.add("source: subset", True, f"{len(units)} units selected")
+            except UsageError as exc:
+                result.add("source: subset", False, str(exc))
+                units = []
         if source is not None and units:
             try:
                 rows, size, _ = _sample(source, units)
