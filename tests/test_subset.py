@@ -156,3 +156,11 @@ def test_check_of_a_subset_sees_only_its_clashes(
     assert count(destination, "model_versions") == 1
     unknown = invoke("check", str(other_minimal_store), destination, "--model", "nope", "--json")
     assert unknown.returncode == 1 and "'nope'" in unknown.stdout, show(unknown)
+
+
+def test_a_selection_is_the_same_in_any_order_and_with_repeats() -> None:
+    from mlmigrate.engine.subset import Selection
+
+    assert Selection.make(["b", "a", "b"], ["m"]) == Selection.make(["a", "b"], ["m", "m"])
+    assert Selection.from_recorded(Selection.make(["b", "a"]).recorded()) == Selection.make(["a", "b"])
+    assert not Selection.make() and Selection.from_recorded(None) == Selection()

@@ -27,8 +27,9 @@ class Selection:
 
     @classmethod
     def make(cls, experiments: Iterable[str] | None = None, models: Iterable[str] | None = None) -> Selection:
-        """A selection of the given names and ids, repeats dropped, order kept."""
-        return cls(tuple(dict.fromkeys(experiments or ())), tuple(dict.fromkeys(models or ())))
+        """A selection of the given names and ids, repeats dropped and sorted (two spellings
+        of one selection are equal)."""
+        return cls(tuple(sorted(set(experiments or ()))), tuple(sorted(set(models or ()))))
 
     @classmethod
     def from_recorded(cls, recorded: dict[str, Any] | None) -> Selection:
