@@ -13,8 +13,10 @@ from mlmigrate.cli.application import app, recovery
 from mlmigrate.cli.logfile import command_log, log_end
 from mlmigrate.cli.options import (
     DestinationUri,
+    Experiments,
     JsonFlag,
     LogFile,
+    Models,
     OnConflict,
     Quiet,
     ReportFile,
@@ -82,6 +84,8 @@ def copy(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only plan: show what would be written; write nothing")
     ] = False,
+    experiment: Experiments = None,
+    model: Models = None,
 ) -> None:
     """Copy SOURCE into DESTINATION; run again to resume after a crash or Ctrl-C."""
     from mlmigrate.engine.copy import copy as run_copy
@@ -94,6 +98,8 @@ def copy(
             s3_endpoint=s3_endpoint,
             as_json=as_json,
             quiet=quiet,
+            experiment=experiment,
+            model=model,
         )
         return
     stopped = recovery(ctx)
@@ -119,6 +125,8 @@ def copy(
             rewrite=rewrite or (),
             s3_endpoint=s3_endpoint,
             retry_window=retry_window,
+            experiments=experiment or (),
+            models=model or (),
         )
     data = report.as_dict()
     if backup_dest is not None:
@@ -150,6 +158,8 @@ def plan(
     s3_endpoint: S3Endpoint = None,
     as_json: JsonFlag = False,
     quiet: Quiet = False,
+    experiment: Experiments = None,
+    model: Models = None,
 ) -> None:
     """Read SOURCE and show what a copy would write: counts per table, artifact objects and
     bytes per kind, id remaps, clashes."""
@@ -157,7 +167,13 @@ def plan(
 
     with ProgressView(not quiet, "reading") as view:
         result = run_plan(
-            source, destination, on_conflict=on_conflict, listener=view, s3_endpoint=s3_endpoint
+            source,
+            destination,
+            on_conflict=on_conflict,
+            listener=view,
+            s3_endpoint=s3_endpoint,
+            experiments=experiment or (),
+            models=model or (),
         )
     if as_json:
         print_json(result)

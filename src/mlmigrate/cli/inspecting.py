@@ -11,7 +11,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from mlmigrate.cli.application import app
-from mlmigrate.cli.options import DestinationUri, JsonFlag, Quiet, S3Endpoint, SourceUri, StateDir
+from mlmigrate.cli.options import (
+    DestinationUri,
+    Experiments,
+    JsonFlag,
+    Models,
+    Quiet,
+    S3Endpoint,
+    SourceUri,
+    StateDir,
+)
 from mlmigrate.cli.output import cell, console, print_json, text
 from mlmigrate.cli.progress import ProgressView
 from mlmigrate.cli.summaries import mismatches
@@ -131,12 +140,23 @@ def check(
     backup_dest: Annotated[
         str | None, typer.Option("--backup-dest", help="Folder a backup of DESTINATION would go to")
     ] = None,
+    state_dir: StateDir = None,
     as_json: JsonFlag = False,
+    experiment: Experiments = None,
+    model: Models = None,
 ) -> None:
-    """Is a copy of SOURCE into DESTINATION ready? Prints GO (exit 0) or NO-GO (exit 1)."""
+    """Is a copy of SOURCE into DESTINATION ready? Prints GO (exit 0) or NO-GO (exit 1); an
+    unfinished migration of the pair in the journal is shown as resumable."""
     from mlmigrate.engine.readiness import check as run_check
 
-    result = run_check(source, destination, backup_dest=backup_dest)
+    result = run_check(
+        source,
+        destination,
+        backup_dest=backup_dest,
+        state_dir=state_dir,
+        experiments=experiment or (),
+        models=model or (),
+    )
     if as_json:
         print_json(result.as_dict())
     table = Table(title=f"check {text(source)} → {text(destination)}", title_justify="left")

@@ -82,3 +82,20 @@ DestinationUri = Annotated[
         help=f"Destination store. {store_help('destination')}", metavar="DESTINATION", show_default=False
     ),
 ]
+
+Experiments = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--experiment",
+        help="Copy only this experiment (a name or an id), with everything under it (repeatable)",
+        metavar="NAME|ID",
+    ),
+]
+Models = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--model",
+        help="Copy only this registered model, with its versions, tags and aliases (repeatable)",
+        metavar="NAME",
+    ),
+]

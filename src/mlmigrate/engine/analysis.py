@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from mlmigrate.artifacts.rewrite import UriRewrite, references
 from mlmigrate.engine.journal import PRESENT, Journal
 from mlmigrate.engine.plan import MERGE, base_shaping, describe_source_clashes, journaled_shapings, plan_units
 from mlmigrate.engine.revisions import refuse_unknown_source
+from mlmigrate.engine.subset import Selection
 from mlmigrate.engine.transform import Scope, Shaping
 from mlmigrate.engine.units import holds_unit
 from mlmigrate.engine.verify import (
@@ -40,9 +42,12 @@ def plan(
     on_conflict: str = "fail",
     listener: Listener = ignore,
     s3_endpoint: str | None = None,
+    experiments: Sequence[str] = (),
+    models: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Read the whole source and say what a copy would write (rows per table; artifact objects
-    and bytes per kind); nothing is written anywhere.
+    and bytes per kind); nothing is written anywhere. ``experiments`` (names or ids) and
+    ``models`` (names) limit it to that subset, as they limit a copy.
 
     With a destination: the experiment id map, every clash with what it holds and what
     ``on_conflict`` would do with each (``resolutions``), and the tables it cannot hold.
@@ -69,7 +74,7 @@ def plan(
     problems: list[dict[str, str]] = []
     artifacts: list[tuple[str, str]] = []
     try:
-        units = source.units()
+        units = Selection.make(experiments, models).pick(source.units())
         listener(Event("planned", {"units": len(units), "todo": len(units), "remapped": {}}))
         for unit in units:
             listener(Event("unit_started", {"unit": unit.unit_id, "label": unit.label}))
@@ -132,6 +137,8 @@ class _Written:
     scopes: dict[str, Scope] = field(default_factory=dict)
     present: set[str] = field(default_factory=set)
     rewrite: UriRewrite = field(default_factory=lambda: UriRewrite())
+    #: the subset the migration was limited to (empty: the whole source)
+    selection: Selection = field(default_factory=Selection)
 
 
 def _written(
@@ -158,6 +165,7 @@ def _written(
                 },
                 present={r.unit_id for r in records if r.state == PRESENT},
                 rewrite=UriRewrite.from_json(options.get("artifacts", {}).get("rules")),
+                selection=Selection.from_recorded(options.get("subset")),
             )
     finally:
         journal.close()
@@ -180,7 +188,8 @@ def verify(
     artifacts: bool = False,
     s3_endpoint: str | None = None,
 ) -> VerifyResult:
-    """Compare every unit of the source with the destination: counts and digests per table.
+    """Compare every unit of the source with the destination: counts and digests per table
+    (of the subset the pair's migration was limited to, if it was).
 
     The source's artifact URIs are rewritten by the rules its migration recorded before
     comparing. ``artifacts`` also hashes every artifact object on both sides.
@@ -197,6 +206,7 @@ def verify(
     try:
         units = source.units()
         written = _written(source_uri, destination_uri, units, destination, state_dir)
+        units = [unit for unit in units if written.selection.keeps(unit)]
         base = base_shaping(destination)
         listener(Event("verify_started", {"units": len(units)}))
         result = VerifyResult()

@@ -4,6 +4,7 @@ and verify (:class:`Migration`); :func:`copy` is the library's entry to it."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -34,6 +35,7 @@ from mlmigrate.engine.report import Report
 from mlmigrate.engine.rerun import pick_up_changes
 from mlmigrate.engine.retry import DEFAULT_WINDOW, RetryPolicy
 from mlmigrate.engine.revisions import refuse_unknown_source
+from mlmigrate.engine.subset import GLOBAL_LEFT_OUT, Selection
 from mlmigrate.engine.transform import Scope
 from mlmigrate.engine.units import UnitRunner, holds_unit, unit_task
 from mlmigrate.engine.verify import BackgroundVerifier, VerifyResult, check_references, compare_unit
@@ -62,6 +64,8 @@ class CopySettings:
     artifacts: ArtifactOptions = ArtifactOptions()
     #: how long a unit that failed on a dropped connection or a restarting server is retried
     retry: RetryPolicy = RetryPolicy()
+    #: the experiments and registered models to copy (empty: all of the source)
+    selection: Selection = Selection()
 
     def __post_init__(self) -> None:
         if self.on_error not in ON_ERROR:
@@ -205,13 +209,17 @@ class Migration:
         settings, journal = self.settings, self.journal
         previous = journal.latest(self.source_uri, self.destination_uri)
         if previous:
-            check_options(journal.options(previous["migration_id"]), settings.artifacts.recorded())
+            recorded = journal.options(previous["migration_id"])
+            check_options(recorded, settings.artifacts.recorded())
+            self._keep_selection(recorded)
         if previous and previous["state"] == DONE and settings.on_conflict in (SKIP, MERGE):
             previous = None  # import again: what is there already is skipped or merged
         elif (
             previous
             and previous["state"] == DONE
-            and pick_up_changes(self.source, self.destination, journal, previous["migration_id"])
+            and pick_up_changes(
+                self.source, self.destination, journal, previous["migration_id"], self.settings.selection
+            )
         ):
             previous["state"] = "changed"  # the source gained units or rows: copy them
         if previous and previous["state"] == DONE:
@@ -231,6 +239,21 @@ class Migration:
             self.migration_id = self._start()
         self.report.migration_id = self.migration_id
         return True
+
+    def _keep_selection(self, recorded: dict[str, Any]) -> None:
+        """Take the subset a journaled migration was started with (a re-run or resume keeps it);
+        a UsageError when the user now names another one."""
+        journaled = Selection.from_recorded(recorded.get("subset"))
+        given = self.settings.selection
+        if given and given != journaled:
+            raise UsageError(
+                f"migration of this pair in the journal was started with {_describe(journaled)}, "
+                f"not {_describe(given)}; run it again without --experiment/--model to resume it, "
+                "or use another --state-dir for a separate migration"
+            )
+        if journaled:
+            self.report.notes.append(GLOBAL_LEFT_OUT)
+        self.settings = dataclasses.replace(self.settings, selection=journaled)
 
     @contextlib.contextmanager
     def _failures_journaled(self) -> Iterator[None]:
@@ -384,7 +407,11 @@ class Migration:
         source, destination, journal, report = self.source, self.destination, self.journal, self.report
         on_conflict, options = self.settings.on_conflict, self.settings.artifacts
         fresh = destination.is_empty()
-        units = source.units()  # a source that cannot be listed leaves the destination untouched
+        selection = self.settings.selection
+        # a source that cannot be listed, or a name that matches nothing, leaves the destination untouched
+        units = selection.pick(source.units())
+        if selection:
+            report.notes.append(GLOBAL_LEFT_OUT)
         run_ids = source.run_ids()
         inside = describe_source_clashes(units, run_ids)
         same_name, repeated_runs = source_clashes(units, run_ids)
@@ -450,6 +477,7 @@ class Migration:
                 **plan.journal_options(on_conflict),
                 "artifacts": {**options.recorded(), "rules": rules.as_json()},
                 "replaced_rows": replaced_rows,
+                "subset": selection.recorded(),
             },
         )
         for planned in plan.units:
@@ -476,6 +504,8 @@ def copy(
     s3_endpoint: str | None = None,
     artifact_workers: int | None = None,
     retry_window: float = DEFAULT_WINDOW,
+    experiments: Sequence[str] = (),
+    models: Sequence[str] = (),
 ) -> Report:
     """Copy everything from ``source_uri`` into ``destination_uri``; resume if interrupted before.
 
@@ -494,6 +524,9 @@ def copy(
     or ``merge`` a finished migration of the same pair is run again as a new import.
     ``retry_window`` is how many seconds a unit that failed on a dropped connection or a
     restarting server is retried, with a doubling back-off (0: not retried).
+    ``experiments`` (names or ids) and ``models`` (names) limit the copy to those experiments,
+    with everything under them, and registered models; the tables outside experiments and
+    models are then left out. A re-run or resume keeps the subset the migration started with.
     """
     settings = CopySettings(
         on_error=on_error,
@@ -505,8 +538,17 @@ def copy(
         batch_size=batch_size,
         artifacts=ArtifactOptions.make(artifacts, artifacts_to, rewrite, s3_endpoint, artifact_workers),
         retry=RetryPolicy(window=retry_window),
+        selection=Selection.make(experiments, models),
     )
     return Migration(source_uri, destination_uri, settings, listener).run()
+
+
+def _describe(selection: Selection) -> str:
+    if not selection:
+        return "the whole source"
+    named = [f"--experiment {name}" for name in selection.experiments]
+    named += [f"--model {name}" for name in selection.models]
+    return " ".join(named)
 
 
 def verify_written(

@@ -1,19 +1,23 @@
 """``check``: is a migration ready to run? Connectivity, permissions, schemas, disk, size, clashes.
 
 Nothing is written anywhere. The size of the source is estimated from a sample of
-its units, so checking a large store stays quick.
+its units, so checking a large store stays quick. An unfinished migration of the pair in
+the journal is reported as what ``copy`` will do with it: resume it.
 """
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlmigrate.engine.journal import DONE, PRESENT, Journal, default_state_dir
 from mlmigrate.engine.plan import describe_source_clashes, plan_units
 from mlmigrate.engine.revisions import known
-from mlmigrate.exceptions import MigrationError
+from mlmigrate.engine.subset import Selection
+from mlmigrate.exceptions import MigrationError, UsageError
 from mlmigrate.stores import open_source, open_store
 from mlmigrate.stores.base import DestinationStore, SourceStore, Unit
 from mlmigrate.stores.kinds import check_destination
@@ -70,8 +74,53 @@ def _free_space(folder: Path) -> int:
     return shutil.disk_usage(existing).free
 
 
-def check(source_uri: str, destination_uri: str, *, backup_dest: str | None = None) -> Readiness:
-    """Check that copying ``source_uri`` into ``destination_uri`` can work; nothing is written."""
+@dataclass(frozen=True)
+class Unfinished:
+    """A migration of the pair that the journal holds and ``copy`` would resume."""
+
+    migration_id: str
+    state: str
+    units_left: int
+    units_total: int
+
+    def describe(self) -> str:
+        """One line for the report."""
+        return (
+            f"migration {self.migration_id} of this pair is unfinished ({self.state}): "
+            f"{self.units_left} of {self.units_total} units left; copy resumes it"
+        )
+
+
+def unfinished(source_uri: str, destination_uri: str, state_dir: Path | None = None) -> Unfinished | None:
+    """The pair's newest migration in the journal when it did not finish (what ``copy``
+    resumes), else None; a journal that does not exist yet is not created."""
+    folder = Path(state_dir or default_state_dir())
+    if not (folder / "journal.sqlite").is_file():
+        return None
+    journal = Journal(folder)
+    try:
+        latest = journal.latest(source_uri, destination_uri)
+        if latest is None or latest["state"] == DONE:
+            return None
+        records = journal.units(latest["migration_id"])
+        left = sum(record.state not in (DONE, PRESENT) for record in records)
+        return Unfinished(latest["migration_id"], latest["state"], left, len(records))
+    finally:
+        journal.close()
+
+
+def check(
+    source_uri: str,
+    destination_uri: str,
+    *,
+    backup_dest: str | None = None,
+    state_dir: Path | None = None,
+    experiments: Sequence[str] = (),
+    models: Sequence[str] = (),
+) -> Readiness:
+    """Check that copying ``source_uri`` into ``destination_uri`` can work; nothing is written.
+    ``state_dir`` is the journal's folder (as ``copy`` is given it); ``experiments`` and
+    ``models`` check the copy of that subset alone, as ``copy`` is given them."""
     result = Readiness()
     source: SourceStore | None = None
     destination: DestinationStore | None = None
@@ -83,6 +132,14 @@ def check(source_uri: str, destination_uri: str, *, backup_dest: str | None = No
         except MigrationError as exc:
             result.add("source: connect", False, str(exc))
             units = []
+        selection = Selection.make(experiments, models)
+        if selection and units:
+            try:
+                units = selection.pick(units)
+                result.add("source: subset", True, f"{len(units)} units selected")
+            except UsageError as exc:
+                result.add("source: subset", False, str(exc))
+                units = []
         if source is not None and units:
             try:
                 rows, size, _ = _sample(source, units)
@@ -119,6 +176,14 @@ def check(source_uri: str, destination_uri: str, *, backup_dest: str | None = No
         rate = destination.capabilities.nominal_rate
         if rate and "rows" in result.estimate:
             result.estimate["seconds"] = round(result.estimate["rows"] / rate, 1)
+        try:
+            resumable = unfinished(source_uri, destination_uri, state_dir)
+        except MigrationError as exc:
+            resumable = None
+            result.add("journal", False, str(exc))
+        if resumable is not None:
+            result.add("journal", True, resumable.describe())
+            result.estimate["units_left"] = resumable.units_left
         run_ids = source.run_ids() if source is not None and units else []
         if source is not None and units:
             inside = describe_source_clashes(units, run_ids)
@@ -127,7 +192,12 @@ def check(source_uri: str, destination_uri: str, *, backup_dest: str | None = No
                 not inside,
                 "; ".join(inside[:10]) + (" …" if len(inside) > 10 else "") if inside else "none",
             )
-        if source is not None and units and not empty:
+        if source is not None and resumable is not None:
+            # what the destination holds of the source was written by that migration: no clash
+            result.add(
+                "clashes", True, f"none: the destination holds what migration {resumable.migration_id} wrote"
+            )
+        elif source is not None and units and not empty:
             planned = plan_units(
                 units,
                 destination.existing(run_ids=run_ids),

@@ -4,12 +4,14 @@ New experiments and models are planned like a first run (ids, clashes); a unit
 already copied whose rows changed in the source (a run added to an experiment,
 say) is copied again: its destination rows belong to this migration, so
 rewriting them is no clash. Units that left the source stay in the destination.
+A migration of a subset picks up changes inside that subset only.
 """
 
 from __future__ import annotations
 
 from mlmigrate.engine.journal import DONE, PENDING, Journal
 from mlmigrate.engine.plan import plan_units
+from mlmigrate.engine.subset import Selection
 from mlmigrate.engine.verify import source_digests
 from mlmigrate.exceptions import ConflictError
 from mlmigrate.stores.base import DestinationStore, SourceStore
@@ -17,14 +19,20 @@ from mlmigrate.tables import EXPERIMENT, GLOBAL
 
 
 def pick_up_changes(
-    source: SourceStore, destination: DestinationStore, journal: Journal, migration_id: str
+    source: SourceStore,
+    destination: DestinationStore,
+    journal: Journal,
+    migration_id: str,
+    selection: Selection | None = None,
 ) -> int:
-    """Journal the source's new units and mark changed ones pending; return how many."""
+    """Journal the source's new units of ``selection`` (all, when empty) and mark changed ones
+    pending; return how many."""
     records = {record.unit_id: record for record in journal.units(migration_id)}
     remapped = {
         r.source_id: r.dest_id for r in records.values() if r.kind == EXPERIMENT and r.source_id != r.dest_id
     }
-    units = source.units()
+    selection = selection or Selection()
+    units = [unit for unit in source.units() if selection.keeps(unit)]
     new = [unit for unit in units if unit.unit_id not in records]
     changed = 0
     held = destination.capabilities.tables
