@@ -96,6 +96,11 @@ def _prompt_store(root: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, lis
     uri = str(root / "mlruns")
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     experiments = [client.create_experiment("prompts-a"), client.create_experiment("prompts-b")]
+    # the fluent API's process-wide choices, which an earlier test may have made, win over the
+    # environment: clear them for this test (the prompts were linked to another test's experiment)
+    monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
+    monkeypatch.setattr(mlflow.tracking._tracking_service.utils, "_tracking_uri", None)
+    monkeypatch.setattr(mlflow.tracking._model_registry.utils, "_registry_uri", None)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     for experiment_id in experiments:
         monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", experiment_id)
