@@ -4,6 +4,7 @@ INFO lines are not printed."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -33,13 +34,17 @@ def test_neither_the_cli_nor_the_library_prints_mlflows_info_lines(
 ) -> None:
     """'INFO mlflow.store.db.utils: Creating initial MLflow database tables...' came with every
     copy into a new database, from the command and from a plain script using the library."""
+    cold = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}  # MLflow's migrations run
     script = f"import mlmigrate; mlmigrate.copy({str(minimal_store)!r}, {sqlite_uri(tmp_path / 'lib.db')!r})"
-    library = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    library = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, env=cold
+    )
     command = subprocess.run(
         [sys.executable, "-m", "mlmigrate", "copy", str(minimal_store), sqlite_uri(tmp_path / "cli.db")],
         capture_output=True,
         text=True,
         check=False,
+        env={**cold, "XDG_CACHE_HOME": str(tmp_path / "cache-2")},
     )
 
     for ran in (library, command):

@@ -71,7 +71,8 @@ def _migrated_sqlite_schema() -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="mlmigrate-schema-") as work:
         database = os.path.join(work, "schema.db")
         engine = sqlalchemy.create_engine(f"sqlite:///{database}", poolclass=sqlalchemy.NullPool)
-        _initialize_tables(engine)
+        with quiet_mlflow():
+            _initialize_tables(engine)
         engine.dispose()
         with sqlite3.connect(database) as connection:
             statements = [
