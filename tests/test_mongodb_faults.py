@@ -124,7 +124,7 @@ def test_a_copy_that_stays_throttled_fails_with_errors_per_table_then_resumes(
     with throttling_proxy(secantus_server.port, throttle) as port:
         destination = f"mongodb://127.0.0.1:{port}/stays_throttled?directConnection=true"
         with pytest.raises(MigrationError, match="throttl") as failed:
-            mlmigrate.copy(str(minimal_store), destination, workers=1)
+            mlmigrate.copy(str(minimal_store), destination, workers=1, retry_window=1)
         report = failed.value.report
         assert report is not None and report["failed_units"], report
         errors = {name: stats["errors"] for name, stats in report["tables"].items() if stats["errors"]}
