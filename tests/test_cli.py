@@ -182,9 +182,9 @@ def test_every_store_kind_of_the_registry_is_listed_by_mlmigrate_stores() -> Non
     listed = invoke("stores")
     assert listed.returncode == 0, show(listed)
     for kind in KINDS:
-        assert kind.name in listed.stderr
+        assert kind.name in listed.stdout
         if kind.extra:  # rich markup would eat the brackets of the extra
-            assert f"mlmigrate[{kind.extra}]" in squash(listed.stderr)
+            assert f"mlmigrate[{kind.extra}]" in squash(listed.stdout)
 
 
 def test_the_library_function_behind_status_gives_what_status_json_prints(

@@ -40,3 +40,13 @@ def test_the_root_help_shows_config_version_and_verbosity() -> None:
 
     for option in ("--config", "--version", "--verbose"):
         assert option in helped.stdout, show(helped)
+
+
+@pytest.mark.parametrize("command", [["stores"], ["status"], ["config", "show"]])
+def test_a_listing_command_prints_its_answer_on_stdout(command: list[str]) -> None:
+    """They printed everything on stderr: `mlmigrate stores | grep …` found nothing."""
+    listed = invoke(*command)
+
+    assert listed.returncode == 0, show(listed)
+    assert listed.stdout.strip(), show(listed)
+    assert not listed.stderr.strip(), show(listed)

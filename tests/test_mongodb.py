@@ -122,7 +122,7 @@ def test_plan_counts_and_copy_cli_with_batch_size(minimal_store: Path, secantus_
     mongo = secantus_server.uri()
     planned = invoke("plan", str(minimal_store), mongo)
     assert planned.returncode == 0, show(planned)
-    assert "Total records to migrate:" in planned.stderr
+    assert "Total records to migrate:" in planned.stdout
     import pymongo
 
     client = pymongo.MongoClient(mongo)

@@ -25,7 +25,7 @@ from mlmigrate.cli.options import (
     SourceUri,
     StateDir,
 )
-from mlmigrate.cli.output import console, print_json, size, text
+from mlmigrate.cli.output import answer, console, print_json, size, text
 from mlmigrate.cli.progress import ProgressView, tee
 from mlmigrate.cli.rerun import command_line
 from mlmigrate.cli.summaries import conflicts, end_with_report, summary
@@ -183,8 +183,8 @@ def plan(
     table.add_column("rows", justify="right")
     for name, count in result["tables"].items():
         table.add_row(text(name), f"{count:,}")
-    console.print(table)
-    console.print(
+    answer.print(table)
+    answer.print(
         f"Total records to migrate: {result['total_rows']:,} "
         f"({result['units']['experiments']} experiments, "
         f"{result['units']['registered_models']} registered models)"
@@ -197,16 +197,16 @@ def plan(
             artifacts.add_column(column, justify="left" if column == "kind" else "right")
         for kind, stats in result["artifacts"].items():
             artifacts.add_row(text(KIND_NAMES.get(kind, kind)), f"{stats['objects']:,}", size(stats["bytes"]))
-        console.print(artifacts)
+        answer.print(artifacts)
     for problem in result["problems"]:
-        console.print(f"[red]bad input[/] {text(problem['unit'])}: {text(problem['error'])}")
+        answer.print(f"[red]bad input[/] {text(problem['unit'])}: {text(problem['error'])}")
     for source_id, dest_id in result.get("experiment_id_map", {}).items():
-        console.print(f"experiment id {text(source_id)} → {text(dest_id)}")
+        answer.print(f"experiment id {text(source_id)} → {text(dest_id)}")
     for clash in result.get("clashes", []):
-        console.print(f"[red]clash:[/] {text(clash)}")
+        answer.print(f"[red]clash:[/] {text(clash)}")
     conflicts(result.get("resolutions", []))
     for name, count in result.get("not_held", {}).items():
-        console.print(f"[yellow]not held by the destination:[/] {count:,} {text(name)} row(s)")
+        answer.print(f"[yellow]not held by the destination:[/] {count:,} {text(name)} row(s)")
 
 
 def _run_copy_like(

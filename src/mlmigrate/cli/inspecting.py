@@ -21,7 +21,7 @@ from mlmigrate.cli.options import (
     SourceUri,
     StateDir,
 )
-from mlmigrate.cli.output import cell, console, print_json, text
+from mlmigrate.cli.output import answer, cell, console, print_json, text
 from mlmigrate.cli.progress import ProgressView
 from mlmigrate.cli.summaries import mismatches
 from mlmigrate.exceptions import MigrationError, VerificationError
@@ -86,7 +86,7 @@ def status(
             print_json(found.units)
             return
         [record] = found.migrations
-        console.print(
+        answer.print(
             f"migration {text(migration_id)}: {text(record['source'])} → {text(record['destination'])}, "
             f"{text(record['state'])}, started {_when(record['started'])}, ended {_when(record['ended'])}"
         )
@@ -102,7 +102,7 @@ def status(
                 f"{sum(unit['counts'].values()):,}",
                 text(unit["error"] or ""),
             )
-        console.print(table)
+        answer.print(table)
         return
     if as_json:
         print_json(found.migrations)
@@ -121,9 +121,9 @@ def status(
             _when(m["ended"]),
             *(str(m[state] or 0) for state in ("done", "pending", "failed", "skipped")),
         )
-    console.print(table)
+    answer.print(table)
     for failed in found.errors:
-        console.print(
+        answer.print(
             f"[red]{text(failed['migration_id'])} {text(failed['unit_id'])} {text(failed['state'])}:[/] "
             f"{text(failed['error'])}"
         )
@@ -194,4 +194,4 @@ def stores() -> None:
     for kind in KINDS:
         driver = kind.install_hint if kind.extra else "included"
         table.add_row(escape(kind.name), escape(kind.uri_forms), escape(kind.uses), escape(driver))
-    console.print(table)
+    answer.print(table)

@@ -24,6 +24,8 @@ verbosity = Verbosity()
 
 # Wide and unwrapped when stderr is a file or pipe, so paths and ids stay greppable in logs.
 console = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
+#: where a listing command (``status``, ``stores``, ``plan``, ``config show``) prints its answer
+answer = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 
 def text(value: Any) -> str:

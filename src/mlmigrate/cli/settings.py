@@ -10,7 +10,7 @@ from rich.table import Table
 
 from mlmigrate.cli.application import app, command_parameters, config_file
 from mlmigrate.cli.options import JsonFlag
-from mlmigrate.cli.output import console, print_json, text
+from mlmigrate.cli.output import answer, print_json, text
 from mlmigrate.exceptions import UsageError
 
 config_app = typer.Typer(help="Show the settings that config files and MLMIGRATE_* variables give.")
@@ -59,11 +59,11 @@ def config_show(
     if as_json:
         print_json({"config_file": str(found) if found else None, "commands": shown})
         return
-    console.print(f"config file: {text(found or 'none')}")
+    answer.print(f"config file: {text(found or 'none')}")
     table = Table(title="settings (command-line flags override these)", title_justify="left")
     for column in ("command", "option", "value", "from"):
         table.add_column(column)
     for name, settings in shown.items():
         for option, item in settings.items():
             table.add_row(text(name), text(option), text(item["value"]), text(item["from"]))
-    console.print(table)
+    answer.print(table)
