@@ -95,6 +95,7 @@ class FileStore(StoreBase):
     capabilities = Capabilities(
         tables=FILESTORE_TABLES,
         unique_metric_points=False,
+        ordered_histories=True,
         unheld_columns=frozenset({"trace_info.db_payload_generation"}),
         kind="a FileStore",
     )

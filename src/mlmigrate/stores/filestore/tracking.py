@@ -22,7 +22,6 @@ from mlmigrate.stores.filestore.files import (
 )
 from mlmigrate.stores.filestore.metric_lines import (
     MetricFile,
-    in_point_order,
     latest_points,
     parse_model_metrics,
     parse_run_metrics,
@@ -263,7 +262,8 @@ class _RunChunk:
         if self.tags["key"]:
             yield "tags", batch_from_columns("tags", self.tags)
         if self.metric_files:
-            metrics = in_point_order(parse_run_metrics(self.metric_files))
+            # in file order: MLflow's FileStore returns a history in its file's line order
+            metrics = parse_run_metrics(self.metric_files)
             for batch in metrics.to_batches():
                 yield (
                     "metrics",
