@@ -105,8 +105,15 @@ def _logged_model(client: Any, experiment: str, run_id: str) -> None:
 def _prompts(client: Any, experiment: str) -> None:
     for name in ("linked", "also-linked", "unlinked"):
         version = client.register_prompt(name=name, template=f"{name} {{{{who}}}}")
+        _linked()  # register_prompt links to the active experiment (Default) on a thread too
         if name != "unlinked":
             client._link_prompt_to_experiment(version, experiment)
-            for thread in threading.enumerate():  # the client links prompts on a thread of its own
-                if thread.name.startswith("link_prompt_to_experiment_thread"):
-                    thread.join()
+            _linked()
+
+
+def _linked() -> None:
+    """Wait for the threads the client links prompts to experiments on (one left running would
+    open a default ./mlflow.db later, running MLflow's migrations beside the test's)."""
+    for thread in threading.enumerate():
+        if thread.name.startswith("link_prompt_to_experiment_thread"):
+            thread.join()
