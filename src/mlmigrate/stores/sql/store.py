@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import pyarrow as pa
 import sqlalchemy
 
-from mlmigrate.exceptions import ConflictError, StoreError
+from mlmigrate.exceptions import ConflictError, RefusedError, StoreError
 from mlmigrate.global_tables import (
     GLOBAL_UNIT_ID,
     MIGRATION_SEEDS,
@@ -20,6 +20,7 @@ from mlmigrate.stores.base import BatchStream, ExistingObjects, StoreBase, Unit
 from mlmigrate.stores.sql.bulk import quote
 from mlmigrate.stores.sql.dialects import dialect_for
 from mlmigrate.stores.sql.errors import SqlErrors
+from mlmigrate.stores.sql.key_collation import KeyCollations, compared
 from mlmigrate.stores.sql.merge import MergeWriter
 from mlmigrate.stores.sql.revisions import present_columns, select_list, unit_condition
 from mlmigrate.stores.sql.schema import current_revision, prepare_schema
@@ -47,6 +48,7 @@ class SqlStore(StoreBase):
         self._schema_made_here = False
         self._written_units: set[tuple[str, str]] = set()
         self._errors = SqlErrors(self.display_uri)
+        self._key_collations: KeyCollations | None = None
         try:
             self.engine = self.dialect.engine(uri)
         except Exception as exc:
@@ -64,6 +66,7 @@ class SqlStore(StoreBase):
             # the catalogue, read now: not by the read-back thread while units are written
             self._columns = present_columns(self.engine)
             self._tables = set(self._columns)
+            self._key_collations = None  # the columns' own, now that they exist
             logger.debug("%s: MLflow schema %s", self.display_uri, revision)
 
     def _table_names(self) -> set[str]:
@@ -276,13 +279,43 @@ class SqlStore(StoreBase):
             if merge is None and self._may_hold(unit.kind, str(param)):
                 for table, where in self._clear_statements(unit.kind):
                     self._bulk.execute(connection, f"DELETE FROM {quote(table)} WHERE {where}", param)
+            seen: dict[str, list[pa.RecordBatch]] = {}
             for table, batch in batches:
                 current = table
                 if merge is not None:
                     batch = merge.prepare(table, batch)
+                self._refuse_merged_keys(table, batch, seen)
                 self._bulk.insert(connection, table, batch)
                 written[table] = written.get(table, 0) + batch.num_rows
         return written
+
+    def refusals(self, table: str, batch: pa.RecordBatch) -> list[RefusedError]:
+        """Keys of ``batch`` that the database's collation takes for one (MySQL: case,
+        accents, trailing spaces), each as the error writing them raises."""
+        collations = self._collations()
+        if collations is None:
+            return []
+        with self._errors.around(f"comparing the keys of {table} as the database does"):
+            merges = collations.merged(table, batch)
+        return [RefusedError(merge.describe(), run_id=merge.run_id) for merge in merges]
+
+    def _collations(self) -> KeyCollations | None:
+        if self._key_collations is None:
+            self._key_collations = self.dialect.key_collations(self.engine)
+        return self._key_collations
+
+    def _refuse_merged_keys(
+        self, table: str, batch: pa.RecordBatch, seen: dict[str, list[pa.RecordBatch]]
+    ) -> None:
+        """Raise the first refusal of the unit's rows of ``table`` so far (keys of one run may
+        come in several batches)."""
+        if self._collations() is None or not compared(table, batch.schema):
+            return
+        seen.setdefault(table, []).append(batch)
+        together = pa.Table.from_batches(seen[table]).combine_chunks().to_batches()
+        found = self.refusals(table, together[0]) if together else []
+        if found:
+            raise found[0]
 
     def _may_hold(self, unit_kind: str, dest_id: str) -> bool:
         """Whether the database may hold rows of a unit about to be written. Not when this
