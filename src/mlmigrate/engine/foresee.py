@@ -26,6 +26,7 @@ from mlmigrate.engine.transform import for_destination, reading
 from mlmigrate.engine.units import holds_unit
 from mlmigrate.exceptions import MigrationError, SourceFormatError
 from mlmigrate.stores.base import DestinationStore, SourceStore
+from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL
 
 #: refusals listed in full; the rest are counted
 SHOWN = 200
@@ -131,7 +132,28 @@ def foresee(
             found.duplicates.update(collapsed)
             found.merged.update(left_out.get(MERGED_BY_KEY, {}))
             break
+    found.refusals += _names(destination, units)
     return found
+
+
+def _names(destination: DestinationStore, units: list[PlannedUnit]) -> list[dict[str, Any]]:
+    """Experiment and registered model names the destination takes for one (each unique in
+    it), as refusals of the units that bring them."""
+    entries: list[dict[str, Any]] = []
+    for kind, table in ((EXPERIMENT, "experiments"), (REGISTERED_MODEL, "registered_models")):
+        named = [p for p in units if p.unit.kind == kind and p.action != SKIP]
+        labels = [p.dest_label or p.unit.label for p in named]
+        if len(labels) < 2:
+            continue
+        batch = pa.record_batch({"name": pa.array(labels, pa.string())})
+        for refusal in destination.refusals(table, batch):
+            owners = [p.unit for p, label in zip(named, labels, strict=True) if ascii(label) in str(refusal)]
+            later = owners[1:] or owners
+            entries += [
+                {"unit": unit.unit_id, "label": unit.label, "run": None, "error": str(refusal)}
+                for unit in later
+            ]
+    return entries
 
 
 def _entry(planned: PlannedUnit, error: SourceFormatError) -> dict[str, Any]:

@@ -50,17 +50,26 @@ _OWNERS = {
 }
 
 
+#: names unique across units (their own index, not the table's key)
+_UNIQUE_NAMES = {"experiments": ("name",), "registered_models": ("name",)}
+
+
+def _key(table: str) -> tuple[str, ...]:
+    """The columns whose values the database holds once together."""
+    return _UNIQUE_NAMES.get(table) or TABLES[table].key
+
+
 def _text_columns(table: str, schema: pa.Schema) -> list[str]:
     """The key columns of ``table`` whose text a collation may fold."""
-    spec = TABLES.get(table)
-    if spec is None or table in _UNCHECKED:
+    if table not in TABLES or table in _UNCHECKED:
         return []
+    unique_names = table in _UNIQUE_NAMES
     return [
         name
-        for name in spec.key
+        for name in _key(table)
         if name in schema.names
         and name not in _ID_COLUMNS
-        and not (name == "name" and table in _MODEL_TABLES)
+        and not (name == "name" and table in _MODEL_TABLES and not unique_names)
         and pa.types.is_string(schema.field(name).type)
     ]
 
@@ -108,7 +117,13 @@ class KeyMerge:
 
     def describe(self) -> str:
         """One line naming the table, owner and spellings."""
-        shown = " and ".join(repr(spelling) for spelling in self.spellings)
+        shown = " and ".join(ascii(spelling) for spelling in self.spellings)  # NFC and NFD look alike
+        if not self.owner:  # names unique across the store: two units
+            return (
+                f"{self.table}: the names {shown} are one name in the destination "
+                f"({self.collation.describe()}); rename one at the source, or leave the later one "
+                "out with --on-error skip"
+            )
         return (
             f"{self.table} of {self.owner}: {shown} are one key in the destination "
             f"({self.collation.describe()}); rename one at the source, or leave the run out "
@@ -187,7 +202,7 @@ class KeyCollations:
         texts = _text_columns(table, batch.schema)
         if not texts or batch.num_rows < 2:
             return []
-        key = [name for name in TABLES[table].key if name in batch.schema.names]
+        key = [name for name in _key(table) if name in batch.schema.names]
         distinct = pa.Table.from_batches([batch.select(key)]).group_by(key, use_threads=False).aggregate([])
         if distinct.num_rows < 2:
             return []
@@ -208,9 +223,7 @@ class KeyCollations:
         for members in merges.values():
             first = members[0]
             owner_column = next((name for name in key if name not in texts and name != "workspace"), None)
-            owner = (
-                f"{_OWNERS.get(owner_column, owner_column)} {first[owner_column]}" if owner_column else table
-            )
+            owner = f"{_OWNERS.get(owner_column, owner_column)} {first[owner_column]}" if owner_column else ""
             run = first.get("run_uuid") or first.get("run_id")
             spellings = tuple(sorted(" / ".join(str(m[name]) for name in texts) for m in members))
             found.append(KeyMerge(table, run, owner, spellings, self.collation(table, texts[0])))
