@@ -67,7 +67,8 @@ class Foreseen:
 def _checked(
     destination: DestinationStore, table: str, batch: pa.RecordBatch, seen: dict[str, list[pa.RecordBatch]]
 ) -> Iterable[SourceFormatError]:
-    """The refusals of one shaped batch (keys across the unit's batches of the table so far)."""
+    """The refusals of one shaped batch that it shows alone; the batch is gathered in ``seen``
+    for the key check of the unit's whole table (:func:`_merged_keys`)."""
     capabilities = destination.capabilities
     for check, wanted in (
         (check_lengths, capabilities.enforces_lengths),
@@ -79,10 +80,18 @@ def _checked(
             check(table, batch)
         except SourceFormatError as exc:
             yield exc
-    seen.setdefault(table, []).append(batch)
-    together = pa.Table.from_batches(seen[table]).combine_chunks().to_batches()
-    if together:
-        yield from destination.refusals(table, together[0])
+    if table != _MANY:  # its keys meet again, once per run and key, in latest_metrics
+        seen.setdefault(table, []).append(batch)
+
+
+def _merged_keys(
+    destination: DestinationStore, seen: dict[str, list[pa.RecordBatch]]
+) -> Iterable[SourceFormatError]:
+    """Keys of a unit's rows the destination takes for one, each table's batches together."""
+    for table, batches in seen.items():
+        together = pa.Table.from_batches(batches).combine_chunks().to_batches()
+        if together:
+            yield from destination.refusals(table, together[0])
 
 
 def foresee(
@@ -120,6 +129,7 @@ def foresee(
                 for table, batch in stream:
                     for refusal in _checked(destination, table, batch, seen):
                         entries.append(_entry(planned, refusal))
+                entries += [_entry(planned, refusal) for refusal in _merged_keys(destination, seen)]
             except SourceFormatError as exc:  # in the source itself: copy stops at it too
                 if exc.run_id and exc.run_id not in shaping.rejected_runs:
                     found.refusals.append(_entry(planned, exc))

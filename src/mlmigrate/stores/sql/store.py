@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import pyarrow as pa
 import sqlalchemy
 
-from mlmigrate.exceptions import ConflictError, RefusedError, StoreError
+from mlmigrate.exceptions import ConflictError, MigrationError, RefusedError, StoreError
 from mlmigrate.global_tables import (
     GLOBAL_UNIT_ID,
     MIGRATION_SEEDS,
@@ -258,10 +258,12 @@ class SqlStore(StoreBase):
         written: dict[str, int] = {}
         param = self._unit_param(unit.kind, dest_id)
         current = "clearing"
+        #: the unit's rows of tables with key text, for naming what a duplicate key merged
+        seen: dict[str, list[pa.RecordBatch]] = {}
         with (
             self._errors.around(
                 lambda: f"writing {current} of {unit.unit_id}",
-                duplicate=lambda exc: self._conflict(unit, current, exc),
+                duplicate=lambda exc: self._conflict(unit, current, exc, seen),
             ),
             self._bulk.transaction() as connection,
         ):
@@ -279,12 +281,12 @@ class SqlStore(StoreBase):
             if merge is None and self._may_hold(unit.kind, str(param)):
                 for table, where in self._clear_statements(unit.kind):
                     self._bulk.execute(connection, f"DELETE FROM {quote(table)} WHERE {where}", param)
-            seen: dict[str, list[pa.RecordBatch]] = {}
             for table, batch in batches:
                 current = table
                 if merge is not None:
                     batch = merge.prepare(table, batch)
-                self._refuse_merged_keys(table, batch, seen)
+                if self._collations() is not None and compared(table, batch.schema):
+                    seen.setdefault(table, []).append(batch)
                 self._bulk.insert(connection, table, batch)
                 written[table] = written.get(table, 0) + batch.num_rows
         return written
@@ -304,18 +306,15 @@ class SqlStore(StoreBase):
             self._key_collations = self.dialect.key_collations(self.engine)
         return self._key_collations
 
-    def _refuse_merged_keys(
-        self, table: str, batch: pa.RecordBatch, seen: dict[str, list[pa.RecordBatch]]
-    ) -> None:
-        """Raise the first refusal of the unit's rows of ``table`` so far (keys of one run may
-        come in several batches)."""
-        if self._collations() is None or not compared(table, batch.schema):
-            return
-        seen.setdefault(table, []).append(batch)
-        together = pa.Table.from_batches(seen[table]).combine_chunks().to_batches()
-        found = self.refusals(table, together[0]) if together else []
-        if found:
-            raise found[0]
+    def _merged_keys(self, seen: dict[str, list[pa.RecordBatch]]) -> RefusedError | None:
+        """The first refusal of a unit's rows, each table's batches taken together (keys of one
+        run may come in several), or None."""
+        for table, batches in seen.items():
+            together = pa.Table.from_batches(batches).combine_chunks().to_batches()
+            found = self.refusals(table, together[0]) if together else []
+            if found:
+                return found[0]
+        return None
 
     def _may_hold(self, unit_kind: str, dest_id: str) -> bool:
         """Whether the database may hold rows of a unit about to be written. Not when this
@@ -332,8 +331,23 @@ class SqlStore(StoreBase):
             for table, where in self._clear_statements(unit.kind):
                 self._bulk.execute(connection, f"DELETE FROM {quote(table)} WHERE {where}", param)
 
-    def _conflict(self, unit: Unit, table: str, exc: Exception) -> ConflictError:
+    def _conflict(
+        self, unit: Unit, table: str, exc: Exception, seen: dict[str, list[pa.RecordBatch]]
+    ) -> MigrationError:
+        """The error for a duplicate key: two keys of the unit its collation takes for one
+        (a :class:`RefusedError` naming them and their run), else a clash with another unit."""
+        merged = self._merged_keys(seen) if self._collations() is not None else None
+        if merged is not None:
+            return merged
         detail = mask(str(exc).strip().splitlines()[0])
+        named = {"experiments": "an experiment", "registered_models": "a registered model"}.get(table)
+        if named is not None and self._collations() is not None:
+            return ConflictError(
+                f"{unit.unit_id}: the destination already holds {named} named {unit.label!r}, or one "
+                "whose name its collation takes for the same (case, accents, trailing spaces); "
+                "nothing of this unit was written",
+                [detail],
+            )
         return ConflictError(
             f"{unit.unit_id}: the destination already holds {table} rows with the same keys "
             "(owned by another experiment or model); nothing of this unit was written",
