@@ -207,6 +207,22 @@ def plan(
     conflicts(result.get("resolutions", []))
     for name, count in result.get("not_held", {}).items():
         answer.print(f"[yellow]not held by the destination:[/] {count:,} {text(name)} row(s)")
+    for refusal in result.get("refusals", []):
+        where = f"{refusal['unit']} ({refusal['label']})" + (
+            f", run {refusal['run']}" if refusal["run"] else ""
+        )
+        answer.print(f"[red]refused:[/] {text(where)}: {text(refusal['error'])}")
+    if result.get("refusals_total", 0) > len(result.get("refusals", [])):
+        answer.print(
+            f"[red]refused:[/] … {result['refusals_total'] - len(result['refusals']):,} more (see --json)"
+        )
+    for name, count in result.get("collapsed_duplicates", {}).items():
+        answer.print(f"[yellow]held once:[/] {count:,} exact duplicate {text(name)} row(s)")
+    for name, count in result.get("merged_by_key", {}).items():
+        answer.print(
+            f"[yellow]held once:[/] {count:,} {text(name)} row(s) the destination's key merges with another "
+            "(-0.0 and 0.0 at one step and timestamp; a logged model's points of two datasets)"
+        )
 
 
 def _run_copy_like(

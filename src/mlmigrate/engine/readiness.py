@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlmigrate.engine.foresee import foresee
 from mlmigrate.engine.journal import DONE, PRESENT, Journal, default_state_dir
-from mlmigrate.engine.plan import describe_source_clashes, plan_units
+from mlmigrate.engine.plan import base_shaping, describe_source_clashes, plan_units
 from mlmigrate.engine.revisions import known
 from mlmigrate.engine.subset import Selection
 from mlmigrate.exceptions import MigrationError, UsageError
@@ -118,6 +119,48 @@ def journaled(source_uri: str, destination_uri: str, state_dir: Path | None = No
         return Journaled(latest["migration_id"], latest["state"], left, len(records))
     finally:
         journal.close()
+
+
+def _foresee(
+    result: Readiness,
+    source: SourceStore,
+    destination: DestinationStore,
+    units: list[Unit],
+    run_ids: list[str],
+) -> None:
+    """Read the whole source as ``copy`` would write it: every refusal is a NO-GO."""
+    planned = plan_units(
+        units,
+        destination.existing(run_ids=run_ids),
+        max_experiment_id=destination.capabilities.max_experiment_id,
+        on_conflict="skip",  # what is refused of the units a copy would write
+        base=base_shaping(destination),
+        source_run_ids=run_ids,
+    )
+    try:
+        found = foresee(source, destination, planned.units, planned.remapped)
+    except MigrationError as exc:
+        result.add("destination: refusals", False, str(exc))
+        return
+    lines = found.lines()
+    result.add(
+        "destination: refusals",
+        not lines,
+        "; ".join(lines[:10]) + (f" … and {len(lines) - 10} more" if len(lines) > 10 else "")
+        if lines
+        else "none: every row can be written",
+    )
+    held_once = {
+        table: found.duplicates[table] + found.merged[table] for table in found.duplicates | found.merged
+    }
+    if held_once:
+        result.add(
+            "destination: rows held once",
+            True,
+            ", ".join(f"{rows:,} {table}" for table, rows in sorted(held_once.items()))
+            + " row(s) held once by the destination's key (counted in the report)",
+        )
+    result.estimate["refusals"] = found.as_dict()
 
 
 def check(
@@ -226,6 +269,8 @@ def check(
             result.estimate["experiment_id_map"] = planned.remapped
         elif source is not None:
             result.add("clashes", True, "none (the destination is empty)")
+        if source is not None and units and resumable is None:
+            _foresee(result, source, destination, units, run_ids)
         if backup_dest:
             needed = 0 if empty else _sample(destination, destination.units())[1] * BACKUP_SPACE_FACTOR
             free = _free_space(backup_path(backup_dest))

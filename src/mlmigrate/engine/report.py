@@ -16,6 +16,9 @@ NOT_HELD = "not held by the destination"
 KEPT_FROM_DESTINATION = "the destination's own kept (merge)"
 ALREADY_PRESENT = "run already in the destination"
 REJECTED = "run malformed in the source (--on-error skip)"
+#: rows the destination's key holds as one with another row they differ from (-0.0 and 0.0 at
+#: one step and timestamp; a logged model's points of two datasets at one step and timestamp)
+MERGED_BY_KEY = "held once by the destination's key (merged with another row)"
 
 
 def utc_now() -> str:
