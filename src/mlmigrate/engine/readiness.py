@@ -269,7 +269,7 @@ def check(
             result.estimate["experiment_id_map"] = planned.remapped
         elif source is not None:
             result.add("clashes", True, "none (the destination is empty)")
-        if source is not None and units and resumable is None:
+        if source is not None and units and previous is None:
             _foresee(result, source, destination, units, run_ids)
         if backup_dest:
             needed = 0 if empty else _sample(destination, destination.units())[1] * BACKUP_SPACE_FACTOR
