@@ -72,7 +72,32 @@ def probe(tree: TreeStore, *, role: str) -> None:
     try:
         next(iter(tree.backend.list(tree.location.prefix)), None)
     except MigrationError as exc:
-        raise type(exc)(f"the {role} tree {mask(tree.uri)} cannot be reached: {exc}") from exc
+        raise _named(exc, tree, role) from exc
+
+
+#: words of the object stores' answers that mean "no such bucket or container"
+_MISSING = ("NoSuchBucket", "ContainerNotFound", "404 Not Found", "NotFound: 404", "does not exist")
+#: words that mean the credentials were refused
+_DENIED = ("403", "AccessDenied", "AuthenticationFailed", "AuthorizationFailure", "InvalidAccessKeyId", "401")
+
+
+def _named(exc: MigrationError, tree: TreeStore, role: str) -> MigrationError:
+    """The error of a first request to a tree, said in the user's words."""
+    text = str(exc)
+    where = f"the {role} tree {mask(tree.uri)}"
+    container = tree.location.container
+    if "InvalidPathError" in text:
+        return UnsafeKeyError(
+            f"{where} holds an object key that cannot be a safe relative key ('..', an empty or absolute "
+            f"segment, a NUL byte); refused before anything was written: {text}"
+        )
+    if any(word in text for word in _DENIED):
+        return StoreError(
+            f"{where}: the credentials were refused for {container!r} (wrong key or no access): {text}"
+        )
+    if any(word in text for word in _MISSING):
+        return StoreError(f"{where}: bucket or container {container!r} does not exist: {text}")
+    return type(exc)(f"{where} cannot be reached: {text}")
 
 
 def source_listing(tree: TreeStore) -> dict[str, ObjectInfo]:
@@ -83,16 +108,17 @@ def source_listing(tree: TreeStore) -> dict[str, ObjectInfo]:
         found = dict(tree.objects())
     except UnsafeKeyError as exc:
         raise UnsafeKeyError(f"the source tree {mask(tree.uri)} holds an unsafe key: {exc}") from exc
+    except MigrationError as exc:
+        raise _named(exc, tree, "source") from exc
     if tree.location.service == "file":
         root = "/" + tree.location.prefix
         for relative in found:
             path = os.path.join(root, relative)
             try:
+                if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the copy
+                    raise StoreError(f"{path} (key {relative!r}) is not a regular file; refused")
                 with open(path, "rb"):
                     pass
-                mode = os.stat(path).st_mode
             except OSError as exc:
                 raise StoreError(f"cannot read {path} (key {relative!r}): {exc.strerror}") from exc
-            if not stat.S_ISREG(mode):
-                raise StoreError(f"{path} (key {relative!r}) is not a regular file")
     return found
