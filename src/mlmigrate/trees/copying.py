@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mlmigrate.artifacts.ledger import ObjectRecord
-from mlmigrate.artifacts.phase import WORKERS, ArtifactCopier, ArtifactReport, object_uri
+from mlmigrate.artifacts.phase import ArtifactCopier, ArtifactReport, object_uri
 from mlmigrate.artifacts.transfer import sha256_of
 from mlmigrate.engine.journal import DONE, Journal
 from mlmigrate.engine.locks import PairLock
@@ -25,9 +25,12 @@ from mlmigrate.trees.app_ef import AppEfOptions, is_metadata
 from mlmigrate.trees.ledger import CREATED, DELETED, PRESENT, TreeLedger
 from mlmigrate.trees.pair import TreePair, probe, source_listing
 from mlmigrate.trees.report import TreeReport
-from mlmigrate.trees.survey import app_check, destination_listing, prefix_of, verify_pair
+from mlmigrate.trees.survey import app_check, destination_listing, prefix_of, verify_written
 
 UNIT_KIND = "tree"
+#: objects copied at once: more than the artifact phase's 16, since a tree is mostly small
+#: objects whose requests wait on the server (memory stays below this many small objects)
+TREE_WORKERS = 32
 
 
 def _options(delete_extra: bool, app_ef: AppEfOptions | None) -> dict[str, Any]:
@@ -67,6 +70,7 @@ def _write_targets(pair: TreePair, ledger: TreeLedger, targets: dict[str, bytes]
         digest = hashlib.sha256(data).hexdigest()
         present = backend.head(full)
         if present is not None and present.size == len(data) and sha256_of(backend.read(full))[1] == digest:
+            ledger.record(ObjectRecord(object_uri(location, full), len(data), digest, present.tag))
             report.already_there += 1
             continue
         tag = backend.write(full, [data], small=True)
@@ -103,7 +107,8 @@ def copy_tree(
     A re-run after a finished copy copies only what is missing or changed (size, else
     SHA-256 on both sides) and counts the rest as already there. Objects the destination holds
     and the source does not stay, unless ``delete_extra``. The source is only read.
-    ``verify`` re-reads both sides at the end and compares every object's size and SHA-256.
+    ``verify`` reads every destination object back at the end and compares its size and SHA-256
+    with the hash taken while the source streamed (``verify_tree`` re-reads both sides).
     """
     started = time.perf_counter()
     pair = TreePair.open(source_uri, destination_uri, s3_endpoint)
@@ -136,7 +141,7 @@ def copy_tree(
                 ledger,
                 root=pair.destination.root_uri,
                 listener=listener,
-                workers=workers or WORKERS,
+                workers=workers or TREE_WORKERS,
                 skip=skip,
             )
             moved = copier.run([prefix_of(pair)], ArtifactReport(pair.destination.root_uri))
@@ -148,11 +153,14 @@ def copy_tree(
             if delete_extra:
                 _delete_extra(pair, ledger, listing, report)
             ledger.flush()
+            records = ledger.objects_under(pair.destination.root_uri) if verify else {}
         finally:
             ledger.close()
         if verify:
-            listener(Event("message", {"text": "verifying: size and SHA-256 of every object on both sides"}))
-            found = verify_pair(pair, skip=skip, targets=targets)
+            listener(
+                Event("message", {"text": "verifying: size and SHA-256 of every object at the destination"})
+            )
+            found = verify_written(pair, listing, records, workers=workers or TREE_WORKERS)
             extra = [d for d in found["differences"] if d["kind"] == "extra"]
             report.extra_at_destination = len(extra)
             if extra and not delete_extra:  # there before the copy, and left alone on purpose

@@ -164,6 +164,63 @@ def verify_pair(
     }
 
 
+def verify_written(
+    pair: TreePair, listing: dict[str, Any], records: dict[str, Any], *, workers: int = WORKERS
+) -> dict[str, Any]:
+    """The check at the end of a copy: each destination object's size and SHA-256 (read back)
+    against what the copy hashed while streaming the source (the ledger's records), and
+    missing and extra keys by one listing; the source is not read again."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mlmigrate.artifacts.phase import object_uri
+
+    location, backend = pair.destination.location, pair.destination.backend
+    present = destination_listing(pair)
+    differences: list[dict[str, str]] = []
+
+    def check(key: str) -> dict[str, str] | None:
+        record = records.get(object_uri(location, location.key(key)))
+        if record is None:
+            return {"key": key, "kind": "different", "problem": "not recorded by the copy"}
+        size, digest = sha256_of(backend.read(location.key(key)))
+        if size != record.size:
+            return {
+                "key": key,
+                "kind": "different",
+                "problem": f"size differs ({record.size} copied, {size} held)",
+            }
+        if digest != record.sha256:
+            return {"key": key, "kind": "different", "problem": "content hash differs (sha256)"}
+        return None
+
+    for key in listing:
+        if key not in present:
+            differences.append({"key": key, "kind": "missing", "problem": "missing at the destination"})
+    for key in present:
+        if key not in listing:
+            differences.append(
+                {
+                    "key": key,
+                    "kind": "extra",
+                    "problem": "extra object at the destination (not in the source)",
+                }
+            )
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mlmigrate-tree-verify") as pool:
+        differences += [found for found in pool.map(check, [k for k in listing if k in present]) if found]
+    differences.sort(key=lambda entry: (entry["key"], entry["kind"]))
+    return {
+        "ok": not differences,
+        "source": pair.source.uri,
+        "destination": pair.destination.uri,
+        "root": pair.destination.root_uri,
+        "objects_checked": sum(1 for key in listing if key in present),
+        "missing": sum(d["kind"] == "missing" for d in differences),
+        "extra": sum(d["kind"] == "extra" for d in differences),
+        "different": sum(d["kind"] == "different" for d in differences),
+        "differences": differences,
+    }
+
+
 def _relative(uri: str, pair: TreePair) -> str:
     from mlmigrate.artifacts.phase import object_uri
 
