@@ -53,6 +53,8 @@ def test_tree_uris_are_their_own_kind_and_a_plain_folder_stays_mlflow(tmp_path: 
     assert canonical("tree://./x") == f"tree+file://{Path.cwd() / 'x'}"
     listed = invoke("stores")
     assert "tree+s3://bucket/prefix" in listed.stdout, show(listed)
+    helped = invoke("copy", "--help")
+    assert "tree+gs://bucket/prefix" in helped.stdout.replace("\n", "").replace(" ", ""), show(helped)
     refused = invoke("copy", "tree:///nowhere-such", str(tmp_path / "mlruns"))
     assert refused.returncode == 2 and "is not a tree URI" in refused.stderr, show(refused)
 
@@ -88,6 +90,9 @@ def test_local_to_s3_to_gcs_streams_without_staging_and_verifies(
     assert list(staging.iterdir()) == []  # nothing staged on local disk
     checked = invoke("verify", f"tree+s3://{bucket}/data", f"tree+gs://{bucket}/data")
     assert checked.returncode == 0, show(checked)
+    direct = invoke("copy", f"tree://{app_tree}", f"tree+gs://{bucket}/direct", *_state(tmp_path), "--json")
+    assert direct.returncode == 0 and json_stdout(direct)["verify"]["ok"], show(direct)
+    assert {b.name[7:]: b.download_as_bytes() for b in gcs.list_blobs(bucket, prefix="direct/")} == wanted
 
 
 def test_within_one_bucket_the_copy_is_server_side_and_azure_round_trips(

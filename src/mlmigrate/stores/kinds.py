@@ -297,8 +297,11 @@ def kinds_for(role: str) -> list[StoreKind]:
 
 
 def store_help(role: str) -> str:
-    """One line naming every kind usable as ``role``, for the CLI's help texts."""
-    return "; ".join(f"{kind.title}: {kind.uri_forms}" for kind in kinds_for(role))
+    """One line naming every kind usable as ``role``, for the CLI's help texts (and the trees,
+    which both ends of a command must be)."""
+    named = [f"{kind.title}: {kind.uri_forms}" for kind in kinds_for(role)]
+    named += [f"{kind.title}, both ends: {kind.uri_forms}" for kind in kinds_for(TREE)]
+    return "; ".join(named)
 
 
 def markdown_table() -> str:
