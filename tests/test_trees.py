@@ -144,6 +144,9 @@ def test_a_rerun_copies_only_what_changed_and_extra_objects_stay_unless_asked(
     assert again["extra_at_destination"] == 1 and again["verify"]["ok"]
     assert "only-at-destination.txt" in _s3_objects(server, bucket, "data")
 
+    alone = invoke("plan", f"tree://{source}", "--app-ef")
+    assert alone.returncode == 0 and f"{total + 1} objects" in alone.stdout, show(alone)
+    assert "4 project(s), 3 metadata.json parsed" in alone.stdout
     plan = invoke("plan", f"tree://{source}", f"tree+s3://{bucket}/data", "--json")
     assert json_stdout(plan)["extra_keys"] == ["only-at-destination.txt"], show(plan)
     synced = mlmigrate_copy(f"tree://{source}", f"tree+s3://{bucket}/data", tmp_path, "--delete-extra")

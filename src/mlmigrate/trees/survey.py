@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from mlmigrate.artifacts.backends import Backends, Endpoints
 from mlmigrate.artifacts.phase import WORKERS, Prefix, Skip, verify_prefixes
 from mlmigrate.artifacts.transfer import sha256_of
 from mlmigrate.events import Listener, ignore
 from mlmigrate.trees.app_ef import AppEfOptions, check, is_metadata
-from mlmigrate.trees.pair import TreePair, probe, source_listing
+from mlmigrate.trees.pair import TreePair, open_tree, probe, source_listing
 
 
 def prefix_of(pair: TreePair) -> Prefix:
@@ -69,7 +70,11 @@ def plan_tree(
     """Objects and bytes of the source tree, and with a destination what exists there already
     (by size; equal sizes are hashed by the copy), what would be replaced, and what is extra.
     Writes nothing."""
-    pair = TreePair.open(source_uri, destination_uri or source_uri + "/.plan", s3_endpoint)
+    if destination_uri is None:
+        source = open_tree(source_uri, Backends(Endpoints(s3_endpoint)))
+        pair = TreePair(source, source)  # nothing is compared with a destination
+    else:
+        pair = TreePair.open(source_uri, destination_uri, s3_endpoint)
     probe(pair.source, role="source")
     listing = source_listing(pair.source)
     result: dict[str, Any] = {
