@@ -55,6 +55,10 @@ def test_tree_uris_are_their_own_kind_and_a_plain_folder_stays_mlflow(tmp_path: 
     assert "tree+s3://bucket/prefix" in listed.stdout, show(listed)
     helped = invoke("copy", "--help")
     assert "tree+gs://bucket/prefix" in helped.stdout.replace("\n", "").replace(" ", ""), show(helped)
+    plain = invoke("copy", str(tmp_path), f"tree://{tmp_path}-copy")
+    assert plain.returncode == 2 and "is not a tree URI" in plain.stderr, show(plain)
+    mlflow_side = invoke("plan", str(tmp_path))
+    assert f"write tree://{tmp_path}" in mlflow_side.stderr.replace("\n", ""), show(mlflow_side)
     refused = invoke("copy", "tree:///nowhere-such", str(tmp_path / "mlruns"))
     assert refused.returncode == 2 and "is not a tree URI" in refused.stderr, show(refused)
 
@@ -194,6 +198,8 @@ def test_rollback_removes_exactly_what_the_copy_wrote(app_tree: Path, s3: Any, t
         "README.txt": (app_tree / "README.txt").read_bytes(),
         "before.txt": b"there before",
     }
+    again = mlmigrate_copy(f"tree://{app_tree}", f"tree+s3://{bucket}/data", tmp_path)
+    assert not again["resumed"] and again["copied"] == len(files_of(app_tree)) - 1  # a new copy, whole
 
 
 def test_rollback_refuses_when_an_object_it_wrote_changed_since(

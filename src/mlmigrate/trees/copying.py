@@ -28,6 +28,8 @@ from mlmigrate.trees.report import TreeReport
 from mlmigrate.trees.survey import app_check, destination_listing, prefix_of, verify_written
 
 UNIT_KIND = "tree"
+#: journal states of a migration the next copy of the pair resumes (not done, not rolled back)
+UNFINISHED = ("running", "failed", "interrupted")
 #: objects copied at once: more than the artifact phase's 16, since a tree is mostly small
 #: objects whose requests wait on the server (memory stays below this many small objects)
 TREE_WORKERS = 32
@@ -41,7 +43,7 @@ def _start(journal: Journal, pair: TreePair, options: dict[str, Any], report: Tr
     """Resume the pair's unfinished migration (with the same options), or start a new one."""
     source, destination = pair.source.uri, pair.destination.uri
     latest = journal.latest(source, destination)
-    if latest is not None and latest["state"] != DONE:
+    if latest is not None and latest["state"] in UNFINISHED:
         stored = journal.migration(latest["migration_id"]) or {}
         before = (stored.get("options") or {}).get("tree")
         if before is not None and before != options["tree"]:
