@@ -59,6 +59,10 @@ def test_tree_uris_are_their_own_kind_and_a_plain_folder_stays_mlflow(tmp_path: 
     assert plain.returncode == 2 and "is not a tree URI" in plain.stderr, show(plain)
     mlflow_side = invoke("plan", str(tmp_path))
     assert f"write tree://{tmp_path}" in mlflow_side.stderr.replace("\n", ""), show(mlflow_side)
+    ignored = invoke("copy", "tree:///a", "tree:///b", "--on-conflict", "merge", "--report", "r.html")
+    assert (
+        ignored.returncode == 2 and "--on-conflict, --report: not an option of tree copies" in ignored.stderr
+    )
     refused = invoke("copy", "tree:///nowhere-such", str(tmp_path / "mlruns"))
     assert refused.returncode == 2 and "is not a tree URI" in refused.stderr, show(refused)
 
@@ -283,3 +287,23 @@ def test_restore_refuses_a_damaged_backup_and_writes_nothing(app_tree: Path, tmp
     assert refused.returncode == 1 and "edited or damaged" in refused.stderr, show(refused)
     assert not (tmp_path / "out").exists()
     os.remove(folder / "manifest.json")
+
+
+def test_restore_into_a_bucket_and_unparsable_metadata_is_reported(s3: Any, tmp_path: Path) -> None:
+    server, bucket = s3
+    source = make_app_ef_tree(tmp_path / "data")
+    broken = f"{PROJECTS[1]}/metadata.json"
+    (source / broken).write_text('{"name": "cut short",')
+    folder = tmp_path / "backup"
+    assert invoke("backup", f"tree://{source}", str(folder)).returncode == 0
+
+    restored = invoke("restore", str(folder), f"tree+s3://{bucket}/data", "--json")
+
+    assert restored.returncode == 0, show(restored)
+    assert _s3_objects(server, bucket, "data") == files_of(source)
+    again = invoke("restore", str(folder), f"tree+s3://{bucket}/data")
+    assert again.returncode == 2 and "not empty" in again.stderr, show(again)
+    checked = invoke("verify", f"tree://{source}", f"tree+s3://{bucket}/data", "--app-ef", "--json")
+    assert checked.returncode == 0, show(checked)
+    app = json_stdout(checked)["app_ef"]
+    assert app["metadata_ok"] == 2 and [entry["key"] for entry in app["unparsable_metadata"]] == [broken]

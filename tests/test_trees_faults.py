@@ -181,3 +181,15 @@ def test_a_full_disk_is_named_and_leaves_no_partial_object(tmp_path: Path, small
     wanted = files_of(source)
     assert "zz-big.bin" not in written
     assert all(wanted[key] == data for key, data in written.items())  # every object whole, or absent
+
+
+def test_a_restore_that_meets_a_full_disk_leaves_nothing(tmp_path: Path, small_disk: Path) -> None:
+    source = make_app_ef_tree(tmp_path / "data")
+    (source / "zz-big.bin").write_bytes(os.urandom(1_500_000))
+    folder = tmp_path / "backup"
+    assert invoke("backup", f"tree://{source}", str(folder)).returncode == 0
+
+    failed = invoke("restore", str(folder), f"tree://{small_disk / 'data'}")
+
+    assert failed.returncode == 1 and "No space left on device" in failed.stderr, show(failed)
+    assert list(small_disk.iterdir()) == []  # the tree written aside was removed

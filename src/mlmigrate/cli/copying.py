@@ -115,6 +115,21 @@ def copy(
     if is_tree(source) or is_tree(destination):
         from mlmigrate.cli import trees
 
+        trees.refuse_row_options(
+            {
+                "--on-error": on_error != "fail",
+                "--on-conflict": on_conflict != "fail",
+                "--batch-size": batch_size is not None,
+                "--artifacts": artifacts is not None,
+                "--artifacts-to": artifacts_to is not None,
+                "--rewrite": bool(rewrite),
+                "--backup-dest": backup_dest is not None,
+                "--report": bool(report_file),
+                "--log-file": log_file is not None,
+                "--experiment": bool(experiment),
+                "--model": bool(model),
+            }
+        )
         recovery(ctx).resume_command = command_line(ctx)
         trees.copy(
             source,

@@ -51,6 +51,19 @@ WithFiles = Annotated[
 ]
 
 
+def refuse_row_options(given: dict[str, bool]) -> None:
+    """Refuse the options of MLflow copies that a tree copy would otherwise ignore silently."""
+    named = [option for option, used in given.items() if used]
+    if named:
+        from mlmigrate.exceptions import UsageError
+
+        raise UsageError(
+            f"{', '.join(named)}: not an option of tree copies (they are for MLflow stores); "
+            "a tree copy takes --delete-extra, --verify/--no-verify, --workers, --state-dir, "
+            "--s3-endpoint, --app-ef, --project-path, --project-root, --json, -q"
+        )
+
+
 def app_ef_options(app_ef: bool, project_path: str, project_root: str | None) -> Any:
     """The ``--app-ef`` options, or None without ``--app-ef``."""
     from mlmigrate.exceptions import UsageError
