@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +19,6 @@ from mlmigrate.stores.kinds import canonical, kind_of
 def app_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The app_ef data/ tree, with a 9 MiB file (multipart across services); read-only."""
     return make_app_ef_tree(tmp_path_factory.mktemp("app") / "data", big=9 * 1024 * 1024 + 5)
-
-
-@pytest.fixture
-def s3(s3_server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name, value in s3_server.env().items():
-        monkeypatch.setenv(name, value)
-    bucket = f"tree-{uuid.uuid4().hex[:8]}"
-    s3_server.client().create_bucket(Bucket=bucket)
-    return s3_server, bucket
 
 
 def _s3_objects(server: Any, bucket: str, prefix: str) -> dict[str, bytes]:
@@ -68,9 +58,9 @@ def test_tree_uris_are_their_own_kind_and_a_plain_folder_stays_mlflow(tmp_path: 
 
 
 def test_local_to_s3_to_gcs_streams_without_staging_and_verifies(
-    app_tree: Path, s3: Any, gcs_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    app_tree: Path, tree_bucket: Any, gcs_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server, bucket = s3
+    server, bucket = tree_bucket
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_server)
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
@@ -104,9 +94,9 @@ def test_local_to_s3_to_gcs_streams_without_staging_and_verifies(
 
 
 def test_within_one_bucket_the_copy_is_server_side_and_azure_round_trips(
-    app_tree: Path, s3: Any, azure_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    app_tree: Path, tree_bucket: Any, azure_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server, bucket = s3
+    server, bucket = tree_bucket
     wanted = files_of(app_tree)
     assert invoke("copy", f"tree://{app_tree}", f"tree+s3://{bucket}/data", *_state(tmp_path)).returncode == 0
     inside = mlmigrate_copy(f"tree+s3://{bucket}/data", f"tree+s3://{bucket}/copy", tmp_path)
@@ -134,9 +124,9 @@ def mlmigrate_copy(source: str, destination: str, tmp_path: Path, *extra: str) -
 
 
 def test_a_rerun_copies_only_what_changed_and_extra_objects_stay_unless_asked(
-    app_tree: Path, s3: Any, tmp_path: Path
+    app_tree: Path, tree_bucket: Any, tmp_path: Path
 ) -> None:
-    server, bucket = s3
+    server, bucket = tree_bucket
     source = tmp_path / "data"
     make_app_ef_tree(source)
     first = mlmigrate_copy(f"tree://{source}", f"tree+s3://{bucket}/data", tmp_path)
@@ -163,9 +153,9 @@ def test_a_rerun_copies_only_what_changed_and_extra_objects_stay_unless_asked(
 
 
 def test_verify_names_each_missing_extra_and_different_object(
-    app_tree: Path, s3: Any, tmp_path: Path
+    app_tree: Path, tree_bucket: Any, tmp_path: Path
 ) -> None:
-    server, bucket = s3
+    server, bucket = tree_bucket
     mlmigrate_copy(f"tree://{app_tree}", f"tree+s3://{bucket}/data", tmp_path)
     client = server.client()
     corrupted = f"{PROJECTS[0]}/metadata.json"
@@ -186,8 +176,10 @@ def test_verify_names_each_missing_extra_and_different_object(
     assert "sha256" in report["differences"][0]["problem"]  # same size: caught by the hash, not an ETag
 
 
-def test_rollback_removes_exactly_what_the_copy_wrote(app_tree: Path, s3: Any, tmp_path: Path) -> None:
-    server, bucket = s3
+def test_rollback_removes_exactly_what_the_copy_wrote(
+    app_tree: Path, tree_bucket: Any, tmp_path: Path
+) -> None:
+    server, bucket = tree_bucket
     client = server.client()
     client.put_object(Bucket=bucket, Key="data/README.txt", Body=(app_tree / "README.txt").read_bytes())
     client.put_object(Bucket=bucket, Key="data/before.txt", Body=b"there before")
@@ -207,9 +199,9 @@ def test_rollback_removes_exactly_what_the_copy_wrote(app_tree: Path, s3: Any, t
 
 
 def test_rollback_refuses_when_an_object_it_wrote_changed_since(
-    app_tree: Path, s3: Any, tmp_path: Path
+    app_tree: Path, tree_bucket: Any, tmp_path: Path
 ) -> None:
-    server, bucket = s3
+    server, bucket = tree_bucket
     report = mlmigrate_copy(f"tree://{app_tree}", f"tree+s3://{bucket}/data", tmp_path)
     server.client().put_object(Bucket=bucket, Key="data/README.txt", Body=b"edited after the copy")
 
@@ -289,8 +281,8 @@ def test_restore_refuses_a_damaged_backup_and_writes_nothing(app_tree: Path, tmp
     os.remove(folder / "manifest.json")
 
 
-def test_restore_into_a_bucket_and_unparsable_metadata_is_reported(s3: Any, tmp_path: Path) -> None:
-    server, bucket = s3
+def test_restore_into_a_bucket_and_unparsable_metadata_is_reported(tree_bucket: Any, tmp_path: Path) -> None:
+    server, bucket = tree_bucket
     source = make_app_ef_tree(tmp_path / "data")
     broken = f"{PROJECTS[1]}/metadata.json"
     (source / broken).write_text('{"name": "cut short",')

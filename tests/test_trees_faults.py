@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,17 +37,8 @@ main()
 """
 
 
-@pytest.fixture
-def s3(s3_server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name, value in s3_server.env().items():
-        monkeypatch.setenv(name, value)
-    bucket = f"fault-{uuid.uuid4().hex[:8]}"
-    s3_server.client().create_bucket(Bucket=bucket)
-    return s3_server, bucket
-
-
-def test_sigkill_mid_copy_resumes_to_a_verified_copy(s3: Any, tmp_path: Path) -> None:
-    server, bucket = s3
+def test_sigkill_mid_copy_resumes_to_a_verified_copy(tree_bucket: Any, tmp_path: Path) -> None:
+    server, bucket = tree_bucket
     source = make_app_ef_tree(tmp_path / "data")
     state = ["--state-dir", str(tmp_path / "state")]
     args = ["copy", f"tree://{source}", f"tree+s3://{bucket}/data", *state, "--workers", "1", "-q"]
@@ -69,7 +59,7 @@ def test_sigkill_mid_copy_resumes_to_a_verified_copy(s3: Any, tmp_path: Path) ->
     assert report["migration_id"] in status.stdout and "done" in status.stdout, show(status)
 
 
-def test_a_missing_bucket_is_named_and_nothing_is_written(s3: Any, tmp_path: Path) -> None:
+def test_a_missing_bucket_is_named_and_nothing_is_written(tree_bucket: Any, tmp_path: Path) -> None:
     source = make_app_ef_tree(tmp_path / "data")
     failed = invoke(
         "copy", f"tree://{source}", "tree+s3://no-such-bucket-here/data", "--state-dir", str(tmp_path)
@@ -100,9 +90,9 @@ def test_refused_credentials_are_named_with_the_secret_masked(
 
 @pytest.mark.parametrize("key", ["data/../escape.txt", "data/a\x00b.txt", "data//abs.txt"])
 def test_an_unsafe_source_key_is_refused_by_name_before_anything_is_written(
-    s3: Any, tmp_path: Path, key: str
+    tree_bucket: Any, tmp_path: Path, key: str
 ) -> None:
-    server, bucket = s3
+    server, bucket = tree_bucket
     client = server.client()
     client.put_object(Bucket=bucket, Key="data/fine.txt", Body=b"fine")
     client.put_object(Bucket=bucket, Key=key, Body=b"evil")
@@ -115,8 +105,8 @@ def test_an_unsafe_source_key_is_refused_by_name_before_anything_is_written(
     assert not (tmp_path / "out").exists()
 
 
-def test_a_destination_inside_the_source_is_refused(s3: Any, tmp_path: Path) -> None:
-    _, bucket = s3
+def test_a_destination_inside_the_source_is_refused(tree_bucket: Any, tmp_path: Path) -> None:
+    _, bucket = tree_bucket
     source = make_app_ef_tree(tmp_path / "data")
     local = invoke("copy", f"tree://{source}", f"tree://{source}/backup")
     assert local.returncode == 2 and "overlap" in local.stderr, show(local)
@@ -149,24 +139,6 @@ def test_an_unreadable_file_is_named_before_anything_is_written(tmp_path: Path) 
         assert not (base / "out").exists()
     finally:
         shutil.rmtree(base, ignore_errors=True)
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 1000 KiB tmpfs."""
-    folder = tmp_path / "small-disk"
-    folder.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1000k", "tmpfs", str(folder)], capture_output=True, text=True
-    )
-    if mounted.returncode != 0:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"cannot mount a tmpfs: {mounted.stderr}")
-        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def test_a_full_disk_is_named_and_leaves_no_partial_object(tmp_path: Path, small_disk: Path) -> None:

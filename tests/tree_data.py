@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 #: fixed ids so tests can name them
 PROJECTS = [str(uuid.UUID(int=n + 1, version=4)) for n in range(3)]
@@ -69,3 +72,13 @@ def files_of(root: Path) -> dict[str, bytes]:
     return {
         str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()
     }
+
+
+@pytest.fixture
+def tree_bucket(s3_server: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, str]:
+    """moto's S3 server with its credentials in the environment, and a new bucket in it."""
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    bucket = f"tree-{uuid.uuid4().hex[:8]}"
+    s3_server.client().create_bucket(Bucket=bucket)
+    return s3_server, bucket
