@@ -1,8 +1,8 @@
 """``check``: is a migration ready to run? Connectivity, permissions, schemas, disk, size, clashes.
 
 Nothing is written anywhere. The size of the source is estimated from a sample of
-its units, so checking a large store stays quick. An unfinished migration of the pair in
-the journal is reported as what ``copy`` will do with it: resume it.
+its units, so checking a large store stays quick. The pair's migration in the journal is
+reported as what ``copy`` will do with it: resume it, or (finished) copy only what changed.
 """
 
 from __future__ import annotations
@@ -75,36 +75,47 @@ def _free_space(folder: Path) -> int:
 
 
 @dataclass(frozen=True)
-class Unfinished:
-    """A migration of the pair that the journal holds and ``copy`` would resume."""
+class Journaled:
+    """The pair's newest migration in the journal: what ``copy`` resumes, or (finished) what it
+    starts from, copying only what the source gained since."""
 
     migration_id: str
     state: str
     units_left: int
     units_total: int
 
+    @property
+    def finished(self) -> bool:
+        """Whether the migration copied everything it planned."""
+        return self.state == DONE
+
     def describe(self) -> str:
         """One line for the report."""
+        if self.finished:
+            return (
+                f"migration {self.migration_id} of this pair finished ({self.units_total} units); "
+                "copy copies only what the source gained or changed since"
+            )
         return (
             f"migration {self.migration_id} of this pair is unfinished ({self.state}): "
             f"{self.units_left} of {self.units_total} units left; copy resumes it"
         )
 
 
-def unfinished(source_uri: str, destination_uri: str, state_dir: Path | None = None) -> Unfinished | None:
-    """The pair's newest migration in the journal when it did not finish (what ``copy``
-    resumes), else None; a journal that does not exist yet is not created."""
+def journaled(source_uri: str, destination_uri: str, state_dir: Path | None = None) -> Journaled | None:
+    """The pair's newest migration in the journal (None when there is none); a journal that
+    does not exist yet is not created."""
     folder = Path(state_dir or default_state_dir())
     if not (folder / "journal.sqlite").is_file():
         return None
     journal = Journal(folder)
     try:
         latest = journal.latest(source_uri, destination_uri)
-        if latest is None or latest["state"] == DONE:
+        if latest is None:
             return None
         records = journal.units(latest["migration_id"])
         left = sum(record.state not in (DONE, PRESENT) for record in records)
-        return Unfinished(latest["migration_id"], latest["state"], left, len(records))
+        return Journaled(latest["migration_id"], latest["state"], left, len(records))
     finally:
         journal.close()
 
@@ -177,13 +188,14 @@ def check(
         if rate and "rows" in result.estimate:
             result.estimate["seconds"] = round(result.estimate["rows"] / rate, 1)
         try:
-            resumable = unfinished(source_uri, destination_uri, state_dir)
+            previous = journaled(source_uri, destination_uri, state_dir)
         except MigrationError as exc:
-            resumable = None
+            previous = None
             result.add("journal", False, str(exc))
-        if resumable is not None:
-            result.add("journal", True, resumable.describe())
-            result.estimate["units_left"] = resumable.units_left
+        if previous is not None:
+            result.add("journal", True, previous.describe())
+            result.estimate["units_left"] = previous.units_left
+            # copy takes the destination as that migration left it: what it holds is no clash
         run_ids = source.run_ids() if source is not None and units else []
         if source is not None and units:
             inside = describe_source_clashes(units, run_ids)
@@ -192,10 +204,10 @@ def check(
                 not inside,
                 "; ".join(inside[:10]) + (" …" if len(inside) > 10 else "") if inside else "none",
             )
-        if source is not None and resumable is not None:
+        if source is not None and previous is not None:
             # what the destination holds of the source was written by that migration: no clash
             result.add(
-                "clashes", True, f"none: the destination holds what migration {resumable.migration_id} wrote"
+                "clashes", True, f"none: the destination holds what migration {previous.migration_id} wrote"
             )
         elif source is not None and units and not empty:
             planned = plan_units(

@@ -27,15 +27,13 @@ def utc_now() -> str:
 def tool_versions() -> dict[str, str | None]:
     """The installed versions of mlmigrate and MLflow (``mlflow`` or ``mlflow-skinny``; None
     when neither is installed), from the package metadata."""
-    found: dict[str, str | None] = {"mlmigrate": None, "mlflow": None}
-    for key, distributions in (("mlmigrate", ("mlmigrate",)), ("mlflow", ("mlflow", "mlflow-skinny"))):
-        for distribution in distributions:
-            try:
-                found[key] = version(distribution)
-                break
-            except PackageNotFoundError:
-                continue
-    return found
+    from mlmigrate.mlflow_cache import mlflow_version
+
+    try:
+        tool: str | None = version("mlmigrate")
+    except PackageNotFoundError:
+        tool = None
+    return {"mlmigrate": tool, "mlflow": mlflow_version()}
 
 
 @dataclass
