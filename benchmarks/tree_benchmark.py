@@ -99,8 +99,9 @@ def count_objects(client: Any, bucket: str) -> int:
     return total
 
 
-def run(tool: str, source: Path, endpoint: str, workdir: Path, expected: int) -> float:
-    """Seconds ``tool`` takes to copy ``source`` into a fresh bucket (its object count checked)."""
+def run(tool: str, source: Path, endpoint: str, workdir: Path, expected: int) -> tuple[float, int]:
+    """Seconds ``tool`` takes to copy ``source`` into a fresh bucket (its object count checked),
+    and its peak resident memory in bytes."""
     bucket = f"bench-{uuid.uuid4().hex[:10]}"
     client = _bucket(endpoint, bucket)
     env = {**os.environ, "AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET}
@@ -108,16 +109,38 @@ def run(tool: str, source: Path, endpoint: str, workdir: Path, expected: int) ->
     env.pop("AWS_CA_BUNDLE", None)  # a loopback http endpoint: rclone refuses a CA bundle for it
     state = workdir / f"state-{bucket}"
     started = time.perf_counter()
-    done = subprocess.run(
-        commands(tool, source, endpoint, bucket, state), env=env, capture_output=True, text=True
+    process = subprocess.Popen(
+        commands(tool, source, endpoint, bucket, state),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
+    peak = _peak_rss(process)
+    stderr = process.stderr.read() if process.stderr else ""
     seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"{tool} failed ({done.returncode}): {done.stderr[-2000:]}")
+    if process.returncode != 0:
+        raise RuntimeError(f"{tool} failed ({process.returncode}): {stderr[-2000:]}")
     found = count_objects(client, bucket)
     if found != expected:
         raise RuntimeError(f"{tool} wrote {found} objects, expected {expected}")
-    return seconds
+    return seconds, peak
+
+
+def _peak_rss(process: subprocess.Popen[str]) -> int:
+    """Wait for ``process``; its peak resident memory (with its children), sampled every 50 ms."""
+    import psutil
+
+    peak = 0
+    watched = psutil.Process(process.pid)
+    while process.poll() is None:
+        try:
+            tree = [watched, *watched.children(recursive=True)]
+            peak = max(peak, sum(member.memory_info().rss for member in tree))
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
+    return peak
 
 
 def main() -> None:
@@ -139,12 +162,16 @@ def main() -> None:
         big_bytes = make_big(workdir / "big", options.big, options.big_mb)
         server = SeaweedFS(workdir) if options.server == "seaweedfs" else Moto(workdir)
         results: dict[str, dict[str, float]] = {}
+        memory: dict[str, dict[str, int]] = {}
         try:
             for shape, expected in (("small", options.small), ("big", options.big)):
                 for tool in tools:
-                    seconds = run(tool, workdir / shape, server.endpoint, workdir, expected)
+                    seconds, peak = run(tool, workdir / shape, server.endpoint, workdir, expected)
                     results.setdefault(tool, {})[shape] = seconds
-                    print(f"{shape:5} {tool:22} {seconds:8.2f} s", flush=True)
+                    memory.setdefault(tool, {})[shape] = peak
+                    print(
+                        f"{shape:5} {tool:22} {seconds:8.2f} s  peak RSS {peak / 2**20:6.0f} MiB", flush=True
+                    )
         finally:
             server.stop()
         reference = results.get("mlmigrate", {})
@@ -153,15 +180,20 @@ def main() -> None:
             f"{options.big} x {options.big_mb} MiB "
             f"({big_bytes / 2**20:.0f} MiB), server {options.server}"
         )
-        print(f"{'tool':22} {'small s':>9} {'big s':>9} {'small ratio':>12} {'big ratio':>10}")
+        print(
+            f"{'tool':22} {'small s':>9} {'big s':>9} {'small ratio':>12} {'big ratio':>10} {'peak MiB':>9}"
+        )
         for tool, times in results.items():
             ratios = [times[s] / reference[s] if reference.get(s) else float("nan") for s in ("small", "big")]
-            print(f"{tool:22} {times['small']:9.2f} {times['big']:9.2f} {ratios[0]:12.2f} {ratios[1]:10.2f}")
+            peak = max(memory[tool].values()) / 2**20
+            print(
+                f"{tool:22} {times['small']:9.2f} {times['big']:9.2f} "
+                f"{ratios[0]:12.2f} {ratios[1]:10.2f} {peak:9.0f}"
+            )
         print("ratio = the tool's seconds / mlmigrate's (default, with verify); > 1: mlmigrate is faster")
         if options.json_out:
-            options.json_out.write_text(
-                json.dumps({"options": vars(options) | {"json_out": None}, "seconds": results})
-            )
+            document = {"options": vars(options) | {"json_out": None}, "seconds": results, "peak_rss": memory}
+            options.json_out.write_text(json.dumps(document))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
