@@ -172,7 +172,8 @@ def main() -> None:
                         seconds, peak = run(tool, workdir / shape, server.endpoint, workdir, expected)
                         best = results.setdefault(tool, {}).get(shape)
                         results[tool][shape] = seconds if best is None else min(best, seconds)
-                        memory.setdefault(tool, {})[shape] = max(peak, memory[tool].get(shape, 0))
+                        held = memory.setdefault(tool, {})
+                        held[shape] = max(peak, held.get(shape, 0))
                         print(
                             f"round {round_number + 1} {shape:5} {tool:22} {seconds:8.2f} s  "
                             f"peak RSS {peak / 2**20:6.0f} MiB",
