@@ -146,3 +146,5 @@ def nx_server() -> Iterator[object]:
 
 
 from artifact_fixtures import artifact_store, azure_server, gcs_server, s3_server  # noqa: E402,F401
+from small_disk import small_disk  # noqa: E402,F401
+from tree_data import tree_bucket  # noqa: E402,F401

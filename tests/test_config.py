@@ -127,3 +127,19 @@ def test_the_source_argument_comes_from_the_config_for_any_command(
 
     assert from_config.returncode == 0, show(from_config)
     assert json_stdout(from_config) == json_stdout(direct)
+
+
+@pytest.mark.parametrize("command", ["copy", "backup", "restore", "plan", "verify"])
+def test_the_variables_help_names_are_the_ones_config_show_reads(command: str) -> None:
+    """Each ``[env var: NAME]`` in ``--help`` sets its option, as ``config show`` says (help
+    once named MLMIGRATE_COPY_WORKERS while MLMIGRATE_WORKERS was read)."""
+    import re
+
+    helped = _run(command, "--help", env={"COLUMNS": "400"})
+    named = re.findall(r"env var: ([A-Z0-9_]+)", helped.stdout)
+    assert len(named) >= 2, show(helped)
+    for variable in named:
+        shown = _run("config", "show", command, "--json", env={variable: "1"})
+        assert shown.returncode == 0, show(shown)
+        origins = {item["from"] for item in json_stdout(shown)["commands"][command].values()}
+        assert f"environment {variable}" in origins, (variable, show(shown))

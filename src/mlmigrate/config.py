@@ -106,36 +106,37 @@ def settings_from_file(data: Mapping[str, Any], commands: Iterable[str]) -> dict
     return found
 
 
-def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
-    """Options named by ``MLMIGRATE_<OPTION>`` variables (``MLMIGRATE_WORKERS=4``)."""
+def settings_from_env(environ: Mapping[str, str], variables: Mapping[str, str | None]) -> dict[str, Any]:
+    """Options set by their environment variables (``variables``: option -> its variable, such
+    as ``workers`` -> ``MLMIGRATE_WORKERS``), each with the variable's name."""
     return {
-        _name(key[len(ENV_PREFIX) :]): value
-        for key, value in environ.items()
-        if key.startswith(ENV_PREFIX) and key not in ENV_RESERVED and value != ""
+        option: (environ[variable], variable)
+        for option, variable in variables.items()
+        if variable and variable not in ENV_RESERVED and environ.get(variable, "") != ""
     }
 
 
 def default_map(
-    commands: Mapping[str, Iterable[str]], config_file: Path | None, environ: Mapping[str, str]
+    commands: Mapping[str, Mapping[str, str | None]], config_file: Path | None, environ: Mapping[str, str]
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, tuple[Any, str]]]]:
-    """click's ``default_map`` for ``commands`` (name -> its parameter names), and for each
-    command each setting's value with where it came from (for ``config show``)."""
+    """click's ``default_map`` for ``commands`` (name -> its parameter names, each with the
+    environment variable that sets it), and for each command each setting's value with where it
+    came from (for ``config show``)."""
     file_settings = settings_from_file(load_file(config_file), commands) if config_file else {"*": {}}
-    env_settings = settings_from_env(environ)
     result: dict[str, dict[str, Any]] = {}
     origins: dict[str, dict[str, tuple[Any, str]]] = {}
-    for command, params in commands.items():
-        params = set(params)
+    for command, variables in commands.items():
+        params = set(variables)
         chosen: dict[str, tuple[Any, str]] = {}
         for layer, origin in (
             (file_settings["*"], f"file {config_file}"),
             (file_settings.get(command, {}), f"file {config_file} [{command}]"),
-            (env_settings, "environment"),
         ):
             for option, value in layer.items():
                 if option in params:
-                    label = f"environment {ENV_PREFIX}{option.upper()}" if origin == "environment" else origin
-                    chosen[option] = (value, label)
+                    chosen[option] = (value, origin)
+        for option, (value, variable) in settings_from_env(environ, variables).items():
+            chosen[option] = (value, f"environment {variable}")
         unknown = set(file_settings.get(command, {})) - params
         if unknown:
             raise UsageError(

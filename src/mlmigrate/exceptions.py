@@ -107,6 +107,24 @@ def _source_format_error(
     return SourceFormatError(reason, path=path, line=line, run_id=run_id)
 
 
+class RefusedError(SourceFormatError):
+    """The destination cannot hold what the source holds (two keys its collation takes for
+    one, a value over its column's limit); the message names the table, the run (``run_id``)
+    and the key. Like a malformed source object, ``--on-error skip`` leaves out its run (or,
+    with no run, its unit)."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _refused_error,
+            (self.reason, self.path, self.line, self.run_id),
+            {"migration_id": self.migration_id, "report": self.report},
+        )
+
+
+def _refused_error(reason: str, path: str | None, line: int | None, run_id: str | None) -> RefusedError:
+    return RefusedError(reason, path=path, line=line, run_id=run_id)
+
+
 class SchemaError(StoreError):
     """The destination's schema revision is unknown or cannot be used."""
 

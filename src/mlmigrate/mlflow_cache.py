@@ -23,8 +23,19 @@ def cache_dir() -> Path:
     return Path(root) / "mlmigrate"
 
 
+def mlflow_version() -> str | None:
+    """The installed MLflow's version: ``mlflow``'s, else ``mlflow-skinny``'s (what mlmigrate
+    needs); None when neither is installed."""
+    for distribution in ("mlflow", "mlflow-skinny"):
+        try:
+            return importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
+
+
 def _path(name: str) -> Path:
-    return cache_dir() / f"{name}-mlflow-{importlib.metadata.version('mlflow')}.json"
+    return cache_dir() / f"{name}-mlflow-{mlflow_version()}.json"
 
 
 def recorded(name: str) -> dict[str, Any] | None:

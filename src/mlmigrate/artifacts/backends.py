@@ -8,6 +8,7 @@ translated once, by :mod:`mlmigrate.artifacts.errors`, with credentials masked.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Iterable, Iterator
@@ -65,6 +66,9 @@ class Backend(Protocol):
 
     def copy(self, source_key: str, key: str) -> None:
         """Server-side copy within this store."""
+
+    def delete(self, key: str) -> None:
+        """Remove the object at ``key`` (no error when it is already gone)."""
 
 
 def _info(meta: Any) -> ObjectInfo:
@@ -124,6 +128,16 @@ class ObstoreBackend:
 
         with OBJECT_STORE_ERRORS.around(f"cannot copy {self._label}/{source_key} to {key}"):
             obstore.copy(self._store, source_key, key)
+
+    def delete(self, key: str) -> None:
+        import obstore
+        from obstore.exceptions import NotFoundError
+
+        with (
+            OBJECT_STORE_ERRORS.around(f"cannot delete {self._label}/{key}"),
+            contextlib.suppress(NotFoundError, FileNotFoundError),
+        ):
+            obstore.delete(self._store, key)
 
 
 class LocalBackend(ObstoreBackend):
@@ -199,6 +213,12 @@ class GcsBackend:
     def copy(self, source_key: str, key: str) -> None:
         with OBJECT_STORE_ERRORS.around(f"cannot copy {self._label}/{source_key} to {key}"):
             self._bucket.copy_blob(self._bucket.blob(source_key), self._bucket, key)
+
+    def delete(self, key: str) -> None:
+        from google.api_core.exceptions import NotFound
+
+        with OBJECT_STORE_ERRORS.around(f"cannot delete {self._label}/{key}"), contextlib.suppress(NotFound):
+            self._bucket.blob(key).delete()
 
 
 def _profile_credentials() -> Any:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,20 +148,31 @@ class ArtifactReport:
         }
 
 
-def _endpoint(backends: Backends, location: Location, key: str) -> Endpoint:
+def object_uri(location: Location, key: str) -> str:
+    """The URI of the object at full ``key`` in ``location``'s store (messages, the ledger)."""
     scheme = {"file": "file:///", "s3": "s3://", "gcs": "gs://", "azure": "az://"}[location.service]
-    uri = f"{scheme}{location.container + '/' if location.container else ''}{key}"
-    return Endpoint(backends.get(location), location, key, uri)
+    return f"{scheme}{location.container + '/' if location.container else ''}{key}"
 
 
-def _objects(backends: Backends, location: Location) -> list[tuple[str, ObjectInfo]]:
-    """Every object at or below ``location`` (the location itself when it is one object)."""
+def _endpoint(backends: Backends, location: Location, key: str) -> Endpoint:
+    return Endpoint(backends.get(location), location, key, object_uri(location, key))
+
+
+#: which keys (relative to their prefix) a copy or verify leaves to someone else; None: none
+Skip = Callable[[str], bool] | None
+
+
+def _objects(backends: Backends, location: Location, skip: Skip = None) -> list[tuple[str, ObjectInfo]]:
+    """Every object at or below ``location`` (the location itself when it is one object),
+    without those ``skip`` names by their key relative to ``location``."""
     backend = backends.get(location)
     found = list(backend.list(location.prefix))
     if not found:
         info = backend.head(location.prefix)
         if info is not None:
             found = [(location.prefix, info)]
+    if skip is not None:
+        found = [(key, info) for key, info in found if not skip(location.relative(key))]
     return found
 
 
@@ -194,12 +205,14 @@ class ArtifactCopier:
         root: str,
         listener: Listener = ignore,
         workers: int = WORKERS,
+        skip: Skip = None,
     ):
         self.backends = backends
         self.ledger = ledger
         self.root = parse(root)
         self.listener = listener
         self.workers = max(1, workers)
+        self.skip = skip
         self.stop = threading.Event()
         self._lock = threading.Lock()
 
@@ -234,7 +247,7 @@ class ArtifactCopier:
                     self.listener(Event("artifact_prefix_done", {"uri": prefix.source_uri}))
                     continue
                 report.kind(prefix.kind)  # listed even when its locations are empty
-                listing = _objects(self.backends, prefix.source)
+                listing = _objects(self.backends, prefix.source, self.skip)
                 present = dict(self.backends.get(prefix.destination).list(prefix.destination.prefix))
                 known = self.ledger.objects_under(prefix.destination_uri)
                 pairs = []
@@ -346,9 +359,15 @@ def survey(references: Iterable[tuple[str, str]], backends: Backends) -> tuple[d
 
 
 def verify_prefixes(
-    prefixes: list[Prefix], backends: Backends, *, listener: Listener = ignore, workers: int = WORKERS
+    prefixes: list[Prefix],
+    backends: Backends,
+    *,
+    listener: Listener = ignore,
+    workers: int = WORKERS,
+    skip: Skip = None,
 ) -> dict[str, Any]:
-    """Hash every object on both sides: missing, extra, different size or content are mismatches."""
+    """Hash every object on both sides: missing, extra, different size or content are mismatches
+    (keys ``skip`` names are left out on both sides)."""
     mismatches: list[dict[str, Any]] = []
     checked = Counter[str]()
     lock = threading.Lock()
@@ -369,8 +388,8 @@ def verify_prefixes(
         futures = []
         for prefix in prefixes:
             try:
-                listing = _objects(backends, prefix.source)
-                present = {key for key, _ in _objects(backends, prefix.destination)}
+                listing = _objects(backends, prefix.source, skip)
+                present = {key for key, _ in _objects(backends, prefix.destination, skip)}
             except MigrationError as exc:
                 mismatches.append({"unit": prefix.source_uri, "table": "artifacts", "problem": str(exc)})
                 continue

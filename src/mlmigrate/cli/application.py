@@ -77,10 +77,24 @@ def _hidden(command: str) -> str:
     return " (give your password again where *** stands)" if "***" in command else ""
 
 
-def command_parameters(group: Any) -> dict[str, list[str]]:
-    """Each command's parameter names (what a config file or the environment may set)."""
+def command_parameters(group: Any) -> dict[str, dict[str, str | None]]:
+    """Each command's parameter names (what a config file may set), each with the environment
+    variable that sets it: the option's own (``MLFLOW_S3_ENDPOINT_URL``), else ``MLMIGRATE_<NAME>``;
+    None for an argument. The options are given those names, so ``--help`` shows what is read."""
+    from mlmigrate.config import ENV_PREFIX
+
     commands: dict[str, Any] = getattr(group, "commands", {})
-    return {name: [p.name for p in command.params if p.name] for name, command in commands.items()}
+    found: dict[str, dict[str, str | None]] = {}
+    for name, command in commands.items():
+        found[name] = {}
+        for param in command.params:
+            if not param.name:
+                continue
+            if getattr(param, "envvar", None) is None and param.param_type_name == "option":
+                param.envvar = f"{ENV_PREFIX}{param.name.upper()}"
+            envvar = getattr(param, "envvar", None)
+            found[name][param.name] = envvar if isinstance(envvar, str) else None
+    return found
 
 
 class MlmigrateGroup(TyperGroup):
@@ -101,7 +115,7 @@ class MlmigrateGroup(TyperGroup):
             defaults, _ = default_map(command_parameters(self), found, os.environ)
         except MigrationError as error:
             raise failed(error) from None
-        extra = {"default_map": defaults, "auto_envvar_prefix": "MLMIGRATE", **extra}
+        extra = {"default_map": defaults, **extra}
         context = super().make_context(info_name, args, parent, **extra)
         context.meta[_CONFIG_FILE] = found
         return context

@@ -29,8 +29,10 @@ from mlmigrate.cli.output import answer, console, print_json, size, text
 from mlmigrate.cli.progress import ProgressView, tee
 from mlmigrate.cli.rerun import command_line
 from mlmigrate.cli.summaries import conflicts, end_with_report, summary
+from mlmigrate.cli.trees import AppEf, DeleteExtra, ProjectPath, ProjectRoot, WithFiles, app_ef_options
 from mlmigrate.engine.retry import DEFAULT_WINDOW
 from mlmigrate.events import Event, Listener
+from mlmigrate.stores.tree.uris import is_tree
 from mlmigrate.uris import mask
 
 
@@ -86,6 +88,10 @@ def copy(
     ] = False,
     experiment: Experiments = None,
     model: Models = None,
+    delete_extra: DeleteExtra = False,
+    app_ef: AppEf = False,
+    project_path: ProjectPath = "keep",
+    project_root: ProjectRoot = None,
 ) -> None:
     """Copy SOURCE into DESTINATION; run again to resume after a crash or Ctrl-C."""
     from mlmigrate.engine.copy import copy as run_copy
@@ -100,6 +106,42 @@ def copy(
             quiet=quiet,
             experiment=experiment,
             model=model,
+            delete_extra=delete_extra,
+            app_ef=app_ef,
+            project_path=project_path,
+            project_root=project_root,
+        )
+        return
+    if is_tree(source) or is_tree(destination):
+        from mlmigrate.cli import trees
+
+        trees.refuse_row_options(
+            {
+                "--on-error": on_error != "fail",
+                "--on-conflict": on_conflict != "fail",
+                "--batch-size": batch_size is not None,
+                "--artifacts": artifacts is not None,
+                "--artifacts-to": artifacts_to is not None,
+                "--rewrite": bool(rewrite),
+                "--backup-dest": backup_dest is not None,
+                "--report": bool(report_file),
+                "--log-file": log_file is not None,
+                "--experiment": bool(experiment),
+                "--model": bool(model),
+            }
+        )
+        recovery(ctx).resume_command = command_line(ctx)
+        trees.copy(
+            source,
+            destination,
+            quiet=quiet,
+            as_json=as_json,
+            delete_extra=delete_extra,
+            verify=verify,
+            state_dir=state_dir,
+            s3_endpoint=s3_endpoint,
+            workers=workers,
+            app_ef=app_ef_options(app_ef, project_path, project_root),
         )
         return
     stopped = recovery(ctx)
@@ -160,10 +202,27 @@ def plan(
     quiet: Quiet = False,
     experiment: Experiments = None,
     model: Models = None,
+    delete_extra: DeleteExtra = False,
+    app_ef: AppEf = False,
+    project_path: ProjectPath = "keep",
+    project_root: ProjectRoot = None,
 ) -> None:
     """Read SOURCE and show what a copy would write: counts per table, artifact objects and
-    bytes per kind, id remaps, clashes."""
+    bytes per kind, id remaps, clashes (for trees: objects, bytes, what exists already)."""
     from mlmigrate.engine.analysis import plan as run_plan
+
+    if is_tree(source) or is_tree(destination):
+        from mlmigrate.cli import trees
+
+        trees.plan(
+            source,
+            destination,
+            as_json=as_json,
+            s3_endpoint=s3_endpoint,
+            delete_extra=delete_extra,
+            app_ef=app_ef_options(app_ef, project_path, project_root),
+        )
+        return
 
     with ProgressView(not quiet, "reading") as view:
         result = run_plan(
@@ -207,6 +266,22 @@ def plan(
     conflicts(result.get("resolutions", []))
     for name, count in result.get("not_held", {}).items():
         answer.print(f"[yellow]not held by the destination:[/] {count:,} {text(name)} row(s)")
+    for refusal in result.get("refusals", []):
+        where = f"{refusal['unit']} ({refusal['label']})" + (
+            f", run {refusal['run']}" if refusal["run"] else ""
+        )
+        answer.print(f"[red]refused:[/] {text(where)}: {text(refusal['error'])}")
+    if result.get("refusals_total", 0) > len(result.get("refusals", [])):
+        answer.print(
+            f"[red]refused:[/] … {result['refusals_total'] - len(result['refusals']):,} more (see --json)"
+        )
+    for name, count in result.get("collapsed_duplicates", {}).items():
+        answer.print(f"[yellow]held once:[/] {count:,} exact duplicate {text(name)} row(s)")
+    for name, count in result.get("merged_by_key", {}).items():
+        answer.print(
+            f"[yellow]held once:[/] {count:,} {text(name)} row(s) the destination's key merges with another "
+            "(-0.0 and 0.0 at one step and timestamp; a logged model's points of two datasets)"
+        )
 
 
 def _run_copy_like(
@@ -239,9 +314,24 @@ def backup(
     log_file: LogFile = None,
     as_json: JsonFlag = False,
     quiet: Quiet = False,
+    with_files: WithFiles = None,
+    s3_endpoint: S3Endpoint = None,
 ) -> None:
-    """Back up SOURCE into FOLDER: one Parquet file per MLflow table and a manifest, from one snapshot."""
+    """Back up SOURCE into FOLDER: one Parquet file per MLflow table and a manifest, from one snapshot
+    (a tree: data.tar.gz, the --with files and a manifest with every object's SHA-256)."""
     from mlmigrate.engine.backup import backup as run_backup
+
+    if is_tree(source):
+        from mlmigrate.cli import trees
+
+        trees.backup(
+            source, folder, with_files=with_files or [], quiet=quiet, as_json=as_json, s3_endpoint=s3_endpoint
+        )
+        return
+    if with_files:
+        from mlmigrate.exceptions import UsageError
+
+        raise UsageError("--with is for tree backups (a tree:// SOURCE)")
 
     _run_copy_like(
         ctx,
@@ -270,9 +360,18 @@ def restore(
     log_file: LogFile = None,
     as_json: JsonFlag = False,
     quiet: Quiet = False,
+    s3_endpoint: S3Endpoint = None,
 ) -> None:
-    """Check every file of the backup in FOLDER against its manifest, then copy it into DESTINATION."""
+    """Check every file of the backup in FOLDER against its manifest, then copy it into DESTINATION
+    (a tree backup: into an empty or new tree)."""
     from mlmigrate.engine.backup import restore as run_restore
+    from mlmigrate.trees.archive import is_tree_backup
+
+    if is_tree_backup(folder):
+        from mlmigrate.cli import trees
+
+        trees.restore(folder, destination, quiet=quiet, as_json=as_json, s3_endpoint=s3_endpoint)
+        return
 
     _run_copy_like(
         ctx,

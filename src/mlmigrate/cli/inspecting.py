@@ -24,7 +24,9 @@ from mlmigrate.cli.options import (
 from mlmigrate.cli.output import answer, cell, console, print_json, text
 from mlmigrate.cli.progress import ProgressView
 from mlmigrate.cli.summaries import mismatches
+from mlmigrate.cli.trees import AppEf, ProjectPath, ProjectRoot, app_ef_options
 from mlmigrate.exceptions import MigrationError, VerificationError
+from mlmigrate.stores.tree.uris import is_tree
 
 
 @app.command()
@@ -39,9 +41,26 @@ def verify(
     state_dir: StateDir = None,
     as_json: JsonFlag = False,
     quiet: Quiet = False,
+    app_ef: AppEf = False,
+    project_path: ProjectPath = "keep",
+    project_root: ProjectRoot = None,
 ) -> None:
-    """Compare SOURCE and DESTINATION per unit and table (counts, digests); exit 3 if they differ."""
+    """Compare SOURCE and DESTINATION per unit and table (counts, digests); exit 3 if they differ
+    (trees: every object's size and SHA-256, naming each key missing, extra or different)."""
     from mlmigrate.engine.analysis import verify as run_verify
+
+    if is_tree(source) or is_tree(destination):
+        from mlmigrate.cli import trees
+
+        trees.verify(
+            source,
+            destination,
+            quiet=quiet,
+            as_json=as_json,
+            s3_endpoint=s3_endpoint,
+            app_ef=app_ef_options(app_ef, project_path, project_root),
+        )
+        return
 
     with ProgressView(not quiet, "verifying") as view:
         result = run_verify(

@@ -35,6 +35,14 @@ def rollback(
 
     if bool(migration_id) == bool(last):
         raise UsageError("give a migration id or --last DESTINATION (one of them)")
+    from mlmigrate.cli.trees import tree_migration
+
+    tree_id = tree_migration(migration_id, last, state_dir)
+    if tree_id is not None:
+        from mlmigrate.cli import trees
+
+        trees.rollback(tree_id, quiet=quiet, as_json=as_json, state_dir=state_dir)
+        return
     with ProgressView(not quiet, "rolling back") as view:
         result = run_rollback(
             migration_id, destination_uri=last or destination, state_dir=state_dir, listener=view

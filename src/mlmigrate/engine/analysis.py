@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mlmigrate.artifacts.rewrite import UriRewrite, references
+from mlmigrate.engine.foresee import foresee
 from mlmigrate.engine.journal import PRESENT, Journal
 from mlmigrate.engine.plan import MERGE, base_shaping, describe_source_clashes, journaled_shapings, plan_units
 from mlmigrate.engine.revisions import refuse_unknown_source
@@ -50,7 +51,9 @@ def plan(
     ``models`` (names) limit it to that subset, as they limit a copy.
 
     With a destination: the experiment id map, every clash with what it holds and what
-    ``on_conflict`` would do with each (``resolutions``), and the tables it cannot hold.
+    ``on_conflict`` would do with each (``resolutions``), the tables it cannot hold, every
+    row it would refuse (``refusals``: unit, run and reason) and the rows its keys would hold
+    once (``collapsed_duplicates``, ``merged_by_key``), as :func:`foresee` finds them.
     """
     from mlmigrate.artifacts.references import survey_references
 
@@ -119,6 +122,7 @@ def plan(
                         "on_conflict": on_conflict,
                         **planned.as_dict(),
                         "not_held": {t: n for t, n in counts.items() if held is not None and t not in held},
+                        **foresee(source, destination, planned.units, planned.remapped).as_dict(),
                     }
                 )
             finally:

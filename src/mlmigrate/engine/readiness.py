@@ -1,8 +1,8 @@
 """``check``: is a migration ready to run? Connectivity, permissions, schemas, disk, size, clashes.
 
 Nothing is written anywhere. The size of the source is estimated from a sample of
-its units, so checking a large store stays quick. An unfinished migration of the pair in
-the journal is reported as what ``copy`` will do with it: resume it.
+its units, so checking a large store stays quick. The pair's migration in the journal is
+reported as what ``copy`` will do with it: resume it, or (finished) copy only what changed.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlmigrate.engine.foresee import foresee
 from mlmigrate.engine.journal import DONE, PRESENT, Journal, default_state_dir
-from mlmigrate.engine.plan import describe_source_clashes, plan_units
+from mlmigrate.engine.plan import base_shaping, describe_source_clashes, plan_units
 from mlmigrate.engine.revisions import known
 from mlmigrate.engine.subset import Selection
 from mlmigrate.exceptions import MigrationError, UsageError
@@ -75,38 +76,91 @@ def _free_space(folder: Path) -> int:
 
 
 @dataclass(frozen=True)
-class Unfinished:
-    """A migration of the pair that the journal holds and ``copy`` would resume."""
+class Journaled:
+    """The pair's newest migration in the journal: what ``copy`` resumes, or (finished) what it
+    starts from, copying only what the source gained since."""
 
     migration_id: str
     state: str
     units_left: int
     units_total: int
 
+    @property
+    def finished(self) -> bool:
+        """Whether the migration copied everything it planned."""
+        return self.state == DONE
+
     def describe(self) -> str:
         """One line for the report."""
+        if self.finished:
+            return (
+                f"migration {self.migration_id} of this pair finished ({self.units_total} units); "
+                "copy copies only what the source gained or changed since"
+            )
         return (
             f"migration {self.migration_id} of this pair is unfinished ({self.state}): "
             f"{self.units_left} of {self.units_total} units left; copy resumes it"
         )
 
 
-def unfinished(source_uri: str, destination_uri: str, state_dir: Path | None = None) -> Unfinished | None:
-    """The pair's newest migration in the journal when it did not finish (what ``copy``
-    resumes), else None; a journal that does not exist yet is not created."""
+def journaled(source_uri: str, destination_uri: str, state_dir: Path | None = None) -> Journaled | None:
+    """The pair's newest migration in the journal (None when there is none); a journal that
+    does not exist yet is not created."""
     folder = Path(state_dir or default_state_dir())
     if not (folder / "journal.sqlite").is_file():
         return None
     journal = Journal(folder)
     try:
         latest = journal.latest(source_uri, destination_uri)
-        if latest is None or latest["state"] == DONE:
+        if latest is None:
             return None
         records = journal.units(latest["migration_id"])
         left = sum(record.state not in (DONE, PRESENT) for record in records)
-        return Unfinished(latest["migration_id"], latest["state"], left, len(records))
+        return Journaled(latest["migration_id"], latest["state"], left, len(records))
     finally:
         journal.close()
+
+
+def _foresee(
+    result: Readiness,
+    source: SourceStore,
+    destination: DestinationStore,
+    units: list[Unit],
+    run_ids: list[str],
+) -> None:
+    """Read the whole source as ``copy`` would write it: every refusal is a NO-GO."""
+    planned = plan_units(
+        units,
+        destination.existing(run_ids=run_ids),
+        max_experiment_id=destination.capabilities.max_experiment_id,
+        on_conflict="skip",  # what is refused of the units a copy would write
+        base=base_shaping(destination),
+        source_run_ids=run_ids,
+    )
+    try:
+        found = foresee(source, destination, planned.units, planned.remapped)
+    except MigrationError as exc:
+        result.add("destination: refusals", False, str(exc))
+        return
+    lines = found.lines()
+    result.add(
+        "destination: refusals",
+        not lines,
+        "; ".join(lines[:10]) + (f" … and {len(lines) - 10} more" if len(lines) > 10 else "")
+        if lines
+        else "none: every row can be written",
+    )
+    held_once = {
+        table: found.duplicates[table] + found.merged[table] for table in found.duplicates | found.merged
+    }
+    if held_once:
+        result.add(
+            "destination: rows held once",
+            True,
+            ", ".join(f"{rows:,} {table}" for table, rows in sorted(held_once.items()))
+            + " row(s) held once by the destination's key (counted in the report)",
+        )
+    result.estimate["refusals"] = found.as_dict()
 
 
 def check(
@@ -177,13 +231,14 @@ def check(
         if rate and "rows" in result.estimate:
             result.estimate["seconds"] = round(result.estimate["rows"] / rate, 1)
         try:
-            resumable = unfinished(source_uri, destination_uri, state_dir)
+            previous = journaled(source_uri, destination_uri, state_dir)
         except MigrationError as exc:
-            resumable = None
+            previous = None
             result.add("journal", False, str(exc))
-        if resumable is not None:
-            result.add("journal", True, resumable.describe())
-            result.estimate["units_left"] = resumable.units_left
+        if previous is not None:
+            result.add("journal", True, previous.describe())
+            result.estimate["units_left"] = previous.units_left
+            # copy takes the destination as that migration left it: what it holds is no clash
         run_ids = source.run_ids() if source is not None and units else []
         if source is not None and units:
             inside = describe_source_clashes(units, run_ids)
@@ -192,10 +247,10 @@ def check(
                 not inside,
                 "; ".join(inside[:10]) + (" …" if len(inside) > 10 else "") if inside else "none",
             )
-        if source is not None and resumable is not None:
+        if source is not None and previous is not None:
             # what the destination holds of the source was written by that migration: no clash
             result.add(
-                "clashes", True, f"none: the destination holds what migration {resumable.migration_id} wrote"
+                "clashes", True, f"none: the destination holds what migration {previous.migration_id} wrote"
             )
         elif source is not None and units and not empty:
             planned = plan_units(
@@ -214,6 +269,8 @@ def check(
             result.estimate["experiment_id_map"] = planned.remapped
         elif source is not None:
             result.add("clashes", True, "none (the destination is empty)")
+        if source is not None and units and previous is None:
+            _foresee(result, source, destination, units, run_ids)
         if backup_dest:
             needed = 0 if empty else _sample(destination, destination.units())[1] * BACKUP_SPACE_FACTOR
             free = _free_space(backup_path(backup_dest))

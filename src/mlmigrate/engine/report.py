@@ -16,6 +16,9 @@ NOT_HELD = "not held by the destination"
 KEPT_FROM_DESTINATION = "the destination's own kept (merge)"
 ALREADY_PRESENT = "run already in the destination"
 REJECTED = "run malformed in the source (--on-error skip)"
+#: rows the destination's key holds as one with another row they differ from (-0.0 and 0.0 at
+#: one step and timestamp; a logged model's points of two datasets at one step and timestamp)
+MERGED_BY_KEY = "held once by the destination's key (merged with another row)"
 
 
 def utc_now() -> str:
@@ -27,15 +30,13 @@ def utc_now() -> str:
 def tool_versions() -> dict[str, str | None]:
     """The installed versions of mlmigrate and MLflow (``mlflow`` or ``mlflow-skinny``; None
     when neither is installed), from the package metadata."""
-    found: dict[str, str | None] = {"mlmigrate": None, "mlflow": None}
-    for key, distributions in (("mlmigrate", ("mlmigrate",)), ("mlflow", ("mlflow", "mlflow-skinny"))):
-        for distribution in distributions:
-            try:
-                found[key] = version(distribution)
-                break
-            except PackageNotFoundError:
-                continue
-    return found
+    from mlmigrate.mlflow_cache import mlflow_version
+
+    try:
+        tool: str | None = version("mlmigrate")
+    except PackageNotFoundError:
+        tool = None
+    return {"mlmigrate": tool, "mlflow": mlflow_version()}
 
 
 @dataclass

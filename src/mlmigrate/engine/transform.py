@@ -15,7 +15,13 @@ import pyarrow.compute as pc
 from mlmigrate import references
 from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.artifacts.rewrite import references as artifact_references
-from mlmigrate.engine.report import ALREADY_PRESENT, KEPT_FROM_DESTINATION, NOT_HELD, REJECTED
+from mlmigrate.engine.report import (
+    ALREADY_PRESENT,
+    KEPT_FROM_DESTINATION,
+    MERGED_BY_KEY,
+    NOT_HELD,
+    REJECTED,
+)
 from mlmigrate.stores.base import BatchStream, Unit
 from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL, RUN_TABLES, TABLES
 
@@ -159,22 +165,42 @@ class Scope:
 MAX_FLOAT = 1.7976931348623157e308
 
 
-def dedupe(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """``batch`` without rows a SQL key spanning every column holds only once.
+#: MLflow's SQL key of a logged model's metric points: no value, no dataset columns
+LOGGED_MODEL_METRIC_KEY = ("model_id", "metric_name", "metric_timestamp_ms", "metric_step", "run_id")
 
-    Databases compare floats by value, so -0.0 and 0.0 are the same point there; the
-    first of such rows is kept.
+
+def _first_rows(table: pa.Table, keys: list[str]) -> pa.Array:
+    """Indices of the first row of each group of ``table`` by ``keys``, in row order."""
+    numbered = table.select(keys).append_column("_row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    first = numbered.group_by(keys, use_threads=False).aggregate([("_row", "min")])
+    rows = first.column("_row_min").combine_chunks()
+    return pc.take(rows, pc.array_sort_indices(rows))
+
+
+def dedupe(table_name: str, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, int, int]:
+    """``batch`` without the rows a SQL key holds only once, the first of each kept: how many
+    were exact duplicates, and how many differed and were merged by the key.
+
+    ``metrics``: the key spans every column, and databases compare floats by value, so -0.0
+    and 0.0 at one step and timestamp are one point there (merged). ``logged_model_metrics``:
+    MLflow's key has neither the value nor the dataset columns, so points of two datasets (or
+    values) at one step and timestamp are one row there (merged; MLflow's own SQL writer keeps
+    the first too).
     """
     table = pa.Table.from_batches([batch])
-    columns = table.column_names
-    if "value" in columns:  # -0.0 + 0.0 == +0.0: one key for both zeros
+    if table_name == "metrics":  # grouping tells -0.0 from 0.0; -0.0 + 0.0 is 0.0
+        exact_keys = list(table.column_names)
         table = table.append_column("_same_value", pc.add(table.column("value"), 0.0))
-    keys = [name for name in table.column_names if name != "value"]
-    unique = table.group_by(keys, use_threads=False).aggregate([("value", "first")])
-    if unique.num_rows == batch.num_rows:
-        return batch
-    unique = unique.rename_columns([("value" if n == "value_first" else n) for n in unique.column_names])
-    return unique.select(columns).combine_chunks().to_batches()[0]
+        merged_keys = [name for name in table.column_names if name != "value"]
+    else:
+        exact_keys = list(table.column_names)
+        merged_keys = list(LOGGED_MODEL_METRIC_KEY)
+    held = _first_rows(table, merged_keys)
+    if len(held) == batch.num_rows:
+        return batch, 0, 0
+    distinct = table.select(exact_keys).group_by(exact_keys, use_threads=False).aggregate([]).num_rows
+    kept = batch.take(held)
+    return kept, batch.num_rows - distinct, distinct - len(held)
 
 
 def finite(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, int]:
@@ -318,11 +344,11 @@ def for_destination(
             for column in spec.experiment_columns:
                 index = batch.schema.get_field_index(column)
                 batch = batch.set_column(index, column, constant)
-        if table == "metrics" and shaping.collapse:
-            before = batch.num_rows
-            batch = dedupe(batch)
-            if batch.num_rows != before:
-                collapsed[table] += before - batch.num_rows
+        if table in ("metrics", "logged_model_metrics") and shaping.collapse:
+            batch, duplicates, merged = dedupe(table, batch)
+            if duplicates:
+                collapsed[table] += duplicates
+            _leave_out(left_out, MERGED_BY_KEY, table, merged)
         yield table, batch
 
 

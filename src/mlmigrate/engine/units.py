@@ -20,7 +20,13 @@ from mlmigrate.engine.retry import RetryPolicy
 from mlmigrate.engine.transform import Shaping
 from mlmigrate.engine.verify import BackgroundVerifier
 from mlmigrate.events import Event, Listener
-from mlmigrate.exceptions import Interrupted, MigrationError, SourceFormatError, TransientStoreError
+from mlmigrate.exceptions import (
+    ConflictError,
+    Interrupted,
+    MigrationError,
+    SourceFormatError,
+    TransientStoreError,
+)
 from mlmigrate.stores.base import BatchStream, DestinationStore, SourceStore, Unit
 from mlmigrate.tables import EXPERIMENT, GLOBAL
 
@@ -128,7 +134,9 @@ class UnitRunner:
     def _unit_failed(self, record: UnitRecord, error: BaseException) -> BaseException | None:
         """Journal a failed unit; return the error when the whole run must stop."""
         entry = {"unit": record.unit_id, "label": record.label, "error": str(error)}
-        if isinstance(error, SourceFormatError) and self.on_error == "skip":
+        if isinstance(error, SourceFormatError | ConflictError) and self.on_error == "skip":
+            # a malformed source unit, or one the destination refuses (RefusedError, a key
+            # held elsewhere): left out with its reason, the other units go on
             self.journal.mark(self.migration_id, record.unit_id, SKIPPED, error=str(error))
             self.report.rejects_file = str(self.journal.add_reject(self.migration_id, entry))
             self.report.skipped_units.append(entry)

@@ -19,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import pyarrow as pa
 
-from mlmigrate.exceptions import UsageError
+from mlmigrate.exceptions import RefusedError, UsageError
 
 #: A stream of canonical rows: (table name, record batch), parents before children.
 BatchStream = Iterator[tuple[str, pa.RecordBatch]]
@@ -183,6 +183,12 @@ class DestinationStore(SourceStore, Protocol):
         """What the destination already holds that a migration could clash with."""
         ...
 
+    def refusals(self, table: str, batch: pa.RecordBatch) -> list[RefusedError]:
+        """Rows of a destination-ready batch the store would refuse, each as the error that
+        writing them raises (naming table, run and key), found without writing (``plan``,
+        ``check``): keys its collation takes for one."""
+        ...
+
     def global_rows(self) -> dict[str, int]:
         """Rows in the tables outside experiments and models that another writer put there."""
         ...
@@ -254,6 +260,10 @@ class StoreBase:
     def write_problem(self) -> str | None:
         """No permission is inspected: a missing right shows on the first write."""
         return None
+
+    def refusals(self, table: str, batch: pa.RecordBatch) -> list[RefusedError]:
+        """Nothing refused: keys are compared as written."""
+        return []
 
     def global_rows(self) -> dict[str, int]:
         """No rows of another writer in tables outside experiments and models."""

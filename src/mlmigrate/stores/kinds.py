@@ -23,6 +23,8 @@ from mlmigrate.uris import BACKUP_MANIFEST, backup_path, check_credentials, loca
 
 SOURCE = "source"
 DESTINATION = "destination"
+#: the role of a tree of objects: both ends of the tree commands, never MLflow data
+TREE = "tree source and destination"
 
 
 def _filestore_location(uri: str) -> Path:
@@ -36,6 +38,12 @@ def _sqlite_location(uri: str) -> Path:
 
 def _backup_location(uri: str) -> Path:
     return backup_path(uri).expanduser().resolve()
+
+
+def _tree_spelling(uri: str) -> str:
+    from mlmigrate.stores.tree.uris import spell
+
+    return spell(uri)
 
 
 def _is_backup_folder(path: str) -> bool:
@@ -71,6 +79,8 @@ class StoreKind:
     check_source: Callable[[str], None] | None = None
     #: refuses a destination of this kind that cannot be made where it is named
     check_destination: Callable[[str], None] | None = None
+    #: the canonical spelling of a store of this kind, where the generic one does not fit
+    spelling: Callable[[str], str] | None = None
 
     @property
     def install_hint(self) -> str:
@@ -138,6 +148,19 @@ KINDS: tuple[StoreKind, ...] = (
         note="mlmigrate backup / restore",
         detects_path=_is_backup_folder,
         location=_backup_location,
+    ),
+    StoreKind(
+        name="tree",
+        schemes=("tree",),  # tree+s3://, tree+gs://, tree+az://, tree+wasbs://, tree+file:// too
+        target="mlmigrate.stores.tree.store:TreeStore",
+        uri_forms="tree://relative/dir, tree:///abs/dir, tree+s3://bucket/prefix, tree+gs://bucket/prefix, "
+        "tree+az://container/prefix, tree+wasbs://container@account.blob.core.windows.net/prefix",
+        title="any folder or bucket of files (a tree)",
+        extra="artifacts",
+        roles=(TREE,),
+        note="copy, plan, verify, backup, restore, rollback of its objects as they are, both ends trees; "
+        "never read as MLflow data",
+        spelling=_tree_spelling,
     ),
 )
 
@@ -217,6 +240,8 @@ def canonical(uri: str) -> str:
     """One spelling per store, so that ``./mlruns`` and ``file:///abs/mlruns`` (or a changed
     password) name the same migration: local paths made absolute, drivers and passwords dropped."""
     kind = kind_of(uri)
+    if kind.spelling is not None:
+        return kind.spelling(uri)
     if kind.location is not None:
         return f"{kind.schemes[0]}://{'/' if kind.name == 'sqlite' else ''}{kind.location(uri)}"
     rest = uri.split("://", 1)[1]
@@ -272,8 +297,11 @@ def kinds_for(role: str) -> list[StoreKind]:
 
 
 def store_help(role: str) -> str:
-    """One line naming every kind usable as ``role``, for the CLI's help texts."""
-    return "; ".join(f"{kind.title}: {kind.uri_forms}" for kind in kinds_for(role))
+    """One line naming every kind usable as ``role``, for the CLI's help texts (and the trees,
+    which both ends of a command must be)."""
+    named = [f"{kind.title}: {kind.uri_forms}" for kind in kinds_for(role)]
+    named += [f"{kind.title}, both ends: {kind.uri_forms}" for kind in kinds_for(TREE)]
+    return "; ".join(named)
 
 
 def markdown_table() -> str:

@@ -34,7 +34,7 @@ def check_filestore_source(uri: str) -> None:
     if not _holds_filestore(path):
         raise UsageError(
             f"{path} holds no MLflow store: no experiment folders (numbered, with meta.yaml), "
-            "no models/ and no mlruns/ folder"
+            f"no models/ and no mlruns/ folder (to copy it as a plain tree of files, write tree://{path})"
         )
 
 

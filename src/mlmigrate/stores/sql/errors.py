@@ -7,13 +7,15 @@ and a store must not import a driver it does not use.
 
 from __future__ import annotations
 
-from mlmigrate.exceptions import MigrationError, StoreError, TransientStoreError
+from mlmigrate.exceptions import MigrationError, RefusedError, StoreError, TransientStoreError
 from mlmigrate.translation import Translator, first_line
 
 #: DB-API classes of a lost connection or a busy database: retrying may help
 _TRANSIENT = frozenset({"OperationalError", "InterfaceError"})
 #: DB-API (and psycopg) classes of a duplicate key or constraint violation
 _INTEGRITY = frozenset({"IntegrityError", "UniqueViolation"})
+#: DB-API classes of a value the database cannot hold (out of range, too long, NULL in NOT NULL)
+_REFUSED = frozenset({"DataError"})
 
 
 def _class_names(exc: BaseException) -> set[str]:
@@ -36,6 +38,8 @@ class SqlErrors(Translator):
         text = f"{doing} on {self.display_uri}: {first_line(exc, limit=2000)}"
         if _class_names(exc) & _TRANSIENT:
             return TransientStoreError(text)
+        if _class_names(exc) & _REFUSED:  # the unit's rows, not the store: --on-error skip leaves it out
+            return RefusedError(text)
         return StoreError(text)
 
     def is_duplicate(self, exc: Exception) -> bool:

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import pyarrow as pa
 import sqlalchemy
 
-from mlmigrate.exceptions import ConflictError, StoreError
+from mlmigrate.exceptions import ConflictError, MigrationError, RefusedError, StoreError
 from mlmigrate.global_tables import (
     GLOBAL_UNIT_ID,
     MIGRATION_SEEDS,
@@ -20,6 +20,7 @@ from mlmigrate.stores.base import BatchStream, ExistingObjects, StoreBase, Unit
 from mlmigrate.stores.sql.bulk import quote
 from mlmigrate.stores.sql.dialects import dialect_for
 from mlmigrate.stores.sql.errors import SqlErrors
+from mlmigrate.stores.sql.key_collation import KeyCollations, compared
 from mlmigrate.stores.sql.merge import MergeWriter
 from mlmigrate.stores.sql.revisions import present_columns, select_list, unit_condition
 from mlmigrate.stores.sql.schema import current_revision, prepare_schema
@@ -47,6 +48,7 @@ class SqlStore(StoreBase):
         self._schema_made_here = False
         self._written_units: set[tuple[str, str]] = set()
         self._errors = SqlErrors(self.display_uri)
+        self._key_collations: KeyCollations | None = None
         try:
             self.engine = self.dialect.engine(uri)
         except Exception as exc:
@@ -64,6 +66,7 @@ class SqlStore(StoreBase):
             # the catalogue, read now: not by the read-back thread while units are written
             self._columns = present_columns(self.engine)
             self._tables = set(self._columns)
+            self._key_collations = None  # the columns' own, now that they exist
             logger.debug("%s: MLflow schema %s", self.display_uri, revision)
 
     def _table_names(self) -> set[str]:
@@ -255,10 +258,12 @@ class SqlStore(StoreBase):
         written: dict[str, int] = {}
         param = self._unit_param(unit.kind, dest_id)
         current = "clearing"
+        #: the unit's rows of tables with key text, for naming what a duplicate key merged
+        seen: dict[str, list[pa.RecordBatch]] = {}
         with (
             self._errors.around(
                 lambda: f"writing {current} of {unit.unit_id}",
-                duplicate=lambda exc: self._conflict(unit, current, exc),
+                duplicate=lambda exc: self._conflict(unit, current, exc, seen),
             ),
             self._bulk.transaction() as connection,
         ):
@@ -280,9 +285,36 @@ class SqlStore(StoreBase):
                 current = table
                 if merge is not None:
                     batch = merge.prepare(table, batch)
+                if self._collations() is not None and compared(table, batch.schema):
+                    seen.setdefault(table, []).append(batch)
                 self._bulk.insert(connection, table, batch)
                 written[table] = written.get(table, 0) + batch.num_rows
         return written
+
+    def refusals(self, table: str, batch: pa.RecordBatch) -> list[RefusedError]:
+        """Keys of ``batch`` that the database's collation takes for one (MySQL: case,
+        accents, trailing spaces), each as the error writing them raises."""
+        collations = self._collations()
+        if collations is None:
+            return []
+        with self._errors.around(f"comparing the keys of {table} as the database does"):
+            merges = collations.merged(table, batch)
+        return [RefusedError(merge.describe(), run_id=merge.run_id) for merge in merges]
+
+    def _collations(self) -> KeyCollations | None:
+        if self._key_collations is None:
+            self._key_collations = self.dialect.key_collations(self.engine)
+        return self._key_collations
+
+    def _merged_keys(self, seen: dict[str, list[pa.RecordBatch]]) -> RefusedError | None:
+        """The first refusal of a unit's rows, each table's batches taken together (keys of one
+        run may come in several), or None."""
+        for table, batches in seen.items():
+            together = pa.Table.from_batches(batches).combine_chunks().to_batches()
+            found = self.refusals(table, together[0]) if together else []
+            if found:
+                return found[0]
+        return None
 
     def _may_hold(self, unit_kind: str, dest_id: str) -> bool:
         """Whether the database may hold rows of a unit about to be written. Not when this
@@ -299,8 +331,23 @@ class SqlStore(StoreBase):
             for table, where in self._clear_statements(unit.kind):
                 self._bulk.execute(connection, f"DELETE FROM {quote(table)} WHERE {where}", param)
 
-    def _conflict(self, unit: Unit, table: str, exc: Exception) -> ConflictError:
+    def _conflict(
+        self, unit: Unit, table: str, exc: Exception, seen: dict[str, list[pa.RecordBatch]]
+    ) -> MigrationError:
+        """The error for a duplicate key: two keys of the unit its collation takes for one
+        (a :class:`RefusedError` naming them and their run), else a clash with another unit."""
+        merged = self._merged_keys(seen) if self._collations() is not None else None
+        if merged is not None:
+            return merged
         detail = mask(str(exc).strip().splitlines()[0])
+        named = {"experiments": "an experiment", "registered_models": "a registered model"}.get(table)
+        if named is not None and self._collations() is not None:
+            return ConflictError(
+                f"{unit.unit_id}: the destination already holds {named} named {unit.label!r}, or one "
+                "whose name its collation takes for the same (case, accents, trailing spaces); "
+                "nothing of this unit was written",
+                [detail],
+            )
         return ConflictError(
             f"{unit.unit_id}: the destination already holds {table} rows with the same keys "
             "(owned by another experiment or model); nothing of this unit was written",

@@ -16,6 +16,7 @@ import pyarrow as pa
 import sqlalchemy
 
 from mlmigrate.stores.base import Capabilities
+from mlmigrate.stores.sql.key_collation import KeyCollations
 
 #: MLflow's experiment id column on the servers is a 32-bit integer
 INT32_MAX = 2**31 - 1
@@ -95,6 +96,10 @@ class Dialect(Protocol):
     def snapshot_engine(self, token: str) -> sqlalchemy.Engine | None:
         """An engine on the snapshot ``token`` names, when the snapshot is a database of its
         own (SQLite's private copy); None when the store's engine stays."""
+
+    def key_collations(self, engine: sqlalchemy.Engine) -> KeyCollations | None:
+        """How the database compares the text of its keys, when not exactly as written
+        (MySQL's collations); None when two texts that differ are two keys."""
 
 
 def server_engine(url: sqlalchemy.URL, **connect_args: Any) -> sqlalchemy.Engine:

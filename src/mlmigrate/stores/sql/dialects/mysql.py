@@ -8,6 +8,7 @@ import sqlalchemy
 
 from mlmigrate.stores.base import Capabilities, Snapshot
 from mlmigrate.stores.sql.dialects.base import INT32_MAX, Bulk, server_engine
+from mlmigrate.stores.sql.key_collation import KeyCollations
 from mlmigrate.stores.sql.mysql_bulk import MysqlBulk, mysql_connection
 
 
@@ -71,6 +72,10 @@ class MysqlDialect:
         import pymysql.converters
 
         return ", ".join("'" + pymysql.converters.escape_string(str(i)) + "'" for i in ids), None
+
+    def key_collations(self, engine: sqlalchemy.Engine) -> KeyCollations | None:
+        """Each key column's collation, which may ignore case, accents and trailing spaces."""
+        return KeyCollations(engine)
 
     def snapshot_engine(self, token: str) -> sqlalchemy.Engine | None:
         """None: MySQL snapshots are not shared."""

@@ -10,6 +10,7 @@ from mlmigrate.stores.base import Capabilities, Snapshot
 from mlmigrate.stores.sql import session_limits
 from mlmigrate.stores.sql.bulk import PostgresBulk
 from mlmigrate.stores.sql.dialects.base import INT32_MAX, Bulk, server_engine
+from mlmigrate.stores.sql.key_collation import KeyCollations
 
 
 class PostgresDialect:
@@ -77,6 +78,10 @@ class PostgresDialect:
     def bind_ids(self, ids: list[str]) -> tuple[str, Any]:
         """``unnest`` over the ids bound as a text array."""
         return "SELECT unnest(CAST(:unit AS text[]))", ids
+
+    def key_collations(self, engine: sqlalchemy.Engine) -> KeyCollations | None:
+        """None: text keys compare as written (deterministic collations)."""
+        return None
 
     def snapshot_engine(self, token: str) -> sqlalchemy.Engine | None:
         """None: the exported snapshot is adopted by the bulk mover's transactions."""

@@ -12,6 +12,7 @@ import sqlalchemy
 from mlmigrate.stores.base import Capabilities, Snapshot
 from mlmigrate.stores.sql.bulk import SqliteBulk
 from mlmigrate.stores.sql.dialects.base import Bulk
+from mlmigrate.stores.sql.key_collation import KeyCollations
 from mlmigrate.uris import sqlite_path
 
 
@@ -63,6 +64,10 @@ class SqliteDialect:
     def bind_ids(self, ids: list[str]) -> tuple[str, Any]:
         """``json_each`` over the ids as a JSON array."""
         return "SELECT value FROM json_each(:unit)", json.dumps(ids)
+
+    def key_collations(self, engine: sqlalchemy.Engine) -> KeyCollations | None:
+        """None: text keys compare as written (BINARY)."""
+        return None
 
     def snapshot_engine(self, token: str) -> sqlalchemy.Engine | None:
         """An engine on the private copy."""
