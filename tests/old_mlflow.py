@@ -56,7 +56,7 @@ def venv_python(cache: Path, version: str) -> Path:
              f"mlflow-skinny=={version}"],
         )  # fmt: skip
         for step in steps:
-            done = subprocess.run(step, capture_output=True, text=True, timeout=900)
+            done = subprocess.run(step, capture_output=True, text=True, timeout=500)
             if done.returncode != 0:
                 raise OldMlflowUnavailable(
                     f"{' '.join(step)} failed ({done.returncode}): {done.stderr.strip()[-2000:]}"

@@ -24,8 +24,10 @@ def old_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     """``(version, mlruns)``: a FileStore written by that MLflow, once per session (its venv is
     kept in pytest's cache across sessions). Treat as read-only."""
     version = request.param
+    cache = getattr(request.config, "cache", None)  # none under -p no:cacheprovider: this session
+    folder = cache.mkdir("old-mlflow") if cache is not None else tmp_path_factory.mktemp("old-mlflow")
     try:
-        python = venv_python(request.config.cache.mkdir("old-mlflow"), version)
+        python = venv_python(folder, version)
     except OldMlflowUnavailable as exc:
         if os.environ.get("CI") == "true":
             pytest.fail(f"MLflow {version} could not be installed: {exc}")
