@@ -6,6 +6,13 @@ because a destination may remap experiment ids; every other id, timestamp and va
 
 Floats compare exactly (``-0.0`` differs from ``0.0``); NaN equals NaN.
 
+Besides the objects, it compares what the client's queries return, as a user of the store would
+ask: ``search_prompts(filter_string="experiment_id = '<id>'")`` per experiment, and each of
+``searches`` (``(filter_string, order_by)``) through ``search_runs`` per experiment (the run ids
+in the order returned when ``order_by`` is given). With ``ordered_histories`` (both stores
+return a history in the order they keep it: FileStore to FileStore) ``get_metric_history`` must
+return the points in the same order; otherwise histories compare as multisets.
+
 Not visible through the client, so not compared: deleted logged models (search skips them,
 get raises), deleted model versions (``Deleted_Internal`` is filtered by every read API),
 deleted registered models (the FileStore ``rmtree``s them), artifacts, and the next version
@@ -78,6 +85,8 @@ def compare_stores(
     *,
     tolerate: Iterable[str] = (),
     fix_filestore_reader: bool = True,
+    searches: Iterable[tuple[str, list[str]]] = (),
+    ordered_histories: bool = False,
 ) -> list[str]:
     """Return every difference between the two stores, each naming the object and field."""
     tolerated = frozenset(tolerate)
@@ -87,9 +96,9 @@ def compare_stores(
     os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     patch = _fixed_filestore_metric_lines() if fix_filestore_reader else contextlib.nullcontext()
     with patch:
-        source = _snapshot(normalize_uri(source_uri))
-        dest = _snapshot(normalize_uri(dest_uri))
-    return _Differ(tolerated).diff(source, dest)
+        source = _snapshot(normalize_uri(source_uri), tuple(searches))
+        dest = _snapshot(normalize_uri(dest_uri), tuple(searches))
+    return _Differ(tolerated, ordered_histories=ordered_histories).diff(source, dest)
 
 
 @contextlib.contextmanager
@@ -124,7 +133,7 @@ def _paged(fetch: Callable[[str | None], Any]) -> list[Any]:
             return items
 
 
-def _snapshot(uri: str) -> dict[str, Any]:
+def _snapshot(uri: str, searches: tuple[tuple[str, list[str]], ...] = ()) -> dict[str, Any]:
     """Read the whole store into plain, comparable data (experiment ids replaced by names).
 
     A read that MLflow itself cannot do is recorded under ``"errors"`` instead of raising.
@@ -141,6 +150,7 @@ def _snapshot(uri: str) -> dict[str, Any]:
         "traces": {},
         "registered_models": {},
         "model_versions": {},
+        "queries": {},
     }
 
     @contextlib.contextmanager
@@ -185,6 +195,30 @@ def _snapshot(uri: str) -> dict[str, Any]:
                 trace_id = trace.info.trace_id
                 with guarded(f"trace {trace_id}"):
                     snap["traces"][trace_id] = _read_trace(client, trace_id, names)
+        with guarded(f"prompts of {label}"):
+            prompts = _paged(
+                lambda token, eid=eid: client.search_prompts(
+                    filter_string=f"experiment_id = '{eid}'", max_results=_PAGE, page_token=token
+                )
+            )
+            snap["queries"][f"search_prompts of {label}"] = sorted(prompt.name for prompt in prompts)
+        for filter_string, order_by in searches:
+            query = f"search_runs({filter_string!r}, order_by={order_by}) of {label}"
+            with guarded(query):
+                found = [
+                    run.info.run_id
+                    for run in _paged(
+                        lambda token, eid=eid, f=filter_string, o=order_by: client.search_runs(
+                            [eid],
+                            f,
+                            run_view_type=ViewType.ALL,
+                            max_results=_PAGE,
+                            order_by=o,
+                            page_token=token,
+                        )
+                    )
+                ]
+                snap["queries"][query] = found if order_by else sorted(found)
 
     with guarded("registered models"):
         for model in _paged(
@@ -281,6 +315,12 @@ def _read_logged_model(model: Any, names: dict[str, str]) -> dict[str, Any]:
         "status_message": model.status_message,
         "tags": dict(model.tags),
         "params": dict(model.params),
+        # as returned: the FileStore's latest point per (key, dataset), picked in file order
+        # (compared only with ``ordered_histories``); SQL returns all of them
+        "returned_metrics": [
+            (m.key, m.dataset_name, m.dataset_digest, m.step, m.timestamp, m.value, m.run_id)
+            for m in model.metrics or []
+        ],
         # FileStore returns only the latest point per (key, dataset); SQL returns all of them
         "latest_metrics": {
             f"{key} [{dataset_name}/{digest}]": point for (key, dataset_name, digest), point in latest.items()
@@ -290,7 +330,8 @@ def _read_logged_model(model: Any, names: dict[str, str]) -> dict[str, Any]:
 
 def _metric_order(point: tuple[Any, ...]) -> tuple[Any, ...]:
     step, timestamp, value = point[:3]
-    return (step, timestamp, -math.inf if math.isnan(value) else value)
+    # None: a NaN that SQLite could not store (logged-model metrics have no is_nan column)
+    return (step, timestamp, -math.inf if value is None or math.isnan(value) else value)
 
 
 def _read_trace(client: Any, trace_id: str, names: dict[str, str]) -> dict[str, Any]:
@@ -330,8 +371,9 @@ def _float_key(value: float) -> bytes | str:
 
 
 class _Differ:
-    def __init__(self, tolerate: frozenset[str]) -> None:
+    def __init__(self, tolerate: frozenset[str], *, ordered_histories: bool = False) -> None:
         self.tolerate = tolerate
+        self.ordered_histories = ordered_histories
         self.out: list[str] = []
 
     def diff(self, source: dict[str, Any], dest: dict[str, Any]) -> list[str]:
@@ -346,6 +388,7 @@ class _Differ:
             ("model_versions", "model version"),
         ):
             self._objects(label, source[section], dest[section])
+        self._value("query", source["queries"], dest["queries"])
         return self.out
 
     def _objects(self, label: str, source: dict[Any, Any], dest: dict[Any, Any]) -> None:
@@ -367,6 +410,8 @@ class _Differ:
                     if (label, field) == ("model version", "model_id") and (
                         "model-version-model-id" in self.tolerate
                     ):
+                        continue
+                    if (label, field) == ("logged model", "returned_metrics") and not self.ordered_histories:
                         continue
                     self._value(f"{name} {field}", source[key][field], dest[key][field])
 
@@ -400,6 +445,14 @@ class _Differ:
                     f"only in source {_points(only_source)}, only in destination "
                     f"{_points(only_dest)}"
                 )
+            elif self.ordered_histories:
+                mine = [self._point_key(p) for p in source[key]]
+                theirs = [self._point_key(p) for p in dest[key]]
+                if mine != theirs:
+                    self.out.append(
+                        f"{name} metric {key!r} history in another order: source {_points(mine)}, "
+                        f"destination {_points(theirs)}"
+                    )
 
     def _point_key(self, point: tuple[int, int, float]) -> tuple[Any, ...]:
         step, timestamp, value = point

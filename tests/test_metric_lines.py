@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -137,9 +138,34 @@ def test_latest_point_is_max_of_step_then_timestamp_then_value() -> None:
     }
 
 
-def test_latest_point_counts_nan_as_zero() -> None:
-    assert _latest(_file("5 -1.0 2\n5 nan 2\n"))[("run1", "loss")] == (2, 5, 0.0, True)
-    assert _latest(_file("5 1.0 2\n5 nan 2\n"))[("run1", "loss")] == (2, 5, 1.0, False)
+#: tied points (one step and timestamp) and a point before them, in every order below
+_TIED = ["5 nan 2", "5 1.0 2", "5 -1.0 2", "5 -0.0 2", "5 0.0 2", "1 7.0 1"]
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [list(order) for size in (2, 3) for order in itertools.permutations(_TIED, size)],
+    ids=lambda lines: " | ".join(lines),
+)
+def test_latest_point_of_ties_is_the_one_mlflows_filestore_returns(lines: list[str], tmp_path) -> None:
+    from mlflow.store.tracking.file_store import FileStore
+
+    text = "\n".join(lines) + "\n"
+    (tmp_path / "loss").write_text(text)
+    theirs = FileStore._get_metric_from_file(str(tmp_path), "loss", "run1", "1")
+
+    mine = _latest(_file(text))[("run1", "loss")]
+
+    nan = math.isnan(theirs.value)
+    assert mine[:2] == (theirs.step, theirs.timestamp) and mine[3] == nan
+    if not nan:  # the very float, -0.0 apart from 0.0
+        assert math.copysign(1.0, mine[2]) == math.copysign(1.0, theirs.value) and mine[2] == theirs.value
+
+
+def test_points_keep_their_file_order() -> None:
+    text = "9 1.0 5\n1 2.0 -9223372036854775808\n5 nan 2\n5 3.0 2\n"
+
+    assert [(p[2], p[4]) for p in _points(_file(text))] == [(9, 5), (1, -(2**63)), (5, 2), (5, 2)]
 
 
 def test_latest_point_per_run_and_key() -> None:

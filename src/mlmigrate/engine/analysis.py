@@ -212,6 +212,8 @@ def verify(
         written = _written(source_uri, destination_uri, units, destination, state_dir)
         units = [unit for unit in units if written.selection.keeps(unit)]
         base = base_shaping(destination)
+        # the order of histories is data only where both stores keep it (FileStore to FileStore)
+        ordered = source.capabilities.ordered_histories and destination.capabilities.ordered_histories
         listener(Event("verify_started", {"units": len(units)}))
         result = VerifyResult()
         values, expected_values = ReferenceCheck(), ReferenceCheck()
@@ -239,6 +241,7 @@ def verify(
                     rewrite=written.rewrite,
                     artifacts=referenced,
                     values=expected_values,
+                    ordered=ordered and scope is None,
                 )
                 expected = {t: d.as_dict() for t, d in digests.items() if scope is None or Scope.compares(t)}
             except SourceFormatError as exc:
@@ -248,7 +251,9 @@ def verify(
                 stream = values.watch(
                     unit.unit_id, destination.read_unit(Unit(unit.kind, dest_id, unit.label))
                 )
-                actual = digest_stream(stream if scope is None else scoped(stream, scope))
+                actual = digest_stream(
+                    stream if scope is None else scoped(stream, scope), ordered=ordered and scope is None
+                )
             except MigrationError as exc:
                 result.mismatches.append({"unit": unit.unit_id, "table": "*", "problem": str(exc)})
                 continue

@@ -316,7 +316,11 @@ class Migration:
         )
         if self._readers is not None:
             self._readers.assign(
-                [unit_task(r, destination, report.remapped, shapings, rules) for r in todo], self._snapshot
+                [
+                    unit_task(r, destination, report.remapped, shapings, rules, source=self.source)
+                    for r in todo
+                ],
+                self._snapshot,
             )
         if self.settings.verify:
             self._verifier = BackgroundVerifier(destination, in_process=self._readers is None)

@@ -31,6 +31,7 @@ from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.column_limits import check_lengths, check_no_nul
 from mlmigrate.digest import Digest
 from mlmigrate.engine.helper_process import main_left_out, start_helper
+from mlmigrate.engine.history_order import HistoryOrder
 from mlmigrate.engine.prefetch import prefetch
 from mlmigrate.engine.transform import Scope, Shaping, for_destination, reading
 from mlmigrate.exceptions import MigrationError
@@ -74,6 +75,8 @@ class UnitTask:
     check_lengths: bool = False
     #: refuse text holding NUL characters (``Capabilities.holds_nul``)
     refuse_nul: bool = False
+    #: digest the order of metric histories too (both stores keep it: ``ordered_histories``)
+    ordered_histories: bool = False
 
 
 def read_shaped(source: SourceStore, task: UnitTask, result: UnitResult) -> BatchStream:
@@ -90,12 +93,16 @@ def read_shaped(source: SourceStore, task: UnitTask, result: UnitResult) -> Batc
         rewrite=task.rewrite,
         artifacts=result.artifacts,
     )
+    order = HistoryOrder() if task.ordered_histories else None
     for table, batch in stream:
         if task.check_lengths:
             check_lengths(table, batch)
         if task.refuse_nul:
             check_no_nul(table, batch)
         result.digests.setdefault(table, Digest()).add(batch)
+        places = order.places(table, batch) if order is not None else None
+        if places is not None:
+            result.digests.setdefault(places[0], Digest()).add(places[1])
         result.scope.collect(table, batch)
         yield table, batch
 

@@ -9,6 +9,7 @@ A migration of a subset picks up changes inside that subset only.
 
 from __future__ import annotations
 
+from mlmigrate.engine.history_order import is_order_table
 from mlmigrate.engine.journal import DONE, PENDING, Journal
 from mlmigrate.engine.plan import plan_units
 from mlmigrate.engine.subset import Selection
@@ -50,7 +51,7 @@ def pick_up_changes(
         now = {
             table: d.as_dict() for table, d in digests.items() if d.rows and (held is None or table in held)
         }
-        before = {table: d for table, d in record.digests.items() if d["rows"]}
+        before = {table: d for table, d in record.digests.items() if d["rows"] and not is_order_table(table)}
         if now != before:
             journal.mark(migration_id, unit.unit_id, PENDING)
             changed += 1

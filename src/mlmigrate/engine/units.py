@@ -43,9 +43,11 @@ def unit_task(
     remapped: dict[str, str],
     shapings: dict[str, Shaping],
     rewrite: UriRewrite | None = None,
+    *,
+    source: SourceStore | None = None,
 ) -> UnitTask:
-    """What reading ``record``'s unit for ``destination`` takes (a unit the plan did not shape,
-    one a re-run picked up, gets the destination's base shaping)."""
+    """What reading ``record``'s unit (of ``source``) for ``destination`` takes (a unit the plan
+    did not shape, one a re-run picked up, gets the destination's base shaping)."""
     capabilities = destination.capabilities
     return UnitTask(
         Unit(record.kind, record.source_id, record.label),
@@ -56,6 +58,9 @@ def unit_task(
         refuse_nul=not capabilities.holds_nul,
         experiment_ids=tuple(sorted(remapped.items())) if record.kind in references.UNIT_KINDS else (),
         rewrite=rewrite,
+        ordered_histories=source is not None
+        and source.capabilities.ordered_histories
+        and capabilities.ordered_histories,
     )
 
 
@@ -151,7 +156,9 @@ class UnitRunner:
         self, unit: Unit, record: UnitRecord, result: UnitResult, attempt_rows: Counter[str]
     ) -> BatchStream:
         """The unit's destination-ready batches, counted (also in ``attempt_rows``) and timed."""
-        task = unit_task(record, self.destination, self.report.remapped, self.shapings, self.rewrite)
+        task = unit_task(
+            record, self.destination, self.report.remapped, self.shapings, self.rewrite, source=self.source
+        )
         if self.readers is not None:
             stream = self.readers.read(task, result)
         else:

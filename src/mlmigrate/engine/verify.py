@@ -16,6 +16,7 @@ import pyarrow as pa
 from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.digest import Digest
 from mlmigrate.engine.helper_process import main_left_out, start_helper
+from mlmigrate.engine.history_order import HistoryOrder, is_order_table
 from mlmigrate.engine.retry import RetryPolicy
 from mlmigrate.engine.transform import Scope, Shaping, for_destination, reading
 from mlmigrate.references import ReferenceCheck
@@ -51,11 +52,16 @@ class VerifyResult:
         }
 
 
-def digest_stream(stream: BatchStream) -> dict[str, Digest]:
-    """Digest every table of a unit's stream."""
+def digest_stream(stream: BatchStream, *, ordered: bool = False) -> dict[str, Digest]:
+    """Digest every table of a unit's stream; ``ordered``: also the order of its metric
+    histories (:mod:`mlmigrate.engine.history_order`), for stores where that order is data."""
     digests: dict[str, Digest] = {}
+    order = HistoryOrder() if ordered else None
     for table, batch in stream:
         digests.setdefault(table, Digest()).add(batch)
+        places = order.places(table, batch) if order is not None else None
+        if places is not None:
+            digests.setdefault(places[0], Digest()).add(places[1])
     return digests
 
 
@@ -78,11 +84,13 @@ def source_digests(
     rewrite: UriRewrite | None = None,
     artifacts: list[tuple[str, str]] | None = None,
     values: ReferenceCheck | None = None,
+    ordered: bool = False,
 ) -> dict[str, Digest]:
     """Digests of a source unit as it must look in the destination: shaped as the copy shaped
     it (``finite_floats``: one without ±inf, where they are ±max float; ``experiment_ids``: ids
     that change; artifact URIs rewritten as the migration rewrote them); ``artifacts`` collects
-    the locations it references and ``values`` the experiment ids its values hold."""
+    the locations it references and ``values`` the experiment ids its values hold; ``ordered``:
+    the order of its metric histories too."""
     stream = shaped_source(
         source,
         unit,
@@ -93,7 +101,7 @@ def source_digests(
         rewrite=rewrite,
         artifacts=artifacts,
     )
-    return digest_stream(stream if values is None else values.watch(unit.unit_id, stream))
+    return digest_stream(stream if values is None else values.watch(unit.unit_id, stream), ordered=ordered)
 
 
 def shaped_source(
@@ -148,10 +156,13 @@ def name_differences(
 def compare_unit(
     result: VerifyResult, unit_id: str, expected: dict[str, dict[str, Any]], actual: dict[str, Digest]
 ) -> bool:
-    """Fold one unit's expected (source) and actual (destination) digests into ``result``."""
+    """Fold one unit's expected (source) and actual (destination) digests into ``result``. The
+    order of histories is compared where both sides have it (both stores keep that order)."""
     result.units_checked += 1
     ok = True
     for table in sorted(set(expected) | set(actual)):
+        if is_order_table(table) and not (table in expected and table in actual):
+            continue
         want = expected.get(table, {"rows": 0, "digest": Digest().hex})
         got = actual.get(table, Digest()).as_dict()
         totals = result.tables.setdefault(table, {"source": 0, "destination": 0})
@@ -159,13 +170,17 @@ def compare_unit(
         totals["destination"] += int(got["rows"])
         if want["rows"] != got["rows"] or want["digest"] != got["digest"]:
             ok = False
+            if is_order_table(table):
+                problem = "the order of points in a history differs"
+            else:
+                problem = "row counts differ" if want["rows"] != got["rows"] else "contents differ"
             result.mismatches.append(
                 {
                     "unit": unit_id,
                     "table": table,
                     "source_rows": want["rows"],
                     "destination_rows": got["rows"],
-                    "problem": "row counts differ" if want["rows"] != got["rows"] else "contents differ",
+                    "problem": problem,
                 }
             )
     return ok
@@ -183,11 +198,13 @@ def check_references(destination: DestinationStore, result: VerifyResult) -> Non
 
 def read_back(destination: SourceStore, unit: Unit, scope: Scope | None = None) -> dict[str, Digest]:
     """Digests of ``unit`` as the destination holds it (with a ``scope``, a unit merged into an
-    existing one, only the rows it brought), reading again after a dropped connection."""
+    existing one, only the rows it brought; the order of its histories where the store keeps
+    one), reading again after a dropped connection."""
+    ordered = destination.capabilities.ordered_histories and scope is None
 
     def attempt() -> dict[str, Digest]:
         stream = destination.read_unit(unit)
-        return digest_stream(stream if scope is None else scoped(stream, scope))
+        return digest_stream(stream if scope is None else scoped(stream, scope), ordered=ordered)
 
     return RetryPolicy().run(attempt)
 

@@ -75,6 +75,10 @@ class Capabilities:
     unheld_columns: frozenset[str] = frozenset()
     #: whether an exact duplicate metric point is held once (a SQL key); a FileStore keeps both
     unique_metric_points: bool = True
+    #: whether a metric history's order is data: MLflow returns it in the order stored and picks
+    #: the latest of tied points by it (a FileStore's lines); a copy between two such stores
+    #: keeps it and ``verify`` compares it
+    ordered_histories: bool = False
     #: whether text longer than MLflow's SQL column lengths is refused (PostgreSQL, MySQL); the
     #: engine then refuses such a value while reading, naming its run and key
     enforces_lengths: bool = False

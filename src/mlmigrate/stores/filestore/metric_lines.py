@@ -196,30 +196,42 @@ def _empty_run_metrics() -> pa.Table:
     )
 
 
-#: Points of a run and key in step order: the order MLflow's indexes keep them in, which
-#: makes a bulk load into them cheaper, and the order ``latest_points`` needs.
-POINT_ORDER = [
-    ("run_uuid", "ascending"),
-    ("key", "ascending"),
-    ("step", "ascending"),
-    ("timestamp", "ascending"),
-    ("value", "ascending"),
-]
-
-
-def in_point_order(metrics: pa.Table) -> pa.Table:
-    """``metrics`` sorted by run, key, step, timestamp and value."""
-    return metrics.sort_by(POINT_ORDER) if metrics.num_rows > 1 else metrics
-
-
 def latest_points(metrics: pa.Table) -> pa.Table:
-    """``latest_metrics`` rows: per (run, key) the point with the largest
-    (step, timestamp, value), NaN counting as 0 — MLflow's own rule."""
+    """``latest_metrics`` rows by the FileStore's own rule (``FileStore._get_metric_from_file``:
+    ``max`` over the file's lines with the key ``(step, timestamp, value)``): per (run, key),
+    of the points at the largest (step, timestamp), the first in file order if it is NaN (no
+    value compares greater than NaN, nor NaN greater than one), else the largest number, the
+    first of equal ones (``-0.0`` and ``0.0`` are equal). ``metrics`` is in file order."""
+    columns = ["key", "value", "timestamp", "step", "is_nan", "run_uuid"]
     if metrics.num_rows == 0:
-        return metrics.select(["key", "value", "timestamp", "step", "is_nan", "run_uuid"])
-    ordered = in_point_order(metrics)
+        return metrics.select(columns)
+    is_nan = pc.fill_null(metrics.column("is_nan"), False)
+    value = metrics.column("value")
+    ranked = metrics.select(columns).append_column(
+        "__line", pa.array(np.arange(metrics.num_rows, dtype=np.int64))
+    )
+    # -0.0 + 0.0 is 0.0: equal values then tie on the line, as Python's max does
+    ranked = ranked.append_column("__nan", is_nan).append_column(
+        "__number", pc.if_else(is_nan, -np.inf, pc.add(value, 0.0))
+    )
+    group = [("run_uuid", "ascending"), ("key", "ascending")]
+    newest = [("step", "descending"), ("timestamp", "descending")]
+    first = _group_heads(ranked.sort_by([*group, *newest, ("__line", "ascending")]))
+    largest = _group_heads(
+        ranked.sort_by(
+            [*group, *newest, ("__nan", "ascending"), ("__number", "descending"), ("__line", "ascending")]
+        )
+    )
+    chosen = pc.if_else(first.column("__nan"), first.column("__line"), largest.column("__line"))
+    return ranked.take(chosen).select(columns)
+
+
+def _group_heads(ordered: pa.Table) -> pa.Table:
+    """The first row of each (run, key) of ``ordered`` (sorted by run and key first)."""
     run = ordered.column("run_uuid").combine_chunks()
     key = ordered.column("key").combine_chunks()
-    next_differs = pc.or_(pc.not_equal(run[1:], run[:-1]), pc.not_equal(key[1:], key[:-1]))
-    last = np.append(next_differs.to_numpy(zero_copy_only=False), True)
-    return ordered.filter(pa.array(last)).select(["key", "value", "timestamp", "step", "is_nan", "run_uuid"])
+    if ordered.num_rows == 1:
+        return ordered
+    differs = pc.or_(pc.not_equal(run[1:], run[:-1]), pc.not_equal(key[1:], key[:-1]))
+    head = np.concatenate([[True], differs.to_numpy(zero_copy_only=False)])
+    return ordered.filter(pa.array(head))

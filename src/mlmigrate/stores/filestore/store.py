@@ -95,6 +95,7 @@ class FileStore(StoreBase):
     capabilities = Capabilities(
         tables=FILESTORE_TABLES,
         unique_metric_points=False,
+        ordered_histories=True,
         unheld_columns=frozenset({"trace_info.db_payload_generation"}),
         kind="a FileStore",
     )
@@ -171,7 +172,10 @@ class FileStore(StoreBase):
         if unit.kind == REGISTERED_MODEL and not (self.root / "models" / unit.source_id).is_dir():
             return iter(())
         if unit.kind == EXPERIMENT:
-            return experiment_batches(self._experiment_dir(unit.source_id), unit.source_id, unit.leave_out)
+            folder = self._experiment_dir(unit.source_id)
+            return experiment_batches(
+                folder, unit.source_id, unit.leave_out, in_trash=folder.parent.name == TRASH
+            )
         return registered_model_batches(self.root / "models" / unit.source_id)
 
     def is_empty(self) -> bool:

@@ -22,7 +22,6 @@ from mlmigrate.stores.filestore.files import (
 )
 from mlmigrate.stores.filestore.metric_lines import (
     MetricFile,
-    in_point_order,
     latest_points,
     parse_model_metrics,
     parse_run_metrics,
@@ -79,8 +78,14 @@ def _str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def experiment_batches(exp_dir: Path, exp_id: str, leave_out: frozenset[str] = frozenset()) -> BatchStream:
-    """Everything under one experiment folder, parents first, without the runs in ``leave_out``."""
+def experiment_batches(
+    exp_dir: Path, exp_id: str, leave_out: frozenset[str] = frozenset(), *, in_trash: bool = False
+) -> BatchStream:
+    """Everything under one experiment folder, parents first, without the runs in ``leave_out``.
+
+    An experiment ``in_trash`` (its folder in ``.trash``) is deleted whatever its ``meta.yaml``
+    says: MLflow 1.x deleted an experiment by moving its folder there and left
+    ``lifecycle_stage: active`` in it (MLflow lists only live folders as active)."""
     meta_path = exp_dir / "meta.yaml"
     if not is_id(exp_id):
         raise SourceFormatError(
@@ -102,7 +107,7 @@ def experiment_batches(exp_dir: Path, exp_id: str, leave_out: frozenset[str] = f
                 "experiment_id": [int(exp_id)],
                 "name": [str(require(meta, "name", meta_path))],
                 "artifact_location": [_str_or_none(meta.get("artifact_location"))],
-                "lifecycle_stage": [str(meta.get("lifecycle_stage") or "active")],
+                "lifecycle_stage": ["deleted" if in_trash else str(meta.get("lifecycle_stage") or "active")],
                 "creation_time": [_int_or_none(meta.get("creation_time"), "creation_time", meta_path)],
                 "last_update_time": [
                     _int_or_none(meta.get("last_update_time"), "last_update_time", meta_path)
@@ -263,7 +268,8 @@ class _RunChunk:
         if self.tags["key"]:
             yield "tags", batch_from_columns("tags", self.tags)
         if self.metric_files:
-            metrics = in_point_order(parse_run_metrics(self.metric_files))
+            # in file order: MLflow's FileStore returns a history in its file's line order
+            metrics = parse_run_metrics(self.metric_files)
             for batch in metrics.to_batches():
                 yield (
                     "metrics",

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mlmigrate.exceptions import StoreError
+from mlmigrate.stores.filestore.latest_order import agree_with
 from mlmigrate.stores.filestore.metric_text import grouped_lines, metric_values
 from mlmigrate.stores.filestore.tracking import RUN_STATUS, SOURCE_TYPE, stable_uuid
 from mlmigrate.stores.filestore.write_files import (
@@ -57,6 +58,7 @@ class ExperimentWriter:
         self.inputs: list[dict[str, Any]] = []
         self.input_tags: dict[str, dict[str, str]] = defaultdict(dict)
         self.models: set[str] = set()
+        self.latest: list[pa.RecordBatch] = []
         self.traces = TraceWriter(folder / "traces", experiment_id)
         make_dirs(folder)
 
@@ -148,7 +150,9 @@ class ExperimentWriter:
             append_bytes(safe_child(self._run_dir(run_id) / "metrics", key, "metric"), text)
 
     def _latest_metrics(self, batch: pa.RecordBatch) -> None:
-        """The FileStore keeps no latest values: MLflow (and the reader) derive them from the points."""
+        """The FileStore keeps no latest values: MLflow (and the reader) derive them from the
+        points. Kept until the end, when the files are made to agree with them."""
+        self.latest.append(batch)
 
     def _datasets(self, batch: pa.RecordBatch) -> None:
         for row in batch.to_pylist():
@@ -243,7 +247,11 @@ class ExperimentWriter:
         self.traces.add_assessments(batch)
 
     def finish(self) -> None:
-        """Write what waited for later rows: the experiment's meta, inputs with their tags, traces."""
+        """Write what waited for later rows: the experiment's meta, inputs with their tags, traces;
+        and make each metric file's own latest point the source's (:mod:`.latest_order`)."""
+        agree_with(
+            self.latest, lambda run_id, key: safe_child(self._run_dir(run_id) / "metrics", key, "metric")
+        )
         if self.meta is not None:
             meta = dict(self.meta)
             if meta["lifecycle_stage"] == "deleted":  # delete_experiment keeps the tags inline too
