@@ -169,12 +169,6 @@ def test_a_full_journal_disk_is_a_journal_error_naming_it_and_nothing_half_recor
         journal.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: the resource tracker Python relaunches prints KeyError tracebacks when the "
-    "helpers' semaphores, registered with the killed one, are unregistered (the copy itself ends "
-    "verified)",
-)
 def test_a_killed_resource_tracker_neither_stops_the_copy_nor_prints_tracebacks(
     big_batches: Path, tmp_path: Path
 ) -> None:

@@ -59,3 +59,17 @@ def main_left_out() -> Iterator[None]:
     finally:
         if real is not None:
             sys.modules["__main__"] = real
+
+
+def portable(exc: BaseException) -> BaseException:
+    """``exc`` if it survives pickling (to cross back from a helper), else a MigrationError
+    carrying its message."""
+    import pickle
+
+    from mlmigrate.exceptions import MigrationError
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        return MigrationError(f"{type(exc).__name__}: {exc}")

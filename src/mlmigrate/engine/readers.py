@@ -17,6 +17,7 @@ for the rest of a message.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import pickle
@@ -30,7 +31,7 @@ from typing import Any
 from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.column_limits import check_lengths, check_no_nul
 from mlmigrate.digest import Digest
-from mlmigrate.engine.helper_process import main_left_out, start_helper
+from mlmigrate.engine.helper_process import main_left_out, portable, start_helper
 from mlmigrate.engine.history_order import HistoryOrder
 from mlmigrate.engine.prefetch import prefetch
 from mlmigrate.engine.transform import Scope, Shaping, for_destination, reading
@@ -107,15 +108,6 @@ def read_shaped(source: SourceStore, task: UnitTask, result: UnitResult) -> Batc
         yield table, batch
 
 
-def _portable(exc: BaseException) -> BaseException:
-    """``exc`` if it survives pickling, else a MigrationError carrying its message."""
-    try:
-        pickle.loads(pickle.dumps(exc))
-        return exc
-    except Exception:
-        return MigrationError(f"{type(exc).__name__}: {exc}")
-
-
 def _serve(source_uri: str, inbox: Any, answers: Any, parent: int) -> None:
     """Helper process: open the source, wait for (snapshot, tasks), then read each task's unit
     in order and stream it back, tagged with its id."""
@@ -128,7 +120,10 @@ def _serve(source_uri: str, inbox: Any, answers: Any, parent: int) -> None:
         source = open_store(source_uri)
     except BaseException as exc:
         failure = exc
-    snapshot, tasks = inbox.get()
+    try:
+        snapshot, tasks = inbox.recv()
+    except (EOFError, OSError):  # the copy ended before it had units to hand out
+        return
     try:
         if failure is not None:
             raise failure
@@ -136,7 +131,7 @@ def _serve(source_uri: str, inbox: Any, answers: Any, parent: int) -> None:
             source.use_snapshot(snapshot)
     except BaseException as exc:  # every unit fails with the reason
         for task in tasks:
-            results.put((task.unit.unit_id, "error", _portable(exc)))
+            results.put((task.unit.unit_id, "error", portable(exc)))
         return
     for task in tasks:
         result = UnitResult()
@@ -146,7 +141,7 @@ def _serve(source_uri: str, inbox: Any, answers: Any, parent: int) -> None:
                 results.put((unit_id, "batch", (table, batch)))
             results.put((unit_id, "end", result))
         except BaseException as exc:  # handed to the parent, which decides
-            results.put((unit_id, "error", _portable(exc)))
+            results.put((unit_id, "error", portable(exc)))
 
 
 class _Sender:
@@ -174,16 +169,19 @@ class _Helper:
     def __init__(self, source_uri: str):
         context = multiprocessing.get_context("spawn")
         self.results: queue.Queue[tuple[Any, ...]] = queue.Queue(maxsize=DEPTH)
-        self.inbox = context.SimpleQueue()
+        # pipes, not queues: a queue's locks are semaphores the resource tracker keeps, and a
+        # tracker killed and started again prints a traceback for each it never saw
+        inbox, self._inbox = context.Pipe(duplex=False)
         receiver, sender = context.Pipe(duplex=False)
         self.process = context.Process(
             target=_serve,
-            args=(source_uri, self.inbox, sender, os.getpid()),
+            args=(source_uri, inbox, sender, os.getpid()),
             name="mlmigrate-reader",
             daemon=True,
         )
         with main_left_out():
             self.process.start()
+        inbox.close()
         sender.close()  # the helper holds the only write end: its death ends the pipe
         self._receiver = receiver
         self._closed = threading.Event()
@@ -195,7 +193,8 @@ class _Helper:
     def assign(self, tasks: list[UnitTask], snapshot: str | None) -> None:
         """Hand the helper its units, to read in this order from ``snapshot``."""
         self.order = [task.unit.unit_id for task in tasks]
-        self.inbox.put((snapshot, tasks))
+        with contextlib.suppress(OSError):  # a helper that is gone says so in its stream
+            self._inbox.send((snapshot, tasks))
 
     def stream(self, unit_id: str, result: UnitResult) -> Iterator[tuple[str, Any]]:
         """The unit's batches, once the units before it on this helper are done with."""
@@ -263,6 +262,7 @@ class _Helper:
         if self.process.is_alive():
             self.process.terminate()
         self.process.join(timeout=5)
+        self._inbox.close()
         self._receiver.close()
         with self.turns:  # release any writer still waiting for its turn
             self.turn = len(self.order)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import threading
 from collections import Counter
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool as BrokenExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,8 +13,8 @@ import pyarrow as pa
 
 from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.digest import Digest
-from mlmigrate.engine.helper_process import main_left_out, start_helper
 from mlmigrate.engine.history_order import HistoryOrder, is_order_table
+from mlmigrate.engine.read_back_process import ReadBackProcess
 from mlmigrate.engine.retry import RetryPolicy
 from mlmigrate.engine.transform import Scope, Shaping, for_destination, reading
 from mlmigrate.references import ReferenceCheck
@@ -238,16 +236,9 @@ class BackgroundVerifier:
 
     def __init__(self, destination: SourceStore, *, in_process: bool = True):
         self._destination = destination
-        self._pool: Executor
-        if in_process:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlmigrate-verify")
-        else:
-            self._pool = ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=start_helper,
-                initargs=(os.getpid(),),
-            )
+        self._pool: ThreadPoolExecutor | ReadBackProcess | None = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlmigrate-verify") if in_process else None
+        )
         self._in_process = in_process
         self._started = in_process
         self._lock = threading.Lock()
@@ -264,9 +255,8 @@ class BackgroundVerifier:
                 return
             self._started = True
             try:
-                with main_left_out():  # the pool starts its process now
-                    self._pool.submit(int)
-            except BrokenExecutor:
+                self._pool = ReadBackProcess()
+            except OSError:  # no process to be had: read back in this process
                 self._broken = True
             waiting, self._waiting = self._waiting, []
         for unit, scope in waiting:
@@ -279,10 +269,10 @@ class BackgroundVerifier:
             if not self._started:
                 self._waiting.append((unit, scope))
                 return
-        if self._broken:
+        if self._broken or self._pool is None:
             return  # read back in this process when its digests are asked for
         try:
-            if self._in_process:
+            if isinstance(self._pool, ThreadPoolExecutor):
                 future = self._pool.submit(read_back, self._destination, unit, scope)
             else:
                 future = self._pool.submit(_read_back_by_uri, self._destination.uri, unit, scope)
@@ -309,4 +299,7 @@ class BackgroundVerifier:
 
     def close(self) -> None:
         """Stop reading back (what is under way finishes)."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        if isinstance(self._pool, ThreadPoolExecutor):
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        elif self._pool is not None:
+            self._pool.shutdown()
