@@ -345,7 +345,9 @@ class Migration:
                 [unit_task(r, destination, report.remapped, shapings, rules) for r in todo], self._snapshot
             )
         if self.settings.verify:
-            self._verifier = BackgroundVerifier(destination, in_process=self._readers is None)
+            self._verifier = BackgroundVerifier(
+                destination, in_process=self._readers is None or not destination.capabilities.shared_reads
+            )
         runner = UnitRunner(
             self.source,
             destination,

@@ -42,6 +42,16 @@ def _clashing_units(units: list[Unit], existing: ExistingObjects) -> dict[str, s
     }
 
 
+def _clashing_tables(units: list[Unit], existing: ExistingObjects) -> dict[str, str]:
+    """The table units whose table the destination already holds (each range of one counts)."""
+    found = {}
+    for unit in units:
+        table = unit.source_id.rpartition("#")[0] or unit.source_id
+        if f"{TABLE}:{table}" in existing.units:
+            found[unit.unit_id] = f"table {table!r} already exists in the destination"
+    return found
+
+
 @dataclass(frozen=True)
 class Family:
     """What the engine needs to know about one family of data."""
@@ -77,6 +87,7 @@ FAMILIES: dict[str, Family] = {
         unit_kinds=frozenset({TABLE}),
         mlflow_rules=False,
         on_conflict=("fail", "skip"),
+        clashes=_clashing_tables,
         title="a database's plain tables",
     ),
 }

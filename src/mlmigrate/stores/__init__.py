@@ -52,7 +52,8 @@ def open_source(uri: str) -> SourceStore:
         if SOURCE not in kind.roles:
             raise UsageError(f"{kind.title} stores cannot be read from")
         if store.is_empty():
-            raise UsageError(f"{mask(uri)} holds no MLflow store ({kind.title}, empty): nothing to read")
+            what = "no MLflow store" if kind.family == "mlflow" else "nothing"
+            raise UsageError(f"{mask(uri)} holds {what} ({kind.title}, empty): nothing to read")
     except BaseException:
         store.close()
         raise
@@ -64,7 +65,7 @@ def open_destination(uri: str, *, check_writable: bool = True, family: str | Non
     (``check_writable=False``: only when its kind is never a destination), or when it cannot be
     made where it is named (a SQLite file in a missing folder). ``family``: the family of data
     to write, which picks the kind where several share the scheme and the store is empty."""
-    check_destination(uri)
+    check_destination(uri, family)
     kind, store = _open(uri, family)
     try:
         if DESTINATION not in kind.roles or check_writable:

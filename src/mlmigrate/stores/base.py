@@ -102,6 +102,9 @@ class Capabilities:
     #: which data the store holds: ``mlflow`` (MLflow's canonical tables), ``tables`` (a
     #: database's plain tables as they are) or another family of :mod:`mlmigrate.engine.families`
     family: str = "mlflow"
+    #: whether another process may read the store while this one writes it (DuckDB: one
+    #: process holds a file): read back in this process when not
+    shared_reads: bool = True
 
 
 @dataclass

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlmigrate.exceptions import UsageError
-from mlmigrate.stores.detect import holds_mlflow
+from mlmigrate.stores.detect import holds_any_table, holds_mlflow
 from mlmigrate.stores.presence import check_filestore_source, check_sqlite_destination, check_sqlite_source
 from mlmigrate.uris import BACKUP_MANIFEST, backup_path, check_credentials, local_path, mask, sqlite_path
 
@@ -37,6 +37,24 @@ def _sqlite_location(uri: str) -> Path:
 
 def _backup_location(uri: str) -> Path:
     return backup_path(uri).expanduser().resolve()
+
+
+def _duckdb_location(uri: str) -> Path:
+    rest = uri.split("://", 1)[1].split("?", 1)[0]
+    return Path(rest[1:] if rest.startswith("/") else rest).expanduser().resolve()
+
+
+def _check_duckdb_source(uri: str) -> None:
+    if not _duckdb_location(uri).is_file():
+        raise UsageError(
+            f"{mask(uri)}: no DuckDB database there (duckdb:///relative.duckdb, duckdb:////abs.duckdb)"
+        )
+
+
+def _check_plain_sqlite_source(uri: str) -> None:
+    path = sqlite_path(uri).expanduser()
+    if not path.is_file():
+        raise UsageError(f"no such SQLite database: {path} (from {mask(uri)})")
 
 
 def _is_backup_folder(path: str) -> bool:
@@ -80,6 +98,9 @@ class StoreKind:
     claims: Callable[[str], bool] | None = None
     #: claims what no other kind of its scheme claims (plain tables: any database)
     fallback: bool = False
+    #: the tables of a database this kind's family keeps (a registry's ``mr_*``): the plain
+    #: tables kind leaves them to it
+    owns_table: Callable[[str], bool] | None = None
 
     @property
     def install_hint(self) -> str:
@@ -150,6 +171,56 @@ KINDS: tuple[StoreKind, ...] = (
         note="mlmigrate backup / restore",
         detects_path=_is_backup_folder,
         location=_backup_location,
+    ),
+    StoreKind(
+        name="duckdb",
+        schemes=("duckdb",),
+        target="mlmigrate.stores.sql.tables.store:TablesStore",
+        uri_forms="duckdb:///relative.duckdb, duckdb:////abs.duckdb",
+        title="DuckDB database (plain tables)",
+        extra="duckdb",
+        note="every table, as it is",
+        family="tables",
+        location=_duckdb_location,
+        check_source=_check_duckdb_source,
+    ),
+    StoreKind(
+        name="sqlite-tables",
+        schemes=("sqlite",),
+        target="mlmigrate.stores.sql.tables.store:TablesStore",
+        uri_forms="sqlite:///any.db (a database without MLflow's schema)",
+        title="plain tables on SQLite",
+        note="every table, as it is",
+        family="tables",
+        claims=holds_any_table,
+        fallback=True,
+        location=_sqlite_location,
+        check_source=_check_plain_sqlite_source,
+        check_destination=check_sqlite_destination,
+    ),
+    StoreKind(
+        name="postgresql-tables",
+        schemes=("postgresql", "postgres"),
+        target="mlmigrate.stores.sql.tables.store:TablesStore",
+        uri_forms="postgresql://user:password@host:5432/database (without MLflow's schema)",
+        title="plain tables on PostgreSQL",
+        extra="postgres",
+        note="every table, as it is",
+        family="tables",
+        claims=holds_any_table,
+        fallback=True,
+    ),
+    StoreKind(
+        name="mysql-tables",
+        schemes=("mysql",),
+        target="mlmigrate.stores.sql.tables.store:TablesStore",
+        uri_forms="mysql://user:password@host:3306/database (without MLflow's schema)",
+        title="plain tables on MySQL / MariaDB",
+        extra="mysql",
+        note="every table, as it is",
+        family="tables",
+        claims=holds_any_table,
+        fallback=True,
     ),
 )
 
@@ -275,14 +346,14 @@ def canonical(uri: str) -> str:
 def check_source(uri: str) -> None:
     """Refuse a source that is not there (a missing file or folder, an empty one), without
     creating it; stores on servers are checked once opened."""
-    kind = kind_of(uri)
+    kind = resolve(uri)
     if kind.check_source is not None:
         kind.check_source(uri)
 
 
-def check_destination(uri: str) -> None:
+def check_destination(uri: str, family: str | None = None) -> None:
     """Refuse a destination that cannot be made where it is named (a SQLite file in a missing folder)."""
-    kind = kind_of(uri)
+    kind = resolve(uri, family)
     if kind.check_destination is not None:
         kind.check_destination(uri)
 
