@@ -157,7 +157,7 @@ class DuckdbTables(TableEngine):
                 spec.foreign_keys.append(ForeignKey(list(names), referenced, list(referenced_names)))
         known = {c for c, _, _ in columns}
         for name, unique, expressions in indexes:
-            names = [e.strip().strip('"') for e in str(expressions).strip("[]").split(",")]
+            names = [e.strip().strip("'").strip('"') for e in str(expressions).strip("[]").split(",")]
             if all(n in known for n in names):
                 spec.indexes.append(Index(name, names, bool(unique)))
         fields = [

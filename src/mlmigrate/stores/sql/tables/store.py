@@ -238,9 +238,9 @@ class TablesStore(StoreBase):
         engine.run(connection, f"CREATE TABLE {engine.q(table)} ({', '.join(lines)})")
         for index in spec.indexes:
             names = ", ".join(engine.q(c) for c in index.columns)
-            unique = "UNIQUE " if index.unique else ""
+            prefix = "UNIQUE " if index.unique else ""
             engine.run(
-                connection, f"CREATE {unique}INDEX {engine.q(index.name)} ON {engine.q(table)} ({names})"
+                connection, f"CREATE {prefix}INDEX {engine.q(index.name)} ON {engine.q(table)} ({names})"
             )
 
     def delete_unit(self, unit: Unit) -> None:
