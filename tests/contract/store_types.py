@@ -8,7 +8,8 @@ from mlmigrate.stores.base import DestinationStore, SourceStore
 from mlmigrate.stores.filestore.store import FileStore
 from mlmigrate.stores.mongodb.store import MongoStore
 from mlmigrate.stores.sql.store import SqlStore
+from mlmigrate.stores.sql.tables.store import TablesStore
 
 #: every class a record of the store registry opens
-DESTINATION_CLASSES: list[type[DestinationStore]] = [SqlStore, FileStore, MongoStore, BackupStore]
-SOURCE_CLASSES: list[type[SourceStore]] = [SqlStore, FileStore, MongoStore, BackupStore]
+DESTINATION_CLASSES: list[type[DestinationStore]] = [SqlStore, FileStore, MongoStore, BackupStore, TablesStore]
+SOURCE_CLASSES: list[type[SourceStore]] = [SqlStore, FileStore, MongoStore, BackupStore, TablesStore]
