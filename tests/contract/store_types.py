@@ -11,5 +11,11 @@ from mlmigrate.stores.sql.store import SqlStore
 from mlmigrate.stores.sql.tables.store import TablesStore
 
 #: every class a record of the store registry opens
-DESTINATION_CLASSES: list[type[DestinationStore]] = [SqlStore, FileStore, MongoStore, BackupStore, TablesStore]
+DESTINATION_CLASSES: list[type[DestinationStore]] = [
+    SqlStore,
+    FileStore,
+    MongoStore,
+    BackupStore,
+    TablesStore,
+]
 SOURCE_CLASSES: list[type[SourceStore]] = [SqlStore, FileStore, MongoStore, BackupStore, TablesStore]
