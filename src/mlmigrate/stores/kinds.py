@@ -185,6 +185,15 @@ KINDS: tuple[StoreKind, ...] = (
         check_source=_check_duckdb_source,
     ),
     StoreKind(
+        name="mdm",
+        schemes=("mdm",),
+        target="mlmigrate.stores.sql.tables.mdm:MdmHome",
+        uri_forms="mdm://~/.mdm[?dataset=a,b], mdm://~/.mdm?backend=duckdb|sqlite|postgresql[&pg=postgresql://…]",
+        title="MDM home (datasets)",
+        note="each dataset's tables; YAML repointed",
+        family="tables",
+    ),
+    StoreKind(
         name="sqlite-tables",
         schemes=("sqlite",),
         target="mlmigrate.stores.sql.tables.store:TablesStore",
