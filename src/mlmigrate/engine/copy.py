@@ -188,6 +188,7 @@ class Migration:
         )
         capabilities = destination.capabilities
         self._open_family()
+        settings = self.settings
         self.report.options["workers"] = self.workers  # the number used, the user's or the store's
         if settings.on_conflict == MERGE and not capabilities.merge:
             raise unsupported(
@@ -211,6 +212,9 @@ class Migration:
         joined = translation(self.source.capabilities.family, self.destination.capabilities.family)
         if joined is not None:
             self._source = joined.wrap(self.source)
+        if joined is not None or not self.family.mlflow_rules:
+            # a translated source is read through its wrapper here; plain tables come as Arrow
+            # already, with nothing to parse that helper processes would take off this one
             self.settings = settings = dataclasses.replace(settings, read_in_processes=False)
         check_on_conflict(self.family, settings.on_conflict)
         artifacts = settings.artifacts
