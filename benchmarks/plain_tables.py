@@ -94,11 +94,10 @@ def measured(command: list[str], env: dict[str, str] | None = None) -> dict[str,
             **({} if ok else {"error": error.strip().splitlines()[-1:] })}  # fmt: skip
 
 
-def mlmigrate_copy(source: str, target: str, state: Path) -> dict[str, Any]:
-    """``mlmigrate copy`` (verify included)."""
-    return measured(
-        [sys.executable, "-m", "mlmigrate", "copy", source, target, "--state-dir", str(state), "-q"]
-    )
+def mlmigrate_copy(source: str, target: str, state: Path, *options: str) -> dict[str, Any]:
+    """``mlmigrate copy`` (verify included unless ``--no-verify`` is given)."""
+    command = [sys.executable, "-m", "mlmigrate", "copy", source, target, "--state-dir", str(state), "-q"]
+    return measured([*command, *options])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
             [sys.executable, "-c", _ATTACH, str(source), str(work / "ref.duckdb")]
         )
         results["mlmigrate sqlite→postgresql"] = mlmigrate_copy(sqlite_uri, server.create_database(), state)
+        results["mlmigrate sqlite→postgresql --no-verify"] = mlmigrate_copy(
+            sqlite_uri, server.create_database(), state, "--no-verify"
+        )
         results["postgresql COPY (psycopg rows)"] = measured(
             [sys.executable, "-c", _COPY, str(source), server.create_database()]
         )
