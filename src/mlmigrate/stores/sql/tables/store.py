@@ -168,7 +168,9 @@ class TablesStore(StoreBase):
             stored = engine.fetch(connection, sql, types.storage_schema(engine.name, schema))
         table = types.from_storage(stored, schema.remove_metadata()).replace_schema_metadata(schema.metadata)
         table = pa.Table.from_arrays(table.columns, schema=schema)
-        batches = table.to_batches(max_chunksize=BATCH_ROWS)
+        # drivers hand small chunks (ADBC: 1,024 rows): each batch costs a COPY, a digest and a
+        # queue hop downstream, so they go on in batches of BATCH_ROWS
+        batches = table.combine_chunks().to_batches(max_chunksize=BATCH_ROWS)
         if not batches:
             yield part.table, pa.RecordBatch.from_pylist([], schema=schema)
         for batch in batches:
