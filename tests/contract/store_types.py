@@ -8,6 +8,7 @@ from mlmigrate.stores.base import DestinationStore, SourceStore
 from mlmigrate.stores.filestore.store import FileStore
 from mlmigrate.stores.mongodb.store import MongoStore
 from mlmigrate.stores.sql.store import SqlStore
+from mlmigrate.stores.sql.tables.mdm import MdmHome
 from mlmigrate.stores.sql.tables.store import TablesStore
 
 #: every class a record of the store registry opens
@@ -18,4 +19,4 @@ DESTINATION_CLASSES: list[type[DestinationStore]] = [
     BackupStore,
     TablesStore,
 ]
-SOURCE_CLASSES: list[type[SourceStore]] = [SqlStore, FileStore, MongoStore, BackupStore, TablesStore]
+SOURCE_CLASSES: list[type[SourceStore]] = [SqlStore, FileStore, MongoStore, BackupStore, TablesStore, MdmHome]
