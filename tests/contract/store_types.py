@@ -18,5 +18,6 @@ DESTINATION_CLASSES: list[type[DestinationStore]] = [
     MongoStore,
     BackupStore,
     TablesStore,
+    MdmHome,
 ]
 SOURCE_CLASSES: list[type[SourceStore]] = [SqlStore, FileStore, MongoStore, BackupStore, TablesStore, MdmHome]
