@@ -188,7 +188,7 @@ KINDS: tuple[StoreKind, ...] = (
         name="mdm",
         schemes=("mdm",),
         target="mlmigrate.stores.sql.tables.mdm:MdmHome",
-        uri_forms="mdm://~/.mdm[?dataset=a,b], mdm://~/.mdm?backend=duckdb|sqlite|postgresql[&pg=postgresql://…]",
+        uri_forms="mdm://~/.mdm, mdm://~/.mdm?dataset=a,b, mdm://~/.mdm?backend=duckdb (or sqlite, or postgresql&pg=postgresql://…)",
         title="MDM home (datasets)",
         note="each dataset's tables; YAML repointed",
         family="tables",
