@@ -27,6 +27,7 @@ def test_cli_has_the_documented_commands() -> None:
         "check",
         "config",
         "copy",
+        "mdm-config",
         "plan",
         "repair",
         "restore",

@@ -103,7 +103,8 @@ def test_backup_of_an_empty_postgresql_database_fails(postgres_db: str, tmp_path
     assert not (tmp_path / "b" / "manifest.json").exists()
 
 
-def test_a_sqlite_file_without_mlflow_tables_is_not_a_source(tmp_path: Path) -> None:
+def test_a_sqlite_file_without_mlflow_tables_is_not_an_mlflow_source(tmp_path: Path) -> None:
+    """It is a database of plain tables: planned as such, and refused for an MLflow destination."""
     import sqlite3
 
     other = tmp_path / "other.db"
@@ -111,9 +112,10 @@ def test_a_sqlite_file_without_mlflow_tables_is_not_a_source(tmp_path: Path) -> 
         connection.execute("CREATE TABLE t (x INTEGER)")
 
     planned = run_cli("plan", sqlite_uri(other))
-
-    assert planned.returncode == 2, show(planned)
-    assert "holds no MLflow store" in planned.stderr, show(planned)
+    assert planned.returncode == 0 and "Total records to migrate: 0" in planned.stdout, show(planned)
+    copied = run_cli("copy", sqlite_uri(other), str(tmp_path / "mlruns"))
+    assert copied.returncode == 2, show(copied)
+    assert "'tables'" in copied.stderr and "'mlflow'" in copied.stderr, show(copied)
 
 
 @pytest.mark.parametrize("command", ["copy", "plan"])

@@ -8,8 +8,26 @@ from mlmigrate.stores.base import DestinationStore, SourceStore
 from mlmigrate.stores.filestore.store import FileStore
 from mlmigrate.stores.mongodb.store import MongoStore
 from mlmigrate.stores.sql.store import SqlStore
+from mlmigrate.stores.sql.tables.mdm import MdmHome
+from mlmigrate.stores.sql.tables.store import TablesStore
 from mlmigrate.stores.tree.store import TreeStore
 
 #: every class a record of the store registry opens
-DESTINATION_CLASSES: list[type[DestinationStore]] = [SqlStore, FileStore, MongoStore, BackupStore, TreeStore]
-SOURCE_CLASSES: list[type[SourceStore]] = [SqlStore, FileStore, MongoStore, BackupStore, TreeStore]
+DESTINATION_CLASSES: list[type[DestinationStore]] = [
+    SqlStore,
+    FileStore,
+    MongoStore,
+    BackupStore,
+    TreeStore,
+    TablesStore,
+    MdmHome,
+]
+SOURCE_CLASSES: list[type[SourceStore]] = [
+    SqlStore,
+    FileStore,
+    MongoStore,
+    BackupStore,
+    TreeStore,
+    TablesStore,
+    MdmHome,
+]

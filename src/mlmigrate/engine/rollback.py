@@ -9,6 +9,7 @@ from typing import Any
 import pyarrow as pa
 
 from mlmigrate.digest import Digest
+from mlmigrate.engine.families import follows_mlflow_rules
 from mlmigrate.engine.journal import DONE, Journal, UnitRecord, destination_key
 from mlmigrate.engine.verify import VerifyResult, compare_unit, digest_stream
 from mlmigrate.events import Event, Listener, ignore
@@ -109,7 +110,9 @@ def rollback(
             if not destination.capabilities.rollback:
                 raise unsupported(destination.capabilities, "rollback", "remove what one migration wrote")
             _check_unchanged(destination, records, listener)
-            for record in records:
+            # another family's units reference earlier ones (a table's foreign keys): last first
+            ordered = records if all(follows_mlflow_rules(r.kind) for r in records) else records[::-1]
+            for record in ordered:
                 if record.state != DONE:
                     continue
                 unit = Unit(record.kind, record.dest_id, record.label)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlmigrate.exceptions import UsageError
+from mlmigrate.stores.detect import holds_any_table, holds_mlflow
 from mlmigrate.stores.presence import check_filestore_source, check_sqlite_destination, check_sqlite_source
 from mlmigrate.uris import BACKUP_MANIFEST, backup_path, check_credentials, local_path, mask, sqlite_path
 
@@ -44,6 +45,24 @@ def _tree_spelling(uri: str) -> str:
     from mlmigrate.stores.tree.uris import spell
 
     return spell(uri)
+
+
+def _duckdb_location(uri: str) -> Path:
+    rest = uri.split("://", 1)[1].split("?", 1)[0]
+    return Path(rest[1:] if rest.startswith("/") else rest).expanduser().resolve()
+
+
+def _check_duckdb_source(uri: str) -> None:
+    if not _duckdb_location(uri).is_file():
+        raise UsageError(
+            f"{mask(uri)}: no DuckDB database there (duckdb:///relative.duckdb, duckdb:////abs.duckdb)"
+        )
+
+
+def _check_plain_sqlite_source(uri: str) -> None:
+    path = sqlite_path(uri).expanduser()
+    if not path.is_file():
+        raise UsageError(f"no such SQLite database: {path} (from {mask(uri)})")
 
 
 def _is_backup_folder(path: str) -> bool:
@@ -81,6 +100,17 @@ class StoreKind:
     check_destination: Callable[[str], None] | None = None
     #: the canonical spelling of a store of this kind, where the generic one does not fit
     spelling: Callable[[str], str] | None = None
+    #: the family of data it holds (``Capabilities.family``): kinds sharing a scheme are told
+    #: apart by it (MLflow's SQL store and plain tables on one SQLite file)
+    family: str = "mlflow"
+    #: whether the store at a URI holds this kind's data (its tables are there); asked, in
+    #: :data:`KINDS` order with the ``fallback`` kinds last, when several kinds share a scheme
+    claims: Callable[[str], bool] | None = None
+    #: claims what no other kind of its scheme claims (plain tables: any database)
+    fallback: bool = False
+    #: the tables of a database this kind's family keeps (a registry's ``mr_*``): the plain
+    #: tables kind leaves them to it
+    owns_table: Callable[[str], bool] | None = None
 
     @property
     def install_hint(self) -> str:
@@ -113,6 +143,7 @@ KINDS: tuple[StoreKind, ...] = (
         location=_sqlite_location,
         check_source=check_sqlite_source,
         check_destination=check_sqlite_destination,
+        claims=holds_mlflow,
     ),
     StoreKind(
         name="postgresql",
@@ -121,6 +152,7 @@ KINDS: tuple[StoreKind, ...] = (
         uri_forms="postgresql://user:password@host:5432/database",
         title="MLflow SQL store on PostgreSQL",
         extra="postgres",
+        claims=holds_mlflow,
     ),
     StoreKind(
         name="mysql",
@@ -129,6 +161,7 @@ KINDS: tuple[StoreKind, ...] = (
         uri_forms="mysql://user:password@host:3306/database (MariaDB too)",
         title="MLflow SQL store on MySQL / MariaDB",
         extra="mysql",
+        claims=holds_mlflow,
     ),
     StoreKind(
         name="mongodb",
@@ -162,12 +195,74 @@ KINDS: tuple[StoreKind, ...] = (
         "never read as MLflow data",
         spelling=_tree_spelling,
     ),
+    StoreKind(
+        name="duckdb",
+        schemes=("duckdb",),
+        target="mlmigrate.stores.sql.tables.store:TablesStore",
+        uri_forms="duckdb:///relative.duckdb, duckdb:////abs.duckdb",
+        title="DuckDB database (plain tables)",
+        extra="duckdb",
+        note="every table, as it is",
+        family="tables",
+        location=_duckdb_location,
+        check_source=_check_duckdb_source,
+    ),
+    StoreKind(
+        name="mdm",
+        schemes=("mdm",),
+        target="mlmigrate.stores.sql.tables.mdm:MdmHome",
+        uri_forms="mdm://~/.mdm, mdm://~/.mdm?dataset=a,b, mdm://~/.mdm?backend=duckdb (or sqlite, or postgresql&pg=postgresql://…)",
+        title="MDM home (datasets)",
+        note="each dataset's tables; YAML repointed",
+        family="tables",
+    ),
+    StoreKind(
+        name="sqlite-tables",
+        schemes=("sqlite",),
+        target="mlmigrate.stores.sql.tables.store:TablesStore",
+        uri_forms="sqlite:///any.db (a database without MLflow's schema)",
+        title="plain tables on SQLite",
+        note="every table, as it is",
+        family="tables",
+        claims=holds_any_table,
+        fallback=True,
+        location=_sqlite_location,
+        check_source=_check_plain_sqlite_source,
+        check_destination=check_sqlite_destination,
+    ),
+    StoreKind(
+        name="postgresql-tables",
+        schemes=("postgresql", "postgres"),
+        target="mlmigrate.stores.sql.tables.store:TablesStore",
+        uri_forms="postgresql://user:password@host:5432/database (without MLflow's schema)",
+        title="plain tables on PostgreSQL",
+        extra="postgres",
+        note="every table, as it is",
+        family="tables",
+        claims=holds_any_table,
+        fallback=True,
+    ),
+    StoreKind(
+        name="mysql-tables",
+        schemes=("mysql",),
+        target="mlmigrate.stores.sql.tables.store:TablesStore",
+        uri_forms="mysql://user:password@host:3306/database (without MLflow's schema)",
+        title="plain tables on MySQL / MariaDB",
+        extra="mysql",
+        note="every table, as it is",
+        family="tables",
+        claims=holds_any_table,
+        fallback=True,
+    ),
 )
 
 #: family name -> its record
 BY_NAME: dict[str, StoreKind] = {kind.name: kind for kind in KINDS}
-#: URI scheme -> its record
-BY_SCHEME: dict[str, StoreKind] = {scheme: kind for kind in KINDS for scheme in kind.schemes}
+#: URI scheme -> its first record (the kind an empty store of that scheme is)
+BY_SCHEME: dict[str, StoreKind] = {}
+for _kind in KINDS:
+    for _scheme in _kind.schemes:
+        BY_SCHEME.setdefault(_scheme, _kind)
 #: the kind a path without a scheme is, when no ``detects_path`` claims it
 DEFAULT_PATH_KIND = BY_NAME["filestore"]
 
@@ -231,6 +326,40 @@ def kind_of(uri: str) -> StoreKind:
     return found
 
 
+def candidates(uri: str) -> list[StoreKind]:
+    """Every kind that ``uri``'s scheme (or path) can name, the one an empty store is first."""
+    primary = kind_of(uri)
+    return [primary] + [
+        kind for kind in KINDS if kind is not primary and set(kind.schemes) & set(primary.schemes)
+    ]
+
+
+def resolve(uri: str, family: str | None = None) -> StoreKind:
+    """The kind of the store at ``uri``, where several kinds share its scheme: the kind that
+    claims what the store holds (MLflow's schema, a registry's tables); else the kind of
+    ``family`` when given (the data about to be written); else a fallback kind that claims it
+    (plain tables: any table); else the scheme's first kind (an empty or new store)."""
+    found = candidates(uri)
+    if len(found) == 1:
+        return found[0]
+    for kind in found:
+        if not kind.fallback and kind.claims is not None and kind.claims(uri):
+            return kind
+    if family is not None:
+        for kind in found:
+            if kind.family == family:
+                return kind
+    for kind in found:
+        if kind.fallback and kind.claims is not None and kind.claims(uri):
+            return kind
+    return found[0]
+
+
+def families_for(uri: str) -> list[str]:
+    """The families a store named like ``uri`` can hold."""
+    return list(dict.fromkeys(kind.family for kind in candidates(uri)))
+
+
 def scheme_of(uri: str) -> str:
     """The store family of ``uri`` (``filestore``, ``sqlite``, ``postgresql`` …)."""
     return kind_of(uri).name
@@ -251,14 +380,14 @@ def canonical(uri: str) -> str:
 def check_source(uri: str) -> None:
     """Refuse a source that is not there (a missing file or folder, an empty one), without
     creating it; stores on servers are checked once opened."""
-    kind = kind_of(uri)
+    kind = resolve(uri)
     if kind.check_source is not None:
         kind.check_source(uri)
 
 
-def check_destination(uri: str) -> None:
+def check_destination(uri: str, family: str | None = None) -> None:
     """Refuse a destination that cannot be made where it is named (a SQLite file in a missing folder)."""
-    kind = kind_of(uri)
+    kind = resolve(uri, family)
     if kind.check_destination is not None:
         kind.check_destination(uri)
 

@@ -225,9 +225,10 @@ class MysqlBulk:
             if pa.types.is_boolean(field.type):
                 column = column.cast(pa.int8())
             if pa.types.is_binary(field.type):
-                hexed = [None if v is None else v.hex() for v in column.to_pylist()]
+                # NULL as "N" (no hex digit), so that empty bytes stay empty, not NULL
+                hexed = ["N" if v is None else v.hex() for v in column.to_pylist()]
                 arrays.append(pa.array(hexed, pa.string()))
-                targets.append(f"{name} = UNHEX(NULLIF(@c{index}, ''))")
+                targets.append(f"{name} = UNHEX(NULLIF(@c{index}, 'N'))")
                 continue
             if pa.types.is_string(field.type) and column.null_count:
                 marker = _marker_for(column)
