@@ -28,7 +28,7 @@ from mlmigrate.cli.options import (
 from mlmigrate.cli.output import answer, console, print_json, size, text
 from mlmigrate.cli.progress import ProgressView, tee
 from mlmigrate.cli.rerun import command_line
-from mlmigrate.cli.summaries import conflicts, end_with_report, summary
+from mlmigrate.cli.summaries import conflicts, end_with_report, findings, summary
 from mlmigrate.engine.retry import DEFAULT_WINDOW
 from mlmigrate.events import Event, Listener
 from mlmigrate.uris import mask
@@ -200,6 +200,7 @@ def plan(
         answer.print(artifacts)
     for problem in result["problems"]:
         answer.print(f"[red]bad input[/] {text(problem['unit'])}: {text(problem['error'])}")
+    findings(answer, result.get("source_findings", []))
     for source_id, dest_id in result.get("experiment_id_map", {}).items():
         answer.print(f"experiment id {text(source_id)} → {text(dest_id)}")
     for clash in result.get("clashes", []):

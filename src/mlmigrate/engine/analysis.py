@@ -95,6 +95,7 @@ def plan(
             "tables": dict(counts),
             "total_rows": sum(counts.values()),
             "problems": problems,
+            "source_findings": source.findings(),
         }
         run_ids = source.run_ids()
         result["source_clashes"] = describe_source_clashes(units, run_ids)

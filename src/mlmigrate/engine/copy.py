@@ -180,6 +180,7 @@ class Migration:
         self._journal = Journal(settings.state_dir)
         self._source = open_source(self.source_uri)
         refuse_unknown_source(self.source, self.source_uri)
+        self.report.findings = self.source.findings()
         # a finished migration into a store no longer writable (a finished backup) is up to date
         self._destination = destination = open_destination(self.destination_uri, check_writable=False)
         capabilities = destination.capabilities
@@ -290,6 +291,12 @@ class Migration:
         report.units_total = len(records)
         report.units_done = sum(r.state in (DONE, PRESENT) for r in records)
         report.rejected_runs = journal.rejected_runs(migration_id)  # a malformed run stays out
+        rejected = [f for f in report.findings if f.get("action", "").startswith("rejected")]
+        if rejected and not journal.rejects_file(migration_id).exists():  # once, on the first run
+            for finding in rejected:
+                journal.add_reject(migration_id, {"unit": "source", **finding})
+        if rejected:
+            report.rejects_file = str(journal.rejects_file(migration_id))
         if report.rejected_runs:
             report.rejects_file = str(journal.rejects_file(migration_id))
         report.remapped = {

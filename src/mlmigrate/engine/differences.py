@@ -62,9 +62,11 @@ def differing_places(table: str, source: pa.Table, destination: pa.Table) -> dic
     )
     if not place:
         return {"places": [], "more": 0, "rows": differing.num_rows}
-    per_place = differing.group_by(place).aggregate(
-        [("__in_source", "any"), ("__in_destination", "any"), ("__counted_apart", "any")]
-    ).sort_by([(name, "ascending") for name in place])  # group_by's order is not stable
+    per_place = (
+        differing.group_by(place)
+        .aggregate([("__in_source", "any"), ("__in_destination", "any"), ("__counted_apart", "any")])
+        .sort_by([(name, "ascending") for name in place])
+    )  # group_by's order is not stable
     shown = per_place.slice(0, SHOWN).to_pylist()
     return {"places": [_described(row, place) for row in shown], "more": max(per_place.num_rows - SHOWN, 0)}
 

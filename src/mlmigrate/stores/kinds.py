@@ -38,6 +38,18 @@ def _backup_location(uri: str) -> Path:
     return backup_path(uri).expanduser().resolve()
 
 
+def _registry_location(uri: str) -> Path:
+    from mlmigrate.stores.registry.address import parse
+
+    found = parse(uri).path
+    assert found is not None  # only the file kinds have a location
+    return found.expanduser().resolve()
+
+
+def _is_registry_json(path: str) -> bool:
+    return Path(path.partition("?")[0]).suffix.lower() == ".json"
+
+
 def _is_backup_folder(path: str) -> bool:
     return (Path(path).expanduser() / BACKUP_MANIFEST).is_file()
 
@@ -138,6 +150,28 @@ KINDS: tuple[StoreKind, ...] = (
         note="mlmigrate backup / restore",
         detects_path=_is_backup_folder,
         location=_backup_location,
+    ),
+    StoreKind(
+        name="registry",
+        schemes=("registry+json", "registry+sqlite"),
+        target="mlmigrate.stores.registry.store:RegistrySource",
+        uri_forms="./models/registry.json, registry+json:///abs/registry.json, "
+        "registry+sqlite:///models/registry.db (?models=DIR&timezone=ZONE)",
+        title="home-made model registry file (registry.json, mr_* tables in SQLite)",
+        roles=(SOURCE,),
+        note="into MLflow's registry",
+        detects_path=_is_registry_json,
+        location=_registry_location,
+    ),
+    StoreKind(
+        name="registry-db",
+        schemes=("registry+postgresql", "registry+mysql"),
+        target="mlmigrate.stores.registry.store:RegistrySource",
+        uri_forms="registry+postgresql://user:password@host/db, registry+mysql://…/db "
+        "(?models=DIR&timezone=ZONE)",
+        title="home-made model registry on a server (mr_* tables)",
+        roles=(SOURCE,),
+        note="into MLflow's registry",
     ),
 )
 
