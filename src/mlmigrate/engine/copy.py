@@ -219,7 +219,12 @@ class Migration:
             previous
             and previous["state"] == DONE
             and pick_up_changes(
-                self.source, self.destination, journal, previous["migration_id"], self.settings.selection
+                self.source,
+                self.destination,
+                journal,
+                previous["migration_id"],
+                self.settings.selection,
+                UriRewrite.from_json(recorded.get("artifacts", {}).get("rules")),
             )
         ):
             previous["state"] = "changed"  # the source gained units or rows: copy them
