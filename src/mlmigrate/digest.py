@@ -72,7 +72,7 @@ _WINDOW = 1 << 21
 
 
 def _distinct_string_hashes(array: pa.Array) -> np.ndarray:
-    array = pc.cast(array, pa.large_string())
+    array = pc.cast(array, pa.large_binary())  # text and bytes alike: hashed as their bytes
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset : array.offset + len(array) + 1]
     data_buffer = array.buffers()[2]
     data = (
@@ -124,7 +124,21 @@ def column_hashes(array: pa.Array) -> np.ndarray:
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     kind = array.type
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+    if pa.types.is_dictionary(kind):
+        return column_hashes(array.dictionary_decode())
+    if pa.types.is_decimal(kind):  # by its text: 1.10 at scale 2 on every engine
+        kind, array = pa.string(), array.cast(pa.string())
+    if pa.types.is_null(kind):
+        return np.full(len(array), _NULL, dtype=np.uint64)
+    if pa.types.is_fixed_size_binary(kind):
+        array = array.cast(pa.binary())
+        kind = array.type
+    if (
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+    ):
         hashes = _string_hashes(array)
     elif pa.types.is_floating(kind):
         values = array.to_numpy(zero_copy_only=False).astype(np.float64)
@@ -133,6 +147,10 @@ def column_hashes(array: pa.Array) -> np.ndarray:
         hashes[np.isnan(values)] = _NULL
     elif pa.types.is_boolean(kind):
         hashes = _mix(pc.fill_null(array, False).to_numpy(zero_copy_only=False).astype(np.uint64) + 7)
+    elif pa.types.is_temporal(kind):  # dates, times, timestamps: their count of units
+        narrow = pa.types.is_date32(kind) or kind in (pa.time32("s"), pa.time32("ms"))
+        counts = pc.fill_null(array.cast(pa.int32() if narrow else pa.int64()), 0)
+        hashes = _mix(counts.to_numpy(zero_copy_only=False).astype(np.int64).view(np.uint64))
     else:
         hashes = _mix(pc.fill_null(array, 0).to_numpy(zero_copy_only=False).astype(np.int64).view(np.uint64))
     if array.null_count:

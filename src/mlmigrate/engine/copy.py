@@ -17,6 +17,7 @@ from mlmigrate.artifacts.ledger import Ledger
 from mlmigrate.artifacts.phase import check_options
 from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.engine.artifacts import ArtifactOptions, rules_for, run_phase
+from mlmigrate.engine.families import Family, check_on_conflict, family_named, translation
 from mlmigrate.engine.held_references import check_written
 from mlmigrate.engine.journal import DONE, FAILED, PRESENT, Journal
 from mlmigrate.engine.locks import PairLock
@@ -27,6 +28,7 @@ from mlmigrate.engine.plan import (
     base_shaping,
     describe_source_clashes,
     journaled_shapings,
+    plan_plain_units,
     plan_units,
     source_clashes,
 )
@@ -182,8 +184,11 @@ class Migration:
         refuse_unknown_source(self.source, self.source_uri)
         self.report.findings = self.source.findings()
         # a finished migration into a store no longer writable (a finished backup) is up to date
-        self._destination = destination = open_destination(self.destination_uri, check_writable=False)
+        self._destination = destination = open_destination(
+            self.destination_uri, check_writable=False, family=self.source.capabilities.family
+        )
         capabilities = destination.capabilities
+        self._open_family()
         self.report.options["workers"] = self.workers  # the number used, the user's or the store's
         if settings.on_conflict == MERGE and not capabilities.merge:
             raise unsupported(
@@ -198,6 +203,27 @@ class Migration:
         if pinned and self._snapshot is None and self._readers is not None:
             self._readers.close()  # a snapshot only this process can read (MySQL)
             self._readers = None
+
+    def _open_family(self) -> None:
+        """Check that the pair is of one family (or a registered translation joins them, and
+        the source is then read through it, in this process) and that the options mean
+        something for it."""
+        settings = self.settings
+        joined = translation(self.source.capabilities.family, self.destination.capabilities.family)
+        if joined is not None:
+            self._source = joined.wrap(self.source)
+            self.settings = settings = dataclasses.replace(settings, read_in_processes=False)
+        check_on_conflict(self.family, settings.on_conflict)
+        artifacts = settings.artifacts
+        if not self.family.mlflow_rules and (artifacts.to or artifacts.rewrite):
+            raise UsageError(
+                f"--artifacts-to and --rewrite are for MLflow's artifacts; {self.family.title} has none"
+            )
+
+    @property
+    def family(self) -> Family:
+        """The family of the data written (the destination's)."""
+        return family_named(self.destination.capabilities.family)
 
     @property
     def workers(self) -> int:
@@ -442,14 +468,25 @@ class Migration:
         else:
             destination.prepare()
             existing = destination.existing(run_ids=run_ids)
-        plan = plan_units(
-            units,
-            existing,
-            max_experiment_id=destination.capabilities.max_experiment_id,
-            on_conflict=on_conflict,
-            base=base_shaping(destination),
-            source_run_ids=run_ids,
-        )
+        if self.family.mlflow_rules:
+            plan = plan_units(
+                units,
+                existing,
+                max_experiment_id=destination.capabilities.max_experiment_id,
+                on_conflict=on_conflict,
+                base=base_shaping(destination),
+                source_run_ids=run_ids,
+            )
+        else:
+            clashing = self.family.clashes(units, existing)
+            plan = plan_plain_units(
+                units,
+                existing,
+                clashes=list(clashing.values()),
+                clashing=set(clashing),
+                on_conflict=on_conflict,
+                base=base_shaping(destination),
+            )
         if plan.clashes and on_conflict == "fail":
             raise ConflictError(
                 f"the destination already holds {len(plan.clashes)} object(s) that the source brings; "
@@ -477,7 +514,7 @@ class Migration:
                 if table == "experiments"
                 for row in batch.to_pylist()
             ]
-        rules = rules_for(source, units, options)
+        rules = rules_for(source, units, options) if self.family.mlflow_rules else UriRewrite()
         migration_id = journal.create(
             self.source_uri,
             self.destination_uri,

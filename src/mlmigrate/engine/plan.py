@@ -321,3 +321,32 @@ def _model_clash(
         )
     plan.resolutions.append({"object": what, "action": "skip", "detail": "already there"})
     return PlannedUnit(unit, name, SKIP, shaping, name)
+
+
+def plan_plain_units(
+    units: list[Unit],
+    existing: ExistingObjects,
+    *,
+    clashes: list[str],
+    clashing: set[str],
+    on_conflict: str = "fail",
+    base: Shaping | None = None,
+) -> MigrationPlan:
+    """The plan of a family without MLflow's id rules: every unit keeps its id; a unit the
+    destination already holds (``clashing`` unit ids, described by ``clashes``) is listed, and
+    with ``skip`` left as it is."""
+    shaping = base or Shaping()
+    plan = MigrationPlan(units=[], clashes=list(clashes))
+    for unit in units:
+        if unit.unit_id in clashing and on_conflict == SKIP:
+            plan.units.append(PlannedUnit(unit, unit.source_id, SKIP, shaping, unit.label))
+            plan.resolutions.append(
+                {
+                    "object": f"{unit.kind} {unit.label or unit.source_id}",
+                    "action": "skip",
+                    "detail": "already there",
+                }
+            )
+        else:
+            plan.units.append(PlannedUnit(unit, unit.source_id, WRITE, shaping, unit.label))
+    return plan

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 from mlmigrate import references
 from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.artifacts.rewrite import references as artifact_references
+from mlmigrate.engine.families import follows_mlflow_rules
 from mlmigrate.engine.report import ALREADY_PRESENT, KEPT_FROM_DESTINATION, NOT_HELD, REJECTED
 from mlmigrate.stores.base import BatchStream, Unit
 from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL, RUN_TABLES, TABLES
@@ -263,6 +264,9 @@ def for_destination(
     artifact locations the rows reference.
     """
     shaping = shaping or Shaping()
+    if not follows_mlflow_rules(unit_kind):  # another family's rows go as they are
+        yield from _as_they_are(stream, shaping, left_out, made_finite)
+        return
     experiment = int(dest_id) if unit_kind == EXPERIMENT else None
     skip_inputs: set[str] = set()
     skip_runs = pa.array(sorted(shaping.skip_runs), pa.string()) if shaping.skip_runs else None
@@ -323,6 +327,25 @@ def for_destination(
             batch = dedupe(batch)
             if batch.num_rows != before:
                 collapsed[table] += before - batch.num_rows
+        yield table, batch
+
+
+def _as_they_are(
+    stream: BatchStream,
+    shaping: Shaping,
+    left_out: dict[str, Counter[str]] | None,
+    made_finite: Counter[str] | None,
+) -> BatchStream:
+    """A unit of a family without MLflow's rules: only tables the destination does not hold
+    are left out and values it cannot hold mapped, each counted for the report."""
+    for table, batch in stream:
+        if shaping.held is not None and table not in shaping.held:
+            _leave_out(left_out, NOT_HELD, table, batch.num_rows)
+            continue
+        if made_finite is not None:
+            batch, changed = finite(batch)
+            if changed:
+                made_finite[table] += changed
         yield table, batch
 
 

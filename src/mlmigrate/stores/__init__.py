@@ -16,14 +16,15 @@ from mlmigrate.stores.kinds import (
     check_destination,
     check_source,
     kind_of,
+    resolve,
 )
 from mlmigrate.uris import mask
 
 __all__ = ["KINDS", "StoreKind", "open_destination", "open_source", "open_store", "require_writable"]
 
 
-def _open(uri: str) -> tuple[StoreKind, DestinationStore]:
-    kind = kind_of(uri)
+def _open(uri: str, family: str | None = None) -> tuple[StoreKind, DestinationStore]:
+    kind = resolve(uri, family)
     module_name, class_name = kind.target.split(":")
     try:
         module = importlib.import_module(module_name)
@@ -34,10 +35,12 @@ def _open(uri: str) -> tuple[StoreKind, DestinationStore]:
     return kind, cast(DestinationStore, getattr(module, class_name)(uri))
 
 
-def open_store(uri: str) -> DestinationStore:
+def open_store(uri: str, *, family: str | None = None) -> DestinationStore:
     """Open the store named by ``uri`` (a folder path, ``file://``, ``sqlite:///``, ``postgresql://`` …)
-    with both sides of the contract; whether it may be written is ``capabilities.writable``."""
-    return _open(uri)[1]
+    with both sides of the contract; whether it may be written is ``capabilities.writable``.
+    Where several kinds share the scheme, the store's contents decide (``family``: the kind of
+    that family, for an empty store to be written with another family's data)."""
+    return _open(uri, family)[1]
 
 
 def open_source(uri: str) -> SourceStore:
@@ -56,12 +59,13 @@ def open_source(uri: str) -> SourceStore:
     return store
 
 
-def open_destination(uri: str, *, check_writable: bool = True) -> DestinationStore:
+def open_destination(uri: str, *, check_writable: bool = True, family: str | None = None) -> DestinationStore:
     """Open ``uri`` to be written; refused, naming its kind, when it cannot be written
     (``check_writable=False``: only when its kind is never a destination), or when it cannot be
-    made where it is named (a SQLite file in a missing folder)."""
+    made where it is named (a SQLite file in a missing folder). ``family``: the family of data
+    to write, which picks the kind where several share the scheme and the store is empty."""
     check_destination(uri)
-    kind, store = _open(uri)
+    kind, store = _open(uri, family)
     try:
         if DESTINATION not in kind.roles or check_writable:
             require_writable(store, uri)

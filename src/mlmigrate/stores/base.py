@@ -27,7 +27,8 @@ BatchStream = Iterator[tuple[str, pa.RecordBatch]]
 
 @dataclass(frozen=True)
 class Unit:
-    """A piece of a migration written atomically: one experiment or one registered model."""
+    """A piece of a migration written atomically: one experiment or one registered model (or
+    another family's unit: one table, or one row range of it)."""
 
     kind: str
     source_id: str
@@ -98,6 +99,9 @@ class Capabilities:
     nominal_rate: int | None = None
     #: what the store is in words, for messages that refuse a command (``a FileStore``)
     kind: str = "store"
+    #: which data the store holds: ``mlflow`` (MLflow's canonical tables), ``tables`` (a
+    #: database's plain tables as they are) or another family of :mod:`mlmigrate.engine.families`
+    family: str = "mlflow"
 
 
 @dataclass
@@ -112,6 +116,9 @@ class ExistingObjects:
     registered_models: set[str] = field(default_factory=set)
     #: registered model name -> its highest version number (deleted versions count)
     model_versions: dict[str, int] = field(default_factory=dict)
+    #: unit ids the destination already holds, for families other than MLflow's (a table
+    #: ``table:train`` of the same name)
+    units: set[str] = field(default_factory=set)
 
 
 @runtime_checkable

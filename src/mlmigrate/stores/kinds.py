@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlmigrate.exceptions import UsageError
+from mlmigrate.stores.detect import holds_mlflow
 from mlmigrate.stores.presence import check_filestore_source, check_sqlite_destination, check_sqlite_source
 from mlmigrate.uris import BACKUP_MANIFEST, backup_path, check_credentials, local_path, mask, sqlite_path
 
@@ -83,6 +84,14 @@ class StoreKind:
     check_source: Callable[[str], None] | None = None
     #: refuses a destination of this kind that cannot be made where it is named
     check_destination: Callable[[str], None] | None = None
+    #: the family of data it holds (``Capabilities.family``): kinds sharing a scheme are told
+    #: apart by it (MLflow's SQL store and plain tables on one SQLite file)
+    family: str = "mlflow"
+    #: whether the store at a URI holds this kind's data (its tables are there); asked, in
+    #: :data:`KINDS` order with the ``fallback`` kinds last, when several kinds share a scheme
+    claims: Callable[[str], bool] | None = None
+    #: claims what no other kind of its scheme claims (plain tables: any database)
+    fallback: bool = False
 
     @property
     def install_hint(self) -> str:
@@ -115,6 +124,7 @@ KINDS: tuple[StoreKind, ...] = (
         location=_sqlite_location,
         check_source=check_sqlite_source,
         check_destination=check_sqlite_destination,
+        claims=holds_mlflow,
     ),
     StoreKind(
         name="postgresql",
@@ -123,6 +133,7 @@ KINDS: tuple[StoreKind, ...] = (
         uri_forms="postgresql://user:password@host:5432/database",
         title="MLflow SQL store on PostgreSQL",
         extra="postgres",
+        claims=holds_mlflow,
     ),
     StoreKind(
         name="mysql",
@@ -131,6 +142,7 @@ KINDS: tuple[StoreKind, ...] = (
         uri_forms="mysql://user:password@host:3306/database (MariaDB too)",
         title="MLflow SQL store on MySQL / MariaDB",
         extra="mysql",
+        claims=holds_mlflow,
     ),
     StoreKind(
         name="mongodb",
@@ -177,8 +189,11 @@ KINDS: tuple[StoreKind, ...] = (
 
 #: family name -> its record
 BY_NAME: dict[str, StoreKind] = {kind.name: kind for kind in KINDS}
-#: URI scheme -> its record
-BY_SCHEME: dict[str, StoreKind] = {scheme: kind for kind in KINDS for scheme in kind.schemes}
+#: URI scheme -> its first record (the kind an empty store of that scheme is)
+BY_SCHEME: dict[str, StoreKind] = {}
+for _kind in KINDS:
+    for _scheme in _kind.schemes:
+        BY_SCHEME.setdefault(_scheme, _kind)
 #: the kind a path without a scheme is, when no ``detects_path`` claims it
 DEFAULT_PATH_KIND = BY_NAME["filestore"]
 
@@ -240,6 +255,40 @@ def kind_of(uri: str) -> StoreKind:
         raise UsageError(f"unknown store URI scheme {raw!r} in {mask(uri)!r}; valid: {_spellings()}")
     check_credentials(uri)
     return found
+
+
+def candidates(uri: str) -> list[StoreKind]:
+    """Every kind that ``uri``'s scheme (or path) can name, the one an empty store is first."""
+    primary = kind_of(uri)
+    return [primary] + [
+        kind for kind in KINDS if kind is not primary and set(kind.schemes) & set(primary.schemes)
+    ]
+
+
+def resolve(uri: str, family: str | None = None) -> StoreKind:
+    """The kind of the store at ``uri``, where several kinds share its scheme: the kind that
+    claims what the store holds (MLflow's schema, a registry's tables); else the kind of
+    ``family`` when given (the data about to be written); else a fallback kind that claims it
+    (plain tables: any table); else the scheme's first kind (an empty or new store)."""
+    found = candidates(uri)
+    if len(found) == 1:
+        return found[0]
+    for kind in found:
+        if not kind.fallback and kind.claims is not None and kind.claims(uri):
+            return kind
+    if family is not None:
+        for kind in found:
+            if kind.family == family:
+                return kind
+    for kind in found:
+        if kind.fallback and kind.claims is not None and kind.claims(uri):
+            return kind
+    return found[0]
+
+
+def families_for(uri: str) -> list[str]:
+    """The families a store named like ``uri`` can hold."""
+    return list(dict.fromkeys(kind.family for kind in candidates(uri)))
 
 
 def scheme_of(uri: str) -> str:
