@@ -81,7 +81,16 @@ def test_json_into_mlflow_on_sqlite_with_the_model_files(app_registry: Path, tmp
     assert plan["tables"] == {"registered_models": 3, "model_versions": 9, "model_version_tags": 45}
     assert plan["artifacts"]["model_version"]["objects"] == 9
     assert "naive timestamps read as UTC" in plan["source_findings"][0]["message"]
-    copied = invoke("copy", source, destination, "--artifacts-to", str(tmp_path / "artifacts"), "--json")
+    copied = invoke(
+        "copy",
+        source,
+        destination,
+        "--into",
+        "mlflow",
+        "--artifacts-to",
+        str(tmp_path / "artifacts"),
+        "--json",
+    )
     assert copied.returncode == 0, show(copied)
     report = json.loads(copied.stdout)
     assert report["verify"]["ok"] and report["artifacts"]["kinds"]["model_version"]["copied"] == 9
@@ -90,7 +99,16 @@ def test_json_into_mlflow_on_sqlite_with_the_model_files(app_registry: Path, tmp
         _check(destination, app_registry.with_name("moved"), tmp_path / "downloads")
     finally:
         shutil.move(app_registry.with_name("moved"), app_registry)
-    again = invoke("copy", source, destination, "--artifacts-to", str(tmp_path / "artifacts"), "--json")
+    again = invoke(
+        "copy",
+        source,
+        destination,
+        "--into",
+        "mlflow",
+        "--artifacts-to",
+        str(tmp_path / "artifacts"),
+        "--json",
+    )
     assert again.returncode == 0, show(again)
     assert json.loads(again.stdout)["rows_written"] == 0
     assert invoke("verify", source, destination).returncode == 0
@@ -102,8 +120,8 @@ def test_sqlite_registry_into_postgresql_resumes_after_sigkill_and_serves_over_r
     root = tmp_path / "models"
     quirky_registry(root)
     source = f"registry+sqlite:///{root / 'registry.db'}?timezone=UTC"
-    copy_killed_after_first_commit(source, postgres_db)
-    resumed = invoke("copy", source, postgres_db, "--json")
+    copy_killed_after_first_commit(source, postgres_db, "--into", "mlflow")
+    resumed = invoke("copy", source, postgres_db, "--into", "mlflow", "--json")
     assert resumed.returncode == 0, show(resumed)
     report = json.loads(resumed.stdout)
     assert report["verify"]["ok"]

@@ -86,6 +86,13 @@ def copy(
     ] = False,
     experiment: Experiments = None,
     model: Models = None,
+    into: Annotated[
+        str | None,
+        typer.Option(
+            "--into",
+            help="Family of data an empty DESTINATION gets: mlflow, registry (default: the source's)",
+        ),
+    ] = None,
 ) -> None:
     """Copy SOURCE into DESTINATION; run again to resume after a crash or Ctrl-C."""
     from mlmigrate.engine.copy import copy as run_copy
@@ -127,6 +134,7 @@ def copy(
             retry_window=retry_window,
             experiments=experiment or (),
             models=model or (),
+            into=into,
         )
     data = report.as_dict()
     if backup_dest is not None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlmigrate.exceptions import UsageError
-from mlmigrate.stores.detect import holds_mlflow
+from mlmigrate.stores.detect import holds_mlflow, holds_tables
 from mlmigrate.stores.presence import check_filestore_source, check_sqlite_destination, check_sqlite_source
 from mlmigrate.uris import BACKUP_MANIFEST, backup_path, check_credentials, local_path, mask, sqlite_path
 
@@ -45,6 +45,13 @@ def _registry_location(uri: str) -> Path:
     found = parse(uri).path
     assert found is not None  # only the file kinds have a location
     return found.expanduser().resolve()
+
+
+def _holds_registry(uri: str) -> bool:
+    """A registry named as one (``registry+sqlite://``…) or a database holding ``mr_*`` tables."""
+    if uri.lower().startswith("registry+"):
+        return True
+    return holds_tables(lambda name: name.startswith("mr_"))(uri.partition("?")[0])
 
 
 def _is_registry_json(path: str) -> bool:
@@ -165,25 +172,45 @@ KINDS: tuple[StoreKind, ...] = (
     ),
     StoreKind(
         name="registry",
-        schemes=("registry+json", "registry+sqlite"),
-        target="mlmigrate.stores.registry.store:RegistrySource",
-        uri_forms="./models/registry.json, registry+json:///abs/registry.json, "
-        "registry+sqlite:///models/registry.db (?models=DIR&timezone=ZONE)",
-        title="home-made model registry file (registry.json, mr_* tables in SQLite)",
-        roles=(SOURCE,),
-        note="into MLflow's registry",
+        schemes=("registry+json",),
+        target="mlmigrate.stores.registry.store:RegistryStore",
+        uri_forms="./models/registry.json, registry+json:///abs/registry.json (?models=DIR&timezone=ZONE)",
+        title="home-made model registry file (registry.json + model files)",
+        note="seed-000 layout; into MLflow's registry too",
         detects_path=_is_registry_json,
         location=_registry_location,
+        family="registry",
     ),
     StoreKind(
-        name="registry-db",
-        schemes=("registry+postgresql", "registry+mysql"),
-        target="mlmigrate.stores.registry.store:RegistrySource",
-        uri_forms="registry+postgresql://user:password@host/db, registry+mysql://…/db "
-        "(?models=DIR&timezone=ZONE)",
-        title="home-made model registry on a server (mr_* tables)",
-        roles=(SOURCE,),
-        note="into MLflow's registry",
+        name="registry-sqlite",
+        schemes=("registry+sqlite", "sqlite"),
+        target="mlmigrate.stores.registry.store:RegistryStore",
+        uri_forms="sqlite:///models/registry.db (its mr_* tables), registry+sqlite:///new.db",
+        title="home-made model registry in SQLite (mr_* tables)",
+        note="the app's own DDL",
+        location=_registry_location,
+        family="registry",
+        claims=_holds_registry,
+    ),
+    StoreKind(
+        name="registry-postgresql",
+        schemes=("registry+postgresql", "postgresql", "postgres"),
+        target="mlmigrate.stores.registry.store:RegistryStore",
+        uri_forms="postgresql://…/db (its mr_* tables), registry+postgresql://user:password@host/db",
+        title="home-made model registry on PostgreSQL (mr_* tables)",
+        extra="postgres",
+        family="registry",
+        claims=_holds_registry,
+    ),
+    StoreKind(
+        name="registry-mysql",
+        schemes=("registry+mysql", "mysql"),
+        target="mlmigrate.stores.registry.store:RegistryStore",
+        uri_forms="mysql://…/db (its mr_* tables), registry+mysql://user:password@host/db",
+        title="home-made model registry on MySQL / MariaDB (mr_* tables)",
+        extra="mysql",
+        family="registry",
+        claims=_holds_registry,
     ),
 )
 
@@ -308,8 +335,9 @@ def canonical(uri: str) -> str:
 
 def check_source(uri: str) -> None:
     """Refuse a source that is not there (a missing file or folder, an empty one), without
-    creating it; stores on servers are checked once opened."""
-    kind = kind_of(uri)
+    creating it; stores on servers are checked once opened. Where kinds share the scheme, the
+    kind that claims the store's contents checks it (a SQLite file of a registry's tables)."""
+    kind = resolve(uri)
     if kind.check_source is not None:
         kind.check_source(uri)
 

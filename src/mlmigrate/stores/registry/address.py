@@ -85,9 +85,8 @@ def parse(uri: str) -> RegistryAddress:
             path = Path("/" + unquote(base.split(":///", 1)[1]))
         return RegistryAddress(JSON, path, None, models or path.parent, timezone)
     scheme, rest = base.split("://", 1)
-    if not scheme.startswith(PREFIX):
-        raise UsageError(f"not a registry URI: {mask(uri)!r}")
-    layout = scheme[len(PREFIX) :].split("+", 1)[0]
+    scheme = scheme.lower()
+    layout = (scheme[len(PREFIX) :] if scheme.startswith(PREFIX) else scheme).split("+", 1)[0]
     if layout == SQLITE:
         path = Path(unquote(rest[1:])).expanduser()
         return RegistryAddress(SQLITE, path, f"sqlite:///{path}", models or path.parent, timezone)

@@ -32,6 +32,15 @@ def file_problems(contents: RegistryContents, root: Path) -> list[Problem]:
     )
     problems: list[Problem] = []
     named: set[str] = set()
+    if versions.num_rows and not model_files(root):  # a root without the app's files: say it once
+        return [
+            Problem(
+                "no_model_files",
+                str(root),
+                f"no model file of the application's layout ({FILE_PATTERN}) is under the model root",
+                "reported (give the model root as ?models=DIR to check and copy the files)",
+            )
+        ]
     for row in versions.to_pylist():
         model = names.get(row["model_id"])
         path = root / row["storage_path"]
