@@ -45,6 +45,7 @@ class SqlRegistry:
         self.address = address
         self.display = mask(str(address.path or address.database_url))
         self._engine: Any = None
+        self._tables: set[str] | None = None
 
     @property
     def engine(self) -> Any:
@@ -53,7 +54,9 @@ class SqlRegistry:
             import sqlalchemy as sa
 
             assert self.address.database_url is not None
-            self._engine = sa.create_engine(self.address.database_url, poolclass=sa.pool.NullPool)
+            # connections are kept between models (one transaction each): a connection per
+            # model cost more than the model's rows
+            self._engine = sa.create_engine(self.address.database_url, pool_size=2, pool_pre_ping=True)
         return self._engine
 
     def error(self, exc: Exception, doing: str) -> Exception:
@@ -69,14 +72,17 @@ class SqlRegistry:
         return StoreError(text)
 
     def tables(self) -> set[str]:
-        """The tables the database holds."""
+        """The tables the database holds (asked once, and again after ``prepare``)."""
         import sqlalchemy as sa
 
+        if self._tables is not None and MODELS in self._tables:
+            return self._tables
         try:
             with self.engine.connect() as connection:
-                return set(sa.inspect(connection).get_table_names())
+                self._tables = set(sa.inspect(connection).get_table_names())
         except Exception as exc:
             raise self.error(exc, "listing the tables") from exc
+        return self._tables
 
     def model_names(self) -> list[str]:
         """Model names in id order."""
@@ -122,6 +128,7 @@ class SqlRegistry:
 
     def prepare(self) -> None:
         """Create the schema where it is missing (the application's on SQLite)."""
+        self._tables = None
         try:
             if self.address.layout == SQLITE:
                 import sqlite3
