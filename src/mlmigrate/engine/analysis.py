@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mlmigrate.artifacts.rewrite import UriRewrite, references
+from mlmigrate.engine.families import translation
 from mlmigrate.engine.journal import PRESENT, Journal
 from mlmigrate.engine.plan import MERGE, base_shaping, describe_source_clashes, journaled_shapings, plan_units
 from mlmigrate.engine.revisions import refuse_unknown_source
@@ -199,7 +200,12 @@ def verify(
     try:
         refuse_unknown_source(source, source_uri)  # what it holds beyond this version goes unseen
         check_source(destination_uri)  # a missing SQLite file is not created to be compared
-        destination = open_store(destination_uri)
+        destination = open_store(destination_uri, family=source.capabilities.family)
+        # a pair of two families is compared as the copy wrote it: the source read through the
+        # registered translation (a registry as MLflow's registry)
+        joined = translation(source.capabilities.family, destination.capabilities.family)
+        if joined is not None:
+            source = joined.wrap(source)
     except MigrationError:
         source.close()
         raise
