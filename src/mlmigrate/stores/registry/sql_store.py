@@ -27,6 +27,8 @@ from mlmigrate.stores.registry.server_ddl import MYSQL_DDL, POSTGRESQL_DDL
 from mlmigrate.uris import mask
 
 _TRANSIENT = ("OperationalError", "InterfaceError")
+#: rows per multi-row INSERT (well under SQLite's and the servers' parameter limits)
+INSERT_ROWS = 500
 _DUPLICATE = ("IntegrityError", "UniqueViolation")
 
 
@@ -176,7 +178,6 @@ class SqlRegistry:
 
     def write_model(self, name: str, rows: dict[str, pa.Table]) -> dict[str, int]:
         """Replace the model ``name`` with ``rows`` in one transaction; rows written per table."""
-        import sqlalchemy as sa
 
         written: dict[str, int] = {}
         try:
@@ -186,14 +187,23 @@ class SqlRegistry:
                     data = rows.get(table)
                     if data is None or not data.num_rows:
                         continue
-                    columns = data.schema.names
-                    values = ", ".join(":" + c for c in columns)
-                    statement = sa.text(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})")
-                    connection.execute(statement, data.to_pylist())
+                    self._insert(connection, table, data)
                     written[table] = data.num_rows
         except Exception as exc:
             raise self.error(exc, f"writing model {name!r}") from exc
         return written
+
+    def _insert(self, connection: Any, table: str, data: pa.Table) -> None:
+        """``data`` into ``table`` as multi-row ``INSERT``s (one round trip per chunk, not per row)."""
+        import sqlalchemy as sa
+
+        columns = data.schema.names
+        records = data.to_pylist()
+        for start in range(0, len(records), INSERT_ROWS):
+            chunk = records[start : start + INSERT_ROWS]
+            values = ", ".join("(" + ", ".join(f":{c}_{i}" for c in columns) + ")" for i in range(len(chunk)))
+            params = {f"{c}_{i}": record[c] for i, record in enumerate(chunk) for c in columns}
+            connection.execute(sa.text(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}"), params)
 
     def delete_model(self, name: str) -> None:
         """Remove the model ``name`` and everything of it, in one transaction."""
