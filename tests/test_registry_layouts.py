@@ -137,3 +137,13 @@ def test_into_names_the_family_of_an_empty_destination(app_registry: Path, tmp_p
         assert db.execute("SELECT COUNT(*) FROM model_versions").fetchone()[0] == 9
     refused = invoke("copy", source, f"sqlite:///{tmp_path / 'x.db'}", "--into", "nonsense")
     assert refused.returncode == 2 and "registry" in refused.stderr
+
+
+def test_the_html_report_lists_what_was_found(tmp_path: Path) -> None:
+    root = tmp_path / "models"
+    quirky_registry(root)
+    page = tmp_path / "report.html"
+    _copy(str(root / "registry.json"), f"sqlite:///{tmp_path / 'out.db'}", "--report", str(page))
+    html = page.read_text()
+    for code in ("missing_file", "unlisted_file", "size_mismatch"):
+        assert code in html
