@@ -147,3 +147,12 @@ def test_the_html_report_lists_what_was_found(tmp_path: Path) -> None:
     html = page.read_text()
     for code in ("missing_file", "unlisted_file", "size_mismatch"):
         assert code in html
+
+
+def test_plan_with_a_destination_lists_the_models_it_holds(app_registry: Path, tmp_path: Path) -> None:
+    source = str(app_registry / "registry.json")
+    _copy(source, f"sqlite:///{tmp_path / 'registry.db'}")
+    planned = invoke("plan", source, f"sqlite:///{tmp_path / 'registry.db'}", "--json")
+    assert planned.returncode == 0, show(planned)
+    clashes = json.loads(planned.stdout)["clashes"]
+    assert len(clashes) == 3 and "binary_classifier" in clashes[0]

@@ -9,9 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from mlmigrate.artifacts.rewrite import UriRewrite, references
-from mlmigrate.engine.families import translation
+from mlmigrate.engine.families import family_named, translation
 from mlmigrate.engine.journal import PRESENT, Journal
-from mlmigrate.engine.plan import MERGE, base_shaping, describe_source_clashes, journaled_shapings, plan_units
+from mlmigrate.engine.plan import (
+    MERGE,
+    base_shaping,
+    describe_source_clashes,
+    journaled_shapings,
+    plan_plain_units,
+    plan_units,
+)
 from mlmigrate.engine.revisions import refuse_unknown_source
 from mlmigrate.engine.subset import Selection
 from mlmigrate.engine.transform import Scope, Shaping
@@ -68,6 +75,12 @@ def plan(
     source = open_source(source_uri)
     try:
         refuse_unknown_source(source, source_uri)
+        if destination_uri:  # a pair of two families is planned as the copy reads it
+            probe = open_store(destination_uri, family=source.capabilities.family)
+            joined = translation(source.capabilities.family, probe.capabilities.family)
+            probe.close()
+            if joined is not None:
+                source = joined.wrap(source)
     except MigrationError:
         source.close()
         raise
@@ -103,17 +116,29 @@ def plan(
         result["artifacts"], artifact_problems = survey_references(artifacts, s3_endpoint)
         problems += [{"unit": "artifacts", "label": "", "error": text} for text in artifact_problems]
         if destination_uri:
-            destination = open_store(destination_uri)
+            destination = open_store(destination_uri, family=source.capabilities.family)
             try:
                 existing = destination.existing(run_ids=run_ids)
-                planned = plan_units(
-                    units,
-                    existing,
-                    max_experiment_id=destination.capabilities.max_experiment_id,
-                    on_conflict=on_conflict,
-                    base=base_shaping(destination),
-                    source_run_ids=run_ids,
-                )
+                family = family_named(destination.capabilities.family)
+                if family.mlflow_rules:
+                    planned = plan_units(
+                        units,
+                        existing,
+                        max_experiment_id=destination.capabilities.max_experiment_id,
+                        on_conflict=on_conflict,
+                        base=base_shaping(destination),
+                        source_run_ids=run_ids,
+                    )
+                else:
+                    clashing = family.clashes(units, existing)
+                    planned = plan_plain_units(
+                        units,
+                        existing,
+                        clashes=list(clashing.values()),
+                        clashing=set(clashing),
+                        on_conflict=on_conflict,
+                        base=base_shaping(destination),
+                    )
                 held = destination.capabilities.tables
                 result.update(
                     {
