@@ -171,6 +171,12 @@ def render_html(report: dict[str, Any]) -> str:
         [f"{rows:,} {table} row(s)", "", "exact duplicates: the destination's key holds each point once"]
         for table, rows in report["collapsed_duplicates"].items()
     ]
+    findings = [[f["code"], f["where"], f["message"], f["action"]] for f in report.get("source_findings", [])]
+    found_html = (
+        _table(["code", "where", "what", "done"], findings, "findings")
+        if findings
+        else '<p class="muted">nothing</p>'
+    )
     verify = report.get("verify")
     if verify is None:
         verdict = '<p id="verify" class="muted">verify: not run</p>'
@@ -216,6 +222,8 @@ source <code>{_e(report["source"])}</code><br>destination <code>{_e(report["dest
 {_table(["source id", "destination id"], remaps, "remaps") if remaps else '<p class="muted">none</p>'}
 <h2>Skipped items</h2>
 {_table(["item", "label", "reason"], skipped, "skipped") if skipped else '<p class="muted">none</p>'}
+<h2>Found in the source</h2>
+{found_html}
 <h2>Verify</h2>
 {verdict}
 {"".join(f"<p>note: {_e(n)}</p>" for n in report["notes"])}

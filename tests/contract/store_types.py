@@ -7,6 +7,8 @@ from mlmigrate.stores.backup.store import BackupStore
 from mlmigrate.stores.base import DestinationStore, SourceStore
 from mlmigrate.stores.filestore.store import FileStore
 from mlmigrate.stores.mongodb.store import MongoStore
+from mlmigrate.stores.registry.mlflow_view import MlflowView
+from mlmigrate.stores.registry.store import RegistryStore
 from mlmigrate.stores.sql.store import SqlStore
 from mlmigrate.stores.sql.tables.mdm import MdmHome
 from mlmigrate.stores.sql.tables.store import TablesStore
@@ -21,6 +23,7 @@ DESTINATION_CLASSES: list[type[DestinationStore]] = [
     TreeStore,
     TablesStore,
     MdmHome,
+    RegistryStore,
 ]
 SOURCE_CLASSES: list[type[SourceStore]] = [
     SqlStore,
@@ -30,4 +33,6 @@ SOURCE_CLASSES: list[type[SourceStore]] = [
     TreeStore,
     TablesStore,
     MdmHome,
+    RegistryStore,
+    MlflowView,
 ]

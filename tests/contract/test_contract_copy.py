@@ -35,8 +35,13 @@ def test_every_registered_store_class_is_checked_by_the_type_checker() -> None:
 
 
 def test_every_registered_destination_kind_has_a_contract_fixture() -> None:
+    """MLflow's kinds here; the registry family's in ``registry_kinds`` (its own contract)."""
+    from .registry_kinds import REGISTRY_KINDS
+
     mlflow_kinds = {r.name for r in REGISTRY if DESTINATION in r.roles and r.family == "mlflow"}
     assert {kind.name for kind in KINDS} == mlflow_kinds  # plain tables: test_contract_tables.py
+    registry = {r.name for r in REGISTRY if DESTINATION in r.roles and r.family == "registry"}
+    assert {kind.name for kind in REGISTRY_KINDS} == registry
 
 
 def test_the_edge_store_arrives_as_mlflow_read_it(

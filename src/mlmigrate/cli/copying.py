@@ -28,7 +28,7 @@ from mlmigrate.cli.options import (
 from mlmigrate.cli.output import answer, console, print_json, size, text
 from mlmigrate.cli.progress import ProgressView, tee
 from mlmigrate.cli.rerun import command_line
-from mlmigrate.cli.summaries import conflicts, end_with_report, summary
+from mlmigrate.cli.summaries import conflicts, end_with_report, findings, summary
 from mlmigrate.cli.trees import AppEf, DeleteExtra, ProjectPath, ProjectRoot, WithFiles, app_ef_options
 from mlmigrate.engine.retry import DEFAULT_WINDOW
 from mlmigrate.events import Event, Listener
@@ -92,6 +92,13 @@ def copy(
     app_ef: AppEf = False,
     project_path: ProjectPath = "keep",
     project_root: ProjectRoot = None,
+    into: Annotated[
+        str | None,
+        typer.Option(
+            "--into",
+            help="Family of data an empty DESTINATION gets: mlflow, registry (default: the source's)",
+        ),
+    ] = None,
 ) -> None:
     """Copy SOURCE into DESTINATION; run again to resume after a crash or Ctrl-C."""
     from mlmigrate.engine.copy import copy as run_copy
@@ -169,6 +176,7 @@ def copy(
             retry_window=retry_window,
             experiments=experiment or (),
             models=model or (),
+            into=into,
         )
     data = report.as_dict()
     if backup_dest is not None:
@@ -259,6 +267,7 @@ def plan(
         answer.print(artifacts)
     for problem in result["problems"]:
         answer.print(f"[red]bad input[/] {text(problem['unit'])}: {text(problem['error'])}")
+    findings(answer, result.get("source_findings", []))
     for source_id, dest_id in result.get("experiment_id_map", {}).items():
         answer.print(f"experiment id {text(source_id)} → {text(dest_id)}")
     for clash in result.get("clashes", []):

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from mlmigrate.cli.output import console, print_json, size, text
@@ -55,6 +56,7 @@ def summary(report: dict[str, Any]) -> None:
     for note in report["notes"]:
         console.print(f"note: {text(note)}")
     conflicts(report["conflicts"])
+    findings(console, report.get("source_findings", []))
     for model, versions in report["renumbered_versions"].items():
         console.print(
             f"versions of {text(repr(model))} renumbered (source → destination): "
@@ -74,6 +76,16 @@ def summary(report: dict[str, Any]) -> None:
             console.print(f"[green]verify: equal[/] ({verify['units_checked']} units, counts and digests)")
         else:
             mismatches(verify["mismatches"])
+
+
+def findings(out: Console, found: list[dict[str, str]]) -> None:
+    """What the source found wrong in itself (or how it read what is ambiguous), one line each."""
+    for finding in found:
+        colour = "dim" if finding.get("code") == "note" else "yellow"
+        out.print(
+            f"[{colour}]{text(finding['code'])}[/] {text(finding['where'])}: {text(finding['message'])}"
+            f" → {text(finding['action'])}"
+        )
 
 
 def artifact_summary(artifacts: dict[str, Any] | None) -> None:

@@ -9,9 +9,17 @@ from pathlib import Path
 from typing import Any
 
 from mlmigrate.artifacts.rewrite import UriRewrite, references
+from mlmigrate.engine.families import family_named, translation
 from mlmigrate.engine.foresee import foresee
 from mlmigrate.engine.journal import PRESENT, Journal
-from mlmigrate.engine.plan import MERGE, base_shaping, describe_source_clashes, journaled_shapings, plan_units
+from mlmigrate.engine.plan import (
+    MERGE,
+    base_shaping,
+    describe_source_clashes,
+    journaled_shapings,
+    plan_plain_units,
+    plan_units,
+)
 from mlmigrate.engine.revisions import refuse_unknown_source
 from mlmigrate.engine.subset import Selection
 from mlmigrate.engine.transform import Scope, Shaping
@@ -70,6 +78,12 @@ def plan(
     source = open_source(source_uri)
     try:
         refuse_unknown_source(source, source_uri)
+        if destination_uri:  # a pair of two families is planned as the copy reads it
+            probe = open_store(destination_uri, family=source.capabilities.family)
+            joined = translation(source.capabilities.family, probe.capabilities.family)
+            probe.close()
+            if joined is not None:
+                source = joined.wrap(source)
     except MigrationError:
         source.close()
         raise
@@ -98,23 +112,36 @@ def plan(
             "tables": dict(counts),
             "total_rows": sum(counts.values()),
             "problems": problems,
+            "source_findings": source.findings(),
         }
         run_ids = source.run_ids()
         result["source_clashes"] = describe_source_clashes(units, run_ids)
         result["artifacts"], artifact_problems = survey_references(artifacts, s3_endpoint)
         problems += [{"unit": "artifacts", "label": "", "error": text} for text in artifact_problems]
         if destination_uri:
-            destination = open_store(destination_uri)
+            destination = open_store(destination_uri, family=source.capabilities.family)
             try:
                 existing = destination.existing(run_ids=run_ids)
-                planned = plan_units(
-                    units,
-                    existing,
-                    max_experiment_id=destination.capabilities.max_experiment_id,
-                    on_conflict=on_conflict,
-                    base=base_shaping(destination),
-                    source_run_ids=run_ids,
-                )
+                family = family_named(destination.capabilities.family)
+                if family.mlflow_rules:
+                    planned = plan_units(
+                        units,
+                        existing,
+                        max_experiment_id=destination.capabilities.max_experiment_id,
+                        on_conflict=on_conflict,
+                        base=base_shaping(destination),
+                        source_run_ids=run_ids,
+                    )
+                else:
+                    clashing = family.clashes(units, existing)
+                    planned = plan_plain_units(
+                        units,
+                        existing,
+                        clashes=list(clashing.values()),
+                        clashing=set(clashing),
+                        on_conflict=on_conflict,
+                        base=base_shaping(destination),
+                    )
                 held = destination.capabilities.tables
                 result.update(
                     {
@@ -202,7 +229,12 @@ def verify(
     try:
         refuse_unknown_source(source, source_uri)  # what it holds beyond this version goes unseen
         check_source(destination_uri)  # a missing SQLite file is not created to be compared
-        destination = open_store(destination_uri)
+        destination = open_store(destination_uri, family=source.capabilities.family)
+        # a pair of two families is compared as the copy wrote it: the source read through the
+        # registered translation (a registry as MLflow's registry)
+        joined = translation(source.capabilities.family, destination.capabilities.family)
+        if joined is not None:
+            source = joined.wrap(source)
     except MigrationError:
         source.close()
         raise

@@ -68,6 +68,8 @@ class CopySettings:
     retry: RetryPolicy = RetryPolicy()
     #: the experiments and registered models to copy (empty: all of the source)
     selection: Selection = Selection()
+    #: the family of data to write into an empty destination (``--into``; None: the source's)
+    into: str | None = None
 
     def __post_init__(self) -> None:
         if self.on_error not in ON_ERROR:
@@ -82,6 +84,8 @@ class CopySettings:
             raise UsageError(f"--batch-size {self.batch_size} is not valid; give a positive number")
         if self.workers is not None and self.workers < 1:
             raise UsageError(f"--workers {self.workers} is not valid; give a positive number")
+        if self.into is not None:
+            family_named(self.into)
 
     def as_dict(self) -> dict[str, Any]:
         """The options as plain data, named as the CLI's flags (for the report; unmasked)."""
@@ -182,13 +186,16 @@ class Migration:
         self._journal = Journal(settings.state_dir)
         self._source = open_source(self.source_uri)
         refuse_unknown_source(self.source, self.source_uri)
+        self.report.findings = self.source.findings()
         # a finished migration into a store no longer writable (a finished backup) is up to date
         self._destination = destination = open_destination(
-            self.destination_uri, check_writable=False, family=self.source.capabilities.family
+            self.destination_uri,
+            check_writable=False,
+            family=settings.into or self.source.capabilities.family,
         )
         capabilities = destination.capabilities
         self._open_family()
-        settings = self.settings
+        settings = self.settings  # a translated source is read in this process (see _open_family)
         self.report.options["workers"] = self.workers  # the number used, the user's or the store's
         if settings.on_conflict == MERGE and not capabilities.merge:
             raise unsupported(
@@ -248,7 +255,12 @@ class Migration:
             previous
             and previous["state"] == DONE
             and pick_up_changes(
-                self.source, self.destination, journal, previous["migration_id"], self.settings.selection
+                self.source,
+                self.destination,
+                journal,
+                previous["migration_id"],
+                self.settings.selection,
+                UriRewrite.from_json(recorded.get("artifacts", {}).get("rules")),
             )
         ):
             previous["state"] = "changed"  # the source gained units or rows: copy them
@@ -320,6 +332,12 @@ class Migration:
         report.units_total = len(records)
         report.units_done = sum(r.state in (DONE, PRESENT) for r in records)
         report.rejected_runs = journal.rejected_runs(migration_id)  # a malformed run stays out
+        rejected = [f for f in report.findings if f.get("action", "").startswith("rejected")]
+        if rejected and not journal.rejects_file(migration_id).exists():  # once, on the first run
+            for finding in rejected:
+                journal.add_reject(migration_id, {"unit": "source", **finding})
+        if rejected:
+            report.rejects_file = str(journal.rejects_file(migration_id))
         if report.rejected_runs:
             report.rejects_file = str(journal.rejects_file(migration_id))
         report.remapped = {
@@ -553,6 +571,7 @@ def copy(
     retry_window: float = DEFAULT_WINDOW,
     experiments: Sequence[str] = (),
     models: Sequence[str] = (),
+    into: str | None = None,
 ) -> Report:
     """Copy everything from ``source_uri`` into ``destination_uri``; resume if interrupted before.
 
@@ -574,6 +593,8 @@ def copy(
     ``experiments`` (names or ids) and ``models`` (names) limit the copy to those experiments,
     with everything under them, and registered models; the tables outside experiments and
     models are then left out. A re-run or resume keeps the subset the migration started with.
+    ``into`` is the family of data an empty destination gets (``mlflow``, ``registry`` …; by
+    default the source's); a destination that holds data keeps its own.
     """
     settings = CopySettings(
         on_error=on_error,
@@ -586,6 +607,7 @@ def copy(
         artifacts=ArtifactOptions.make(artifacts, artifacts_to, rewrite, s3_endpoint, artifact_workers),
         retry=RetryPolicy(window=retry_window),
         selection=Selection.make(experiments, models),
+        into=into,
     )
     return Migration(source_uri, destination_uri, settings, listener).run()
 

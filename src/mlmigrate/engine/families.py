@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 
 MLFLOW = "mlflow"
 TABLES = "tables"
+#: home-made model registries (seed 000): ``registry.json`` and the ``mr_*`` tables
+REGISTRY = "registry"
+#: a unit of the ``registry`` family: one model with its versions and tags
+REGISTRY_MODEL = "registry_model"
 
 #: a unit of the ``tables`` family: one table, or one row range of a big table
 TABLE = "table"
@@ -90,6 +94,13 @@ FAMILIES: dict[str, Family] = {
         clashes=_clashing_tables,
         title="a database's plain tables",
     ),
+    REGISTRY: Family(
+        name=REGISTRY,
+        unit_kinds=frozenset({REGISTRY_MODEL}),
+        mlflow_rules=False,
+        on_conflict=("fail", "skip"),
+        title="a home-made model registry",
+    ),
 }
 
 
@@ -111,7 +122,9 @@ class Translation:
 
 
 #: (source family, destination family) -> its translation
-TRANSLATIONS: dict[tuple[str, str], Translation] = {}
+TRANSLATIONS: dict[tuple[str, str], Translation] = {
+    (REGISTRY, MLFLOW): Translation(REGISTRY, MLFLOW, "mlmigrate.stores.registry.mlflow_view:as_mlflow"),
+}
 
 
 def family_named(name: str) -> Family:
@@ -173,6 +186,8 @@ def check_on_conflict(family: Family, on_conflict: str) -> None:
 __all__ = [
     "FAMILIES",
     "MLFLOW",
+    "REGISTRY",
+    "REGISTRY_MODEL",
     "TABLE",
     "TABLES",
     "TRANSLATIONS",

@@ -80,6 +80,8 @@ class Report:
     #: the artifact phase: objects and bytes per kind (None when artifacts were kept in place)
     artifacts: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    #: what the source found wrong in itself outside the units (``SourceStore.findings``)
+    findings: list[dict[str, str]] = field(default_factory=list)
     #: what ``--on-conflict`` did with each clash: {"object", "action", "detail"}
     conflicts: list[dict[str, str]] = field(default_factory=list)
     #: rows read and not written, per reason and table (tables the destination cannot hold, …)
@@ -164,6 +166,7 @@ class Report:
             "floats_made_finite": dict(self.made_finite),
             "rows_not_held": self.not_held,
             "notes": [mask(note) for note in self.notes],
+            "source_findings": [{k: mask(v) for k, v in f.items()} for f in self.findings],
             "conflicts": self.conflicts,
             "left_out": self.left_out,
             "renumbered_versions": self.renumbered,

@@ -9,6 +9,7 @@ A migration of a subset picks up changes inside that subset only.
 
 from __future__ import annotations
 
+from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.engine.history_order import is_order_table
 from mlmigrate.engine.journal import DONE, PENDING, Journal
 from mlmigrate.engine.plan import plan_units
@@ -25,9 +26,11 @@ def pick_up_changes(
     journal: Journal,
     migration_id: str,
     selection: Selection | None = None,
+    rewrite: UriRewrite | None = None,
 ) -> int:
     """Journal the source's new units of ``selection`` (all, when empty) and mark changed ones
-    pending; return how many."""
+    pending; return how many. ``rewrite``: the artifact URI rules the migration wrote with (its
+    units are compared as they were written)."""
     records = {record.unit_id: record for record in journal.units(migration_id)}
     remapped = {
         r.source_id: r.dest_id for r in records.values() if r.kind == EXPERIMENT and r.source_id != r.dest_id
@@ -47,6 +50,7 @@ def pick_up_changes(
             record.dest_id,
             finite_floats=not destination.capabilities.holds_infinity,
             experiment_ids=remapped,
+            rewrite=rewrite,
         )
         now = {
             table: d.as_dict() for table, d in digests.items() if d.rows and (held is None or table in held)

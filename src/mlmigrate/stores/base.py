@@ -172,6 +172,12 @@ class SourceStore(Protocol):
         """The local folder the store's own artifacts live under (a FileStore's), or None."""
         ...
 
+    def findings(self) -> list[dict[str, str]]:
+        """What the source found wrong in itself outside any unit's rows (rows it leaves out,
+        files no row names), and how it reads what is ambiguous; each with ``code``, ``where``,
+        ``message`` and ``action``, for ``plan`` and the report."""
+        ...
+
     def close(self) -> None:
         """Release connections and files."""
         ...
@@ -266,6 +272,10 @@ class StoreBase:
     def artifact_root(self) -> Path | None:
         """No local folder of its own holds artifacts."""
         return None
+
+    def findings(self) -> list[dict[str, str]]:
+        """Nothing found outside the units' rows."""
+        return []
 
     def write_problem(self) -> str | None:
         """No permission is inspected: a missing right shows on the first write."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlmigrate.exceptions import UsageError
-from mlmigrate.stores.detect import holds_any_table, holds_mlflow
+from mlmigrate.stores.detect import holds_any_table, holds_mlflow, holds_tables
 from mlmigrate.stores.presence import check_filestore_source, check_sqlite_destination, check_sqlite_source
 from mlmigrate.uris import BACKUP_MANIFEST, backup_path, check_credentials, local_path, mask, sqlite_path
 
@@ -63,6 +63,29 @@ def _check_plain_sqlite_source(uri: str) -> None:
     path = sqlite_path(uri).expanduser()
     if not path.is_file():
         raise UsageError(f"no such SQLite database: {path} (from {mask(uri)})")
+
+
+def _registry_location(uri: str) -> Path:
+    from mlmigrate.stores.registry.address import parse
+
+    found = parse(uri).path
+    assert found is not None  # only the file kinds have a location
+    return found.expanduser().resolve()
+
+
+def _holds_registry(uri: str) -> bool:
+    """A registry named as one (``registry+sqlite://``…) or a database holding ``mr_*`` tables."""
+    if uri.lower().startswith("registry+"):
+        return True
+    return holds_tables(_is_registry_table)(uri.partition("?")[0])
+
+
+def _is_registry_table(name: str) -> bool:
+    return name.startswith("mr_") or name == "mlmigrate_mr_tag_types"
+
+
+def _is_registry_json(path: str) -> bool:
+    return Path(path.partition("?")[0]).suffix.lower() == ".json"
 
 
 def _is_backup_folder(path: str) -> bool:
@@ -194,6 +217,51 @@ KINDS: tuple[StoreKind, ...] = (
         note="copy, plan, verify, backup, restore, rollback of its objects as they are, both ends trees; "
         "never read as MLflow data",
         spelling=_tree_spelling,
+    ),
+    StoreKind(
+        name="registry",
+        schemes=("registry+json",),
+        target="mlmigrate.stores.registry.store:RegistryStore",
+        uri_forms="./models/registry.json, registry+json:///abs/registry.json (?models=DIR&timezone=ZONE)",
+        title="home-made model registry file (registry.json + model files)",
+        note="seed-000 layout; into MLflow's registry too",
+        detects_path=_is_registry_json,
+        location=_registry_location,
+        family="registry",
+    ),
+    StoreKind(
+        name="registry-sqlite",
+        schemes=("registry+sqlite", "sqlite"),
+        target="mlmigrate.stores.registry.store:RegistryStore",
+        uri_forms="sqlite:///models/registry.db (its mr_* tables), registry+sqlite:///new.db",
+        title="home-made model registry in SQLite (mr_* tables)",
+        note="the app's own DDL",
+        location=_registry_location,
+        family="registry",
+        claims=_holds_registry,
+        owns_table=_is_registry_table,
+    ),
+    StoreKind(
+        name="registry-postgresql",
+        schemes=("registry+postgresql", "postgresql", "postgres"),
+        target="mlmigrate.stores.registry.store:RegistryStore",
+        uri_forms="postgresql://…/db (its mr_* tables), registry+postgresql://user:password@host/db",
+        title="home-made model registry on PostgreSQL (mr_* tables)",
+        extra="postgres",
+        family="registry",
+        claims=_holds_registry,
+        owns_table=_is_registry_table,
+    ),
+    StoreKind(
+        name="registry-mysql",
+        schemes=("registry+mysql", "mysql"),
+        target="mlmigrate.stores.registry.store:RegistryStore",
+        uri_forms="mysql://…/db (its mr_* tables), registry+mysql://user:password@host/db",
+        title="home-made model registry on MySQL / MariaDB (mr_* tables)",
+        extra="mysql",
+        family="registry",
+        claims=_holds_registry,
+        owns_table=_is_registry_table,
     ),
     StoreKind(
         name="duckdb",
@@ -379,7 +447,8 @@ def canonical(uri: str) -> str:
 
 def check_source(uri: str) -> None:
     """Refuse a source that is not there (a missing file or folder, an empty one), without
-    creating it; stores on servers are checked once opened."""
+    creating it; stores on servers are checked once opened. Where kinds share the scheme, the
+    kind that claims the store's contents checks it (a SQLite file of a registry's tables)."""
     kind = resolve(uri)
     if kind.check_source is not None:
         kind.check_source(uri)
