@@ -7,8 +7,9 @@ from mlmigrate.stores.backup.store import BackupStore
 from mlmigrate.stores.base import DestinationStore, SourceStore
 from mlmigrate.stores.filestore.store import FileStore
 from mlmigrate.stores.mongodb.store import MongoStore
+from mlmigrate.stores.rest.store import RestStore
 from mlmigrate.stores.sql.store import SqlStore
 
 #: every class a record of the store registry opens
-DESTINATION_CLASSES: list[type[DestinationStore]] = [SqlStore, FileStore, MongoStore, BackupStore]
-SOURCE_CLASSES: list[type[SourceStore]] = [SqlStore, FileStore, MongoStore, BackupStore]
+DESTINATION_CLASSES: list[type[DestinationStore]] = [SqlStore, FileStore, MongoStore, BackupStore, RestStore]
+SOURCE_CLASSES: list[type[SourceStore]] = [SqlStore, FileStore, MongoStore, BackupStore, RestStore]

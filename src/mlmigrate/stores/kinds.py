@@ -139,6 +139,14 @@ KINDS: tuple[StoreKind, ...] = (
         detects_path=_is_backup_folder,
         location=_backup_location,
     ),
+    StoreKind(
+        name="rest",
+        schemes=("http", "https"),
+        target="mlmigrate.stores.rest.store:RestStore",
+        uri_forms="http://host:5000, https://user:password@mlflow.example.com/prefix",
+        title="MLflow tracking server over REST",
+        note="run and experiment ids assigned by the server: see docs/rest.md",
+    ),
 )
 
 #: family name -> its record
