@@ -10,8 +10,8 @@ servers on new SQLite files are the destinations. Timed, one after the other:
 * ``mlmigrate copy http://source http://dest-1 --json`` (a child process, verify included);
 * mlflow-migration (PyPI ``mlflow-migration``, the peer tool): ``export-all`` from the source
   into a folder, then ``import-all`` into dest-2, with ``MLFLOW_TRACKING_URI`` set to each server.
-  It needs Python 3.12 by its metadata; it runs here on 3.11 from a venv of its own
-  (``--peer-venv``, made on first use with ``pip install --ignore-requires-python``).
+  It asks for Python 3.12 in its metadata; it runs here on 3.11 from a venv of its own
+  (``--peer-venv``, made on first use: MLflow, then the tool with ``--ignore-requires-python``).
 
 Printed: each tool's seconds and records per second, the ratio, and the rows each destination
 server's database holds per table against the source's (MLflow's own SQL rows, counted directly).
@@ -52,11 +52,14 @@ PEER = "mlflow-migration==1.2.2"
 
 
 def peer_venv(path: Path) -> Path:
-    """The venv holding mlflow-migration (made on first use); its bin folder."""
+    """The venv holding mlflow-migration (made on first use); its bin folder. Its metadata asks
+    for Python 3.12, which would also pull dependencies that need it: MLflow and the two it
+    imports come first, then the tool without its dependency list."""
     if not (path / "bin" / "export-all").exists():
         subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
-        pip = [str(path / "bin" / "pip"), "install", "-q", "--ignore-requires-python"]
-        subprocess.run([*pip, PEER, "mlflow==3.17.2"], check=True)
+        pip = [str(path / "bin" / "pip"), "install", "-q"]
+        subprocess.run([*pip, "mlflow==3.17.2", "tabulate", "databricks-cli", "wheel"], check=True)
+        subprocess.run([*pip, "--no-deps", "--ignore-requires-python", PEER], check=True)
     return path / "bin"
 
 

@@ -4,6 +4,7 @@ emptied between tests (``reset``) instead of started again (a start takes second
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import sys
 import urllib.request
@@ -70,7 +71,11 @@ def start_mlflow_server(workdir: Path, *, backend: str | None = None) -> Iterato
         urllib.request.urlopen(f"{url}/health", timeout=2).close()
         return True
 
-    with serve_process(command, ready=healthy, what="mlflow server", log=log, timeout=120, cwd=workdir):
+    # no job runner and its huey consumers (a dozen processes this suite has no use for)
+    environment = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
+    with serve_process(
+        command, ready=healthy, what="mlflow server", log=log, timeout=120, cwd=workdir, env=environment
+    ):
         server = MlflowServer(url, database, workdir / "artifacts")
         SERVERS[url] = server
         try:

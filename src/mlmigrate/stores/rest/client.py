@@ -23,7 +23,7 @@ from mlmigrate.uris import mask
 #: statuses a retry may help with (rate limit, a proxy or server restarting)
 RETRIED = frozenset({429, 500, 502, 503, 504})
 #: how long one call is retried before the engine's own retry window takes over
-CALL_RETRY_SECONDS = 30.0
+CALL_RETRY_SECONDS = 8.0
 
 
 def _non_finite(text: str) -> float:

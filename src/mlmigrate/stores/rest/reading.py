@@ -351,6 +351,8 @@ def read_registered_model(client: RestClient, model: dict[str, Any], run_ids: di
                 )
     for row in kept.get("deleted_versions", []):
         rows.add("model_versions", row)
+    for row in kept.get("deleted_version_tags", []):
+        rows.add("model_version_tags", row)
     for alias in model.get("aliases", []):
         rows.add(
             "registered_model_aliases",

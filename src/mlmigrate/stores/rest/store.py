@@ -158,9 +158,16 @@ class RestStore(StoreBase):
             self._run_ids = self._all_runs()
         return self._run_ids.get(source_run_id)
 
-    def id_map(self) -> dict[str, str]:
-        """Source run id -> server run id of the runs this store wrote or found."""
-        return dict(self._run_ids)
+    def assigned_ids(self) -> dict[str, dict[str, str]]:
+        """The server's ids of what mlmigrate wrote: runs (source id -> server id) and
+        experiments (the id the migration planned -> the server's)."""
+        experiments = {
+            reading.planned_id(e): str(e["experiment_id"])
+            for e in reading.experiments(self.client)
+            if keys.EXPERIMENT_KEY in keys.tag_map(e.get("tags"))
+        }
+        runs = {source: server for source, server in self._all_runs().items() if source != server}
+        return {"experiments": experiments, "runs": runs}
 
     def close(self) -> None:
         """Nothing held open between calls."""

@@ -332,6 +332,11 @@ class ModelWriter:
                 if n != "description" or model.get(n) is None
             },
             "deleted_versions": deleted,
+            "deleted_version_tags": [
+                row
+                for row in self.rows.get("model_version_tags", [])
+                if row["version"] in {version["version"] for version in deleted}
+            ],
         }
         if find_registered_model(client, name) is not None:
             client.call("DELETE", "registered-models/delete", body={"name": name})
