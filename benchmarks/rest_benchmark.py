@@ -8,8 +8,9 @@ timed), and a real ``mlflow server`` serves it: the source, with the server's ow
 servers on new SQLite files are the destinations. Timed, one after the other:
 
 * ``mlmigrate copy http://source http://dest-1 --json`` (a child process, verify included);
-* mlflow-migration (PyPI ``mlflow-migration``, the peer tool): ``export-all`` from the source
-  into a folder, then ``import-all`` into dest-2, with ``MLFLOW_TRACKING_URI`` set to each server.
+* mlflow-migration (PyPI ``mlflow-migration``, the peer tool): ``export-all`` (deleted runs
+  too, threads) from the source into a folder, then ``import-all`` (threads) into dest-2, with
+  ``MLFLOW_TRACKING_URI`` set to each server.
   It asks for Python 3.12 in its metadata; it runs here on 3.11 from a venv of its own
   (``--peer-venv``, made on first use: MLflow, then the tool with ``--ignore-requires-python``).
 
@@ -55,7 +56,7 @@ def peer_venv(path: Path) -> Path:
     """The venv holding mlflow-migration (made on first use); its bin folder. Its metadata asks
     for Python 3.12, which would also pull dependencies that need it: MLflow and the two it
     imports come first, then the tool without its dependency list."""
-    if not (path / "bin" / "export-all").exists():
+    if not (path / "bin" / "mlflow-migration-export-all").exists():
         subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
         pip = [str(path / "bin" / "pip"), "install", "-q"]
         subprocess.run([*pip, "mlflow==3.17.2", "tabulate", "databricks-cli", "wheel"], check=True)
@@ -130,9 +131,18 @@ def main(argv: list[str] | None = None) -> int:
         )
         exported = work / "exported"
         environment = dict(os.environ, MLFLOW_TRACKING_URI=source)
-        theirs_export = timed([str(peer / "export-all"), "--output-dir", str(exported)], env=environment)
+        export = [str(peer / "mlflow-migration-export-all"), "--output-dir", str(exported)]
+        export += ["--export-deleted-runs", "true", "--use-threads", "true"]  # its best: all runs, threads
+        theirs_export = timed(export, env=environment)
         environment = dict(os.environ, MLFLOW_TRACKING_URI=servers["peer"].url)
-        theirs_import = timed([str(peer / "import-all"), "--input-dir", str(exported)], env=environment)
+        load = [
+            str(peer / "mlflow-migration-import-all"),
+            "--input-dir",
+            str(exported),
+            "--use-threads",
+            "true",
+        ]
+        theirs_import = timed(load, env=environment)
         theirs = theirs_export + theirs_import
 
         result = {

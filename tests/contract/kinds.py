@@ -223,6 +223,13 @@ def _rest_count(uri: str, table: str) -> int:
     if table not in COUNTED:
         raise ValueError(f"an MLflow server counts {', '.join(COUNTED)}, not {table!r}")
     with SERVERS[uri].connect() as connection:
+        if table == "experiments":  # not the server's own empty Default, unless a copy wrote into it
+            untouched = (
+                "experiment_id = 0 AND experiment_id NOT IN (SELECT experiment_id FROM experiment_tags)"
+            )
+            return int(
+                connection.execute(f"SELECT count(*) FROM experiments WHERE NOT ({untouched})").fetchone()[0]
+            )
         if table != "model_versions":
             return int(connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
         held = connection.execute(

@@ -275,10 +275,37 @@ def _read_run(
             rows.add(
                 "input_tags", {"input_uuid": input_uuid, "name": tag["key"], "value": tag.get("value", "")}
             )
+    for model_input in run.get("inputs", {}).get("model_inputs", []):
+        model_id = model_input["model_id"]
+        input_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{run_id}/input/{model_id}"))
+        rows.add(
+            "inputs",
+            dict(
+                zip(
+                    _INPUT_COLUMNS, (input_uuid, "RUN_INPUT", run_id, "MODEL_INPUT", model_id, 0), strict=True
+                )
+            ),
+        )
+    for output in run.get("outputs", {}).get("model_outputs", []):
+        model_id, step = output["model_id"], int(output.get("step", 0))
+        input_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{run_id}/output/{model_id}"))
+        rows.add(
+            "inputs",
+            dict(
+                zip(
+                    _INPUT_COLUMNS,
+                    (input_uuid, "RUN_OUTPUT", run_id, "MODEL_OUTPUT", model_id, step),
+                    strict=True,
+                )
+            ),
+        )
     for row in kept.get("other_inputs", []):
         rows.add("inputs", row)
     for row in kept.get("other_input_tags", []):
         rows.add("input_tags", row)
+
+
+_INPUT_COLUMNS = ("input_uuid", "source_type", "source_id", "destination_type", "destination_id", "step")
 
 
 def registered_models(client: RestClient) -> list[dict[str, Any]]:
@@ -312,7 +339,8 @@ def read_registered_model(client: RestClient, model: dict[str, Any], run_ids: di
             "name": name,
             "creation_time": _int(model.get("creation_timestamp")),
             "last_updated_time": _int(model.get("last_updated_timestamp")),
-            "description": model.get("description"),
+            # protobuf's JSON leaves out an empty string: MLflow's client reads it as ""
+            "description": model.get("description", ""),
             "workspace": WORKSPACE,
         }
         | kept.get("model", {}),
@@ -332,13 +360,13 @@ def read_registered_model(client: RestClient, model: dict[str, Any], run_ids: di
             "creation_time": _int(version.get("creation_timestamp")),
             "last_updated_time": _int(version.get("last_updated_timestamp")),
             "description": version.get("description"),
-            "user_id": version.get("user_id"),
+            "user_id": version.get("user_id", ""),
             "current_stage": version.get("current_stage"),
             "source": version.get("source"),
             "run_id": run_ids.get(run_id, run_id) if run_id else None,
             "status": version.get("status"),
             "status_message": version.get("status_message"),
-            "run_link": version.get("run_link"),
+            "run_link": version.get("run_link", ""),
             "storage_location": None,
             "workspace": WORKSPACE,
         }

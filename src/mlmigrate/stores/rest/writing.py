@@ -386,7 +386,11 @@ class ModelWriter:
             body["run_link"] = row["run_link"]
         if row.get("description"):
             body["description"] = row["description"]
+        source = str(body["source"])
+        local = "://" not in source and not source.startswith(("runs:", "models:", "mlflow-artifacts:"))
         try:
+            if local or source.startswith("file:"):  # refused by the server: not asked
+                raise ServerAnswerError(self.client.display_uri, 400, {"message": "local source"})
             self._create(body, number)
         except ServerAnswerError:
             # a source the server refuses (a local path it may not read): kept in the tag only
