@@ -35,8 +35,13 @@ def served_edge(mlflow_rest_server: Any, edge_store: Path, tmp_path: Path) -> st
     return str(url)
 
 
-def test_a_server_read_into_a_database_keeps_its_ids_and_times(served_edge: str, tmp_path: Path) -> None:
+def test_a_server_read_into_a_database_keeps_its_ids_and_times(
+    served_edge: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     database = sqlite_uri(tmp_path / "from-server.db")
+    # MLflow's server answers logged-models/search with a 500 for a NaN metric its SQLite holds as
+    # NULL (an MLflow bug); its client would retry that for minutes. Logged models are not compared.
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
 
     report = mlmigrate.copy(served_edge, database, state_dir=tmp_path / "state").as_dict()
 
@@ -73,19 +78,19 @@ def test_a_flaky_proxy_is_retried_to_an_exact_copy(
     ids=["401", "403", "html-login-page"],
 )
 def test_a_refusing_server_is_named_with_the_password_masked(
-    mlflow_rest_server: Any, behaviour: Behaviour, said: str, tmp_path: Path
+    mlflow_rest_server: Any, behaviour: Behaviour, said: str
 ) -> None:
     with misbehaving_proxy(mlflow_rest_server.url, behaviour) as proxy:
         secret = proxy.replace("http://", "http://alice:s3cret-pw@")
-        result = invoke("plan", secret, "--state-dir", str(tmp_path))
+        result = invoke("plan", secret)
 
     assert result.returncode == 1, show(result)
     assert said in result.stderr and "alice:***@" in result.stderr, show(result)
     assert "s3cret-pw" not in result.stdout + result.stderr and "Traceback" not in result.stderr
 
 
-def test_an_unreachable_server_is_named(tmp_path: Path) -> None:
-    result = invoke("plan", f"http://bob:hunter22@127.0.0.1:{free_port()}", "--state-dir", str(tmp_path))
+def test_an_unreachable_server_is_named() -> None:
+    result = invoke("plan", f"http://bob:hunter22@127.0.0.1:{free_port()}")
 
     assert result.returncode == 1 and "cannot be reached" in result.stderr, show(result)
     assert "hunter22" not in result.stderr

@@ -143,7 +143,7 @@ KINDS: tuple[StoreKind, ...] = (
         name="rest",
         schemes=("http", "https"),
         target="mlmigrate.stores.rest.store:RestStore",
-        uri_forms="http://host:5000, https://user:password@mlflow.example.com/prefix",
+        uri_forms="http://host:5000, https://user:password@host/prefix",
         title="MLflow tracking server over REST",
         note="run and experiment ids assigned by the server: see docs/rest.md",
     ),

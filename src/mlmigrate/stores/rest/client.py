@@ -139,7 +139,7 @@ class RestClient:
         if status in (401, 403):
             raise StoreError(
                 f"{where}: the server refused the credentials (HTTP {status}); set MLFLOW_TRACKING_TOKEN, "
-                "or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or user:password@ in the URI)"
+                "or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or a user and password in the URI)"
             )
         try:
             answer = json.loads(response.text, parse_constant=_non_finite) if response.text else {}
