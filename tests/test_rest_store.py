@@ -5,6 +5,7 @@ flaky proxy (429s, dropped connections) is retried through to an exact copy, and
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,10 @@ def test_a_server_read_into_a_database_keeps_its_ids_and_times(
     assert report["rows_written"] > 1000
 
 
+def _run_ids(mlruns: Path) -> list[str]:
+    return [meta.parent.name for meta in mlruns.glob("*/*/meta.yaml") if len(meta.parent.name) == 32]
+
+
 def test_a_flaky_proxy_is_retried_to_an_exact_copy(
     mlflow_rest_server: Any, minimal_store: Path, tmp_path: Path
 ) -> None:
@@ -66,6 +71,9 @@ def test_a_flaky_proxy_is_retried_to_an_exact_copy(
     assert again.returncode == 0, show(again)
     assert flaky.answered >= 5
     assert REST.counts(url) == FILESTORE.counts(str(minimal_store))
+    # the ids the server gave the runs, beside the journal, one per source run
+    assigned = json.loads(Path(json_stdout(first)["assigned_ids_file"]).read_text())
+    assert len(assigned["runs"]) == 2 and set(assigned["runs"]) == set(_run_ids(minimal_store))
 
 
 @pytest.mark.parametrize(
