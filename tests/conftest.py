@@ -145,6 +145,16 @@ def nx_server() -> Iterator[object]:
     yield from _mongo_server("nx")
 
 
+@pytest.fixture(scope="session")
+def mlflow_rest_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A running ``mlflow server`` on SQLite (:class:`servers_rest.MlflowServer`), shared by the session."""
+    from servers import session_server
+    from servers_rest import start_mlflow_server
+
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    yield from session_server(lambda: start_mlflow_server(folder), "mlflow server")
+
+
 from artifact_fixtures import artifact_store, azure_server, gcs_server, s3_server  # noqa: E402,F401
 from small_disk import small_disk  # noqa: E402,F401
 from tree_data import tree_bucket  # noqa: E402,F401

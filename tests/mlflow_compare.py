@@ -31,6 +31,8 @@ Known, documented lossy mappings of MLflow's SQL schema can be tolerated one by 
 * ``"duplicate-metric-points"``: metric histories compare as sets, not multisets
   (the SQL ``metrics`` primary key cannot hold an exact duplicate point).
 * ``"model-version-model-id"``: ``ModelVersion.model_id`` is ignored (no SQL column).
+* ``"logged-models-not-held"``, ``"traces-not-held"``: logged models or traces are not compared
+  (a store whose ``Capabilities.tables`` leaves them out: a tracking server over REST).
 
 SQLite (and, for ``-0.0``, MySQL) adds two more:
 
@@ -60,8 +62,19 @@ from typing import Any
 
 #: every tolerance ``compare_stores`` knows
 TOLERANCES = frozenset(
-    {"inf-as-max-float", "duplicate-metric-points", "model-version-model-id", "negative-zero", "nan-as-null"}
+    {
+        "inf-as-max-float",
+        "duplicate-metric-points",
+        "model-version-model-id",
+        "negative-zero",
+        "nan-as-null",
+        "logged-models-not-held",
+        "traces-not-held",
+    }
 )
+#: the sections a tolerance leaves out: a store that does not hold those tables (its
+#: ``Capabilities.tables``; the copy reports their rows as not held)
+_NOT_HELD = {"logged-models-not-held": "logged_models", "traces-not-held": "traces"}
 _MAX_FLOAT = 1.7976931348623157e308
 _PAGE = 1000
 
@@ -387,6 +400,8 @@ class _Differ:
             ("registered_models", "registered model"),
             ("model_versions", "model version"),
         ):
+            if section in {_NOT_HELD[t] for t in self.tolerate & _NOT_HELD.keys()}:
+                continue
             self._objects(label, source[section], dest[section])
         self._value("query", source["queries"], dest["queries"])
         return self.out

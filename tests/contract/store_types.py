@@ -9,6 +9,7 @@ from mlmigrate.stores.filestore.store import FileStore
 from mlmigrate.stores.mongodb.store import MongoStore
 from mlmigrate.stores.registry.mlflow_view import MlflowView
 from mlmigrate.stores.registry.store import RegistryStore
+from mlmigrate.stores.rest.store import RestStore
 from mlmigrate.stores.sql.store import SqlStore
 from mlmigrate.stores.sql.tables.mdm import MdmHome
 from mlmigrate.stores.sql.tables.store import TablesStore
@@ -24,6 +25,7 @@ DESTINATION_CLASSES: list[type[DestinationStore]] = [
     TablesStore,
     MdmHome,
     RegistryStore,
+    RestStore,
 ]
 SOURCE_CLASSES: list[type[SourceStore]] = [
     SqlStore,
@@ -35,4 +37,5 @@ SOURCE_CLASSES: list[type[SourceStore]] = [
     MdmHome,
     RegistryStore,
     MlflowView,
+    RestStore,
 ]

@@ -16,7 +16,7 @@ from mlflow_compare import compare_stores
 
 import mlmigrate
 
-from .conftest import require
+from .conftest import known_bug, require
 from .kinds import StoreKindFixture, capabilities_of, tolerances
 
 
@@ -50,8 +50,13 @@ def _client_differences(kind: StoreKindFixture, source: Path, destination: str, 
 
 
 def test_histories_arrive_as_the_client_reads_them(
-    kind: StoreKindFixture, history_store: Path, destination: str, tmp_path: Path
+    kind: StoreKindFixture,
+    history_store: Path,
+    destination: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
+    known_bug(request, kind, "prompts")
     report = mlmigrate.copy(str(history_store), destination).as_dict()
 
     assert report["status"] == "done" and report["verify"]["ok"], report["verify"]

@@ -423,6 +423,9 @@ class Migration:
         if self._verifier is not None:
             self._verifier.drain()
         destination.finish()
+        assigned = destination.assigned_ids()
+        if any(assigned.values()):
+            report.assigned_ids_file = str(self.journal.save_assigned_ids(self.migration_id, assigned))
         report.schema_revision = destination.schema_revision()
         if self.settings.verify:
             self.listener(Event("verify_started", {"units": report.units_done}))

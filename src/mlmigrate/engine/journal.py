@@ -210,6 +210,15 @@ class Journal:
         os.replace(partial, path)
         return path
 
+    def save_assigned_ids(self, migration_id: str, assigned: dict[str, dict[str, str]]) -> Path:
+        """Write the ids a destination assigned itself (kind -> source id -> its id) beside the
+        journal (atomically); return its path."""
+        path = self.state_dir / f"{migration_id}.assigned-ids.json"
+        partial = path.with_suffix(".tmp")
+        partial.write_text(json.dumps(assigned, indent=2, sort_keys=True) + "\n")
+        os.replace(partial, path)
+        return path
+
     def rejects_file(self, migration_id: str) -> Path:
         """The file that names what a migration left out as malformed, one JSON object a line."""
         return self.state_dir / f"{migration_id}.rejects.jsonl"

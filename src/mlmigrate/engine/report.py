@@ -63,6 +63,8 @@ class Report:
     tables: dict[str, TableStats] = field(default_factory=dict)
     remapped: dict[str, str] = field(default_factory=dict)
     id_map_file: str | None = None
+    #: where the ids a destination assigned itself were saved (a tracking server's run ids)
+    assigned_ids_file: str | None = None
     skipped_units: list[dict[str, str]] = field(default_factory=list)
     #: runs left out of their unit as malformed (``--on-error skip``): unit, label, run, error
     rejected_runs: list[dict[str, str]] = field(default_factory=list)
@@ -158,6 +160,7 @@ class Report:
             },
             "experiment_id_map": dict(self.remapped),
             "experiment_id_map_file": self.id_map_file,
+            "assigned_ids_file": self.assigned_ids_file,
             "skipped_units": [{k: mask(v) for k, v in u.items()} for u in self.skipped_units],
             "rejected_runs": [{k: mask(v) for k, v in u.items()} for u in self.rejected_runs],
             "rejects_file": self.rejects_file,

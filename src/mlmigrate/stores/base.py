@@ -243,6 +243,11 @@ class DestinationStore(SourceStore, Protocol):
         """Advance id sequences past what was written."""
         ...
 
+    def assigned_ids(self) -> dict[str, dict[str, str]]:
+        """Ids the store assigned itself instead of keeping the source's, per kind
+        (``runs``: source id -> its id); empty where ids are kept."""
+        ...
+
 
 class StoreBase:
     """The neutral behaviour of every optional member, for a store to inherit and override
@@ -305,6 +310,10 @@ class StoreBase:
 
     def finish(self) -> None:
         """No id sequence to advance."""
+
+    def assigned_ids(self) -> dict[str, dict[str, str]]:
+        """Every id is kept as the source's."""
+        return {}
 
 
 def unsupported(capabilities: Capabilities, ability: str, what: str) -> UsageError:

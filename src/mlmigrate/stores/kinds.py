@@ -322,6 +322,14 @@ KINDS: tuple[StoreKind, ...] = (
         claims=holds_any_table,
         fallback=True,
     ),
+    StoreKind(
+        name="rest",
+        schemes=("http", "https"),
+        target="mlmigrate.stores.rest.store:RestStore",
+        uri_forms="http://host:5000, https://user:password@host/prefix",
+        title="MLflow tracking server over REST",
+        note="run and experiment ids assigned by the server: see docs/rest.md",
+    ),
 )
 
 #: family name -> its record
