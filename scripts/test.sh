@@ -60,8 +60,11 @@ export AZURITE_MAIN=${AZURITE_MAIN:-$PWD/$NODE_DIR/node_modules/azurite/dist/src
 "$VENV/bin/mypy"
 "$VENV/bin/mypy" tests/contract/store_types.py  # every store class against the contract
 
+# two workers, a test file each at a time (a file's fixtures stay in one worker); each worker
+# starts the servers it needs on ports of its own
+WORKERS=${PYTEST_WORKERS:-2}
 status=0
-"$VENV/bin/pytest" -q "$@" || status=$?
+"$VENV/bin/pytest" -q -n "$WORKERS" --dist loadfile "$@" || status=$?
 if [ "$status" -eq 5 ]; then
   echo "pytest collected no tests; treating that as a failure" >&2
 fi
@@ -70,10 +73,12 @@ if [ "$#" -eq 0 ]; then  # the whole suite: the store tests again with the newes
     "$PYTHON" -m venv "$NEWEST_VENV"
   fi
   # mlflow-skinny alone, as a user beside a light MLflow has it (full mlflow 3.18 needs an
-  # mlflow-tracing 3.18 the registry lacks, and the MongoDB plugin needs full mlflow)
+  # mlflow-tracing 3.18 the registry lacks; the MongoDB plugin and `mlflow server`, which the
+  # REST kind's tests start, need full mlflow)
   "$NEWEST_VENV/bin/python" -m pip install -q -e '.[all]' "mlflow-skinny==$NEWEST_MLFLOW" \
-    pytest pytest-timeout psutil packaging
+    pytest pytest-timeout pytest-xdist psutil packaging
   echo "store tests with mlflow-skinny $NEWEST_MLFLOW" >&2
-  "$NEWEST_VENV/bin/pytest" -q -p no:cacheprovider -k "not mongodb" $NEWEST_TESTS || status=$?
+  "$NEWEST_VENV/bin/pytest" -q -p no:cacheprovider -n "$WORKERS" --dist loadfile -k "not mongodb and not rest" \
+    $NEWEST_TESTS || status=$?
 fi
 exit "$status"
