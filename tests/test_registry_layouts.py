@@ -156,3 +156,24 @@ def test_plan_with_a_destination_lists_the_models_it_holds(app_registry: Path, t
     assert planned.returncode == 0, show(planned)
     clashes = json.loads(planned.stdout)["clashes"]
     assert len(clashes) == 3 and "binary_classifier" in clashes[0]
+
+
+def test_a_reader_told_to_read_committed_sees_each_rewrite_of_the_file(tmp_path: Path) -> None:
+    """The verifier's process opens a registry.json once and reads each unit as it commits: it
+    once kept its first reading, so a model written after it read back as missing (a flaky
+    verify mismatch of the contract suite)."""
+    from mlmigrate.stores import open_store
+
+    root = tmp_path / "models"
+    clean_registry(root)
+    registry = root / "registry.json"
+    reader, writer = open_store(str(registry)), open_store(str(registry))
+    reader.read_committed()
+    units = reader.units()
+    first, last = units[0], units[-1]
+    assert dict(reader.read_unit(last))  # read once: the contents are now held
+
+    writer.delete_unit(last)
+
+    assert dict(reader.read_unit(last)) == {}
+    assert dict(reader.read_unit(first))

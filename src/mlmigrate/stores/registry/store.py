@@ -14,7 +14,7 @@ from mlmigrate.exceptions import UsageError
 from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, StoreBase, Unit
 from mlmigrate.stores.registry.address import JSON, SQLITE, RegistryAddress, parse
 from mlmigrate.stores.registry.contents import Problem, RegistryContents
-from mlmigrate.stores.registry.json_store import JsonRegistry, read_with_sidecar
+from mlmigrate.stores.registry.json_store import JsonRegistry, read_with_sidecar, sidecar_path
 from mlmigrate.stores.registry.layout import TABLE_ORDER
 from mlmigrate.stores.registry.model_files import file_problems
 from mlmigrate.stores.registry.sql_read import read_registry_sql
@@ -51,6 +51,10 @@ class RegistryStore(StoreBase):
             kind=where or f"a registry in {self.address.layout}",
         )
         self._contents: RegistryContents | None = None
+        #: with ``read_committed``: the files the contents were read from, to read again when
+        #: another writer has replaced them (a verifier process reads each unit as it commits)
+        self._follows_writes = False
+        self._read_from: tuple[tuple[int, int, int], ...] | None = None
         self._sql = SqlRegistry(self.address) if self.address.layout != JSON else None
         self._json = (
             JsonRegistry(self.address.path) if self.address.layout == JSON and self.address.path else None
@@ -59,9 +63,31 @@ class RegistryStore(StoreBase):
     def _missing(self) -> bool:
         return self.address.path is not None and not self.address.path.exists()
 
+    def read_committed(self) -> None:
+        """Let every later read see what other writers committed since (a registry.json is
+        rewritten whole, and renamed over, at each unit)."""
+        self._follows_writes = True
+
+    def _files_now(self) -> tuple[tuple[int, int, int], ...]:
+        found = []
+        assert self.address.path is not None
+        for path in (self.address.path, sidecar_path(self.address.path)):
+            try:
+                stat = path.stat()
+            except OSError:
+                found.append((0, 0, 0))
+                continue
+            found.append((stat.st_ino, stat.st_mtime_ns, stat.st_size))
+        return tuple(found)
+
     @property
     def contents(self) -> RegistryContents:
-        """The whole registry as it is now, read once (again after each write)."""
+        """The whole registry as it is now, read once (again after each write, and with
+        ``read_committed`` whenever the file was replaced)."""
+        if self._follows_writes and self._json is not None:
+            now = self._files_now()
+            if now != self._read_from:
+                self._contents, self._read_from = None, now
         if self._contents is None:
             if self._missing():
                 raise UsageError(f"the registry {self.address.path} does not exist")
