@@ -17,8 +17,7 @@ from mlmigrate.engine.plan import (
     base_shaping,
     describe_source_clashes,
     journaled_shapings,
-    plan_plain_units,
-    plan_units,
+    plan_for,
 )
 from mlmigrate.engine.revisions import refuse_unknown_source
 from mlmigrate.engine.subset import Selection
@@ -122,26 +121,14 @@ def plan(
             destination = open_store(destination_uri, family=source.capabilities.family)
             try:
                 existing = destination.existing(run_ids=run_ids)
-                family = family_named(destination.capabilities.family)
-                if family.mlflow_rules:
-                    planned = plan_units(
-                        units,
-                        existing,
-                        max_experiment_id=destination.capabilities.max_experiment_id,
-                        on_conflict=on_conflict,
-                        base=base_shaping(destination),
-                        source_run_ids=run_ids,
-                    )
-                else:
-                    clashing = family.clashes(units, existing)
-                    planned = plan_plain_units(
-                        units,
-                        existing,
-                        clashes=list(clashing.values()),
-                        clashing=set(clashing),
-                        on_conflict=on_conflict,
-                        base=base_shaping(destination),
-                    )
+                planned = plan_for(
+                    family_named(destination.capabilities.family),
+                    units,
+                    existing,
+                    destination,
+                    on_conflict=on_conflict,
+                    source_run_ids=run_ids,
+                )
                 held = destination.capabilities.tables
                 result.update(
                     {

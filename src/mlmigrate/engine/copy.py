@@ -25,11 +25,9 @@ from mlmigrate.engine.plan import (
     MERGE,
     ON_CONFLICT,
     SKIP,
-    base_shaping,
     describe_source_clashes,
     journaled_shapings,
-    plan_plain_units,
-    plan_units,
+    plan_for,
     source_clashes,
 )
 from mlmigrate.engine.readers import ReaderPool
@@ -487,25 +485,9 @@ class Migration:
         else:
             destination.prepare()
             existing = destination.existing(run_ids=run_ids)
-        if self.family.mlflow_rules:
-            plan = plan_units(
-                units,
-                existing,
-                max_experiment_id=destination.capabilities.max_experiment_id,
-                on_conflict=on_conflict,
-                base=base_shaping(destination),
-                source_run_ids=run_ids,
-            )
-        else:
-            clashing = self.family.clashes(units, existing)
-            plan = plan_plain_units(
-                units,
-                existing,
-                clashes=list(clashing.values()),
-                clashing=set(clashing),
-                on_conflict=on_conflict,
-                base=base_shaping(destination),
-            )
+        plan = plan_for(
+            self.family, units, existing, destination, on_conflict=on_conflict, source_run_ids=run_ids
+        )
         if plan.clashes and on_conflict == "fail":
             raise ConflictError(
                 f"the destination already holds {len(plan.clashes)} object(s) that the source brings; "

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlmigrate.engine.transform import Shaping
 from mlmigrate.exceptions import UsageError
 from mlmigrate.stores.base import DestinationStore, ExistingObjects, Unit
 from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL, is_id
+
+if TYPE_CHECKING:
+    from mlmigrate.engine.families import Family
 
 #: ``--on-conflict`` choices; ``fail`` is the default
 ON_CONFLICT = ("fail", "skip", "merge", "rename")
@@ -350,3 +353,35 @@ def plan_plain_units(
         else:
             plan.units.append(PlannedUnit(unit, unit.source_id, WRITE, shaping, unit.label))
     return plan
+
+
+def plan_for(
+    family: Family,
+    units: list[Unit],
+    existing: ExistingObjects,
+    destination: DestinationStore,
+    *,
+    on_conflict: str,
+    source_run_ids: Sequence[str],
+) -> MigrationPlan:
+    """The plan of ``units`` into ``destination`` by its family's rules: MLflow's id planning
+    (:func:`plan_units`), or ids kept and clashes listed (:func:`plan_plain_units`)."""
+    base = base_shaping(destination)
+    if family.mlflow_rules:
+        return plan_units(
+            units,
+            existing,
+            max_experiment_id=destination.capabilities.max_experiment_id,
+            on_conflict=on_conflict,
+            base=base,
+            source_run_ids=source_run_ids,
+        )
+    clashing = family.clashes(units, existing)
+    return plan_plain_units(
+        units,
+        existing,
+        clashes=list(clashing.values()),
+        clashing=set(clashing),
+        on_conflict=on_conflict,
+        base=base,
+    )

@@ -116,22 +116,15 @@ class TableEngine:
         return TableSpec(table, list(primary), uniques, indexes, foreign)
 
 
-class SqliteTables(TableEngine):
-    """A SQLite file: ADBC ingest and reads (the SQL family's :class:`SqliteBulk`)."""
+class _OnBulk(TableEngine):
+    """An engine whose statements go through a DB-API cursor and whose rows move through the
+    SQL family's bulk mover (``self.bulk``: ADBC on SQLite, LOAD DATA on MySQL/MariaDB)."""
 
-    name = types.SQLITE
-    rowid = "rowid"
-
-    def __init__(self, uri: str):
-        super().__init__(uri)
-        from mlmigrate.stores.sql.bulk import SqliteBulk
-
-        self.path = sqlite_path(uri).expanduser()
-        self.bulk = SqliteBulk(self.path)
+    bulk: Any
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
-        """An ADBC connection in one transaction."""
+        """A connection of the bulk mover, in one transaction (MySQL commits DDL on its own)."""
         with self.bulk.transaction() as connection:
             yield connection
 
@@ -152,8 +145,22 @@ class SqliteTables(TableEngine):
         return self.bulk.fetch(connection, sql, 0, schema)
 
     def insert(self, connection: Any, table: str, batch: pa.RecordBatch) -> None:
-        """ADBC ingest."""
+        """The bulk mover's insert (ADBC ingest, LOAD DATA LOCAL INFILE)."""
         self.bulk.insert(connection, table, batch)
+
+
+class SqliteTables(_OnBulk):
+    """A SQLite file: ADBC ingest and reads (the SQL family's :class:`SqliteBulk`)."""
+
+    name = types.SQLITE
+    rowid = "rowid"
+
+    def __init__(self, uri: str):
+        super().__init__(uri)
+        from mlmigrate.stores.sql.bulk import SqliteBulk
+
+        self.path = sqlite_path(uri).expanduser()
+        self.bulk = SqliteBulk(self.path)
 
     def _sqlalchemy_url(self) -> str:
         return f"sqlite:///{self.path}"
@@ -242,7 +249,7 @@ class PostgresTables(TableEngine):
         self.bulk.close()
 
 
-class MysqlTables(TableEngine):
+class MysqlTables(_OnBulk):
     """A MySQL or MariaDB database: LOAD DATA in, cursor or connectorx reads (:class:`MysqlBulk`)."""
 
     name = types.MYSQL
@@ -252,32 +259,6 @@ class MysqlTables(TableEngine):
         from mlmigrate.stores.sql.mysql_bulk import MysqlBulk
 
         self.bulk = MysqlBulk(uri)
-
-    @contextmanager
-    def transaction(self) -> Iterator[Any]:
-        """A PyMySQL connection in one transaction (DDL commits on its own there)."""
-        with self.bulk.transaction() as connection:
-            yield connection
-
-    def run(self, connection: Any, sql: str) -> None:
-        """Run one statement."""
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
-
-    def scalar(self, connection: Any, sql: str) -> Any:
-        """The first value of a query."""
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
-            row = cursor.fetchone()
-        return row[0] if row else None
-
-    def fetch(self, connection: Any, sql: str, schema: pa.Schema) -> pa.Table:
-        """The rows of a query."""
-        return self.bulk.fetch(connection, sql, 0, schema)
-
-    def insert(self, connection: Any, table: str, batch: pa.RecordBatch) -> None:
-        """LOAD DATA LOCAL INFILE."""
-        self.bulk.insert(connection, table, batch)
 
     def _sqlalchemy_url(self) -> str:
         return "mysql+pymysql://" + self.uri.split("://", 1)[1]
