@@ -368,7 +368,7 @@ class Migration:
                 ],
                 self._snapshot,
             )
-        if self.settings.verify:
+        if self.settings.verify and self.family.reads_back_early:
             self._verifier = BackgroundVerifier(
                 destination, in_process=self._readers is None or not destination.capabilities.shared_reads
             )

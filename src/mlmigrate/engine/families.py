@@ -76,6 +76,9 @@ class Family:
     clashes: Callable[[list[Unit], ExistingObjects], dict[str, str]] = _clashing_units
     #: what the family's data is, in words, for messages
     title: str = ""
+    #: units are read back for verify as soon as each commits; off where a unit reads back
+    #: right only once the units before it are in (a table's row range, found by its offset)
+    reads_back_early: bool = True
 
 
 FAMILIES: dict[str, Family] = {
@@ -93,6 +96,7 @@ FAMILIES: dict[str, Family] = {
         on_conflict=("fail", "skip"),
         clashes=_clashing_tables,
         title="a database's plain tables",
+        reads_back_early=False,
     ),
     REGISTRY: Family(
         name=REGISTRY,
