@@ -11,29 +11,24 @@ from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, St
 from mlmigrate.stores.rest import keys, reading
 from mlmigrate.stores.rest.client import RestClient
 from mlmigrate.stores.rest.writing import ExperimentWriter, ModelWriter, gather, runs_of_any
-from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL, is_id
+from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL, TABLES, is_id
 
-#: the canonical tables the REST API can hold (logged models, traces and assessments are not
-#: written yet: reported as not held)
-HELD = frozenset(
+#: canonical tables not written over REST yet (logged models, traces, assessments): reported
+#: as not held
+NOT_WRITTEN = frozenset(
     {
-        "experiments",
-        "experiment_tags",
-        "runs",
-        "params",
-        "tags",
-        "metrics",
-        "latest_metrics",
-        "datasets",
-        "inputs",
-        "input_tags",
-        "registered_models",
-        "registered_model_tags",
-        "model_versions",
-        "model_version_tags",
-        "registered_model_aliases",
+        "logged_models",
+        "logged_model_params",
+        "logged_model_tags",
+        "logged_model_metrics",
+        "trace_info",
+        "trace_tags",
+        "trace_request_metadata",
+        "assessments",
     }
 )
+#: the canonical tables the REST store holds
+HELD = frozenset(TABLES) - NOT_WRITTEN
 
 
 class RestStore(StoreBase):
