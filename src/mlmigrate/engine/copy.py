@@ -428,7 +428,13 @@ class Migration:
         if self.settings.verify:
             self.listener(Event("verify_started", {"units": report.units_done}))
             result = verify_written(
-                self.journal, self.migration_id, destination, self.listener, self._verifier
+                self.journal,
+                self.migration_id,
+                destination,
+                self.listener,
+                self._verifier,
+                self.source,
+                left_out=report.partial or bool(self.settings.selection),
             )
             report.verify = result.as_dict()
         report.status = "failed" if report.failed_units else ("partial" if report.partial else DONE)
@@ -611,8 +617,13 @@ def verify_written(
     destination: DestinationStore,
     listener: Listener = ignore,
     verifier: BackgroundVerifier | None = None,
+    source: SourceStore | None = None,
+    *,
+    left_out: bool = False,
 ) -> VerifyResult:
-    """Compare every done unit in the destination with the digests journaled at write time."""
+    """Compare every done unit in the destination with the digests journaled at write time, and
+    check that the ids its values reference are held (the ``source``'s tell what dangled there
+    already; where the copy ``left_out`` part of the source, what it left out)."""
     result = VerifyResult()
     reader = verifier or BackgroundVerifier(destination)
     try:
@@ -628,7 +639,8 @@ def verify_written(
             ok = compare_unit(result, record.unit_id, expected, actual)
             listener(Event("verify_unit", {"unit": record.unit_id, "ok": ok}))
         check_references(destination, result)
-        check_written(destination, journal.units(migration_id), result)
+        records, journaled = journal.units(migration_id), journal.references(migration_id)
+        check_written(destination, records, journaled, result, source, left_out=left_out)
     finally:
         if verifier is None:
             reader.close()

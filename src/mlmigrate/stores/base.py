@@ -147,6 +147,11 @@ class SourceStore(Protocol):
         """Every run id of the store (to find clashes before anything is written)."""
         ...
 
+    def held_ids(self, target: str) -> set[str] | None:
+        """Every id of ``target`` (``run`` or ``logged model``: what values may reference,
+        :mod:`mlmigrate.references`) the store holds; None where it cannot list them."""
+        ...
+
     def is_empty(self) -> bool:
         """Whether the store holds nothing yet."""
         ...
@@ -259,6 +264,10 @@ class StoreBase:
     def run_ids(self) -> list[str]:
         """No run ids known up front: clashes of runs show when they are written."""
         return []
+
+    def held_ids(self, target: str) -> set[str] | None:
+        """No ids listed: the values that reference them are not checked."""
+        return None
 
     def schema_revision(self) -> str | None:
         """No MLflow schema revision."""

@@ -16,6 +16,7 @@ from mlmigrate.global_tables import (
     seed_batch,
     spec_of,
 )
+from mlmigrate.references import LOGGED_MODEL_ID, RUN_ID
 from mlmigrate.stores.base import BatchStream, ExistingObjects, StoreBase, Unit
 from mlmigrate.stores.sql.bulk import quote
 from mlmigrate.stores.sql.dialects import dialect_for
@@ -193,6 +194,19 @@ class SqlStore(StoreBase):
                 connection, "SELECT run_uuid FROM runs", "", pa.schema([("run_uuid", pa.string())])
             )
         return [str(run_id) for run_id in table.column(0).to_pylist()]
+
+    def held_ids(self, target: str) -> set[str] | None:
+        """The run ids, or logged model ids, of the database (None: a schema without the table)."""
+        column, name = {RUN_ID: ("run_uuid", "runs"), LOGGED_MODEL_ID: ("model_id", "logged_models")}.get(
+            target, ("", "")
+        )
+        if not column or name not in self._table_names():
+            return None
+        with self._errors.around(f"listing {name}"), self._bulk.snapshot() as connection:
+            found = self._bulk.fetch(
+                connection, f"SELECT {column} FROM {name}", "", pa.schema([(column, pa.string())])
+            )
+        return {str(value) for value in found.column(0).to_pylist()}
 
     def pin_snapshot(self) -> str | None:
         """Make every later read of this store see the database as it is now (one snapshot for
