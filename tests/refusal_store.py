@@ -65,7 +65,11 @@ def make_refusal_store(root: Path) -> tuple[Path, dict[str, str]]:
     client.log_param(plain, "p", "1")
     experiment_id = client.get_run(plain).info.experiment_id
     huge = client.create_logged_model(experiment_id=experiment_id, name="huge", source_run_id=plain)
-    client.log_metric(plain, "acc", 0.5, timestamp=T0, step=2**63, model_id=huge.model_id)
+    # the line the client writes for log_metric(..., step=2**63, model_id=...), which would log
+    # the point on the run too: written to the model's file alone, so only the model is refused
+    metrics = mlruns / experiment_id / "models" / huge.model_id / "metrics"
+    metrics.mkdir(parents=True, exist_ok=True)
+    (metrics / "acc").write_text(f"{T0} 0.5 {2**63} {plain}\n")
     for run_id in runs.values():
         client.set_terminated(run_id)
     runs["model:huge-step"] = huge.model_id

@@ -17,6 +17,7 @@ from mlmigrate.engine.plan import (
     MERGE,
     base_shaping,
     describe_source_clashes,
+    destination_holds,
     journaled_shapings,
     plan_for,
 )
@@ -121,7 +122,7 @@ def plan(
         if destination_uri:
             destination = open_store(destination_uri, family=source.capabilities.family)
             try:
-                existing = destination.existing(run_ids=run_ids)
+                existing = destination_holds(destination, units, run_ids)
                 planned = plan_for(
                     family_named(destination.capabilities.family),
                     units,

@@ -26,6 +26,7 @@ from mlmigrate.engine.plan import (
     ON_CONFLICT,
     SKIP,
     describe_source_clashes,
+    destination_holds,
     journaled_shapings,
     plan_for,
     source_clashes,
@@ -490,7 +491,7 @@ class Migration:
             existing = ExistingObjects()
         else:
             destination.prepare()
-            existing = destination.existing(run_ids=run_ids)
+            existing = destination_holds(destination, units, run_ids)
         plan = plan_for(
             self.family, units, existing, destination, on_conflict=on_conflict, source_run_ids=run_ids
         )

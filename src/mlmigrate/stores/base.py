@@ -126,6 +126,9 @@ class ExistingObjects:
     #: unit ids the destination already holds, for families other than MLflow's (a table
     #: ``table:train`` of the same name)
     units: set[str] = field(default_factory=set)
+    #: a source's experiment or model name -> the destination's spelling of it, where the
+    #: destination takes the two for one name (``names_held_as``)
+    held_as: dict[str, str] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -200,6 +203,12 @@ class DestinationStore(SourceStore, Protocol):
         """Why the store could not be written (permissions), or None when it can."""
         ...
 
+    def names_held_as(self, table: str, names: Iterable[str]) -> dict[str, str]:
+        """Each of ``names`` (of ``experiments`` or ``registered_models``) that the store holds
+        under another spelling its comparison takes for the same (a MySQL collation), mapped
+        to that spelling."""
+        ...
+
     def existing(self, *, run_ids: Iterable[str] = ()) -> ExistingObjects:
         """What the destination already holds that a migration could clash with."""
         ...
@@ -268,6 +277,10 @@ class StoreBase:
     def held_ids(self, target: str) -> set[str] | None:
         """No ids listed: the values that reference them are not checked."""
         return None
+
+    def names_held_as(self, table: str, names: Iterable[str]) -> dict[str, str]:
+        """Names compare as they are spelled: none is held under another spelling."""
+        return {}
 
     def schema_revision(self) -> str | None:
         """No MLflow schema revision."""

@@ -123,6 +123,25 @@ class SqlStore(StoreBase):
                 found.run_ids.update(row[0] for row in rows)
         return found
 
+    def names_held_as(self, table: str, names: Iterable[str]) -> dict[str, str]:
+        """Each of ``names`` the database's ``name`` column takes for another spelling it holds
+        (MySQL/MariaDB: its collation, asked of the server itself), mapped to that spelling."""
+        given = sorted(set(names))
+        if table not in ("experiments", "registered_models") or not given or self._collations() is None:
+            return {}
+        if table not in self._table_names():
+            return {}
+        found: dict[str, str] = {}
+        with self._errors.around(f"comparing names with {table}"), self.engine.connect() as connection:
+            for start in range(0, len(given), 200):
+                chunk = given[start : start + 200]
+                sql = " UNION ALL ".join(
+                    f"SELECT :n{i} AS given, name FROM {table} WHERE name = :n{i}" for i in range(len(chunk))
+                )
+                rows = connection.execute(sqlalchemy.text(sql), {f"n{i}": n for i, n in enumerate(chunk)})
+                found.update((str(name_given), str(held)) for name_given, held in rows if name_given != held)
+        return found
+
     def _source_columns(self) -> dict[str, set[str]]:
         """The columns of every table of this database (an older MLflow revision has fewer)."""
         if self._columns is None:
