@@ -248,6 +248,8 @@ class Migration:
             recorded = journal.options(previous["migration_id"])
             check_options(recorded, settings.artifacts.recorded())
             self._keep_selection(recorded)
+        if previous and self._made_anew(previous["migration_id"]):
+            previous = None
         if previous and previous["state"] == DONE and settings.on_conflict in (SKIP, MERGE):
             previous = None  # import again: what is there already is skipped or merged
         elif (
@@ -279,6 +281,21 @@ class Migration:
         else:
             self.migration_id = self._start()
         self.report.migration_id = self.migration_id
+        return True
+
+    def _made_anew(self, migration_id: str) -> bool:
+        """Whether the destination holds nothing though the journaled migration wrote units into
+        it (deleted or made again since): then nothing of it can be resumed or is up to date,
+        and the copy starts again (said)."""
+        written = [r for r in self.journal.units(migration_id) if r.state == DONE and any(r.counts.values())]
+        if not written or not self.destination.is_empty():
+            return False
+        text = (
+            f"the destination holds nothing of migration {migration_id}, which wrote {len(written)} "
+            "unit(s) into it (deleted or made again since?): copying from the start"
+        )
+        self.report.notes.append(text)
+        self.listener(Event("message", {"text": text}))
         return True
 
     def _keep_selection(self, recorded: dict[str, Any]) -> None:
