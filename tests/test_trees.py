@@ -261,10 +261,17 @@ def test_backup_then_restore_gives_a_byte_identical_tree(app_tree: Path, tmp_pat
         manifest["with"][0]["name"] == ".env"
         and (folder / "with" / ".env").read_bytes() == env_file.read_bytes()
     )
+    original = env_file.read_bytes()
+    env_file.write_text("STORAGE_BACKEND=s3\n")  # the failed migration's settings, to roll back
     restored = tmp_path / "restored" / "data"
-    back = invoke("restore", str(folder), f"tree://{restored}")
+    wrong = invoke("restore", str(folder), f"tree://{restored}", "--with", str(tmp_path / "secrets.txt"))
+    assert wrong.returncode == 2 and "holds no file named 'secrets.txt'" in wrong.stderr, show(wrong)
+    assert not restored.exists()  # refused before anything was written
+    back = invoke("restore", str(folder), f"tree://{restored}", "--with", str(env_file), "--json")
     assert back.returncode == 0, show(back)
     assert files_of(restored) == files_of(app_tree)
+    assert env_file.read_bytes() == original  # the guide's cp backups/…/.env.backup .env
+    assert any(".env put back at" in note for note in json_stdout(back)["notes"]), show(back)
 
 
 def test_restore_refuses_a_damaged_backup_and_writes_nothing(app_tree: Path, tmp_path: Path) -> None:
