@@ -298,14 +298,7 @@ def for_destination(
     skip_runs = pa.array(sorted(shaping.skip_runs), pa.string()) if shaping.skip_runs else None
     rejected = pa.array(sorted(shaping.rejected_runs), pa.string()) if shaping.rejected_runs else None
     rejected_inputs: set[str] = set()
-    for table, batch in stream:
-        if shaping.held is not None and table not in shaping.held:
-            _leave_out(left_out, NOT_HELD, table, batch.num_rows)
-            continue
-        if made_finite is not None:
-            batch, changed = finite(batch)
-            if changed:
-                made_finite[table] += changed
+    for table, batch in _as_they_are(stream, shaping, left_out, made_finite):  # held, finite
         spec = TABLES.get(table)
         if spec is None:
             yield table, remap_experiments(table, batch, experiment_ids or {})
