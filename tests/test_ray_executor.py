@@ -1,0 +1,164 @@
+"""``copy --executor ray`` on a three-node Ray cluster of this machine: the edge store into
+PostgreSQL as MLflow wrote it, a worker killed mid-unit, a driver killed after a commit, the
+artifact objects copied by the workers, and the password never in Ray's logs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cli_helpers import CLI, invoke, show
+from contract.kinds import tolerances
+from kill_helpers import copy_killed_after_commit
+from mlflow_compare import compare_stores
+from ray_cluster import PASSWORD, RayCluster, database_with_password, environment_for, start_ray_cluster
+from servers import session_server
+
+import mlmigrate
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[RayCluster]:
+    """Three nodes, one CPU each, joined by this process."""
+    yield from session_server(start_ray_cluster, "Ray cluster")
+
+
+@pytest.fixture
+def guarded_db(postgres_server_handle: Any) -> Iterator[str]:
+    """A fresh PostgreSQL database whose URL holds the test password."""
+    yield from database_with_password(postgres_server_handle)
+
+
+def _equal_to_the_edge_store(edge_store: Path, destination: str) -> None:
+    assert compare_stores(edge_store.as_uri(), destination, tolerate=tolerances(destination)) == []
+
+
+def test_the_edge_store_copied_on_the_cluster_reads_as_mlflow_wrote_it(
+    ray_cluster: RayCluster, edge_store: Path, guarded_db: str, tmp_path: Path
+) -> None:
+    state = str(tmp_path / "state")
+
+    ran = invoke("copy", str(edge_store), guarded_db, "--executor", "ray", "--state-dir", state, "--json")
+
+    assert ran.returncode == 0, show(ran)
+    report = json.loads(ran.stdout)
+    assert report["status"] == "done" and report["verify"]["ok"], report["verify"]
+    assert report["options"]["executor"].startswith("ray (connected: 3 node(s), 3 CPU(s))")
+    nodes = report["nodes"]
+    assert sum(entry["units"] for entry in nodes.values()) == report["units"]["this_run"] > 0
+    assert sum(entry["rows"] for entry in nodes.values()) == report["rows_written"]
+    _equal_to_the_edge_store(edge_store, guarded_db)
+    shown = invoke("status", report["migration_id"], "--state-dir", state, "--json")
+    units = json.loads(shown.stdout)
+    assert {unit["node"] for unit in units if unit["state"] == "done"} <= set(nodes)
+    assert all(unit["node"] for unit in units if unit["state"] == "done")
+    table = invoke("status", report["migration_id"], "--state-dir", state)
+    assert next(iter(nodes)).split("/")[1] in table.stdout  # the node column of the table
+    assert PASSWORD not in ran.stdout + ran.stderr + shown.stdout
+    assert ray_cluster.logs_holding(PASSWORD) == []
+
+
+def _running_unit_task(cluster: RayCluster, deadline: float) -> Any:
+    """A unit task some worker is running (Ray's state API), or None by ``deadline``."""
+    from ray.util.state import list_tasks
+
+    while time.monotonic() < deadline:
+        for task in list_tasks(
+            filters=[("state", "=", "RUNNING")], limit=1000, raise_on_missing_output=False
+        ):
+            if (task.name or "").startswith("mlmigrate unit") and task.worker_pid:
+                return task
+        time.sleep(0.2)
+    return None
+
+
+def test_a_worker_killed_mid_unit_is_run_again_by_ray_without_doubles(
+    ray_cluster: RayCluster, edge_store: Path, guarded_db: str, tmp_path: Path
+) -> None:
+    from ray.util.state import list_tasks
+
+    driver = subprocess.Popen(
+        [*CLI, "copy", str(edge_store), guarded_db, "--executor", "ray"]
+        + ["--state-dir", str(tmp_path / "state"), "--json"],
+        env=environment_for(ray_cluster),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        task = _running_unit_task(ray_cluster, time.monotonic() + 120)
+        assert task is not None, "no unit task was seen running"
+        os.kill(task.worker_pid, signal.SIGKILL)  # a fresh worker: opening the pair takes a while
+        out, err = driver.communicate(timeout=240)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    assert driver.returncode == 0 and out.strip(), err[-3000:]
+    assert out.lstrip().startswith("{"), out[:2000]
+    report = json.loads(out)
+    assert report["verify"]["ok"], report["verify"]
+    _equal_to_the_edge_store(edge_store, guarded_db)
+    attempts = list_tasks(
+        ray_cluster.dashboard, filters=[("name", "=", task.name)], limit=100, raise_on_missing_output=False
+    )
+    assert max(attempt.attempt_number for attempt in attempts) >= 1  # Ray ran it again
+    assert ray_cluster.logs_holding(PASSWORD) == []
+
+
+def test_a_driver_killed_after_a_commit_resumes_with_the_same_command(
+    ray_cluster: RayCluster,
+    edge_store: Path,
+    guarded_db: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RAY_ADDRESS", ray_cluster.address)
+    args = (str(edge_store), guarded_db, "--executor", "ray", "--state-dir", str(tmp_path / "state"))
+    copy_killed_after_commit(*args, nth=2)  # the second unit committed, the journal not told
+
+    ran = invoke("copy", *args, "--json")
+
+    assert ran.returncode == 0, show(ran)
+    report = json.loads(ran.stdout)
+    assert report["status"] == "done" and report["verify"]["ok"], report["verify"]
+    assert 0 < report["units"]["this_run"] < report["units"]["total"]  # the first was kept
+    _equal_to_the_edge_store(edge_store, guarded_db)
+
+
+def test_artifact_objects_are_copied_by_the_workers(
+    ray_cluster: RayCluster,
+    artifact_store: dict[str, Any],
+    s3_server: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    bucket = f"b-{uuid.uuid4().hex[:8]}"
+    s3_server.client().create_bucket(Bucket=bucket)
+    db = f"sqlite:///{tmp_path / 'dst.db'}"
+
+    report = mlmigrate.copy(
+        str(artifact_store["mlruns"]), db, artifacts_to=f"s3://{bucket}/mlflow", executor="ray"
+    ).as_dict()
+
+    assert report["status"] == "done", report
+    objects = sum(kind["objects"] for kind in report["artifacts"]["kinds"].values())
+    assert sum(node["objects"] for node in report["artifacts"]["nodes"].values()) == objects > 0
+    checked = mlmigrate.verify(str(artifact_store["mlruns"]), db, artifacts=True)
+    assert checked.ok, checked.mismatches
+
+
+def test_an_unknown_executor_is_refused_before_anything_is_opened(tmp_path: Path) -> None:
+    ran = invoke("copy", str(tmp_path / "none"), f"sqlite:///{tmp_path / 'x.db'}", "--executor", "spark")
+
+    assert ran.returncode == 2, show(ran)
+    assert "--executor 'spark' is not valid" in ran.stderr
