@@ -247,8 +247,9 @@ class ArtifactCopier:
         done = self.ledger.done_prefixes()
         report.prefixes = len(prefixes)
         self.listener(Event("artifacts_started", {"prefixes": len(prefixes)}))
-        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="mlmigrate-artifact")
-        slots = threading.BoundedSemaphore(self.workers * 4)  # objects queued or under way
+        calls = self.executor.object_tasks(self.workers)  # objects, or batches of them elsewhere
+        pool = ThreadPoolExecutor(max_workers=calls, thread_name_prefix="mlmigrate-artifact")
+        slots = threading.BoundedSemaphore(calls * 4)  # objects (batches) queued or under way
         errors: list[BaseException] = []
 
         def settled(future: Future[None]) -> None:

@@ -78,6 +78,10 @@ class Executor(Protocol):
         """Artifact objects handed out at once (1: one object per call of the local pool)."""
         ...
 
+    def object_tasks(self, threads: int) -> int:
+        """Batches of objects in flight at once, for a copier of ``threads`` threads."""
+        ...
+
     def copy_objects(self, job: ObjectJob) -> list[tuple[Outcome, Any, Place]]:
         """Copy a batch of objects elsewhere; per object its outcome, the ledger record of
         what was written (None when nothing was) and where it ran."""
@@ -108,6 +112,10 @@ class LocalExecutor:
     def object_batch(self) -> int:
         """One object at a time, on the copier's thread pool."""
         return 1
+
+    def object_tasks(self, threads: int) -> int:
+        """One object per thread."""
+        return threads
 
     def copy_objects(self, job: ObjectJob) -> list[tuple[Outcome, Any, Place]]:
         """Not used: the copier copies objects itself when the batch is 1."""

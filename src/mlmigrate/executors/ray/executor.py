@@ -144,6 +144,10 @@ class RayExecutor:
         """Objects per task."""
         return OBJECT_BATCH
 
+    def object_tasks(self, threads: int) -> int:
+        """Two batches per CPU of the cluster: each worker has the next one when it finishes one."""
+        return 2 * self.cpus
+
     def copy_objects(self, job: ObjectJob) -> list[tuple[Outcome, Any, Place]]:
         """Copy one batch of objects as a task; per object its outcome, record and place."""
         reference = self._objects.options(name="mlmigrate objects").remote(self._secrets, job)
