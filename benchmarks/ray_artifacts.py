@@ -5,8 +5,8 @@
 
 A FileStore holds one run with ``--objects`` small artifacts (2 KiB each, written as files
 beside a run the MLflow client made). moto's S3 server runs in a process of its own, behind a
-loopback proxy that holds every HTTP request ``--latency-ms`` before forwarding it (as a
-remote store's round trip would). Then, into fresh buckets:
+loopback proxy (another process) that holds every HTTP request ``--latency-ms`` before
+forwarding it (as a remote store's round trip would). Then, into fresh buckets:
 
 * ``local``: ``mlmigrate.copy(STORE, sqlite:///…, artifacts_to="s3://…")`` with the local
   pool, ``--threads`` objects at a time;
@@ -93,6 +93,30 @@ def latency_proxy(upstream: int, delay: float) -> Iterator[int]:
     finally:
         stopped.set()
         listener.close()
+
+
+def serve_proxy(upstream: int, delay: float) -> None:
+    """Run :func:`latency_proxy` until killed (in a process of its own: its threads do not share
+    the copies' interpreter), printing its port."""
+    with latency_proxy(upstream, delay) as port:
+        print(port, flush=True)
+        threading.Event().wait()
+
+
+@contextmanager
+def proxy_process(upstream: int, delay: float) -> Iterator[int]:
+    """:func:`serve_proxy` in a child process; its port."""
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--serve-proxy", str(upstream), str(delay)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        yield int(process.stdout.readline())
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @contextmanager
@@ -191,7 +215,11 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--serve-proxy", nargs=2, metavar=("UPSTREAM", "SECONDS"), help=argparse.SUPPRESS)
     options = parser.parse_args()
+    if options.serve_proxy:
+        serve_proxy(int(options.serve_proxy[0]), float(options.serve_proxy[1]))
+        return
     os.environ.update(
         {"AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_DEFAULT_REGION": "us-east-1"}
     )
@@ -201,7 +229,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder, moto_server() as port:
         root = Path(folder)
         store = make_store(root, options.objects)
-        with latency_proxy(port, options.latency_ms / 1000) as proxied:
+        with proxy_process(port, options.latency_ms / 1000) as proxied:
             endpoint = f"http://127.0.0.1:{proxied}"
             # each side copies twice, the second measured: moto, the proxy's connections and the
             # clients are warm, and so are the cluster's workers (Python, imports, clients)

@@ -52,7 +52,7 @@ def start_ray_cluster(nodes: int = 3) -> Iterator[RayCluster]:
     try:
         for _ in range(nodes - 1):
             cluster.add_node(num_cpus=1)
-        cluster.wait_for_nodes()
+        cluster.wait_for_nodes(timeout=180)  # a loaded 2-core machine takes its time
         joined = ray.init(address=cluster.address, log_to_driver=False)
         session = Path(cluster.head_node.get_session_dir_path())
         yield RayCluster(cluster.address, session, cluster, f"http://{joined.dashboard_url}")

@@ -162,3 +162,29 @@ def test_an_unknown_executor_is_refused_before_anything_is_opened(tmp_path: Path
 
     assert ran.returncode == 2, show(ran)
     assert "--executor 'spark' is not valid" in ran.stderr
+
+
+def test_a_tree_copy_hands_its_objects_to_the_workers(ray_cluster: RayCluster, tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    for index in range(70):  # three batches of objects
+        (source / f"part-{index % 3}").mkdir(parents=True, exist_ok=True)
+        (source / f"part-{index % 3}" / f"{index}.bin").write_bytes(os.urandom(100 + index))
+    state = str(tmp_path / "state")
+
+    ran = invoke(
+        "copy",
+        f"tree://{source}",
+        f"tree://{tmp_path / 'copy'}",
+        "--executor",
+        "ray",
+        "--state-dir",
+        state,
+        "--json",
+    )
+
+    assert ran.returncode == 0, show(ran)
+    report = json.loads(ran.stdout)
+    assert report["verify"]["ok"] and report["copied"] == 70, report
+    assert sum(node["objects"] for node in report["nodes"].values()) == 70
+    copied = {p.relative_to(tmp_path / "copy"): p.read_bytes() for p in (tmp_path / "copy").rglob("*.bin")}
+    assert copied == {p.relative_to(source): p.read_bytes() for p in source.rglob("*.bin")}

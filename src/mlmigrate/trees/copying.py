@@ -154,6 +154,7 @@ def copy_tree(
             )
             moved = copier.run([prefix_of(pair)], ArtifactReport(pair.destination.root_uri))
             stats = moved.kind("tree")
+            report.nodes = moved.as_dict()["nodes"]
             report.objects, report.bytes = len(listing), sum(info.size for info in listing.values())
             report.copied, report.bytes_copied = stats.copied, stats.bytes_copied
             report.already_there, report.server_side = stats.skipped, stats.server_side
