@@ -188,3 +188,26 @@ def test_a_tree_copy_hands_its_objects_to_the_workers(ray_cluster: RayCluster, t
     assert sum(node["objects"] for node in report["nodes"].values()) == 70
     copied = {p.relative_to(tmp_path / "copy"): p.read_bytes() for p in (tmp_path / "copy").rglob("*.bin")}
     assert copied == {p.relative_to(source): p.read_bytes() for p in source.rglob("*.bin")}
+
+
+def test_plain_tables_are_units_of_the_workers_too(ray_cluster: RayCluster, tmp_path: Path) -> None:
+    import sqlite3
+
+    source = tmp_path / "app.db"
+    with sqlite3.connect(source) as connection:
+        connection.execute("CREATE TABLE readings (id INTEGER PRIMARY KEY, name TEXT, value REAL)")
+        connection.executemany(
+            "INSERT INTO readings VALUES (?, ?, ?)", [(i, f"r{i}", i / 7) for i in range(500)]
+        )
+        connection.execute("CREATE TABLE sites (code TEXT PRIMARY KEY)")
+        connection.executemany("INSERT INTO sites VALUES (?)", [("a",), ("b",)])
+
+    report = mlmigrate.copy(
+        f"sqlite:///{source}", f"sqlite:///{tmp_path / 'copy.db'}", executor="ray", state_dir=tmp_path / "s"
+    ).as_dict()
+
+    assert report["status"] == "done" and report["verify"]["ok"], report
+    assert sum(node["rows"] for node in report["nodes"].values()) == 502
+    with sqlite3.connect(tmp_path / "copy.db") as connection:
+        rows = connection.execute("SELECT id, name, value FROM readings ORDER BY id").fetchall()
+    assert rows == [(i, f"r{i}", i / 7) for i in range(500)]
