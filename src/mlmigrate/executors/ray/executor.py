@@ -4,9 +4,10 @@ Ray tasks that Ray retries when their worker dies."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from mlmigrate.events import Event
@@ -85,7 +86,8 @@ class RayExecutor:
             if address is None:
                 options["include_dashboard"] = False
             try:
-                ray.init(address=address, **options)
+                with _entrypoint_masked(ray):
+                    ray.init(address=address, **options)
             except Exception as exc:  # Ray's own errors: ConnectionError, RuntimeError …
                 raise MigrationError(
                     f"cannot join the Ray cluster {mask(address or 'local')}: {exc}"
@@ -181,6 +183,23 @@ class RayExecutor:
         self._secrets = None  # the last reference: Ray frees the object
         if self._owned and self._ray.is_initialized():
             self._ray.shutdown()
+
+
+@contextlib.contextmanager
+def _entrypoint_masked(ray: Any) -> Iterator[None]:
+    """Ray records the driver's command line as its job's entrypoint (the dashboard's job list
+    shows it): with the passwords of the URIs in it masked. (Ray reads it from the process
+    itself, through a function it looks up by name while joining.)"""
+    utils = getattr(getattr(ray, "_private", None), "utils", None)
+    original = getattr(utils, "get_entrypoint_name", None)
+    if original is None:
+        yield
+        return
+    utils.get_entrypoint_name = lambda: mask(original())  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        utils.get_entrypoint_name = original  # type: ignore[union-attr]
 
 
 def _messages_to_stderr(ray: Any) -> None:
