@@ -222,3 +222,24 @@ def test_plain_tables_are_units_of_the_workers_too(ray_cluster: RayCluster, tmp_
     with sqlite3.connect(tmp_path / "copy.db") as connection:
         rows = connection.execute("SELECT id, name, value FROM readings ORDER BY id").fetchall()
     assert rows == [(i, f"r{i}", i / 7) for i in range(500)]
+
+
+def test_a_malformed_run_met_by_a_worker_is_left_out_with_on_error_skip(
+    ray_cluster: RayCluster, minimal_store: Path, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    experiment = next(p for p in sorted(minimal_store.iterdir()) if p.name.isdigit() and p.name != "0")
+    run = next(p for p in sorted(experiment.iterdir()) if (p / "meta.yaml").is_file())
+    (run / "meta.yaml").write_text("run_id: [unclosed\n")
+    db = tmp_path / "dst.db"
+
+    ran = invoke(
+        "copy", str(minimal_store), f"sqlite:///{db}", "--executor", "ray", "--on-error", "skip", "--json"
+    )
+
+    assert ran.returncode == 4, show(ran)  # finished, the malformed run left out
+    [rejected] = json.loads(ran.stdout)["rejected_runs"]
+    assert rejected["run"] == run.name and str(run / "meta.yaml") in rejected["error"]
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM runs").fetchone() == (1,)  # the other run
