@@ -49,6 +49,14 @@ def copy(
         bool, typer.Option("--verify/--no-verify", help="Verify counts and digests at the end")
     ] = True,
     workers: Annotated[int | None, typer.Option("--workers", help="Units written in parallel")] = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            "--executor",
+            help="Where units run: local (this process, default), ray (RAY_ADDRESS's cluster, else a "
+            "local Ray instance) or ray://HOST:PORT (Ray Client); pip install 'mlmigrate[ray]'",
+        ),
+    ] = None,
     batch_size: Annotated[
         int | None,
         typer.Option("--batch-size", help="Documents sent per insert (MongoDB; others ignore it)"),
@@ -149,6 +157,7 @@ def copy(
             s3_endpoint=s3_endpoint,
             workers=workers,
             app_ef=app_ef_options(app_ef, project_path, project_root),
+            executor=executor,
         )
         return
     stopped = recovery(ctx)
@@ -177,6 +186,7 @@ def copy(
             experiments=experiment or (),
             models=model or (),
             into=into,
+            executor=executor,
         )
     data = report.as_dict()
     if backup_dest is not None:

@@ -110,7 +110,7 @@ def status(
             f"{text(record['state'])}, started {_when(record['started'])}, ended {_when(record['ended'])}"
         )
         table = Table(title=f"migration {text(migration_id)}", title_justify="left")
-        for column in ("unit", "label", "destination id", "state", "rows", "error"):
+        for column in ("unit", "label", "destination id", "state", "rows", "node", "error"):
             table.add_column(column)
         for unit in found.units:
             table.add_row(
@@ -119,6 +119,7 @@ def status(
                 cell(unit["dest_id"]),
                 text(unit["state"]),
                 f"{sum(unit['counts'].values()):,}",
+                text(unit["node"] or ""),
                 text(unit["error"] or ""),
             )
         answer.print(table)

@@ -42,6 +42,8 @@ from mlmigrate.engine.units import UnitRunner, holds_unit, unit_task
 from mlmigrate.engine.verify import BackgroundVerifier, VerifyResult, check_references, compare_unit
 from mlmigrate.events import Event, Listener, ignore
 from mlmigrate.exceptions import ConflictError, Interrupted, MigrationError, UsageError
+from mlmigrate.executors import Executor, LocalExecutor, check_executor, open_executor
+from mlmigrate.executors.base import PairContext
 from mlmigrate.stores import open_destination, open_source, require_writable
 from mlmigrate.stores.base import DestinationStore, ExistingObjects, Snapshot, SourceStore, Unit, unsupported
 from mlmigrate.stores.kinds import check_apart
@@ -69,8 +71,11 @@ class CopySettings:
     selection: Selection = Selection()
     #: the family of data to write into an empty destination (``--into``; None: the source's)
     into: str | None = None
+    #: where the units run (``--executor``): None or ``local`` (this process), ``ray``, ``ray://…``
+    executor: str | None = None
 
     def __post_init__(self) -> None:
+        check_executor(self.executor)
         if self.on_error not in ON_ERROR:
             raise UsageError(
                 f"--on-error {self.on_error!r} is not valid; choose one of: {', '.join(ON_ERROR)}"
@@ -103,6 +108,7 @@ class CopySettings:
             "s3_endpoint": artifacts.s3_endpoint,
             "artifact_workers": artifacts.workers,
             "retry_window": self.retry.window,
+            "executor": self.executor or "local",
         }
 
 
@@ -138,6 +144,7 @@ class Migration:
         self._ledger: Ledger | None = None
         self._schema: Future[Any] | None = None  # the schema being made in an empty destination
         self._snapshot: str | None = None
+        self._executor: Executor = LocalExecutor()
         self._lock = PairLock(source_uri, destination_uri)
 
     @property
@@ -202,13 +209,30 @@ class Migration:
             )
         if settings.batch_size is not None and capabilities.batched_writes:
             destination.set_batch_size(settings.batch_size)
-        if settings.read_in_processes:
+        self._executor = open_executor(
+            settings.executor, source_uri=self.source_uri, destination_uri=self.destination_uri
+        )
+        self.report.options["executor"] = self._executor.name
+        if settings.read_in_processes and not self._executor.remote:  # workers elsewhere read themselves
             self._readers = ReaderPool(self.source, self.source_uri, processes=self.workers)
         pinned = self.source.capabilities.snapshot is not Snapshot.NONE
         self._snapshot = self.source.pin_snapshot() if pinned else None
         if pinned and self._snapshot is None and self._readers is not None:
             self._readers.close()  # a snapshot only this process can read (MySQL)
             self._readers = None
+        if pinned and self._snapshot is None and self._executor.remote:
+            self.report.notes.append(
+                f"the source ({self.source.capabilities.kind}) keeps its snapshot in one process: the "
+                "cluster's workers read it as committed when each unit is read"
+            )
+        self._executor.prepare(
+            PairContext(
+                settings.into or self.source.capabilities.family,
+                self._snapshot,
+                settings.batch_size,
+                str(Path.cwd()),
+            )
+        )
 
     def _open_family(self) -> None:
         """Check that the pair is of one family (or a registered translation joins them, and
@@ -404,6 +428,7 @@ class Migration:
             rules,
             self._ledger,
             self.settings.retry,
+            self._executor,
         )
         try:
             if self._schema is not None:  # made while planning, and the readers are already at work
@@ -422,7 +447,9 @@ class Migration:
         reference, copied and checked, resumable through the ledger."""
         if self._ledger is None or self.report.failed_units:
             return
-        self.report.artifacts = run_phase(self._ledger, self._rules, self.settings.artifacts, self.listener)
+        self.report.artifacts = run_phase(
+            self._ledger, self._rules, self.settings.artifacts, self.listener, self._executor
+        )
 
     def finish_and_verify(self) -> None:
         """Let the destination finish (sequences, a backup's manifest), compare every unit
@@ -475,6 +502,7 @@ class Migration:
         for store in (self._source, self._destination):
             if store is not None:
                 store.close()
+        self._executor.close()
         if self._journal is not None:
             self._journal.close()
         self._lock.release()
@@ -581,6 +609,7 @@ def copy(
     experiments: Sequence[str] = (),
     models: Sequence[str] = (),
     into: str | None = None,
+    executor: str | None = None,
 ) -> Report:
     """Copy everything from ``source_uri`` into ``destination_uri``; resume if interrupted before.
 
@@ -604,6 +633,9 @@ def copy(
     models are then left out. A re-run or resume keeps the subset the migration started with.
     ``into`` is the family of data an empty destination gets (``mlflow``, ``registry`` …; by
     default the source's); a destination that holds data keeps its own.
+    ``executor`` runs the units and artifact objects on a Ray cluster: ``"ray"`` (the cluster
+    ``RAY_ADDRESS`` names, else a local instance) or ``"ray://host:10001"`` (Ray Client); by
+    default they run in this process.
     """
     settings = CopySettings(
         on_error=on_error,
@@ -617,6 +649,7 @@ def copy(
         retry=RetryPolicy(window=retry_window),
         selection=Selection.make(experiments, models),
         into=into,
+        executor=executor,
     )
     return Migration(source_uri, destination_uri, settings, listener).run()
 

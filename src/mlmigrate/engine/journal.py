@@ -54,6 +54,12 @@ CREATE TABLE IF NOT EXISTS units (
     updated REAL,
     PRIMARY KEY (migration_id, unit_id)
 );
+CREATE TABLE IF NOT EXISTS unit_places (
+    migration_id TEXT NOT NULL,
+    unit_id TEXT NOT NULL,
+    place TEXT NOT NULL,
+    PRIMARY KEY (migration_id, unit_id)
+);
 CREATE TABLE IF NOT EXISTS unit_scopes (
     migration_id TEXT NOT NULL,
     unit_id TEXT NOT NULL,
@@ -277,6 +283,18 @@ class Journal:
             "INSERT OR REPLACE INTO unit_scopes (migration_id, unit_id, scope) VALUES (?, ?, ?)",
             (migration_id, unit_id, json.dumps(scope)),
         )
+
+    def save_place(self, migration_id: str, unit_id: str, place: dict[str, Any]) -> None:
+        """Record where a unit ran (a cluster's node and worker), for ``status``."""
+        self._execute(
+            "INSERT OR REPLACE INTO unit_places (migration_id, unit_id, place) VALUES (?, ?, ?)",
+            (migration_id, unit_id, json.dumps(place)),
+        )
+
+    def places(self, migration_id: str) -> dict[str, dict[str, Any]]:
+        """unit id -> where it ran, for the units run on a cluster's workers."""
+        rows = self._execute("SELECT unit_id, place FROM unit_places WHERE migration_id = ?", (migration_id,))
+        return {unit_id: json.loads(place) for unit_id, place in rows}
 
     def scopes(self, migration_id: str) -> dict[str, dict[str, Any]]:
         """unit id -> recorded scope, for a migration's merged units."""

@@ -1,5 +1,6 @@
 """Running a migration's units: each one read, shaped, written in one transaction, journaled
-after its commit, retried on transient failures, on a pool of writer threads."""
+after its commit, retried on transient failures, on a pool of writer threads (or, through
+its :class:`~mlmigrate.executors.base.Executor`, on the workers of a cluster)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from mlmigrate.exceptions import (
     SourceFormatError,
     TransientStoreError,
 )
+from mlmigrate.executors.base import LOCAL_PLACE, Executor, LocalExecutor, Place
 from mlmigrate.stores.base import BatchStream, DestinationStore, SourceStore, Unit
 from mlmigrate.tables import EXPERIMENT, GLOBAL
 
@@ -82,8 +84,10 @@ class UnitRunner:
         rewrite: UriRewrite | None = None,
         ledger: Ledger | None = None,
         retry: RetryPolicy | None = None,
+        executor: Executor | None = None,
     ):
         self.retry = retry or RetryPolicy()
+        self.executor = executor or LocalExecutor()
         self.shapings = shapings
         self.rewrite = rewrite
         self.ledger = ledger
@@ -101,16 +105,19 @@ class UnitRunner:
         self.started = time.perf_counter()
 
     def execute(self, todo: list[UnitRecord], workers: int) -> None:
-        """Run ``todo`` on ``workers`` threads; stop scheduling on the first hard failure."""
+        """Run ``todo`` with ``workers`` units in flight (the executor's: writer threads here, or
+        the threads waiting on a cluster's tasks); stop scheduling on the first hard failure."""
         pending = list(todo)
         failure: BaseException | None = None
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mlmigrate-unit") as pool:
+        slots = self.executor.slots(workers)
+        run = self.executor.unit_function(self)
+        with ThreadPoolExecutor(max_workers=slots, thread_name_prefix="mlmigrate-unit") as pool:
             running: dict[Future[None], UnitRecord] = {}
             try:
                 while pending or running:
-                    while pending and len(running) < workers and failure is None:
+                    while pending and len(running) < slots and failure is None:
                         record = pending.pop(0)
-                        running[pool.submit(self.run_unit, record)] = record
+                        running[pool.submit(run, record)] = record
                     if not running:
                         break
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -213,6 +220,25 @@ class UnitRunner:
                 self._count(rows, errors=True)
                 raise
 
+    def reject_run(self, record: UnitRecord, error: SourceFormatError) -> bool:
+        """Leave the malformed run of ``error`` out of its unit when ``--on-error skip`` allows
+        (True: read the unit again), as the local retry loop does."""
+        if not self._rejectable(record, error):
+            return False
+        self._reject(record, error)
+        return True
+
+    def add_read(self, rows: dict[str, int], seconds: float) -> None:
+        """Count rows a worker elsewhere read (and its time) into the report and the progress."""
+        total = sum(rows.values()) or 1
+        with self.lock:
+            for table, count in rows.items():
+                stats = self.report.table(table)
+                stats.read += count
+                stats.seconds += seconds * count / total
+        for table, count in rows.items():
+            self.listener(Event("rows", {"table": table, "rows": count}))
+
     def _rejectable(self, record: UnitRecord, error: SourceFormatError) -> bool:
         """Whether ``--on-error skip`` can leave out only the run the error belongs to."""
         if self.on_error != "skip" or error.run_id is None or record.kind != EXPERIMENT:
@@ -247,14 +273,28 @@ class UnitRunner:
                     stats.read -= count
 
     def run_unit(self, record: UnitRecord) -> None:
-        """Read, write and journal one unit, retrying transient failures."""
+        """Read, write and journal one unit in this process, retrying transient failures."""
         unit = Unit(record.kind, record.source_id, record.label)
         self.listener(Event("unit_started", {"unit": record.unit_id, "label": record.label}))
+        started = time.perf_counter()
         try:
             written, result = self._write_with_retries(unit, record)
         finally:
             if self.readers is not None:
                 self.readers.done(record.unit_id)
+        self.finish_unit(record, written, result, LOCAL_PLACE.timed(time.perf_counter() - started))
+
+    def task_for(self, record: UnitRecord) -> UnitTask:
+        """What reading ``record``'s unit takes (for an executor that reads it elsewhere)."""
+        return unit_task(
+            record, self.destination, self.report.remapped, self.shapings, self.rewrite, source=self.source
+        )
+
+    def finish_unit(
+        self, record: UnitRecord, written: dict[str, int], result: UnitResult, place: Place
+    ) -> None:
+        """Journal a unit the destination committed (written here or by a worker elsewhere),
+        queue its read-back and add it to the report, with where it ran."""
         shaping = self.shapings.get(record.unit_id, Shaping())
         scope = result.scope if shaping.into_existing else None
         if scope is not None:  # before the unit counts as done: verify needs it after any resume
@@ -269,6 +309,8 @@ class UnitRunner:
             digests={t: d.as_dict() for t, d in result.digests.items()},
             references={name: sorted(ids) for name, ids in result.references.items()},
         )
+        if place.remote:  # where it ran, for ``status``
+            self.journal.save_place(self.migration_id, record.unit_id, place.as_dict())
         if self.verifier is not None and holds_unit(self.destination, record.kind):
             self.verifier.submit(Unit(record.kind, record.dest_id, record.label), scope)
         with self.lock:
@@ -293,6 +335,7 @@ class UnitRunner:
                 self.report.table(table).written += rows
             self.report.units_done += 1
             self.report.units_this_run += 1
+            self.report.placed(place, sum(written.values()))
             self.report.timeline.append(
                 (round(time.perf_counter() - self.started, 3), self.report.rows_written)
             )
