@@ -98,7 +98,7 @@ class ExperimentWriter:
             self.client.post("experiments/restore", {"experiment_id": server_id})
         present = {source_run_id(run): run for run in runs_of(self.client, server_id)}
         by_run: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
-        for table in ("params", "tags", "metrics"):
+        for table in ("params", "tags", "metrics", "latest_metrics"):
             for row in self.rows.get(table, []):
                 by_run[row["run_uuid"]][table].append(row)
         inputs = self._inputs()
@@ -216,6 +216,7 @@ class ExperimentWriter:
         entry = inputs.get(run_id, {"datasets": [], "kept": [], "other": [], "other_tags": []})
         kept = {
             "run": {name: run.get(name) for name in RUN_KEPT},
+            "latest": unlike_the_servers(rows["latest_metrics"], rows["metrics"]),
             "inputs": entry["kept"],
             "other_inputs": entry["other"],
             "other_input_tags": entry["other_tags"],
@@ -272,6 +273,35 @@ class ExperimentWriter:
         if run.get("lifecycle_stage") == "deleted":
             client.post("runs/delete", {"run_id": server_id})
         self.run_ids[run_id] = server_id
+
+
+def _server_order(row: dict[str, Any]) -> tuple[int, int, float]:
+    # MLflow's SQL store: the latest point is the greatest (step, timestamp, value), NaN as 0
+    return (
+        int(row["step"] or 0),
+        int(row["timestamp"] or 0),
+        0.0 if row.get("is_nan") else float(row["value"]),
+    )
+
+
+def unlike_the_servers(latest: list[dict[str, Any]], points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The source's latest metric rows that the server's own rule would not pick from ``points``
+    (ties of NaN and numbers, a FileStore's file order), or whose pick depends on the order of
+    the points: these are kept in the run's ``mlmigrate.row`` tag."""
+    best: dict[str, list[dict[str, Any]]] = {}
+    for point in points:
+        held = best.get(point["key"])
+        if held is None or _server_order(point) > _server_order(held[0]):
+            best[point["key"]] = [point]
+        elif _server_order(point) == _server_order(held[0]):
+            held.append(point)
+    kept = []
+    for row in latest:
+        picks = best.get(row["key"], [])
+        same = [p for p in picks if bool(p.get("is_nan")) == bool(row.get("is_nan"))]
+        if len(picks) != 1 or len(same) != 1 or _point(same[0]) != _point(row):
+            kept.append({name: row.get(name) for name in ("key", "value", "timestamp", "step", "is_nan")})
+    return kept
 
 
 def runs_of_any(client: RestClient, experiment_id: str) -> bool:
