@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from mlmigrate.stores.base import BatchStream
-from mlmigrate.stores.rest import keys
+from mlmigrate.stores.rest import keys, logged_models
 from mlmigrate.stores.rest.client import RestClient, number
 from mlmigrate.tables import TABLES, batch_from_columns
 
@@ -200,8 +200,15 @@ def read_experiment(
             rows.add("metrics", _metric_row(point, by_server_id[point["run_id"]]))
     for row in datasets.values():
         rows.add("datasets", row)
+    deleted = logged_models.deleted_ids(tags)
+    for model in logged_models.server_models(client, str(experiment["experiment_id"]), deleted):
+        is_deleted = str(model.get("info", {}).get("model_id")) in deleted
+        found = logged_models.model_rows(model, experiment_id, lambda r: by_server_id.get(r, r), is_deleted)
+        for table, table_rows in found.items():
+            for row in table_rows:
+                rows.add(table, row)
     order = ["experiments", "experiment_tags", "runs", "params", "tags", "metrics", "latest_metrics"]
-    yield from rows.batches([*order, "datasets", "inputs", "input_tags"])
+    yield from rows.batches([*order, "datasets", "inputs", "input_tags", *logged_models.TABLES])
 
 
 def _read_run(

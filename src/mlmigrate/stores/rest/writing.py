@@ -11,6 +11,7 @@ deleted again, so the next number is the source's).
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from collections import Counter, defaultdict
@@ -24,6 +25,7 @@ from mlmigrate.exceptions import StoreError
 from mlmigrate.stores.base import BatchStream
 from mlmigrate.stores.rest import keys
 from mlmigrate.stores.rest.client import RestClient, ServerAnswerError, wire_number
+from mlmigrate.stores.rest.logged_models import DELETED_MODELS, LoggedModelWriter, deleted_ids
 from mlmigrate.stores.rest.reading import (
     find_experiment,
     find_registered_model,
@@ -110,6 +112,15 @@ class ExperimentWriter:
         if runs:
             with ThreadPoolExecutor(min(RUN_WORKERS, len(runs))) as pool:
                 list(pool.map(write_run, runs))
+        if self.rows.get("logged_models"):
+            held = keys.tag_map(server.get("tags"))
+            models = LoggedModelWriter(client=self.client, server_experiment_id=server_id, held_tags=held)
+            deleted = models.write(self.rows, self.run_ids.get)
+            if sorted(deleted) != sorted(deleted_ids(held)):
+                self.client.post(
+                    "experiments/set-experiment-tag",
+                    {"experiment_id": server_id, "key": DELETED_MODELS, "value": json.dumps(sorted(deleted))},
+                )
         if experiment.get("lifecycle_stage") == "deleted":
             self.client.post("experiments/delete", {"experiment_id": server_id})
 
@@ -157,7 +168,7 @@ class ExperimentWriter:
                 client.post(
                     "experiments/set-experiment-tag", {"experiment_id": server_id, "key": key, "value": value}
                 )
-        for key in held.keys() - tags.keys():
+        for key in held.keys() - tags.keys() - {DELETED_MODELS}:
             client.post("experiments/delete-experiment-tag", {"experiment_id": server_id, "key": key})
         return found
 
