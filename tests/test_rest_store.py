@@ -119,3 +119,21 @@ def test_the_capabilities_declare_what_the_api_cannot_hold() -> None:
     capabilities = store.capabilities
     assert not capabilities.holds_infinity and not capabilities.merge and not capabilities.rollback
     assert capabilities.tables == HELD and "trace_info" not in HELD and "runs" in HELD
+
+
+def test_the_latest_points_the_servers_rule_would_not_pick_are_kept() -> None:
+    from mlmigrate.stores.rest.writing import unlike_the_servers
+
+    def point(key: str, value: float, step: int, *, nan: bool = False) -> dict[str, Any]:
+        return {"key": key, "value": value, "timestamp": 7, "step": step, "is_nan": nan}
+
+    points = [
+        point("tie", 0.0, 2, nan=True),
+        point("tie", 1.0, 2),
+        point("plain", 1.0, 1),
+        point("plain", 3.0, 2),
+    ]
+    latest = [point("tie", 0.0, 2, nan=True), point("plain", 3.0, 2)]
+
+    # the server picks 1.0 over the NaN (NaN as 0); the plain history's latest is its own pick
+    assert unlike_the_servers(latest, points) == [point("tie", 0.0, 2, nan=True)]
