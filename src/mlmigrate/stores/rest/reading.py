@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from mlmigrate.stores.base import BatchStream
-from mlmigrate.stores.rest import keys, logged_models
+from mlmigrate.stores.rest import keys, logged_models, traces
 from mlmigrate.stores.rest.client import RestClient, number
 from mlmigrate.tables import TABLES, batch_from_columns
 
@@ -207,8 +207,15 @@ def read_experiment(
         for table, table_rows in found.items():
             for row in table_rows:
                 rows.add(table, row)
+    for table, table_rows in traces.read_traces(
+        client, str(experiment["experiment_id"]), experiment_id
+    ).items():
+        for row in table_rows:
+            rows.add(table, row)
     order = ["experiments", "experiment_tags", "runs", "params", "tags", "metrics", "latest_metrics"]
-    yield from rows.batches([*order, "datasets", "inputs", "input_tags", *logged_models.TABLES])
+    yield from rows.batches(
+        [*order, "datasets", "inputs", "input_tags", *logged_models.TABLES, *traces.TABLES]
+    )
 
 
 def _read_run(

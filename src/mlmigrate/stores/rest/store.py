@@ -13,15 +13,8 @@ from mlmigrate.stores.rest.client import RestClient
 from mlmigrate.stores.rest.writing import ExperimentWriter, ModelWriter, gather, runs_of_any
 from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL, TABLES, is_id
 
-#: canonical tables not written over REST yet (traces, assessments): reported as not held
-NOT_WRITTEN = frozenset(
-    {
-        "trace_info",
-        "trace_tags",
-        "trace_request_metadata",
-        "assessments",
-    }
-)
+#: canonical tables not written over REST (none: traces go with mlmigrate's tag, see .traces)
+NOT_WRITTEN: frozenset[str] = frozenset()
 #: the canonical tables the REST store holds
 HELD = frozenset(TABLES) - NOT_WRITTEN
 

@@ -33,6 +33,7 @@ from mlmigrate.stores.rest.reading import (
     runs_of,
     source_run_id,
 )
+from mlmigrate.stores.rest.traces import write_traces
 
 #: ``runs/log-batch`` limits: entries of each kind, and in all, per call
 MAX_METRICS, MAX_PARAMS, MAX_TAGS, MAX_ENTRIES = 1000, 100, 100, 1000
@@ -121,6 +122,8 @@ class ExperimentWriter:
                     "experiments/set-experiment-tag",
                     {"experiment_id": server_id, "key": DELETED_MODELS, "value": json.dumps(sorted(deleted))},
                 )
+        if self.rows.get("trace_info"):
+            write_traces(self.client, server_id, self.rows)
         if experiment.get("lifecycle_stage") == "deleted":
             self.client.post("experiments/delete", {"experiment_id": server_id})
 
