@@ -13,10 +13,9 @@ from mlmigrate.stores.rest.client import RestClient
 from mlmigrate.stores.rest.writing import ExperimentWriter, ModelWriter, gather, runs_of_any
 from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL, TABLES, is_id
 
-#: canonical tables not written over REST (none: traces go with mlmigrate's tag, see .traces)
-NOT_WRITTEN: frozenset[str] = frozenset()
-#: the canonical tables the REST store holds
-HELD = frozenset(TABLES) - NOT_WRITTEN
+#: the canonical tables the REST store holds: all of them (the tables outside experiments and
+#: models, the ``global`` unit, are not written over REST: naming the tables says so)
+HELD = frozenset(TABLES)
 
 
 class RestStore(StoreBase):
