@@ -17,6 +17,7 @@ from mlmigrate.artifacts.ledger import Ledger
 from mlmigrate.artifacts.phase import check_options
 from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.engine.artifacts import ArtifactOptions, rules_for, run_phase
+from mlmigrate.engine.changes import Changes, find_changes, watermarks_of
 from mlmigrate.engine.families import Family, check_on_conflict, family_named, translation
 from mlmigrate.engine.held_references import check_written
 from mlmigrate.engine.journal import DONE, FAILED, PRESENT, Journal
@@ -68,6 +69,9 @@ class CopySettings:
     selection: Selection = Selection()
     #: the family of data to write into an empty destination (``--into``; None: the source's)
     into: str | None = None
+    #: a pass of ``sync``: changes found by the stores' watermarks, units that left the source
+    #: removed, and only the units written in this pass read back
+    sync: bool = False
 
     def __post_init__(self) -> None:
         if self.on_error not in ON_ERROR:
@@ -138,6 +142,11 @@ class Migration:
         self._schema: Future[Any] | None = None  # the schema being made in an empty destination
         self._snapshot: str | None = None
         self._lock = PairLock(source_uri, destination_uri)
+        #: the source's watermarks, taken before its snapshot; recorded for the units this run writes
+        self._watermarks: dict[str, str] = {}
+        self._written: set[str] = set()
+        #: what a ``sync`` pass found changed (None for a copy)
+        self.changes: Changes | None = None
 
     @property
     def journal(self) -> Journal:
@@ -204,6 +213,8 @@ class Migration:
         if settings.read_in_processes:
             self._readers = ReaderPool(self.source, self.source_uri, processes=self.workers)
         pinned = self.source.capabilities.snapshot is not Snapshot.NONE
+        if self.family.mlflow_rules:  # before the snapshot: a change after it moves them again
+            self._watermarks = watermarks_of(self.source)
         self._snapshot = self.source.pin_snapshot() if pinned else None
         if pinned and self._snapshot is None and self._readers is not None:
             self._readers.close()  # a snapshot only this process can read (MySQL)
@@ -249,6 +260,18 @@ class Migration:
             self._keep_selection(recorded)
         if previous and previous["state"] == DONE and settings.on_conflict in (SKIP, MERGE):
             previous = None  # import again: what is there already is skipped or merged
+        elif previous and previous["state"] == DONE and settings.sync:
+            self.changes = find_changes(
+                self.source,
+                self.destination,
+                journal,
+                previous["migration_id"],
+                self._watermarks,
+                settings.selection,
+                UriRewrite.from_json(recorded.get("artifacts", {}).get("rules")),
+            )
+            if self.changes.count:
+                previous["state"] = "changed"
         elif (
             previous
             and previous["state"] == DONE
@@ -349,6 +372,7 @@ class Migration:
         # the global tables point at experiments (and go when one is rewritten): written last,
         # and again whenever another unit is written
         todo += [r for r in records if r.kind == GLOBAL and (todo or r.state != DONE)]
+        self._written = {r.unit_id for r in todo}
         self.listener(
             Event(
                 "planned",
@@ -428,13 +452,23 @@ class Migration:
         if self.settings.verify:
             self.listener(Event("verify_started", {"units": report.units_done}))
             result = verify_written(
-                self.journal, self.migration_id, destination, self.listener, self._verifier
+                self.journal,
+                self.migration_id,
+                destination,
+                self.listener,
+                self._verifier,
+                only=self._written if self.settings.sync else None,
             )
             report.verify = result.as_dict()
         report.status = "failed" if report.failed_units else ("partial" if report.partial else DONE)
         if report.verify and not report.verify["ok"]:
             report.status = "verify-mismatch"
         state = report.status if report.status != "verify-mismatch" else "failed"
+        done = {r.unit_id for r in self.journal.units(self.migration_id) if r.state == DONE}
+        self.journal.save_watermarks(
+            self.migration_id,
+            {unit_id: mark for unit_id, mark in self._watermarks.items() if unit_id in done & self._written},
+        )
         self.journal.finish(self.migration_id, state, report.as_dict())
 
     def close(self) -> None:
@@ -611,14 +645,19 @@ def verify_written(
     destination: DestinationStore,
     listener: Listener = ignore,
     verifier: BackgroundVerifier | None = None,
+    *,
+    only: set[str] | None = None,
 ) -> VerifyResult:
-    """Compare every done unit in the destination with the digests journaled at write time."""
+    """Compare every done unit in the destination (of ``only``, if given) with the digests
+    journaled at write time."""
     result = VerifyResult()
     reader = verifier or BackgroundVerifier(destination)
     try:
         scopes = journal.scopes(migration_id)
         for record in journal.units(migration_id):
             if record.state != DONE or not holds_unit(destination, record.kind):
+                continue
+            if only is not None and record.unit_id not in only:
                 continue
             scope = Scope.from_dict(scopes[record.unit_id]) if record.unit_id in scopes else None
             actual = reader.digests(Unit(record.kind, record.dest_id, record.label), scope)
