@@ -1,0 +1,129 @@
+"""``sync``: catch-up passes found by the stores' watermarks while a writer keeps logging through
+the real mlflow client, then a final pass that leaves no difference MlflowClient can see."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from cli_helpers import invoke, sqlite_uri
+from contract.kinds import tolerances
+from mlflow_compare import compare_stores, normalize_uri
+
+import mlmigrate
+from mlmigrate.engine.status import status
+from mlmigrate.engine.sync import sync
+from mlmigrate.exceptions import UsageError
+from mlmigrate.stores.sql.watermarks import COUNTED_PER_RUN, RULES
+from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL, tables_of
+
+WRITER = Path(__file__).with_name("sync_writer.py")
+
+
+def _source(kind: str, minimal_store: Path, request: pytest.FixtureRequest) -> str:
+    if kind == "filestore":
+        return str(minimal_store)
+    source: str = request.getfixturevalue("postgres_db")
+    mlmigrate.copy(str(minimal_store), source)  # MLflow's schema and some data to start from
+    return source
+
+
+def _destination(kind: str, tmp_path: Path) -> str:
+    return sqlite_uri(tmp_path / "copy.db") if kind == "sqlite" else str(tmp_path / "copy-mlruns")
+
+
+@pytest.mark.parametrize(
+    ("source_kind", "destination_kind"),
+    [("postgresql", "sqlite"), ("filestore", "sqlite"), ("filestore", "filestore")],
+)
+def test_sync_under_a_live_writer_ends_with_no_difference(
+    source_kind: str,
+    destination_kind: str,
+    minimal_store: Path,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    source = _source(source_kind, minimal_store, request)
+    destination = _destination(destination_kind, tmp_path)
+    stop, ready = tmp_path / "stop", tmp_path / "ready"
+    writer = subprocess.Popen([sys.executable, str(WRITER), normalize_uri(source), str(stop), str(ready)])
+    passes = []
+    try:
+        deadline = time.monotonic() + 120
+        passes += sync(source, destination).passes  # the bulk copy, while the writer writes
+        while not ready.exists() or len(passes) < 3:
+            assert writer.poll() is None, "the writer died"
+            assert time.monotonic() < deadline, "the writer did not get through its rounds"
+            passes += sync(source, destination).passes
+        assert writer.poll() is None, "the writer must still be writing during the passes"
+    finally:
+        stop.touch()
+        writer.wait(60)
+    assert writer.returncode == 0
+
+    final = sync(source, destination, final=True).as_dict()
+
+    assert final["ok"], final
+    assert final["verify"]["ok"], final["verify"]["mismatches"]
+    assert final["switch_to"] == destination
+    assert final["lag"]["units"] >= 1  # the writer's last round and the long run's end
+    assert [p["kind"] for p in passes][:1] == ["copy"]
+    catch_ups = passes[1:] + final["passes"]
+    assert all(p["by_digest"] == 0 for p in catch_ups), catch_ups  # watermarks told every unit
+    assert any(p["units_changed"] for p in catch_ups)
+    removed = [unit for p in catch_ups for unit in p["removed"]]
+    assert "registered_model:sync-old" in removed, catch_ups  # renamed: gone under its old name
+    differences = compare_stores(
+        source,
+        destination,
+        tolerate=tolerances(destination),
+        ordered_histories=destination_kind == "filestore" and source_kind == "filestore",
+    )
+    assert differences == []
+    # every pass is in the journal, and nothing is left to do
+    recorded = status(final["migration_id"]).migrations[0]["passes"]
+    assert len(recorded) == len(passes) + 1
+    assert [p["kind"] for p in recorded][-1] == "final"
+    again = sync(source, destination).passes[0]
+    assert (again["status"], again["rows"]) == ("up-to-date", 0)
+
+
+def test_sync_cli_final_prints_lag_and_switch_and_status_shows_passes(
+    minimal_store: Path, tmp_path: Path
+) -> None:
+    destination = sqlite_uri(tmp_path / "cli.db")
+    first = invoke("sync", str(minimal_store), destination)
+    assert first.returncode == 0, first.stderr
+    assert "copy pass: done" in first.stderr
+    run = next(tags.parent for tags in minimal_store.glob("[0-9]*/*/tags"))
+    (run / "tags" / "added").write_text("x")  # a tag added beside MLflow, stat alone sees it
+
+    final = invoke("sync", str(minimal_store), destination, "--final", "--json")
+
+    assert final.returncode == 0, final.stderr
+    assert "final pass: done, 1 changed, 0 new, 0 removed" in final.stderr, final.stderr
+    assert "lag closed: 1 unit(s)" in final.stderr
+    assert f"MLFLOW_TRACKING_URI={destination}" in final.stderr
+    shown = invoke("status", __import__("json").loads(final.stdout)["migration_id"])
+    assert "copy" in shown.stdout and "final" in shown.stdout, shown.stdout
+
+
+def test_sync_refuses_a_pair_outside_mlflow_naming_why(tmp_path: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "plain.db") as connection:
+        connection.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    with pytest.raises(UsageError, match="sync is for MLflow stores"):
+        sync(sqlite_uri(tmp_path / "plain.db"), sqlite_uri(tmp_path / "other.db"))
+    with pytest.raises(UsageError, match="--watch"):
+        sync(sqlite_uri(tmp_path / "plain.db"), sqlite_uri(tmp_path / "other.db"), watch=0)
+
+
+def test_every_table_of_a_sql_unit_has_a_watermark_rule() -> None:
+    asked = {table for _, needs, _ in RULES for table in needs} | COUNTED_PER_RUN
+    for kind in (EXPERIMENT, REGISTERED_MODEL):
+        missing = {spec.name for spec in tables_of(kind)} - asked
+        assert missing == set(), f"{kind}: {missing} change without moving a watermark"
