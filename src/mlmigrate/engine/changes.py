@@ -59,11 +59,11 @@ def looks_unchanged(
     selection: Selection | None = None,
     *,
     global_held: bool = True,
-) -> bool:
+) -> tuple[bool, dict[str, str]]:
     """Whether a finished migration's source holds the same units with the same watermarks as
-    when they were copied (cheap: no unit is read). False as soon as one unit has no watermark,
-    so that the full pass digests it. ``global_held``: whether the destination holds the
-    tables outside experiments and models (else their unit is not asked)."""
+    when they were copied (cheap: no unit is read), and the watermarks now. False as soon as
+    one unit has no watermark, so that the full pass digests it. ``global_held``: whether the
+    destination holds the tables outside experiments and models (else their unit is not asked)."""
     selection = selection or Selection()
     records = {r.unit_id: r for r in journal.units(migration_id) if global_held or r.kind != GLOBAL}
     recorded = journal.watermarks(migration_id)
@@ -72,10 +72,10 @@ def looks_unchanged(
         for unit in source.units()
         if selection.keeps(unit) and (global_held or unit.kind != GLOBAL)
     }
-    if units != {unit_id for unit_id, r in records.items() if r.state in (DONE, PRESENT)}:
-        return False
     now = watermarks_of(source)
-    return all(unit_id in now and now[unit_id] == recorded.get(unit_id) for unit_id in units)
+    if units != {unit_id for unit_id, r in records.items() if r.state in (DONE, PRESENT)}:
+        return False, now
+    return all(unit_id in now and now[unit_id] == recorded.get(unit_id) for unit_id in units), now
 
 
 def find_changes(

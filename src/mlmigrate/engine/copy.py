@@ -124,7 +124,11 @@ class Migration:
         destination_uri: str,
         settings: CopySettings,
         listener: Listener = ignore,
+        *,
+        watermarks: dict[str, str] | None = None,
     ):
+        """``watermarks``: the source's, taken before this copy starts (by a ``sync`` pass that
+        looked first); else they are taken when the source is opened."""
         check_apart(source_uri, destination_uri)
         self.source_uri = source_uri
         self.destination_uri = destination_uri
@@ -143,7 +147,7 @@ class Migration:
         self._snapshot: str | None = None
         self._lock = PairLock(source_uri, destination_uri)
         #: the source's watermarks, taken before its snapshot; recorded for the units this run writes
-        self._watermarks: dict[str, str] = {}
+        self._watermarks: dict[str, str] = dict(watermarks or {})
         self._written: set[str] = set()
         #: what a ``sync`` pass found changed (None for a copy)
         self.changes: Changes | None = None
@@ -213,8 +217,8 @@ class Migration:
         if settings.read_in_processes:
             self._readers = ReaderPool(self.source, self.source_uri, processes=self.workers)
         pinned = self.source.capabilities.snapshot is not Snapshot.NONE
-        if self.family.mlflow_rules:  # before the snapshot: a change after it moves them again
-            self._watermarks = watermarks_of(self.source)
+        if self.family.mlflow_rules and not self._watermarks:  # before the snapshot: a change
+            self._watermarks = watermarks_of(self.source)  # after it moves them again
         self._snapshot = self.source.pin_snapshot() if pinned else None
         if pinned and self._snapshot is None and self._readers is not None:
             self._readers.close()  # a snapshot only this process can read (MySQL)
@@ -667,7 +671,7 @@ def verify_written(
             ok = compare_unit(result, record.unit_id, expected, actual)
             listener(Event("verify_unit", {"unit": record.unit_id, "ok": ok}))
         check_references(destination, result)
-        check_written(destination, journal.units(migration_id), result)
+        check_written(destination, journal.units(migration_id), result, only=only)
     finally:
         if verifier is None:
             reader.close()

@@ -14,14 +14,22 @@ from mlmigrate.stores.base import DestinationStore, Unit
 from mlmigrate.tables import EXPERIMENT
 
 
-def check_written(destination: DestinationStore, records: Sequence[UnitRecord], result: VerifyResult) -> None:
-    """Read back the done units whose journaled rows include a table of references and add each
-    reference to an experiment the destination lacks to ``result``. In a unit whose digests
-    matched, the values are the source's: an id that is no source experiment's dangled there
-    already and goes to ``result.dangling_in_source``."""
+def check_written(
+    destination: DestinationStore,
+    records: Sequence[UnitRecord],
+    result: VerifyResult,
+    *,
+    only: set[str] | None = None,
+) -> None:
+    """Read back the done units (of ``only``, if given) whose journaled rows include a table of
+    references and add each reference to an experiment the destination lacks to ``result``. In
+    a unit whose digests matched, the values are the source's: an id that is no source
+    experiment's dangled there already and goes to ``result.dangling_in_source``."""
     check = ReferenceCheck()
     for record in records:
         if record.state != DONE or not holds_unit(destination, record.kind):
+            continue
+        if only is not None and record.unit_id not in only:
             continue
         if not any(table in references.TABLES and d.get("rows") for table, d in record.digests.items()):
             continue  # nothing of it can hold a reference: not read again

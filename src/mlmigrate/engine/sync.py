@@ -10,6 +10,7 @@ before opening a snapshot or a helper process. Every pass is recorded in the jou
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
@@ -153,18 +154,22 @@ def run_pass(
     what changed (of everything, for the pair's first pass)."""
     started, clock = time.time(), time.perf_counter()
     journal = Journal(settings.state_dir)
+    watermarks: dict[str, str] = {}
     try:
         previous = journal.latest(source_uri, destination_uri)
         if previous is not None and previous["state"] == DONE:
             migration_id = previous["migration_id"]
-            if _unchanged(source_uri, destination_uri, journal, migration_id):
-                done = _record(journal, migration_id, started, clock, kind, "up-to-date", {}, 0)
-                return done
+            unchanged, watermarks = _unchanged(source_uri, destination_uri, journal, migration_id)
+            if unchanged:
+                return _record(journal, migration_id, started, clock, kind, "up-to-date", {}, 0)
     finally:
         journal.close()
     if previous is None:
         kind = COPY if kind == CATCH_UP else kind
-    migration = Migration(source_uri, destination_uri, settings, listener)
+    elif previous["state"] == DONE:  # a catch-up: a few units, read here rather than by helper processes
+        settings = dataclasses.replace(settings, read_in_processes=False)
+    # the watermarks of the look, taken before the copy: a change since is copied now and seen again
+    migration = Migration(source_uri, destination_uri, settings, listener, watermarks=watermarks)
     result = migration.run()
     changes = migration.changes.as_dict() if migration.changes is not None else {}
     rows = sum(stats.written for stats in result.tables.values())
@@ -175,8 +180,10 @@ def run_pass(
         journal.close()
 
 
-def _unchanged(source_uri: str, destination_uri: str, journal: Journal, migration_id: str) -> bool:
-    """The cheap look of a pass: the same units with the same watermarks."""
+def _unchanged(
+    source_uri: str, destination_uri: str, journal: Journal, migration_id: str
+) -> tuple[bool, dict[str, str]]:
+    """The cheap look of a pass: the same units with the same watermarks? And the watermarks."""
     subset = Selection.from_recorded(journal.options(migration_id).get("subset"))
     source = open_source(source_uri)
     try:
