@@ -415,6 +415,8 @@ class Migration:
             self._ledger,
             self.settings.retry,
         )
+        if self.settings.sync and self.source.capabilities.snapshot is Snapshot.NONE:
+            runner.torn_reads = 3
         try:
             if self._schema is not None:  # made while planning, and the readers are already at work
                 self._schema.result()
