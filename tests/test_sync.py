@@ -147,3 +147,28 @@ def test_sync_into_mongodb_catches_up_a_changed_run(minimal_store: Path, secantu
 
     assert final["passes"][0]["units_changed"] == 1, final["passes"]
     assert final["verify"]["ok"], final["verify"]["mismatches"]
+
+
+def test_sync_from_mongodb_finds_a_changed_run_by_its_watermark(
+    minimal_store: Path, secantus_server: object, tmp_path: Path
+) -> None:
+    import pymongo
+
+    source = secantus_server.uri()  # type: ignore[attr-defined]
+    mlmigrate.copy(str(minimal_store), source)
+    destination = sqlite_uri(tmp_path / "from-mongo.db")
+    sync(source, destination)
+    assert sync(source, destination).passes[0]["status"] == "up-to-date"
+    client: pymongo.MongoClient = pymongo.MongoClient(source)
+    try:
+        runs = client.get_default_database()["runs"]
+        run = runs.find_one({})
+        assert run is not None
+        runs.update_one({"_id": run["_id"]}, {"$set": {"status": "KILLED"}})
+    finally:
+        client.close()
+
+    final = sync(source, destination, final=True).as_dict()
+
+    assert (final["passes"][0]["units_changed"], final["passes"][0]["by_digest"]) == (1, 0), final["passes"]
+    assert final["verify"]["ok"], final["verify"]["mismatches"]
