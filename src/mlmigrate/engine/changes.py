@@ -7,6 +7,7 @@ before watermarks were recorded) is compared by its digests, reading all of it.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,8 +15,12 @@ from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.engine.journal import DONE, PENDING, PRESENT, Journal, UnitRecord
 from mlmigrate.engine.rerun import digests_differ, journal_new_units, remapped_ids
 from mlmigrate.engine.subset import Selection
+from mlmigrate.exceptions import StoreError
 from mlmigrate.stores.base import DestinationStore, SourceStore, Unit
 from mlmigrate.tables import GLOBAL
+from mlmigrate.uris import mask
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -48,8 +53,15 @@ class Changes:
 
 
 def watermarks_of(source: SourceStore) -> dict[str, str]:
-    """The source's watermarks, or none where its capabilities say it has none."""
-    return source.watermarks() if source.capabilities.watermarks else {}
+    """The source's watermarks, or none where its capabilities say it has none or it cannot
+    give them (a schema revision without a column asked): its units are then digested."""
+    if not source.capabilities.watermarks:
+        return {}
+    try:
+        return source.watermarks()
+    except StoreError as exc:
+        logger.warning("no watermarks from %s (its units are compared by digests): %s", mask(source.uri), exc)
+        return {}
 
 
 def looks_unchanged(
