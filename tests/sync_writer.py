@@ -1,12 +1,13 @@
 """Keep changing an MLflow store through the real client until a stop file appears, the way a
 busy tracking server does during a cutover's copy and catch-up passes.
 
-Usage: python sync_writer.py TRACKING_URI STOP_FILE READY_FILE
+Usage: python sync_writer.py TRACKING_URI STOP_FILE READY_FILE GO_FILE
 
 Every round adds a run to ``sync-a`` (metrics at three steps, a param, a tag) and one more
 point to a run that stays RUNNING until the end. Once each, in rounds 1 to 5: a model version
 of ``sync-model`` from a run; a run deleted; experiment ``sync-b`` renamed; registered model
-``sync-old`` renamed (so it leaves the source under its old name); a tag of the first run
+``sync-old`` renamed once GO_FILE appears (the test makes it once a pass copied the model, so
+that it leaves the destination under its old name); a tag of the first run
 rewritten in place with a value of the same length. READY_FILE appears once all of them
 happened.
 """
@@ -23,7 +24,7 @@ os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
 def main() -> None:
     from mlflow import MlflowClient
 
-    uri, stop_file, ready_file = sys.argv[1], sys.argv[2], sys.argv[3]
+    uri, stop_file, ready_file, go_file = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     first = client.create_experiment("sync-a")
     second = client.create_experiment("sync-b")
@@ -49,6 +50,8 @@ def main() -> None:
         elif round_number == 3:
             client.rename_experiment(second, "sync-b-renamed")
         elif round_number == 4:
+            while not os.path.exists(go_file) and not os.path.exists(stop_file):
+                time.sleep(0.1)
             client.rename_registered_model("sync-old", "sync-new")
         elif round_number == 5:
             client.set_tag(runs[0], "round", "9999")

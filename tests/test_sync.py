@@ -37,7 +37,7 @@ def _destination(kind: str, tmp_path: Path) -> str:
 
 @pytest.mark.parametrize(
     ("source_kind", "destination_kind"),
-    [("postgresql", "sqlite"), ("filestore", "sqlite"), ("filestore", "filestore")],
+    [("postgresql", "sqlite"), ("filestore", "filestore")],
 )
 def test_sync_under_a_live_writer_ends_with_no_difference(
     source_kind: str,
@@ -48,8 +48,10 @@ def test_sync_under_a_live_writer_ends_with_no_difference(
 ) -> None:
     source = _source(source_kind, minimal_store, request)
     destination = _destination(destination_kind, tmp_path)
-    stop, ready = tmp_path / "stop", tmp_path / "ready"
-    writer = subprocess.Popen([sys.executable, str(WRITER), normalize_uri(source), str(stop), str(ready)])
+    stop, ready, go = tmp_path / "stop", tmp_path / "ready", tmp_path / "go"
+    writer = subprocess.Popen(
+        [sys.executable, str(WRITER), normalize_uri(source), str(stop), str(ready), str(go)]
+    )
     passes = []
     try:
         deadline = time.monotonic() + 120
@@ -58,6 +60,9 @@ def test_sync_under_a_live_writer_ends_with_no_difference(
             assert writer.poll() is None, "the writer died"
             assert time.monotonic() < deadline, "the writer did not get through its rounds"
             passes += sync(source, destination).passes
+            copied = {unit["unit_id"] for unit in status(passes[-1]["migration_id"]).units}
+            if "registered_model:sync-old" in copied:
+                go.touch()  # the writer may rename it now: it is in the destination under its old name
         assert writer.poll() is None, "the writer must still be writing during the passes"
     finally:
         stop.touch()
