@@ -3,13 +3,14 @@ the real mlflow client, then a final pass that leaves no difference MlflowClient
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from cli_helpers import invoke, sqlite_uri
+from cli_helpers import count, invoke, sqlite_uri
 from contract.kinds import tolerances
 from mlflow_compare import compare_stores, normalize_uri
 
@@ -115,8 +116,12 @@ def test_sync_cli_final_prints_lag_and_switch_and_status_shows_passes(
     assert "final pass: done, 1 changed, 0 new, 0 removed" in final.stderr, final.stderr
     assert "lag closed: 1 unit(s)" in final.stderr
     assert f"MLFLOW_TRACKING_URI={destination}" in final.stderr
-    shown = invoke("status", __import__("json").loads(final.stdout)["migration_id"])
+    migration_id = json.loads(final.stdout)["migration_id"]
+    shown = invoke("status", migration_id)
     assert "copy" in shown.stdout and "final" in shown.stdout, shown.stdout
+    undone = invoke("rollback", migration_id)  # still removes exactly what the passes wrote
+    assert undone.returncode == 0, undone.stderr
+    assert count(destination, "runs") == 0
 
 
 def test_sync_refuses_a_pair_outside_mlflow_naming_why(tmp_path: Path) -> None:
