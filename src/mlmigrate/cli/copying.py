@@ -371,17 +371,29 @@ def restore(
     as_json: JsonFlag = False,
     quiet: Quiet = False,
     s3_endpoint: S3Endpoint = None,
+    with_files: WithFiles = None,
 ) -> None:
     """Check every file of the backup in FOLDER against its manifest, then copy it into DESTINATION
-    (a tree backup: into an empty or new tree)."""
+    (a tree backup: into an empty or new tree, and each --with file put back at its path)."""
     from mlmigrate.engine.backup import restore as run_restore
     from mlmigrate.trees.archive import is_tree_backup
 
     if is_tree_backup(folder):
         from mlmigrate.cli import trees
 
-        trees.restore(folder, destination, quiet=quiet, as_json=as_json, s3_endpoint=s3_endpoint)
+        trees.restore(
+            folder,
+            destination,
+            with_files=with_files or [],
+            quiet=quiet,
+            as_json=as_json,
+            s3_endpoint=s3_endpoint,
+        )
         return
+    if with_files:
+        from mlmigrate.exceptions import UsageError
+
+        raise UsageError("--with is for tree backups (a folder written by backup tree://...)")
 
     _run_copy_like(
         ctx,

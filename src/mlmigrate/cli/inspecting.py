@@ -186,15 +186,21 @@ def check(
     """Is a copy of SOURCE into DESTINATION ready? Prints GO (exit 0) or NO-GO (exit 1); an
     unfinished migration of the pair in the journal is shown as resumable."""
     from mlmigrate.engine.readiness import check as run_check
+    from mlmigrate.stores.tree.uris import is_tree
 
-    result = run_check(
-        source,
-        destination,
-        backup_dest=backup_dest,
-        state_dir=state_dir,
-        experiments=experiment or (),
-        models=model or (),
-    )
+    if is_tree(source) or is_tree(destination):
+        from mlmigrate.trees.readiness import check_tree
+
+        result = check_tree(source, destination)
+    else:
+        result = run_check(
+            source,
+            destination,
+            backup_dest=backup_dest,
+            state_dir=state_dir,
+            experiments=experiment or (),
+            models=model or (),
+        )
     if as_json:
         print_json(result.as_dict())
     table = Table(title=f"check {text(source)} → {text(destination)}", title_justify="left")
@@ -211,6 +217,12 @@ def check(
             f"estimate: {estimate['units']} units, about {estimate['rows']:,} rows, "
             f"{estimate['bytes'] / 2**20:,.1f} MiB"
             + (f", about {estimate['seconds']:,} s" if "seconds" in estimate else "")
+        )
+    elif "objects_to_copy" in estimate:
+        console.print(
+            f"estimate: {estimate['objects_to_copy']:,} of {estimate['objects']:,} objects to copy, "
+            f"{estimate['bytes_to_copy'] / 2**20:,.1f} MiB"
+            + (" (server-side, within one bucket)" if estimate["server_side"] else "")
         )
     if result.go:
         console.print("[bold green]GO[/]")

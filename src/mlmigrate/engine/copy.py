@@ -27,6 +27,7 @@ from mlmigrate.engine.plan import (
     ON_CONFLICT,
     SKIP,
     describe_source_clashes,
+    destination_holds,
     journaled_shapings,
     plan_for,
     source_clashes,
@@ -262,6 +263,8 @@ class Migration:
             recorded = journal.options(previous["migration_id"])
             check_options(recorded, settings.artifacts.recorded())
             self._keep_selection(recorded)
+        if previous and self._made_anew(previous["migration_id"]):
+            previous = None
         if previous and previous["state"] == DONE and settings.on_conflict in (SKIP, MERGE):
             previous = None  # import again: what is there already is skipped or merged
         elif previous and previous["state"] == DONE and settings.sync:
@@ -305,6 +308,21 @@ class Migration:
         else:
             self.migration_id = self._start()
         self.report.migration_id = self.migration_id
+        return True
+
+    def _made_anew(self, migration_id: str) -> bool:
+        """Whether the destination holds nothing though the journaled migration wrote units into
+        it (deleted or made again since): then nothing of it can be resumed or is up to date,
+        and the copy starts again (said)."""
+        written = [r for r in self.journal.units(migration_id) if r.state == DONE and any(r.counts.values())]
+        if not written or not self.destination.is_empty():
+            return False
+        text = (
+            f"the destination holds nothing of migration {migration_id}, which wrote {len(written)} "
+            "unit(s) into it (deleted or made again since?): copying from the start"
+        )
+        self.report.notes.append(text)
+        self.listener(Event("message", {"text": text}))
         return True
 
     def _keep_selection(self, recorded: dict[str, Any]) -> None:
@@ -463,6 +481,8 @@ class Migration:
                 destination,
                 self.listener,
                 self._verifier,
+                self.source,
+                left_out=report.partial or bool(self.settings.selection),
                 only=self._written if self.settings.sync else None,
             )
             report.verify = result.as_dict()
@@ -524,7 +544,7 @@ class Migration:
             existing = ExistingObjects()
         else:
             destination.prepare()
-            existing = destination.existing(run_ids=run_ids)
+            existing = destination_holds(destination, units, run_ids)
         plan = plan_for(
             self.family, units, existing, destination, on_conflict=on_conflict, source_run_ids=run_ids
         )
@@ -651,11 +671,15 @@ def verify_written(
     destination: DestinationStore,
     listener: Listener = ignore,
     verifier: BackgroundVerifier | None = None,
+    source: SourceStore | None = None,
     *,
+    left_out: bool = False,
     only: set[str] | None = None,
 ) -> VerifyResult:
     """Compare every done unit in the destination (of ``only``, if given) with the digests
-    journaled at write time."""
+    journaled at write time, and check that the ids its values reference are held (the
+    ``source``'s tell what dangled there already; where the copy ``left_out`` part of the
+    source, what it left out)."""
     result = VerifyResult()
     reader = verifier or BackgroundVerifier(destination)
     try:
@@ -673,7 +697,8 @@ def verify_written(
             ok = compare_unit(result, record.unit_id, expected, actual)
             listener(Event("verify_unit", {"unit": record.unit_id, "ok": ok}))
         check_references(destination, result)
-        check_written(destination, journal.units(migration_id), result, only=only)
+        records, journaled = journal.units(migration_id), journal.references(migration_id)
+        check_written(destination, records, journaled, result, source, left_out=left_out)
     finally:
         if verifier is None:
             reader.close()

@@ -71,6 +71,12 @@ CREATE TABLE IF NOT EXISTS unit_scopes (
     scope TEXT NOT NULL,
     PRIMARY KEY (migration_id, unit_id)
 );
+CREATE TABLE IF NOT EXISTS unit_references (
+    migration_id TEXT NOT NULL,
+    unit_id TEXT NOT NULL,
+    found TEXT NOT NULL,
+    PRIMARY KEY (migration_id, unit_id)
+);
 """
 
 PENDING, DONE, FAILED, SKIPPED = "pending", "done", "failed", "skipped"
@@ -325,6 +331,13 @@ class Journal:
         )
         return [{"started": started, **json.loads(info)} for started, info in rows]
 
+    def references(self, migration_id: str) -> dict[str, dict[str, list[str]]]:
+        """unit id -> the ids its written values reference, for the units that recorded them."""
+        rows = self._execute(
+            "SELECT unit_id, found FROM unit_references WHERE migration_id = ?", (migration_id,)
+        )
+        return {unit_id: json.loads(found) for unit_id, found in rows}
+
     def units(self, migration_id: str) -> list[UnitRecord]:
         """The units of a migration in plan order."""
         rows = self._execute(
@@ -348,21 +361,34 @@ class Journal:
         counts: dict[str, int] | None = None,
         digests: dict[str, Any] | None = None,
         error: str | None = None,
+        references: dict[str, list[str]] | None = None,
     ) -> None:
-        """Record a unit's outcome (call only after the destination committed it)."""
-        self._execute(
-            "UPDATE units SET state = ?, counts = ?, digests = ?, error = ?, updated = ? "
-            "WHERE migration_id = ? AND unit_id = ?",
-            (
-                state,
-                json.dumps(counts or {}),
-                json.dumps(digests or {}),
-                mask(error) if error else None,
-                time.time(),
-                migration_id,
-                unit_id,
-            ),
-        )
+        """Record a unit's outcome (call only after the destination committed it), with the ids
+        its written values reference (``references``, per reference) in the same transaction."""
+        with self._locked(transaction=references is not None) as connection:
+            connection.execute(
+                "UPDATE units SET state = ?, counts = ?, digests = ?, error = ?, updated = ? "
+                "WHERE migration_id = ? AND unit_id = ?",
+                (
+                    state,
+                    json.dumps(counts or {}),
+                    json.dumps(digests or {}),
+                    mask(error) if error else None,
+                    time.time(),
+                    migration_id,
+                    unit_id,
+                ),
+            )
+            if references:
+                connection.execute(
+                    "INSERT OR REPLACE INTO unit_references (migration_id, unit_id, found) VALUES (?, ?, ?)",
+                    (migration_id, unit_id, json.dumps(references)),
+                )
+            elif references is not None:  # written again without any: what it held before is gone
+                connection.execute(
+                    "DELETE FROM unit_references WHERE migration_id = ? AND unit_id = ?",
+                    (migration_id, unit_id),
+                )
 
     def finish(self, migration_id: str, state: str, report: dict[str, Any] | None = None) -> None:
         """Record the end of a migration run."""

@@ -240,7 +240,8 @@ class UnitRunner:
         with self.lock:
             self.report.rejected_runs.append(entry)
             self.report.rejects_file = str(path)
-        text = f"{record.label}: run {error.run_id} left out (--on-error skip): {error}"
+        owner = "logged model" if error.run_id.startswith("m-") else "run"  # MLflow's model ids: m-<hex>
+        text = f"{record.label}: {owner} {error.run_id} left out (--on-error skip): {error}"
         self.listener(Event("message", {"text": text, **entry}))
 
     def _count(self, rows: Counter[str], *, errors: bool) -> None:
@@ -275,6 +276,7 @@ class UnitRunner:
             DONE,
             counts=written,
             digests={t: d.as_dict() for t, d in result.digests.items()},
+            references={name: sorted(ids) for name, ids in result.references.items()},
         )
         if self.verifier is not None and holds_unit(self.destination, record.kind):
             self.verifier.submit(Unit(record.kind, record.dest_id, record.label), scope)
