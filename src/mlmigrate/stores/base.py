@@ -109,6 +109,12 @@ class Capabilities:
     #: whether another process may read the store while this one writes it (DuckDB: one
     #: process holds a file): read back in this process when not
     shared_reads: bool = True
+    #: ``watermarks()`` tells a changed unit from its own update times, counts, largest
+    #: timestamps or file mtimes and sizes, without reading its rows (``sync``); where not,
+    #: a unit's changes are found by digesting all of it
+    watermarks: bool = False
+    #: what the watermarks are made of, in words, for ``plan`` (``file mtimes and sizes``)
+    watermark_kind: str = ""
 
 
 @dataclass
@@ -184,6 +190,12 @@ class SourceStore(Protocol):
         """What the source found wrong in itself outside any unit's rows (rows it leaves out,
         files no row names), and how it reads what is ambiguous; each with ``code``, ``where``,
         ``message`` and ``action``, for ``plan`` and the report."""
+        ...
+
+    def watermarks(self) -> dict[str, str]:
+        """unit id -> a short fingerprint of the unit's watermarks that changes whenever its rows
+        do, found without reading them (only where ``capabilities.watermarks``); a unit left
+        out is compared by its digests."""
         ...
 
     def close(self) -> None:
@@ -303,6 +315,10 @@ class StoreBase:
     def findings(self) -> list[dict[str, str]]:
         """Nothing found outside the units' rows."""
         return []
+
+    def watermarks(self) -> dict[str, str]:
+        """No watermarks: every unit's changes are found by its digests."""
+        return {}
 
     def write_problem(self) -> str | None:
         """No permission is inspected: a missing right shows on the first write."""

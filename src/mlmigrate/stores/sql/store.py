@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable
 
@@ -26,6 +27,7 @@ from mlmigrate.stores.sql.merge import MergeWriter
 from mlmigrate.stores.sql.revisions import present_columns, select_list, unit_condition
 from mlmigrate.stores.sql.schema import current_revision, prepare_schema
 from mlmigrate.stores.sql.unit_rows import EXTRA_CLEAR, UNIT_ROWS
+from mlmigrate.stores.sql.watermarks import sql_watermarks
 from mlmigrate.tables import EXPERIMENT, GLOBAL, REGISTERED_MODEL, TableSpec, tables_of
 from mlmigrate.uris import mask
 
@@ -40,7 +42,12 @@ class SqlStore(StoreBase):
         self.display_uri = mask(uri)
         self.dialect = dialect_for(uri)
         self.family = self.dialect.family
-        self.capabilities = self.dialect.capabilities
+        self.capabilities = dataclasses.replace(
+            self.dialect.capabilities,
+            watermarks=True,
+            watermark_kind="update times, states and tags of rows MLflow changes; count and largest "
+            "timestamp of rows it only adds (metrics, params, inputs)",
+        )
         self._bulk = self.dialect.bulk(uri)
         self._tables: set[str] | None = None
         self._columns: dict[str, set[str]] | None = None
@@ -174,6 +181,13 @@ class SqlStore(StoreBase):
             *(Unit(REGISTERED_MODEL, row["name"], row["name"]) for row in models),
             Unit(GLOBAL, GLOBAL_UNIT_ID, "tables outside experiments and models"),
         ]
+
+    def watermarks(self) -> dict[str, str]:
+        """Each experiment's, registered model's and the global tables' fingerprint, from one
+        aggregate query per table (no unit's rows read)."""
+        present = self._source_columns()
+        with self._errors.around("reading the watermarks"), self.engine.connect() as connection:
+            return sql_watermarks(connection, present)
 
     def schema_revision(self) -> str | None:
         """The database's MLflow schema revision (None for a database without MLflow's tables)."""
