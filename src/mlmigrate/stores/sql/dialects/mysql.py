@@ -8,6 +8,7 @@ import sqlalchemy
 
 from mlmigrate.stores.base import Capabilities, Snapshot
 from mlmigrate.stores.sql.dialects.base import INT32_MAX, Bulk, server_engine
+from mlmigrate.stores.sql.deferred_keys import DeferredKeys
 from mlmigrate.stores.sql.key_collation import KeyCollations
 from mlmigrate.stores.sql.mysql_bulk import MysqlBulk, mysql_connection
 
@@ -80,3 +81,9 @@ class MysqlDialect:
     def snapshot_engine(self, token: str) -> sqlalchemy.Engine | None:
         """None: MySQL snapshots are not shared."""
         return None
+
+    def deferred_keys(self) -> DeferredKeys:
+        """Not deferred yet: every load goes through the keys."""
+        from mlmigrate.stores.sql.deferred_keys import NoDeferredKeys
+
+        return NoDeferredKeys()

@@ -12,6 +12,7 @@ import sqlalchemy
 from mlmigrate.stores.base import Capabilities, Snapshot
 from mlmigrate.stores.sql.bulk import SqliteBulk
 from mlmigrate.stores.sql.dialects.base import Bulk
+from mlmigrate.stores.sql.deferred_keys import DeferredKeys
 from mlmigrate.stores.sql.key_collation import KeyCollations
 from mlmigrate.uris import sqlite_path
 
@@ -72,3 +73,9 @@ class SqliteDialect:
     def snapshot_engine(self, token: str) -> sqlalchemy.Engine | None:
         """An engine on the private copy."""
         return sqlalchemy.create_engine(f"sqlite:///{Path(token)}", poolclass=sqlalchemy.NullPool)
+
+    def deferred_keys(self) -> DeferredKeys:
+        """Not deferred yet: every load goes through the keys."""
+        from mlmigrate.stores.sql.deferred_keys import NoDeferredKeys
+
+        return NoDeferredKeys()
