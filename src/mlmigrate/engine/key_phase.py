@@ -61,10 +61,15 @@ class KeyPhase:
         if not self.deferred:
             return
         self._record(BUILDING, self.keys)
-        listener(Event("message", {"text": "building the destination's keys and indexes"}))
+        listener(Event("keys_building", {"tables": sorted({k["table"] for k in _items(self.keys)})}))
         self.destination.build_keys(self.keys)
         self._record(KEYED, self.keys)
 
     def _record(self, phase: str, keys: dict[str, Any]) -> None:
         self.journal.set_key_phase(self.migration_id, phase, keys)
         self.phase, self.keys = phase, keys
+
+
+def _items(keys: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every key, constraint and index a plan names (each with its ``table``)."""
+    return [item for group in keys.values() if isinstance(group, list) for item in group]

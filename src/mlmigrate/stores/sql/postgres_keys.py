@@ -105,9 +105,7 @@ class PostgresKeys:
         constraints = plan.get("constraints", [])
         keys = [c for c in constraints if c["type"] != "f"]
         foreign = [c for c in constraints if c["type"] == "f"]
-        indexes = [
-            {**i, "definition": _if_not_exists(i["definition"])} for i in plan.get("indexes", [])
-        ]
+        indexes = [{**i, "definition": _if_not_exists(i["definition"])} for i in plan.get("indexes", [])]
         with ThreadPoolExecutor(CONNECTIONS, thread_name_prefix="mlmigrate-keys") as pool:
             for step in (keys, indexes):
                 # the biggest table first, so the other connection takes the small ones meanwhile

@@ -7,8 +7,8 @@ from typing import Any
 import sqlalchemy
 
 from mlmigrate.stores.base import Capabilities, Snapshot
-from mlmigrate.stores.sql.dialects.base import INT32_MAX, Bulk, server_engine
 from mlmigrate.stores.sql.deferred_keys import DeferredKeys
+from mlmigrate.stores.sql.dialects.base import INT32_MAX, Bulk, server_engine
 from mlmigrate.stores.sql.key_collation import KeyCollations
 from mlmigrate.stores.sql.mysql_bulk import MysqlBulk, mysql_connection
 

@@ -9,8 +9,8 @@ import sqlalchemy
 from mlmigrate.stores.base import Capabilities, Snapshot
 from mlmigrate.stores.sql import session_limits
 from mlmigrate.stores.sql.bulk import PostgresBulk
-from mlmigrate.stores.sql.dialects.base import INT32_MAX, Bulk, server_engine
 from mlmigrate.stores.sql.deferred_keys import DeferredKeys
+from mlmigrate.stores.sql.dialects.base import INT32_MAX, Bulk, server_engine
 from mlmigrate.stores.sql.key_collation import KeyCollations
 
 

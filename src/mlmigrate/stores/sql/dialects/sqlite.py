@@ -11,8 +11,8 @@ import sqlalchemy
 
 from mlmigrate.stores.base import Capabilities, Snapshot
 from mlmigrate.stores.sql.bulk import SqliteBulk
-from mlmigrate.stores.sql.dialects.base import Bulk
 from mlmigrate.stores.sql.deferred_keys import DeferredKeys
+from mlmigrate.stores.sql.dialects.base import Bulk
 from mlmigrate.stores.sql.key_collation import KeyCollations
 from mlmigrate.uris import sqlite_path
 
