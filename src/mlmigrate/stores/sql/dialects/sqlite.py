@@ -21,7 +21,9 @@ class SqliteDialect:
     """A SQLite database file."""
 
     family = "sqlite"
-    capabilities = Capabilities(snapshot=Snapshot.SHARED, nominal_rate=100_000, kind="a SQLite database")
+    capabilities = Capabilities(
+        snapshot=Snapshot.SHARED, nominal_rate=100_000, kind="a SQLite database", deferred_keys=True
+    )
 
     def engine(self, uri: str) -> sqlalchemy.Engine:
         """No pooled connection: the file's locks belong to whoever holds it."""
@@ -75,7 +77,7 @@ class SqliteDialect:
         return sqlalchemy.create_engine(f"sqlite:///{Path(token)}", poolclass=sqlalchemy.NullPool)
 
     def deferred_keys(self) -> DeferredKeys:
-        """Not deferred yet: every load goes through the keys."""
-        from mlmigrate.stores.sql.deferred_keys import NoDeferredKeys
+        """The secondary indexes, built at the end (the keys stay: SQLite cannot add them)."""
+        from mlmigrate.stores.sql.sqlite_keys import SqliteKeys
 
-        return NoDeferredKeys()
+        return SqliteKeys()
