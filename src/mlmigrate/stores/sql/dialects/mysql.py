@@ -24,6 +24,7 @@ class MysqlDialect:
         snapshot=Snapshot.LOCAL,
         enforces_lengths=True,
         kind="a MySQL database",
+        deferred_keys=True,
     )
 
     def engine(self, uri: str) -> sqlalchemy.Engine:
@@ -83,7 +84,7 @@ class MysqlDialect:
         return None
 
     def deferred_keys(self) -> DeferredKeys:
-        """Not deferred yet: every load goes through the keys."""
-        from mlmigrate.stores.sql.deferred_keys import NoDeferredKeys
+        """The secondary indexes and foreign keys, built at the end (InnoDB's primary keys stay)."""
+        from mlmigrate.stores.sql.mysql_keys import MysqlKeys
 
-        return NoDeferredKeys()
+        return MysqlKeys()
