@@ -66,7 +66,7 @@ def read_bytes(path: str | Path, *, limit: int | None = None) -> bytes:
         os.close(fd)
 
 
-def _check_size(data: Any, path: Path) -> None:
+def _check_size(data: Any, path: Path | str) -> None:
     """Refuse YAML whose values, with aliases expanded, number over :data:`MAX_YAML_NODES`."""
     seen = 0
     stack = [data]
@@ -86,7 +86,7 @@ def _check_size(data: Any, path: Path) -> None:
             stack.extend(item)
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path | str) -> dict[str, Any]:
     """Parse the YAML mapping in ``path``; a missing, unreadable or non-mapping file is an error."""
     try:
         text = read_bytes(path, limit=MAX_YAML_BYTES).decode("utf-8")
@@ -109,7 +109,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def require(meta: dict[str, Any], field: str, path: Path) -> Any:
+def require(meta: dict[str, Any], field: str, path: Path | str) -> Any:
     """``meta[field]``, or a :class:`SourceFormatError` naming the file when it is absent."""
     if field not in meta or meta[field] is None:
         raise SourceFormatError(f"required field {field!r} is missing", path=str(path))
@@ -151,7 +151,7 @@ def read_text(path: str, what: str = "value") -> str:
         raise SourceFormatError(f"{what} is not valid UTF-8 ({exc.reason})", path=path) from exc
 
 
-def read_key_files(folder: Path) -> tuple[list[str], list[str]]:
+def read_key_files(folder: Path | str) -> tuple[list[str], list[str]]:
     """Keys and values of a one-file-per-key folder (``params/``, ``tags/`` …).
 
     Keys containing ``/`` are stored as sub-folders; the key is the relative path.
@@ -165,7 +165,7 @@ def read_key_files(folder: Path) -> tuple[list[str], list[str]]:
     return keys, values
 
 
-def key_files_as_dict(folder: Path) -> dict[str, str]:
+def key_files_as_dict(folder: Path | str) -> dict[str, str]:
     """A one-file-per-key folder as a dict."""
     keys, values = read_key_files(folder)
     return dict(zip(keys, values, strict=True))
