@@ -58,7 +58,6 @@ class SqliteKeys:
         """One index, in a transaction of its own, unless it exists."""
         with closing(engine.raw_connection()) as raw:
             cursor = raw.cursor()
-            cursor.execute("PRAGMA cache_size = -262144")  # the sort of a big index stays in memory
             cursor.execute("BEGIN IMMEDIATE")
             held = cursor.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (index["name"],)
