@@ -21,6 +21,7 @@ from mlmigrate.engine.changes import Changes, find_changes, watermarks_of
 from mlmigrate.engine.families import Family, check_on_conflict, family_named, translation
 from mlmigrate.engine.held_references import check_written
 from mlmigrate.engine.journal import DONE, FAILED, PRESENT, Journal
+from mlmigrate.engine.key_phase import KeyPhase
 from mlmigrate.engine.locks import PairLock
 from mlmigrate.engine.plan import (
     MERGE,
@@ -438,7 +439,10 @@ class Migration:
                 ],
                 self._snapshot,
             )
-        if self.settings.verify and self.family.reads_back_early:
+        keys = KeyPhase(journal, migration_id, destination)
+        # a bulk load reads back only once the keys exist (verify_written, at the end)
+        bulk = keys.deferred or (self._schema is not None and destination.capabilities.deferred_keys)
+        if self.settings.verify and self.family.reads_back_early and not bulk:
             self._verifier = BackgroundVerifier(
                 destination, in_process=self._readers is None or not destination.capabilities.shared_reads
             )
@@ -463,10 +467,13 @@ class Migration:
         try:
             if self._schema is not None:  # made while planning, and the readers are already at work
                 self._schema.result()
+                keys.begin()
             else:
                 destination.prepare()
+                keys.resume()
             runner.execute([r for r in todo if r.kind != GLOBAL], self.workers)
             runner.execute([r for r in todo if r.kind == GLOBAL], 1)
+            keys.build(self.listener)
         finally:
             if self._readers is not None:
                 self._readers.close()

@@ -288,6 +288,19 @@ class Journal:
         rows = self._execute("SELECT options FROM migrations WHERE migration_id = ?", (migration_id,))
         return json.loads(rows[0][0] or "{}") if rows else {}
 
+    def key_phase(self, migration_id: str) -> dict[str, Any]:
+        """Where a bulk load into an empty destination stands (``phase``: loading, building,
+        keyed) and the keys it builds at the end (``keys``); empty when it is not one."""
+        return dict(self.options(migration_id).get("key_phase") or {})
+
+    def set_key_phase(self, migration_id: str, phase: str, keys: dict[str, Any]) -> None:
+        """Record a bulk load's phase and its keys (before the step it names starts)."""
+        self._execute(
+            "UPDATE migrations SET options = json_set(options, '$.key_phase', json(?)) "
+            "WHERE migration_id = ?",
+            (json.dumps({"phase": phase, "keys": keys}), migration_id),
+        )
+
     def save_scope(self, migration_id: str, unit_id: str, scope: dict[str, Any]) -> None:
         """Record the ids a unit merged into an existing destination object brought (for verify)."""
         self._execute(

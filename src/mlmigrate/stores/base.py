@@ -115,6 +115,10 @@ class Capabilities:
     watermarks: bool = False
     #: what the watermarks are made of, in words, for ``plan`` (``file mtimes and sizes``)
     watermark_kind: str = ""
+    #: an empty destination whose schema the copy made itself loads its big tables without
+    #: their keys, constraints and indexes and builds them once at the end (``key_plan``,
+    #: ``drop_keys``, ``build_keys``): a bulk load
+    deferred_keys: bool = False
 
 
 @dataclass
@@ -274,6 +278,21 @@ class DestinationStore(SourceStore, Protocol):
         (``runs``: source id -> its id); empty where ids are kept."""
         ...
 
+    def key_plan(self) -> dict[str, Any]:
+        """The keys, constraints and indexes a bulk load leaves out until the end, read from
+        the schema just made, as JSON data the journal keeps; nothing is changed (only where
+        ``capabilities.deferred_keys``; empty: nothing to defer)."""
+        ...
+
+    def drop_keys(self, plan: dict[str, Any]) -> None:
+        """Remove what ``plan`` names before the load; what is gone already is skipped."""
+        ...
+
+    def build_keys(self, plan: dict[str, Any]) -> None:
+        """Build what ``plan`` names that is missing, in parallel where the store can: called
+        again after an interruption, it finishes the build."""
+        ...
+
 
 class StoreBase:
     """The neutral behaviour of every optional member, for a store to inherit and override
@@ -352,6 +371,16 @@ class StoreBase:
     def assigned_ids(self) -> dict[str, dict[str, str]]:
         """Every id is kept as the source's."""
         return {}
+
+    def key_plan(self) -> dict[str, Any]:
+        """Nothing to defer: every write goes through the store's keys."""
+        return {}
+
+    def drop_keys(self, plan: dict[str, Any]) -> None:
+        """Nothing to drop."""
+
+    def build_keys(self, plan: dict[str, Any]) -> None:
+        """Nothing to build."""
 
 
 def unsupported(capabilities: Capabilities, ability: str, what: str) -> UsageError:

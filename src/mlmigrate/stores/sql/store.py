@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 import pyarrow as pa
 import sqlalchemy
@@ -415,6 +416,26 @@ class SqlStore(StoreBase):
             for spec, condition in reversed(self._unit_tables(unit_kind))
             if spec.name in tables
         ]
+
+    def key_plan(self) -> dict[str, Any]:
+        """The keys and indexes of the big tables, when this object made the schema just now
+        (an empty database: nothing else there can clash with a key); else nothing."""
+        if not self._schema_made_here or self._written_units:
+            return {}
+        with self._errors.around("reading the keys of the schema"):
+            return self.dialect.deferred_keys().plan(self.engine)
+
+    def drop_keys(self, plan: dict[str, Any]) -> None:
+        """Drop the keys and indexes of a bulk load (those still there)."""
+        if plan:
+            with self._errors.around("dropping the keys for a bulk load"):
+                self.dialect.deferred_keys().drop(self.engine, plan)
+
+    def build_keys(self, plan: dict[str, Any]) -> None:
+        """Build the keys and indexes a bulk load left out (those not there yet)."""
+        if plan:
+            with self._errors.around("building the keys and indexes"):
+                self.dialect.deferred_keys().build(self.engine, plan)
 
     def finish(self) -> None:
         """Advance the experiment id generator (a sequence, AUTO_INCREMENT) past the largest id."""
