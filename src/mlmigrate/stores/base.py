@@ -248,6 +248,12 @@ class DestinationStore(SourceStore, Protocol):
         (``runs``: source id -> its id); empty where ids are kept."""
         ...
 
+    def accept(self, done: list[Unit], left: list[Unit]) -> None:
+        """The copy's verify passed (or was not asked for): make what was written the data in
+        use (an MDM home points its datasets' YAML at their new databases). ``done``: the units
+        written and checked; ``left``: the units that were not (failed or skipped)."""
+        ...
+
 
 class StoreBase:
     """The neutral behaviour of every optional member, for a store to inherit and override
@@ -314,6 +320,9 @@ class StoreBase:
     def assigned_ids(self) -> dict[str, dict[str, str]]:
         """Every id is kept as the source's."""
         return {}
+
+    def accept(self, done: list[Unit], left: list[Unit]) -> None:
+        """Nothing to switch over: what was written is in use once committed."""
 
 
 def unsupported(capabilities: Capabilities, ability: str, what: str) -> UsageError:
