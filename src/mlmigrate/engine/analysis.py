@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mlmigrate.artifacts.rewrite import UriRewrite, references
-from mlmigrate.engine.families import family_named, translation
+from mlmigrate.engine.families import TABLE, family_named, table_of, translation
 from mlmigrate.engine.foresee import foresee
 from mlmigrate.engine.journal import PRESENT, Journal
 from mlmigrate.engine.plan import (
@@ -107,7 +107,10 @@ def plan(
             "units": {
                 "experiments": sum(u.kind == EXPERIMENT for u in units),
                 "registered_models": sum(u.kind == REGISTERED_MODEL for u in units),
+                "tables": len({table_of(u) for u in units if u.kind == TABLE}),
+                "total": len(units),
             },
+            "units_in_words": family_named(source.capabilities.family).describe_units(units),
             "tables": dict(counts),
             "total_rows": sum(counts.values()),
             "problems": problems,
