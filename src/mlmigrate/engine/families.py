@@ -105,8 +105,8 @@ class Family:
     clashes: Callable[[list[Unit], ExistingObjects], dict[str, str]] = _clashing_units
     #: what the family's data is, in words, for messages
     title: str = ""
-    #: units are read back for verify as soon as each commits; off where a unit reads back
-    #: right only once the units before it are in (a table's row range, found by its offset)
+    #: units are read back for verify as soon as each commits, beside the writing of the next
+    #: ones (the store may still keep one for later: ``reads_back_alone``)
     reads_back_early: bool = True
     #: the units in words, for plan and check (``3 experiments, 1 registered model``, ``4 tables``)
     describe_units: Callable[[list[Unit]], str] = _mlflow_units
@@ -129,7 +129,6 @@ FAMILIES: dict[str, Family] = {
         on_conflict=("fail", "skip"),
         clashes=_clashing_tables,
         title="a database's plain tables",
-        reads_back_early=False,
         describe_units=_table_units,
         empty_destination="empty: each table will be created as the source defines it",
     ),

@@ -248,6 +248,11 @@ class DestinationStore(SourceStore, Protocol):
         (``runs``: source id -> its id); empty where ids are kept."""
         ...
 
+    def reads_back_alone(self, unit: Unit) -> bool:
+        """Whether ``unit`` reads back right as soon as it is committed, while the next units are
+        written (not: a table's range found by its offset, which needs the ranges before it)."""
+        ...
+
     def accept(self, done: list[Unit], left: list[Unit]) -> None:
         """The copy's verify passed (or was not asked for): make what was written the data in
         use (an MDM home points its datasets' YAML at their new databases). ``done``: the units
@@ -320,6 +325,10 @@ class StoreBase:
     def assigned_ids(self) -> dict[str, dict[str, str]]:
         """Every id is kept as the source's."""
         return {}
+
+    def reads_back_alone(self, unit: Unit) -> bool:
+        """Every unit reads back alone once committed."""
+        return True
 
     def accept(self, done: list[Unit], left: list[Unit]) -> None:
         """Nothing to switch over: what was written is in use once committed."""

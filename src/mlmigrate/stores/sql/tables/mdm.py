@@ -172,6 +172,13 @@ class MdmHome(StoreBase):
         """Whether the dataset is on the destination's backend already (nothing to move)."""
         return (self.info(dataset).get("database") or {}).get("backend", "sqlite") == self.backend
 
+    def reads_back_alone(self, unit: Unit) -> bool:
+        """As the dataset's new database reads it back (:meth:`TablesStore.reads_back_alone`)."""
+        dataset, inner = self._split(unit)
+        if inner.source_id == "*" or self.backend is None or self._on_backend(dataset):
+            return False
+        return self._store(dataset, writing=True).reads_back_alone(inner)
+
     def prepare(self) -> None:
         """Nothing up front: each dataset's database is made by its first table."""
 

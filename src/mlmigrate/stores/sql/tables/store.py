@@ -202,6 +202,13 @@ class TablesStore(StoreBase):
         for batch in batches:
             yield part.table, batch
 
+    def reads_back_alone(self, unit: Unit) -> bool:
+        """A whole table or a range of its key's values, on an engine whose reads may go beside
+        a write in this process: not SQLite's (its file locks are the process's, so a second
+        connection would read pages the writing one has not committed), not a range by offset."""
+        part = Part.of(unit)
+        return self.engine.name != types.SQLITE and (not part.size or part.bounds is not None)
+
     def prepare(self) -> None:
         """Nothing to create up front: each table is created by its first unit."""
 
