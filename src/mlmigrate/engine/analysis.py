@@ -107,9 +107,8 @@ def plan(
             "units": {
                 "experiments": sum(u.kind == EXPERIMENT for u in units),
                 "registered_models": sum(u.kind == REGISTERED_MODEL for u in units),
-                "tables": len({table_of(u) for u in units if u.kind == TABLE}),
-                "total": len(units),
             },
+            "tables_copied": len({table_of(u) for u in units if u.kind == TABLE}),
             "units_in_words": family_named(source.capabilities.family).describe_units(units),
             "tables": dict(counts),
             "total_rows": sum(counts.values()),
