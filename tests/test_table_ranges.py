@@ -77,3 +77,26 @@ def test_mysql_splits_a_text_key_byte_by_byte(
     assert back.returncode == 0, show(back)
     assert json_stdout(back)["units"]["total"] == 6 and json_stdout(back)["verify"]["ok"], show(back)
     assert digests(f"sqlite:///{tmp_path / 'back.db'}") == digests(f"sqlite:///{keyed_db}")
+
+
+def test_key_ranges_read_back_as_they_commit_row_order_ranges_and_sqlite_wait(
+    keyed_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLMIGRATE_RANGE_ROWS", "500")
+    with sqlite3.connect(keyed_db) as connection:  # no key: split by row order
+        connection.execute("CREATE TABLE loose (x TEXT)")
+        connection.executemany("INSERT INTO loose VALUES (?)", [(str(i),) for i in range(ROWS)])
+    target = f"duckdb:///{tmp_path / 'ducks.duckdb'}"
+    copied = invoke("copy", f"sqlite:///{keyed_db}", target, "--state-dir", str(tmp_path / "state"), "--json")
+    assert copied.returncode == 0 and json_stdout(copied)["verify"]["ok"], show(copied)
+    for uri, keyed_alone in ((target, True), (f"sqlite:///{keyed_db}", False)):
+        store = open_store(uri)
+        try:
+            alone = {
+                u.source_id.split("#")[0]: store.reads_back_alone(u)
+                for u in store.units()
+                if "#" in u.source_id
+            }
+        finally:
+            store.close()
+        assert alone == {"pairs": keyed_alone, "words": keyed_alone, "loose": False}, (uri, alone)
