@@ -59,10 +59,15 @@ for table in ("train", "test", "train_features"):
         chunk.to_sql(table, write, if_exists="append", index=False, chunksize=100000)
 """
 
+# DuckDB's sqlite extension, from PyPI: a wheel built for one DuckDB version (1.5.5), so the
+# reference runs in a venv of its own with that DuckDB (DuckDB downloads extensions at run
+# time from its own site otherwise, which this machine cannot reach)
+REFERENCE_DUCKDB = ("duckdb==1.5.5", "duckdb-extension-sqlite-scanner==1.5.5")
 _ATTACH = """
-import sys, duckdb
+import sys, pathlib, duckdb, duckdb_extension_sqlite_scanner as extension
 connection = duckdb.connect(sys.argv[2])
-connection.execute("INSTALL sqlite; LOAD sqlite")
+found = next(pathlib.Path(extension.__file__).parent.rglob("*.duckdb_extension"))
+connection.execute(f"LOAD '{found}'")
 connection.execute(f"ATTACH '{sys.argv[1]}' AS source (TYPE sqlite)")
 for table in ("train", "test", "train_features"):
     connection.execute(f'CREATE TABLE "{table}" AS SELECT * FROM source."{table}"')
@@ -82,16 +87,67 @@ with psycopg.connect(target) as pg:
 """
 
 
+def _tree_rss(root: Any) -> int:
+    """Resident bytes of a process and all its descendants now (0 once gone)."""
+    import psutil
+
+    total = 0
+    try:
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    for process in processes:
+        try:
+            total += process.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
 def measured(command: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Run ``command``; its wall time, peak RSS (MiB) and whether it succeeded."""
+    """Run ``command``; its wall time, peak RSS of the process itself and of its whole process
+    tree (sampled every 0.1 s: helper processes included), in MiB, and whether it succeeded."""
+    import threading
+
+    import psutil
+
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    root = psutil.Process(process.pid)
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.1):
+            peak[0] = max(peak[0], _tree_rss(root))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     error = process.stderr.read().decode()[-400:] if process.stderr else ""
+    _, status, usage = os.wait4(process.pid, 0)
+    done.set()
+    sampler.join()
+    seconds = time.perf_counter() - started
     ok = os.waitstatus_to_exitcode(status) == 0
-    return {"seconds": round(seconds, 2), "peak_rss_mib": round(usage.ru_maxrss / 1024), "ok": ok,
+    return {"seconds": round(seconds, 2), "peak_rss_mib": round(usage.ru_maxrss / 1024),
+            "tree_rss_mib": round(max(peak[0], usage.ru_maxrss * 1024) / 2**20), "ok": ok,
             **({} if ok else {"error": error.strip().splitlines()[-1:] })}  # fmt: skip
+
+
+def reference_python(folder: Path) -> tuple[str | None, str]:
+    """The Python of a venv with :data:`REFERENCE_DUCKDB` (made once in ``folder``), or None
+    and why not."""
+    python = folder / "bin" / "python"
+    if not python.exists():
+        made = subprocess.run([sys.executable, "-m", "venv", str(folder)], capture_output=True, text=True)
+        if made.returncode != 0:
+            return None, made.stderr.strip()[-300:]
+    installed = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", *REFERENCE_DUCKDB], capture_output=True, text=True
+    )
+    if installed.returncode != 0:
+        return None, f"pip install {' '.join(REFERENCE_DUCKDB)}: {installed.stderr.strip()[-300:]}"
+    return str(python), ""
 
 
 def mlmigrate_copy(source: str, target: str, state: Path, *options: str) -> dict[str, Any]:
@@ -105,6 +161,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument(
+        "--reference-venv",
+        type=Path,
+        default=Path.home() / ".cache" / "mlmigrate-bench" / "duckdb-1.5.5",
+        help="venv for the DuckDB ATTACH reference (made when missing)",
+    )
+    parser.add_argument("--skip-pandas", action="store_true", help="leave out the pandas row (slow)")
     args = parser.parse_args(argv)
     from servers import start_postgres
 
@@ -117,8 +180,11 @@ def main(argv: list[str] | None = None) -> int:
         state = work / "state"
         results: dict[str, dict[str, Any]] = {}
         results["mlmigrate sqlite→duckdb"] = mlmigrate_copy(sqlite_uri, f"duckdb:///{work}/m.duckdb", state)
-        results["duckdb ATTACH + CTAS"] = measured(
-            [sys.executable, "-c", _ATTACH, str(source), str(work / "ref.duckdb")]
+        python, why = reference_python(args.reference_venv)
+        results["duckdb ATTACH + CTAS"] = (
+            measured([python, "-c", _ATTACH, str(source), str(work / "ref.duckdb")])
+            if python
+            else {"seconds": 0.0, "peak_rss_mib": 0, "tree_rss_mib": 0, "ok": False, "error": why}
         )
         results["mlmigrate sqlite→postgresql"] = mlmigrate_copy(sqlite_uri, server.create_database(), state)
         results["mlmigrate sqlite→postgresql --no-verify"] = mlmigrate_copy(
@@ -128,9 +194,10 @@ def main(argv: list[str] | None = None) -> int:
             [sys.executable, "-c", _COPY, str(source), server.create_database()]
         )
         pg_for_pandas = server.create_database().replace("postgresql://", "postgresql+psycopg://")
-        results["pandas read_sql + to_sql → postgresql"] = measured(
-            [sys.executable, "-c", _PANDAS, f"sqlite:///{source}", pg_for_pandas]
-        )
+        if not args.skip_pandas:
+            results["pandas read_sql + to_sql → postgresql"] = measured(
+                [sys.executable, "-c", _PANDAS, f"sqlite:///{source}", pg_for_pandas]
+            )
         results["mlmigrate duckdb→postgresql"] = mlmigrate_copy(
             f"duckdb:///{work}/m.duckdb", server.create_database(), state
         )
@@ -138,12 +205,13 @@ def main(argv: list[str] | None = None) -> int:
     for name, result in results.items():
         state_text = "" if result["ok"] else f"  FAILED: {result.get('error')}"
         print(
-            f"  {name:<42} {result['seconds']:>8.2f} s  peak RSS {result['peak_rss_mib']:>6} MiB{state_text}"
+            f"  {name:<42} {result['seconds']:>8.2f} s  peak RSS {result['peak_rss_mib']:>6} MiB"
+            f"  (process tree {result['tree_rss_mib']:>6} MiB){state_text}"
         )
     ratios = {}
 
     def ratio(name: str, slow: str, fast: str) -> None:
-        if results[slow]["ok"] and results[fast]["ok"]:
+        if slow in results and fast in results and results[slow]["ok"] and results[fast]["ok"]:
             ratios[name] = round(results[slow]["seconds"] / results[fast]["seconds"], 2)
 
     ratio(

@@ -70,3 +70,32 @@ def test_default_backend_switches_when_every_dataset_moved_and_passwords_stay_ma
     assert yaml.safe_load((home / "mdm.yaml").read_text())["database"]["default_backend"] == "postgresql"
     status = invoke("status", *state)
     assert status.returncode == 0 and "pw-s3cret" not in status.stdout + status.stderr, show(status)
+
+
+def test_the_yaml_is_repointed_only_once_verify_passes(tmp_path: Path) -> None:
+    import mlmigrate
+    from mlmigrate.events import Event
+
+    home = make_home(tmp_path / ".mdm")
+    (home / "config/datasets/gone.yaml").unlink()
+    moved = home / "datasets/quack/quack.sqlite"  # the DuckDB dataset's new database
+    state = tmp_path / "state"
+
+    def tamper(event: Event) -> None:  # someone changes the new database before verify reads it
+        if event.kind == "verify_started":
+            with sqlite3.connect(moved) as connection:
+                connection.execute("DELETE FROM train WHERE id = 3")
+
+    report = mlmigrate.copy(f"mdm://{home}", f"mdm://{home}?backend=sqlite", state_dir=state, listener=tamper)
+    assert report.status == "verify-mismatch", report.as_dict()
+    quack = yaml.safe_load((home / "config/datasets/quack.yaml").read_text())
+    assert quack["database"]["backend"] == "duckdb"  # MDM still reads the verified source
+    info = json.loads((home / "datasets/quack/dataset_info.json").read_text())
+    assert info["database"]["backend"] == "duckdb"
+    with sqlite3.connect(moved) as connection:  # put the row back; the re-run verifies, then repoints
+        connection.execute("INSERT INTO train VALUES (3, 'Zoë', 71.2833, NULL, '1912-04-10 14:30:00', NULL)")
+    again = mlmigrate.copy(f"mdm://{home}", f"mdm://{home}?backend=sqlite", state_dir=state)
+    assert again.status == "done" and again.as_dict()["verify"]["ok"], again.as_dict()
+    quack = yaml.safe_load((home / "config/datasets/quack.yaml").read_text())
+    assert quack["database"]["backend"] == "sqlite" and quack["database"]["path"] == str(moved.resolve())
+    assert yaml.safe_load((home / "mdm.yaml").read_text())["database"]["default_backend"] == "sqlite"

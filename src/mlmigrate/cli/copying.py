@@ -261,11 +261,7 @@ def plan(
     for name, count in result["tables"].items():
         table.add_row(text(name), f"{count:,}")
     answer.print(table)
-    answer.print(
-        f"Total records to migrate: {result['total_rows']:,} "
-        f"({result['units']['experiments']} experiments, "
-        f"{result['units']['registered_models']} registered models)"
-    )
+    answer.print(f"Total records to migrate: {result['total_rows']:,} ({text(result['units_in_words'])})")
     answer.print(f"Change detection for sync: {text(result['change_detection'])}")
     if result["artifacts"]:
         from mlmigrate.artifacts.rewrite import KIND_NAMES

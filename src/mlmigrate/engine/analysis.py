@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mlmigrate.artifacts.rewrite import UriRewrite, references
-from mlmigrate.engine.families import family_named, translation
+from mlmigrate.engine.families import TABLE, family_named, table_of, translation
 from mlmigrate.engine.foresee import foresee
 from mlmigrate.engine.held_references import held
 from mlmigrate.engine.journal import FAILED, PRESENT, SKIPPED, Journal
@@ -120,6 +120,8 @@ def plan(
                 "experiments": sum(u.kind == EXPERIMENT for u in units),
                 "registered_models": sum(u.kind == REGISTERED_MODEL for u in units),
             },
+            "tables_copied": len({table_of(u) for u in units if u.kind == TABLE}),
+            "units_in_words": family_named(source.capabilities.family).describe_units(units),
             "tables": dict(counts),
             "total_rows": sum(counts.values()),
             "problems": problems,

@@ -520,6 +520,11 @@ class Migration:
                 only=self._written if self.settings.sync else None,
             )
             report.verify = result.as_dict()
+        if not report.verify or report.verify["ok"]:  # only a verified copy is switched to
+            records = self.journal.units(self.migration_id)
+            accepted = [Unit(r.kind, r.dest_id, r.label) for r in records if r.state in (DONE, PRESENT)]
+            left = [Unit(r.kind, r.dest_id, r.label) for r in records if r.state not in (DONE, PRESENT)]
+            destination.accept(accepted, left)
         report.status = "failed" if report.failed_units else ("partial" if report.partial else DONE)
         if report.verify and not report.verify["ok"]:
             report.status = "verify-mismatch"

@@ -50,10 +50,39 @@ def _clashing_tables(units: list[Unit], existing: ExistingObjects) -> dict[str, 
     """The table units whose table the destination already holds (each range of one counts)."""
     found = {}
     for unit in units:
-        table = unit.source_id.rpartition("#")[0] or unit.source_id
+        table = table_of(unit)
         if f"{TABLE}:{table}" in existing.units:
             found[unit.unit_id] = f"table {table!r} already exists in the destination"
     return found
+
+
+def _count(count: int, one: str, many: str) -> str:
+    return f"{count:,} {one if count == 1 else many}"
+
+
+def _mlflow_units(units: list[Unit]) -> str:
+    """MLflow's units in words: its experiments and registered models."""
+    experiments = sum(u.kind == EXPERIMENT for u in units)
+    models = sum(u.kind == REGISTERED_MODEL for u in units)
+    named = _count(models, "registered model", "registered models")
+    return f"{_count(experiments, 'experiment', 'experiments')}, {named}"
+
+
+def table_of(unit: Unit) -> str:
+    """The table a table unit is (all of it, or one row range: ``train#2/…`` is ``train``)."""
+    return unit.source_id.rpartition("#")[0] or unit.source_id
+
+
+def _table_units(units: list[Unit]) -> str:
+    """Tables in words: how many, and in how many units when big ones are split into ranges."""
+    tables = len({table_of(u) for u in units})
+    ranges = f" in {_count(len(units), 'unit', 'units')}" if len(units) != tables else ""
+    return f"{_count(tables, 'table', 'tables')}{ranges}"
+
+
+def _registry_units(units: list[Unit]) -> str:
+    """A registry's units in words: its models."""
+    return _count(len(units), "model", "models")
 
 
 @dataclass(frozen=True)
@@ -76,9 +105,13 @@ class Family:
     clashes: Callable[[list[Unit], ExistingObjects], dict[str, str]] = _clashing_units
     #: what the family's data is, in words, for messages
     title: str = ""
-    #: units are read back for verify as soon as each commits; off where a unit reads back
-    #: right only once the units before it are in (a table's row range, found by its offset)
+    #: units are read back for verify as soon as each commits, beside the writing of the next
+    #: ones (the store may still keep one for later: ``reads_back_alone``)
     reads_back_early: bool = True
+    #: the units in words, for plan and check (``3 experiments, 1 registered model``, ``4 tables``)
+    describe_units: Callable[[list[Unit]], str] = _mlflow_units
+    #: what an empty destination gets, in words (check's schema line)
+    empty_destination: str = "empty: MLflow's schema will be created"
 
 
 FAMILIES: dict[str, Family] = {
@@ -96,7 +129,8 @@ FAMILIES: dict[str, Family] = {
         on_conflict=("fail", "skip"),
         clashes=_clashing_tables,
         title="a database's plain tables",
-        reads_back_early=False,
+        describe_units=_table_units,
+        empty_destination="empty: each table will be created as the source defines it",
     ),
     REGISTRY: Family(
         name=REGISTRY,
@@ -104,6 +138,8 @@ FAMILIES: dict[str, Family] = {
         mlflow_rules=False,
         on_conflict=("fail", "skip"),
         title="a home-made model registry",
+        describe_units=_registry_units,
+        empty_destination="empty: the registry will be written in its layout",
     ),
 }
 
@@ -202,5 +238,6 @@ __all__ = [
     "family_named",
     "family_of_kind",
     "follows_mlflow_rules",
+    "table_of",
     "translation",
 ]

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlmigrate.engine.families import MLFLOW, family_named
 from mlmigrate.engine.foresee import foresee
 from mlmigrate.engine.journal import DONE, PRESENT, Journal, default_state_dir
-from mlmigrate.engine.plan import base_shaping, describe_source_clashes, destination_holds, plan_units
+from mlmigrate.engine.plan import describe_source_clashes, destination_holds, plan_for
 from mlmigrate.engine.revisions import known
 from mlmigrate.engine.subset import Selection
 from mlmigrate.exceptions import MigrationError, UsageError
@@ -51,12 +52,17 @@ class Readiness:
         return {"go": self.go, "checks": self.checks, "estimate": self.estimate}
 
 
+def _sampled(units: list[Unit]) -> list[Unit]:
+    """An even sample of ``units``, :data:`SAMPLE_UNITS` at most."""
+    step = max(1, len(units) // SAMPLE_UNITS)
+    return units[::step][:SAMPLE_UNITS]
+
+
 def _sample(store: SourceStore, units: list[Unit]) -> tuple[int, int, dict[str, int]]:
     """Estimated (rows, bytes) of all ``units`` from an even sample of them, and sampled rows per table."""
     if not units:
         return 0, 0, {}
-    step = max(1, len(units) // SAMPLE_UNITS)
-    sample = units[::step][:SAMPLE_UNITS]
+    sample = _sampled(units)
     rows = size = 0
     tables: dict[str, int] = {}
     for unit in sample:
@@ -129,12 +135,12 @@ def _foresee(
     run_ids: list[str],
 ) -> None:
     """Read the whole source as ``copy`` would write it: every refusal is a NO-GO."""
-    planned = plan_units(
+    planned = plan_for(
+        family_named(destination.capabilities.family),
         units,
         destination_holds(destination, units, run_ids),
-        max_experiment_id=destination.capabilities.max_experiment_id,
+        destination,
         on_conflict="skip",  # what is refused of the units a copy would write
-        base=base_shaping(destination),
         source_run_ids=run_ids,
     )
     try:
@@ -178,11 +184,13 @@ def check(
     result = Readiness()
     source: SourceStore | None = None
     destination: DestinationStore | None = None
+    family = family_named(MLFLOW)
     try:
         try:
             source = open_source(source_uri)
+            family = family_named(source.capabilities.family)
             units = source.units()
-            result.add("source: connect", True, f"{mask(source_uri)}: {len(units)} units")
+            result.add("source: connect", True, f"{mask(source_uri)}: {family.describe_units(units)}")
         except MigrationError as exc:
             result.add("source: connect", False, str(exc))
             units = []
@@ -190,14 +198,15 @@ def check(
         if selection and units:
             try:
                 units = selection.pick(units)
-                result.add("source: subset", True, f"{len(units)} units selected")
+                result.add("source: subset", True, f"{family.describe_units(units)} selected")
             except UsageError as exc:
                 result.add("source: subset", False, str(exc))
                 units = []
         if source is not None and units:
             try:
                 rows, size, _ = _sample(source, units)
-                result.add("source: read", True, f"read a sample of {min(len(units), SAMPLE_UNITS)} units")
+                sampled = family.describe_units(_sampled(units))
+                result.add("source: read", True, f"read a sample of {sampled}")
             except MigrationError as exc:
                 rows = size = 0
                 result.add("source: read", False, str(exc))
@@ -207,7 +216,9 @@ def check(
             result.add("source: schema revision", *known(revision))
         try:
             check_destination(destination_uri)
-            destination = open_store(destination_uri)
+            # an empty destination is checked as the kind of the source's family that copy writes
+            destination = open_store(destination_uri, family=source.capabilities.family if source else None)
+            family = family_named(destination.capabilities.family)
             empty = destination.is_empty()
             result.add(
                 "destination: connect", True, f"{mask(destination_uri)}: {'empty' if empty else 'holds data'}"
@@ -226,7 +237,7 @@ def check(
         if dest_revision is not None:
             result.add("destination: schema revision", *known(dest_revision))
         elif empty:
-            result.add("destination: schema revision", True, "empty: MLflow's schema will be created")
+            result.add("destination: schema revision", True, family.empty_destination)
         rate = destination.capabilities.nominal_rate
         if rate and "rows" in result.estimate:
             result.estimate["seconds"] = round(result.estimate["rows"] / rate, 1)
@@ -253,10 +264,12 @@ def check(
                 "clashes", True, f"none: the destination holds what migration {previous.migration_id} wrote"
             )
         elif source is not None and units and not empty:
-            planned = plan_units(
+            planned = plan_for(
+                family,
                 units,
                 destination_holds(destination, units, run_ids),
-                max_experiment_id=destination.capabilities.max_experiment_id,
+                destination,
+                on_conflict="fail",
                 source_run_ids=run_ids,
             )
             result.add(

@@ -320,8 +320,13 @@ class UnitRunner:
         )
         if place.remote:  # where it ran, for ``status``
             self.journal.save_place(self.migration_id, record.unit_id, place.as_dict())
-        if self.verifier is not None and holds_unit(self.destination, record.kind):
-            self.verifier.submit(Unit(record.kind, record.dest_id, record.label), scope)
+        written_unit = Unit(record.kind, record.dest_id, record.label)
+        if (
+            self.verifier is not None
+            and holds_unit(self.destination, record.kind)
+            and self.destination.reads_back_alone(written_unit)
+        ):
+            self.verifier.submit(written_unit, scope)  # else read back once every unit is in
         with self.lock:
             self.report.collapsed.update(result.collapsed)
             self.report.made_finite.update(result.made_finite)

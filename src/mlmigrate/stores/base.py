@@ -293,6 +293,17 @@ class DestinationStore(SourceStore, Protocol):
         again after an interruption, it finishes the build."""
         ...
 
+    def reads_back_alone(self, unit: Unit) -> bool:
+        """Whether ``unit`` reads back right as soon as it is committed, while the next units are
+        written (not: a table's range found by its offset, which needs the ranges before it)."""
+        ...
+
+    def accept(self, done: list[Unit], left: list[Unit]) -> None:
+        """The copy's verify passed (or was not asked for): make what was written the data in
+        use (an MDM home points its datasets' YAML at their new databases). ``done``: the units
+        written and checked; ``left``: the units that were not (failed or skipped)."""
+        ...
+
 
 class StoreBase:
     """The neutral behaviour of every optional member, for a store to inherit and override
@@ -381,6 +392,13 @@ class StoreBase:
 
     def build_keys(self, plan: dict[str, Any]) -> None:
         """Nothing to build."""
+
+    def reads_back_alone(self, unit: Unit) -> bool:
+        """Every unit reads back alone once committed."""
+        return True
+
+    def accept(self, done: list[Unit], left: list[Unit]) -> None:
+        """Nothing to switch over: what was written is in use once committed."""
 
 
 def unsupported(capabilities: Capabilities, ability: str, what: str) -> UsageError:

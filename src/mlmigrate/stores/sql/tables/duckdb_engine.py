@@ -89,6 +89,10 @@ class DuckdbTables(TableEngine):
         rows = connection.execute(sql).fetchall()  # to the end: DuckDB holds an unfinished result
         return rows[0][0] if rows else None
 
+    def rows(self, connection: Any, sql: str) -> list[tuple[Any, ...]]:
+        """A small query's rows."""
+        return [tuple(row) for row in connection.execute(sql).fetchall()]
+
     def fetch(self, connection: Any, sql: str, schema: pa.Schema) -> pa.Table:
         """The query's rows, straight from DuckDB's Arrow result."""
         table = connection.sql(sql).to_arrow_table()

@@ -56,6 +56,10 @@ class TableEngine:
         """A query's rows as ``schema`` (the driver's types)."""
         raise NotImplementedError
 
+    def rows(self, connection: Any, sql: str) -> list[tuple[Any, ...]]:
+        """A small query's rows as Python tuples (a table's range bounds)."""
+        raise NotImplementedError
+
     def insert(self, connection: Any, table: str, batch: pa.RecordBatch) -> None:
         """Append ``batch`` (the driver's types) to ``table``."""
         raise NotImplementedError
@@ -144,6 +148,12 @@ class _OnBulk(TableEngine):
         """A query's rows as ``schema``."""
         return self.bulk.fetch(connection, sql, 0, schema)
 
+    def rows(self, connection: Any, sql: str) -> list[tuple[Any, ...]]:
+        """A small query's rows."""
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            return [tuple(row) for row in cursor.fetchall()]
+
     def insert(self, connection: Any, table: str, batch: pa.RecordBatch) -> None:
         """The bulk mover's insert (ADBC ingest, LOAD DATA LOCAL INFILE)."""
         self.bulk.insert(connection, table, batch)
@@ -219,12 +229,48 @@ class PostgresTables(TableEngine):
 
     def scalar(self, connection: Any, sql: str) -> Any:
         """The first value of a query."""
-        row = connection.execute(sql).fetchone()
-        return row[0] if row else None
+        found = self.rows(connection, sql)
+        return found[0][0] if found else None
+
+    @contextmanager
+    def reading(self) -> Iterator[Any]:
+        """A connection that reads: ADBC's (binary COPY straight into Arrow, without a Python
+        call per row) where ``adbc-driver-postgresql`` is installed, else psycopg's."""
+        try:
+            import adbc_driver_postgresql.dbapi as adbc
+        except ImportError:
+            adbc = None
+        if adbc is None:
+            with self.transaction() as connection:
+                yield connection
+            return
+        connection = adbc.connect(self.bulk.conninfo)
+        try:
+            yield _AdbcReading(connection)
+        finally:
+            connection.close()
 
     def fetch(self, connection: Any, sql: str, schema: pa.Schema) -> pa.Table:
-        """COPY (query) TO STDOUT, parsed by Arrow."""
+        """The query's rows: ADBC's Arrow result (:meth:`reading`), else COPY (query) TO
+        STDOUT parsed by Arrow (also for a column ADBC hands in a form Arrow cannot cast)."""
+        if isinstance(connection, _AdbcReading):
+            with connection.cursor() as cursor:
+                cursor.execute(sql)
+                table = cursor.fetch_arrow_table()
+            try:
+                return _as_schema(table, schema)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                with self.transaction() as fallback:
+                    return self.bulk.fetch(fallback, sql, 0, schema)
         return self.bulk.fetch(connection, sql, 0, schema)
+
+    def rows(self, connection: Any, sql: str) -> list[tuple[Any, ...]]:
+        """A small query's rows."""
+        if isinstance(connection, _AdbcReading):
+            with connection.cursor() as cursor:
+                cursor.execute(sql)
+                return [tuple(row) for row in cursor.fetchall()]
+        return [tuple(row) for row in connection.execute(sql).fetchall()]
 
     def insert(self, connection: Any, table: str, batch: pa.RecordBatch) -> None:
         """COPY FROM STDIN."""
@@ -247,6 +293,28 @@ class PostgresTables(TableEngine):
     def close(self) -> None:
         """Close idle connections."""
         self.bulk.close()
+
+
+class _AdbcReading:
+    """An ADBC PostgreSQL connection lent for reading (told apart from psycopg's)."""
+
+    def __init__(self, connection: Any):
+        self.connection = connection
+
+    def cursor(self) -> Any:
+        """A DB-API cursor."""
+        return self.connection.cursor()
+
+
+def _as_schema(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """ADBC's columns as ``schema``: an extension column (PostgreSQL's numeric, json) by its
+    storage, each cast to the type asked for."""
+    arrays = []
+    for column, field in zip(table.columns, schema, strict=True):
+        if isinstance(column.type, pa.ExtensionType):
+            column = pa.chunked_array([c.storage for c in column.chunks], type=column.type.storage_type)
+        arrays.append(column.cast(field.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 class MysqlTables(_OnBulk):

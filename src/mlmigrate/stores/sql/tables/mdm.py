@@ -6,9 +6,10 @@ those. As a destination, ``mdm://~/.mdm?backend=duckdb`` (``sqlite``, or ``postg
 (``datasets/<name>/<name>.duckdb``) or the database ``mdm_<name>`` on that server. Units are the
 datasets' tables (``titanic/train``, big ones in row ranges), written by the plain-tables store of
 the dataset's database. When the copy finishes, each dataset's ``config/datasets/<name>.yaml``
-``database`` block and ``dataset_info.json`` point at the new database (the old ones kept beside
-as ``*.mlmigrate-backup``; the source databases are never touched), and ``mdm.yaml``'s
-``database.default_backend`` is switched once every dataset of the home is on the new backend.
+``database`` block and ``dataset_info.json`` point at the new database once the copy's verify has
+passed (:meth:`MdmHome.accept`; the old ones kept beside as ``*.mlmigrate-backup``; the source
+databases are never touched), and ``mdm.yaml``'s ``database.default_backend`` is switched once
+every dataset of the home is on the new backend.
 A rollback drops the new tables and puts the YAML, ``dataset_info.json`` and ``mdm.yaml`` back.
 """
 
@@ -68,7 +69,6 @@ class MdmHome(StoreBase):
             family="tables", writers=1, merge=False, shared_reads=self.backend != "duckdb", kind="an MDM home"
         )
         self._stores: dict[str, TablesStore] = {}
-        self._written: set[str] = set()
 
     def _configs(self) -> Path:
         return self.home / "config" / "datasets"
@@ -125,13 +125,12 @@ class MdmHome(StoreBase):
         return f"{suffix}:///{path}"
 
     def _store(self, dataset: str, *, writing: bool) -> TablesStore:
-        key = f"{'w' if writing else 'r'}:{dataset}"
-        if key not in self._stores:
-            uri = self.target_uri(dataset) if writing else self.source_uri(dataset)
+        uri = self.target_uri(dataset) if writing else self.source_uri(dataset)
+        if uri not in self._stores:  # one store per database (DuckDB lets one connection write)
             if writing and self.backend == "postgresql":
                 _create_database(uri)
-            self._stores[key] = TablesStore(uri)
-        return self._stores[key]
+            self._stores[uri] = TablesStore(uri)
+        return self._stores[uri]
 
     def units(self) -> list[Unit]:
         """Each dataset's tables, ``dataset/table`` (a dataset whose database is missing: one unit
@@ -162,11 +161,23 @@ class MdmHome(StoreBase):
             if self.backend is None:
                 self.source_uri(dataset)  # raises, naming the YAML
             return
-        writing = self.backend is not None
+        # a dataset already on the destination's backend stays where it is: read it there
+        writing = self.backend is not None and not self._on_backend(dataset)
         if writing and not _exists(self.target_uri(dataset)):
             return
         for table, batch in self._store(dataset, writing=writing).read_unit(inner):
             yield f"{dataset}/{table}", batch
+
+    def _on_backend(self, dataset: str) -> bool:
+        """Whether the dataset is on the destination's backend already (nothing to move)."""
+        return (self.info(dataset).get("database") or {}).get("backend", "sqlite") == self.backend
+
+    def reads_back_alone(self, unit: Unit) -> bool:
+        """As the dataset's new database reads it back (:meth:`TablesStore.reads_back_alone`)."""
+        dataset, inner = self._split(unit)
+        if inner.source_id == "*" or self.backend is None or self._on_backend(dataset):
+            return False
+        return self._store(dataset, writing=True).reads_back_alone(inner)
 
     def prepare(self) -> None:
         """Nothing up front: each dataset's database is made by its first table."""
@@ -184,22 +195,26 @@ class MdmHome(StoreBase):
                 f"{mask(self.uri)}: name the new backend (?backend=duckdb, sqlite or postgresql)"
             )
         dataset, inner = self._split(unit)
-        if (self.info(dataset).get("database") or {}).get("backend") == self.backend:
+        if self._on_backend(dataset):
             rows: Counter[str] = Counter()
             for table, batch in batches:  # already on that backend: nothing to write
                 rows[table] += batch.num_rows
             return dict(rows)
         written = self._store(dataset, writing=True).write_unit(inner, inner.source_id, batches)
-        self._written.add(dataset)
         return {f"{dataset}/{table}": rows for table, rows in written.items()}
 
-    def finish(self) -> None:
-        """Point each written dataset's YAML and dataset_info.json at its new database; switch
-        ``default_backend`` when the whole home is on the new backend."""
-        for dataset in sorted(self._written):
-            self._repoint(dataset)
+    def accept(self, done: list[Unit], left: list[Unit]) -> None:
+        """Once the copy is verified: point the YAML and dataset_info.json of each dataset whose
+        every table is in at its new database, and switch ``default_backend`` when the whole
+        home is on the new backend. Until then MDM keeps reading the old databases."""
+        if self.backend is None:
+            return
+        moved = {self._split(u)[0] for u in done} - {self._split(u)[0] for u in left}
+        for dataset in sorted(moved):
+            if (self._configs() / f"{dataset}.yaml").is_file() and _exists(self.target_uri(dataset)):
+                self._repoint(dataset)
         every = [
-            self.info(name).get("database", {}).get("backend")
+            (self.info(name).get("database") or {}).get("backend")
             for name in sorted(p.stem for p in self._configs().glob("*.yaml"))
         ]
         config = self.home / "mdm.yaml"

@@ -4,8 +4,10 @@ A unit is written in one transaction. The first unit of a table (the whole table
 range) drops and creates it from the definition its rows carry (:mod:`.spec`), so a unit
 written again replaces itself; a later range first counts the rows the table holds: the ranges
 before it are there (ranges are written in order), or it is there already (committed before
-the journal knew), or its turn has not come (a transient error: retried). So a crash inside a
-big table resumes at the range it was writing, with nothing doubled.
+the journal knew), or its turn has not come (a transient error: retried). A table with a key of
+integer or text columns (one or several) is split by its key's values instead (:mod:`.ranges`):
+such a range deletes the rows of its key range and writes them again, whatever was written
+before. So a crash inside a big table resumes at the range it was writing, with nothing doubled.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, St
 from mlmigrate.stores.sql.errors import SqlErrors
 from mlmigrate.stores.sql.tables import types
 from mlmigrate.stores.sql.tables.engines import TableEngine, engine_for
+from mlmigrate.stores.sql.tables.ranges import KeyRange, boundaries, split_key, where
 from mlmigrate.stores.sql.tables.spec import TableSpec, attach, in_dependency_order, spec_of
 from mlmigrate.uris import mask
 
@@ -42,11 +45,14 @@ _TITLES = {
 
 @dataclass(frozen=True)
 class Part:
-    """Which rows of which table a unit is: ``train`` (all) or ``train#2/500000`` (the third range)."""
+    """Which rows of which table a unit is: ``train`` (all), ``train#2/500000`` (the third range
+    by row order: a table without a key to split by) or ``train#2/500000@…`` (the third range of
+    its key's values, :class:`~.ranges.KeyRange`)."""
 
     table: str
     index: int = 0
     size: int = 0
+    bounds: KeyRange | None = None
 
     @classmethod
     def of(cls, unit: Unit) -> Part:
@@ -55,7 +61,14 @@ class Part:
         if not name or "/" not in rest:
             return cls(unit.source_id)
         index, size = rest.split("/", 1)
-        return cls(name, int(index), int(size))
+        size, _, encoded = size.partition("@")
+        return cls(name, int(index), int(size), KeyRange.decode(encoded) if encoded else None)
+
+    def source_id(self) -> str:
+        """The unit id of this part."""
+        if not self.size:
+            return self.table
+        return f"{self.table}#{self.index}/{self.size}" + (f"@{self.bounds.encode()}" if self.bounds else "")
 
     @property
     def first(self) -> bool:
@@ -106,18 +119,12 @@ class TablesStore(StoreBase):
         return self._schemas[table]
 
     def _order_key(self, schema: pa.Schema) -> str | None:
-        spec = spec_of(schema)
-        if spec and len(spec.primary_key) == 1:
-            column = schema.field(spec.primary_key[0])
-            if pa.types.is_integer(column.type):
-                return self.engine.q(column.name)
+        """The order of a table without a key to split by: the engine's row id."""
         return self.engine.rowid
 
-    def _splits(self, schema: pa.Schema) -> bool:
-        spec = spec_of(schema)
-        keyed = spec is not None and len(spec.primary_key) == 1
-        keyed = keyed and pa.types.is_integer(schema.field(spec.primary_key[0]).type)  # type: ignore[union-attr]
-        return keyed or self.engine.name in (types.SQLITE, types.DUCKDB)
+    def _splits_by_row_order(self) -> bool:
+        """Whether a table without a key can be split by its row ids (SQLite's, DuckDB's)."""
+        return self.engine.name in (types.SQLITE, types.DUCKDB)
 
     def count(self, table: str) -> int:
         """Rows of ``table``."""
@@ -139,14 +146,31 @@ class TablesStore(StoreBase):
         units = []
         for spec in in_dependency_order(specs):
             rows = self.count(spec.name)
-            if rows <= size or not self._splits(self.schema(spec.name)):
+            schema = self.schema(spec.name)
+            key = split_key(schema)
+            if rows <= size or (key is None and not self._splits_by_row_order()):
                 units.append(Unit(TABLE, spec.name, spec.name))
                 continue
-            for index in range(math.ceil(rows / size)):
-                last = min((index + 1) * size, rows)
-                label = f"{spec.name} rows {index * size + 1:,}-{last:,}"
-                units.append(Unit(TABLE, f"{spec.name}#{index}/{size}", label))
+            parts = (
+                self._key_ranges(spec.name, schema, key, size)
+                if key is not None
+                else [Part(spec.name, i, size) for i in range(math.ceil(rows / size))]
+            )
+            for part in parts:
+                last = min((part.index + 1) * size, rows)
+                label = f"{spec.name} rows {part.index * size + 1:,}-{last:,}"
+                units.append(Unit(TABLE, part.source_id(), label))
         return units
+
+    def _key_ranges(self, table: str, schema: pa.Schema, key: list[str], size: int) -> list[Part]:
+        """The table's ranges of ``size`` rows by its key's values (see :mod:`.ranges`)."""
+        with self._errors.around(f"splitting {table} by {', '.join(key)}"), self._reading() as connection:
+            cuts = boundaries(self.engine, connection, table, schema, key, size)
+        edges: list[list[object] | None] = [None, *cuts, None]
+        return [
+            Part(table, index, size, KeyRange(key, edges[index], edges[index + 1]))
+            for index in range(len(edges) - 1)
+        ]
 
     def is_empty(self) -> bool:
         """Whether the database holds no table."""
@@ -160,7 +184,9 @@ class TablesStore(StoreBase):
         schema = self.schema(part.table)
         engine = self.engine
         sql = f"SELECT {engine.select_list(schema)} FROM {engine.q(part.table)}"
-        if part.size:
+        if part.bounds is not None:
+            sql += f" WHERE {where(engine, schema, part.bounds)}"
+        elif part.size:
             key = self._order_key(schema)
             order = f" ORDER BY {key}" if key else ""
             sql += f"{order} LIMIT {part.size} OFFSET {part.index * part.size}"
@@ -175,6 +201,13 @@ class TablesStore(StoreBase):
             yield part.table, pa.RecordBatch.from_pylist([], schema=schema)
         for batch in batches:
             yield part.table, batch
+
+    def reads_back_alone(self, unit: Unit) -> bool:
+        """A whole table or a range of its key's values, on an engine whose reads may go beside
+        a write in this process: not SQLite's (its file locks are the process's, so a second
+        connection would read pages the writing one has not committed), not a range by offset."""
+        part = Part.of(unit)
+        return self.engine.name != types.SQLITE and (not part.size or part.bounds is not None)
 
     def prepare(self) -> None:
         """Nothing to create up front: each table is created by its first unit."""
@@ -194,7 +227,15 @@ class TablesStore(StoreBase):
         rows = 0
         with self._errors.around(f"writing {unit.label or part.table}"), engine.transaction() as connection:
             held = None
-            if not part.first:
+            if not part.first and part.bounds is not None:
+                # a range of key values replaces its own rows: written again, it doubles nothing
+                if part.table not in engine.table_names():
+                    raise TransientStoreError(
+                        f"{part.table}: range {part.index + 1} waits for its first range"
+                    )
+                where_sql = where(engine, self.schema(part.table), part.bounds)
+                engine.run(connection, f"DELETE FROM {engine.q(part.table)} WHERE {where_sql}")
+            elif not part.first:
                 held = int(engine.scalar(connection, f"SELECT COUNT(*) FROM {engine.q(part.table)}"))
                 start = part.index * part.size
                 if held < start:
@@ -208,7 +249,7 @@ class TablesStore(StoreBase):
                     self._create(connection, part.table, batch.schema)
                     created = True
                 rows += batch.num_rows
-                if held is None or held == part.index * part.size:
+                if held is None or held == part.index * part.size:  # a row-order range: once
                     engine.insert(connection, part.table, types.to_storage(engine.name, batch))
         self._schemas.pop(part.table, None)
         return {part.table: rows}
