@@ -5,6 +5,7 @@ through :func:`mlmigrate.stores.registry.mlflow_view.as_mlflow`."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from mlmigrate.exceptions import UsageError
 from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, StoreBase, Unit
 from mlmigrate.stores.registry.address import JSON, SQLITE, RegistryAddress, parse
 from mlmigrate.stores.registry.contents import Problem, RegistryContents
-from mlmigrate.stores.registry.json_store import JsonRegistry, read_with_sidecar, sidecar_path
+from mlmigrate.stores.registry.json_store import JsonRegistry, generation, read_with_sidecar, sidecar_path
 from mlmigrate.stores.registry.layout import TABLE_ORDER
 from mlmigrate.stores.registry.model_files import file_problems
 from mlmigrate.stores.registry.sql_read import read_registry_sql
@@ -51,10 +52,14 @@ class RegistryStore(StoreBase):
             kind=where or f"a registry in {self.address.layout}",
         )
         self._contents: RegistryContents | None = None
+        #: held while a model is written and while the contents are read: the verifier reads
+        #: each unit back on a thread, through this very store, as the next one is written,
+        #: and a reading taken from the files half-way through a write must not be kept
+        self._lock = threading.RLock()
         #: with ``read_committed``: the files the contents were read from, to read again when
         #: another writer has replaced them (a verifier process reads each unit as it commits)
         self._follows_writes = False
-        self._read_from: tuple[tuple[int, int, int], ...] | None = None
+        self._read_from: tuple[object, ...] | None = None
         self._sql = SqlRegistry(self.address) if self.address.layout != JSON else None
         self._json = (
             JsonRegistry(self.address.path) if self.address.layout == JSON and self.address.path else None
@@ -68,9 +73,12 @@ class RegistryStore(StoreBase):
         rewritten whole, and renamed over, at each unit)."""
         self._follows_writes = True
 
-    def _files_now(self) -> tuple[tuple[int, int, int], ...]:
-        found = []
+    def _files_now(self) -> tuple[object, ...]:
+        """What tells one state of the files from another: mlmigrate's write generation (the
+        files' stat alone repeats on ext4: inodes come back within three writes, and a coarse
+        clock gives the same mtime), and each file's stat for writers other than mlmigrate."""
         assert self.address.path is not None
+        found: list[object] = [generation(self.address.path)]
         for path in (self.address.path, sidecar_path(self.address.path)):
             try:
                 stat = path.stat()
@@ -84,15 +92,16 @@ class RegistryStore(StoreBase):
     def contents(self) -> RegistryContents:
         """The whole registry as it is now, read once (again after each write, and with
         ``read_committed`` whenever the file was replaced)."""
-        if self._follows_writes and self._json is not None:
-            now = self._files_now()
-            if now != self._read_from:
-                self._contents, self._read_from = None, now
-        if self._contents is None:
-            if self._missing():
-                raise UsageError(f"the registry {self.address.path} does not exist")
-            self._contents = read_contents(self.address)
-        return self._contents
+        with self._lock:
+            if self._follows_writes and self._json is not None:
+                now = self._files_now()  # before reading: a write meanwhile shows next time
+                if now != self._read_from:
+                    self._contents, self._read_from = None, now
+            if self._contents is None:
+                if self._missing():
+                    raise UsageError(f"the registry {self.address.path} does not exist")
+                self._contents = read_contents(self.address)
+            return self._contents
 
     def units(self) -> list[Unit]:
         """One unit per model, in the order the application created them."""
@@ -168,19 +177,21 @@ class RegistryStore(StoreBase):
         for table, batch in batches:
             tables.setdefault(table, []).append(batch)
         rows = {table: pa.Table.from_batches(parts) for table, parts in tables.items()}
-        self._contents = None
-        if self._sql is not None:
-            return self._sql.write_model(dest_id, rows)
-        assert self._json is not None
-        return self._json.write_model(dest_id, rows)
+        with self._lock:  # no reading is taken, and kept, half-way through the write
+            self._contents = None
+            if self._sql is not None:
+                return self._sql.write_model(dest_id, rows)
+            assert self._json is not None
+            return self._json.write_model(dest_id, rows)
 
     def delete_unit(self, unit: Unit) -> None:
         """Remove one model and everything of it."""
-        self._contents = None
-        if self._sql is not None:
-            self._sql.delete_model(unit.source_id)
-        elif self._json is not None:
-            self._json.delete_model(unit.source_id)
+        with self._lock:
+            self._contents = None
+            if self._sql is not None:
+                self._sql.delete_model(unit.source_id)
+            elif self._json is not None:
+                self._json.delete_model(unit.source_id)
 
     def finish(self) -> None:
         """Advance the id generators past what was written."""
