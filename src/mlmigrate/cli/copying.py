@@ -51,7 +51,10 @@ def copy(
     workers: Annotated[int | None, typer.Option("--workers", help="Units written in parallel")] = None,
     batch_size: Annotated[
         int | None,
-        typer.Option("--batch-size", help="Documents sent per insert (MongoDB; others ignore it)"),
+        typer.Option(
+            "--batch-size",
+            help="Documents per insert (MongoDB), models per transaction (a registry); others ignore it",
+        ),
     ] = None,
     artifacts: Annotated[
         str | None,

@@ -77,7 +77,8 @@ class Family:
     #: what the family's data is, in words, for messages
     title: str = ""
     #: units are read back for verify as soon as each commits; off where a unit reads back
-    #: right only once the units before it are in (a table's row range, found by its offset)
+    #: right only once the units before it are in (a table's row range, found by its offset),
+    #: or where reading them all at the end costs less than one at a time (a registry)
     reads_back_early: bool = True
 
 
@@ -104,6 +105,9 @@ FAMILIES: dict[str, Family] = {
         mlflow_rules=False,
         on_conflict=("fail", "skip"),
         title="a home-made model registry",
+        # read back once the last group is in: a group rewrites registry.json whole (a reading
+        # beside each would parse it again), and the mr_* tables are then read once, not per model
+        reads_back_early=False,
     ),
 }
 

@@ -316,6 +316,20 @@ class Journal:
             ),
         )
 
+    def mark_done(self, migration_id: str, done: list[tuple[str, dict[str, int], dict[str, Any]]]) -> None:
+        """Record units ``(unit_id, counts, digests)`` done, in one transaction (call only after
+        the destination committed them)."""
+        now = time.time()
+        with self._locked(transaction=True) as connection:
+            connection.executemany(
+                "UPDATE units SET state = ?, counts = ?, digests = ?, error = NULL, updated = ? "
+                "WHERE migration_id = ? AND unit_id = ?",
+                [
+                    (DONE, json.dumps(counts), json.dumps(digests), now, migration_id, unit_id)
+                    for unit_id, counts, digests in done
+                ],
+            )
+
     def finish(self, migration_id: str, state: str, report: dict[str, Any] | None = None) -> None:
         """Record the end of a migration run."""
         self._execute(

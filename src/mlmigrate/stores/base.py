@@ -109,6 +109,9 @@ class Capabilities:
     #: whether another process may read the store while this one writes it (DuckDB: one
     #: process holds a file): read back in this process when not
     shared_reads: bool = True
+    #: units written together in one transaction by ``write_units`` (:class:`GroupWriter`),
+    #: and journaled together once it commits; 1: one unit per transaction
+    group_units: int = 1
 
 
 @dataclass
@@ -246,6 +249,16 @@ class DestinationStore(SourceStore, Protocol):
     def assigned_ids(self) -> dict[str, dict[str, str]]:
         """Ids the store assigned itself instead of keeping the source's, per kind
         (``runs``: source id -> its id); empty where ids are kept."""
+        ...
+
+
+@runtime_checkable
+class GroupWriter(Protocol):
+    """A destination that writes several units in one transaction (``capabilities.group_units``)."""
+
+    def write_units(self, items: list[tuple[Unit, str, BatchStream]]) -> list[dict[str, int]]:
+        """Write each ``(unit, dest_id, batches)`` of ``items`` in one transaction, all or none
+        (each unit replaces what the store held of it); the rows written per table, per item."""
         ...
 
 

@@ -123,13 +123,20 @@ class JsonRegistry:
 
     def write_model(self, name: str, rows: dict[str, pa.Table]) -> dict[str, int]:
         """Replace the model ``name`` with ``rows`` (its place in the file is kept)."""
-        full = {table: rows.get(table, SCHEMAS[table].empty_table()) for table in SCHEMAS}
-        entries = registry_document(RegistryContents(full))[name]
+        return self.write_models([(name, rows)])[0]
+
+    def write_models(self, models: list[tuple[str, dict[str, pa.Table]]]) -> list[dict[str, int]]:
+        """Replace each model ``(name, rows)`` (their places in the file kept), in one rewrite of
+        the file; rows written per table, per model."""
         document, side = self._document(), _load_sidecar(self.path)
-        document[name] = entries
-        side.setdefault("models", {})[name] = _model_side(full)
+        written = []
+        for name, rows in models:
+            full = {table: rows.get(table, SCHEMAS[table].empty_table()) for table in SCHEMAS}
+            document[name] = registry_document(RegistryContents(full))[name]
+            side.setdefault("models", {})[name] = _model_side(full)
+            written.append({table: data.num_rows for table, data in full.items() if data.num_rows})
         self._save(document, side)
-        return {table: data.num_rows for table, data in full.items() if data.num_rows}
+        return written
 
     def delete_model(self, name: str) -> None:
         """Remove the model ``name`` from the file."""

@@ -5,6 +5,7 @@ through :func:`mlmigrate.stores.registry.mlflow_view.as_mlflow`."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -25,6 +26,9 @@ from mlmigrate.uris import mask
 FAMILY = "registry"
 #: the unit of the registry family: one model with its versions and tags
 MODEL = "registry_model"
+#: models written in one transaction (one rewrite of a registry.json), journaled together
+#: once it commits (``--batch-size`` sets it)
+GROUP_MODELS = 500
 
 
 def read_contents(address: RegistryAddress) -> RegistryContents:
@@ -50,12 +54,16 @@ class RegistryStore(StoreBase):
             merge=False,
             writers=1,
             kind=where or f"a registry in {self.address.layout}",
+            batched_writes=True,
+            group_units=GROUP_MODELS,
         )
         self._contents: RegistryContents | None = None
         #: held while a model is written and while the contents are read: the verifier reads
         #: each unit back on a thread, through this very store, as the next one is written,
         #: and a reading taken from the files half-way through a write must not be kept
         self._lock = threading.RLock()
+        #: models read from the mr_* tables since the last write (the second reads them all)
+        self._reads = 0
         #: with ``read_committed``: the files the contents were read from, to read again when
         #: another writer has replaced them (a verifier process reads each unit as it commits)
         self._follows_writes = False
@@ -110,7 +118,10 @@ class RegistryStore(StoreBase):
     def model_rows(self, name: str) -> dict[str, pa.Table]:
         """The rows of one model as the store holds them now."""
         if self._sql is not None and self._contents is None:
-            return self._sql.read_model(name)
+            with self._lock:
+                self._reads += 1
+                if self._reads == 1 or self._follows_writes:  # one model alone; a verify: all at once
+                    return self._sql.read_model(name)
         if self._missing():
             return {}
         return self.contents.of_model(name)
@@ -169,25 +180,36 @@ class RegistryStore(StoreBase):
         names = self._sql.model_names() if self._sql is not None else self.contents.model_names()
         return ExistingObjects(units={f"{MODEL}:{name}" for name in names})
 
+    def set_batch_size(self, size: int) -> None:
+        """Write ``size`` models per transaction (``--batch-size``)."""
+        self.capabilities = dataclasses.replace(self.capabilities, group_units=max(1, size))
+
     def write_unit(
         self, unit: Unit, dest_id: str, batches: BatchStream, *, into_existing: bool = False
     ) -> dict[str, int]:
         """Replace the model atomically (one transaction; the JSON file rewritten and renamed)."""
-        tables: dict[str, list[pa.RecordBatch]] = {}
-        for table, batch in batches:
-            tables.setdefault(table, []).append(batch)
-        rows = {table: pa.Table.from_batches(parts) for table, parts in tables.items()}
+        return self.write_units([(unit, dest_id, batches)])[0]
+
+    def write_units(self, items: list[tuple[Unit, str, BatchStream]]) -> list[dict[str, int]]:
+        """Replace each model of ``items`` in one transaction for them all (one rewrite, and
+        rename, of a registry.json); rows written per table, per model."""
+        models = []
+        for _, dest_id, batches in items:
+            tables: dict[str, list[pa.RecordBatch]] = {}
+            for table, batch in batches:
+                tables.setdefault(table, []).append(batch)
+            models.append((dest_id, {table: pa.Table.from_batches(parts) for table, parts in tables.items()}))
         with self._lock:  # no reading is taken, and kept, half-way through the write
-            self._contents = None
+            self._contents, self._reads = None, 0
             if self._sql is not None:
-                return self._sql.write_model(dest_id, rows)
+                return self._sql.write_models(models)
             assert self._json is not None
-            return self._json.write_model(dest_id, rows)
+            return self._json.write_models(models)
 
     def delete_unit(self, unit: Unit) -> None:
         """Remove one model and everything of it."""
         with self._lock:
-            self._contents = None
+            self._contents, self._reads = None, 0
             if self._sql is not None:
                 self._sql.delete_model(unit.source_id)
             elif self._json is not None:
