@@ -11,6 +11,7 @@ from rich.table import Table
 
 from mlmigrate.cli.application import app, recovery
 from mlmigrate.cli.logfile import command_log, log_end
+from mlmigrate.cli.model_root import ModelRoot, with_model_root
 from mlmigrate.cli.options import (
     DestinationUri,
     Experiments,
@@ -102,6 +103,7 @@ def copy(
             help="Family of data an empty DESTINATION gets: mlflow, registry (default: the source's)",
         ),
     ] = None,
+    model_root: ModelRoot = None,
 ) -> None:
     """Copy SOURCE into DESTINATION; run again to resume after a crash or Ctrl-C."""
     from mlmigrate.engine.copy import copy as run_copy
@@ -110,6 +112,7 @@ def copy(
         plan(
             source,
             destination,
+            model_root=model_root,
             on_conflict=on_conflict,
             s3_endpoint=s3_endpoint,
             as_json=as_json,
@@ -154,6 +157,8 @@ def copy(
             app_ef=app_ef_options(app_ef, project_path, project_root),
         )
         return
+    source, rooted = with_model_root(source, destination, model_root, into=into)
+    destination = rooted or destination
     stopped = recovery(ctx)
     stopped.resume_command = command_line(ctx)
     stopped.summary = None if quiet else summary
@@ -217,6 +222,7 @@ def plan(
     app_ef: AppEf = False,
     project_path: ProjectPath = "keep",
     project_root: ProjectRoot = None,
+    model_root: ModelRoot = None,
 ) -> None:
     """Read SOURCE and show what a copy would write: counts per table, artifact objects and
     bytes per kind, id remaps, clashes (for trees: objects, bytes, what exists already)."""
@@ -235,6 +241,7 @@ def plan(
         )
         return
 
+    source, destination = with_model_root(source, destination, model_root)
     with ProgressView(not quiet, "reading") as view:
         result = run_plan(
             source,

@@ -18,6 +18,7 @@ from mlmigrate.artifacts.phase import check_options
 from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.engine.artifacts import ArtifactOptions, rules_for, run_phase
 from mlmigrate.engine.families import Family, check_on_conflict, family_named, translation
+from mlmigrate.engine.held_files import compare_held_files
 from mlmigrate.engine.held_references import check_written
 from mlmigrate.engine.journal import DONE, FAILED, PRESENT, Journal
 from mlmigrate.engine.locks import PairLock
@@ -430,6 +431,15 @@ class Migration:
             result = verify_written(
                 self.journal, self.migration_id, destination, self.listener, self._verifier
             )
+            done = [r for r in self.journal.units(self.migration_id) if r.state == DONE]
+            files = compare_held_files(
+                self.source,
+                destination,
+                [(Unit(r.kind, r.source_id, r.label), Unit(r.kind, r.dest_id, r.label)) for r in done],
+            )
+            if files is not None:  # a registry's model files, at both ends
+                result.artifacts = files
+                result.mismatches += files["mismatches"]
             report.verify = result.as_dict()
         report.status = "failed" if report.failed_units else ("partial" if report.partial else DONE)
         if report.verify and not report.verify["ok"]:

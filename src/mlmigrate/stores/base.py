@@ -262,6 +262,17 @@ class GroupWriter(Protocol):
         ...
 
 
+@runtime_checkable
+class HeldFiles(Protocol):
+    """A store whose units' rows name files in a folder of its own (a home-made registry's
+    model files under its model root)."""
+
+    def held_files(self, unit: Unit) -> dict[str, tuple[int, str] | None] | None:
+        """Each file the rows of ``unit`` name, by the name the rows give it: its size and
+        SHA-256, or None when it is missing; None when the store was given no such folder."""
+        ...
+
+
 class StoreBase:
     """The neutral behaviour of every optional member, for a store to inherit and override
     where its :class:`Capabilities` say it can do more."""

@@ -17,8 +17,8 @@ from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, St
 from mlmigrate.stores.registry.address import JSON, SQLITE, RegistryAddress, parse
 from mlmigrate.stores.registry.contents import Problem, RegistryContents
 from mlmigrate.stores.registry.json_store import JsonRegistry, generation, read_with_sidecar, sidecar_path
-from mlmigrate.stores.registry.layout import TABLE_ORDER
-from mlmigrate.stores.registry.model_files import file_problems
+from mlmigrate.stores.registry.layout import SCHEMAS, TABLE_ORDER, VERSIONS
+from mlmigrate.stores.registry.model_files import file_facts, file_problems
 from mlmigrate.stores.registry.sql_read import read_registry_sql
 from mlmigrate.stores.registry.sql_store import SqlRegistry
 from mlmigrate.uris import mask
@@ -159,6 +159,16 @@ class RegistryStore(StoreBase):
             }
         ]
         return notes + [{k: v or "" for k, v in p.as_dict().items()} for p in self.problems()]
+
+    def held_files(self, unit: Unit) -> dict[str, tuple[int, str] | None] | None:
+        """Each model file of the model's versions (``storage_path`` → size and SHA-256, None
+        when missing), under the model root when one was named (``?models=``, ``--models``)."""
+        if not self.address.models_given or self.address.models is None:
+            return None
+        return file_facts(
+            self.model_rows(unit.source_id).get(VERSIONS, SCHEMAS[VERSIONS].empty_table()),
+            self.address.models,
+        )
 
     def artifact_root(self) -> Path | None:
         """The model root (model files are the versions' artifacts)."""
