@@ -135,6 +135,19 @@ TRANSLATIONS: dict[tuple[str, str], Translation] = {
 }
 
 
+#: (source family, destination family) -> why mlmigrate does not copy along it (refused with it)
+REFUSED: dict[tuple[str, str], str] = {
+    (MLFLOW, REGISTRY): (
+        "an MLflow store into a home-made registry's mr_* layout (or registry.json) is not built: "
+        "that layout has no place for most of what MLflow's registry holds (registered-model tags, "
+        "aliases, stages, run links, deleted versions), and its model file is one file at "
+        "<name>/v<N>/model.pkl where an MLflow model version is a folder (MLmodel and its files); "
+        "mlmigrate drops nothing silently, so it refuses. Keep the registry in MLflow (copy it "
+        "into another MLflow store), or take a portable copy with mlmigrate backup"
+    ),
+}
+
+
 def family_named(name: str) -> Family:
     """The record of family ``name``; a UsageError naming the known ones otherwise."""
     found = FAMILIES.get(name)
@@ -162,6 +175,8 @@ def translation(source: str, destination: str) -> Translation | None:
     if source == destination:
         return None
     found = TRANSLATIONS.get((source, destination))
+    if (source, destination) in REFUSED:
+        raise UsageError(REFUSED[source, destination])
     if found is None:
         raise UsageError(
             f"the source holds {family_named(source).title or source} (family {source!r}) and the "
