@@ -298,7 +298,9 @@ class UnitRunner:
 
         try:
             return self.retry.run(attempt, stop=self.stop, on_retry=retrying)
-        except (Interrupted, KeyboardInterrupt):
+        except (Interrupted, KeyboardInterrupt, TransientStoreError):
+            # stopped, or the store stayed unreachable for the whole retry window: one by one,
+            # each unit would wait that window again
             self._count(rows, errors=True)
             raise
         except Exception as error:
