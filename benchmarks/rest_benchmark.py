@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/rest_benchmark.py                         # a small store
     .venv/bin/python benchmarks/rest_benchmark.py --experiments 20 --runs 25 --metric-points 200
+    .venv/bin/python benchmarks/rest_benchmark.py --latency 50     # servers 50 ms away (a proxy)
 
 A FileStore is generated (benchmarks/generate_store.py) and copied into SQLite (setup, not
 timed), and a real ``mlflow server`` serves it: the source, with the server's own ids. Two more
@@ -45,6 +46,9 @@ TABLES = (
     "latest_metrics",
     "datasets",
     "inputs",
+    "logged_models",
+    "logged_model_params",
+    "logged_model_tags",
     "registered_models",
     "model_versions",
     "registered_model_aliases",
@@ -71,6 +75,9 @@ def rows(database: Path) -> dict[str, int]:
         found["tags"] -= connection.execute(
             "SELECT count(*) FROM tags WHERE key LIKE 'mlmigrate.%'"
         ).fetchone()[0]
+        found["logged_model_tags"] -= connection.execute(
+            "SELECT count(*) FROM logged_model_tags WHERE tag_key LIKE 'mlmigrate.%'"
+        ).fetchone()[0]
         found["model_versions"] = connection.execute(
             "SELECT count(*) FROM model_versions WHERE current_stage <> 'Deleted_Internal'"
         ).fetchone()[0]
@@ -94,6 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--metric-points", type=int, default=100, help="points per metric key")
     parser.add_argument("--models", type=int, default=3, help="registered models")
     parser.add_argument("--peer-venv", type=Path, default=HERE / ".venv-mlflow-migration")
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        help="milliseconds each request waits in a proxy in front of every server (a remote server)",
+    )
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args(argv)
 
@@ -122,19 +135,23 @@ def main(argv: list[str] | None = None) -> int:
         database = folders["source"] / "mlflow.db"
         timed([python, "-m", "mlmigrate", "copy", str(store), f"sqlite:///{database}", "-q", *state])
         servers = {name: stack.enter_context(start_mlflow_server(folder)) for name, folder in folders.items()}
-        source = servers["source"].url
+        urls = {name: server.url for name, server in servers.items()}
+        if args.latency:
+            from rest_proxy import Behaviour, misbehaving_proxy
+
+            slow = Behaviour(delay=args.latency / 1000)
+            urls = {name: stack.enter_context(misbehaving_proxy(url, slow)) for name, url in urls.items()}
+        source = urls["source"]
         source_rows = rows(database)
         records = sum(source_rows.values())
 
-        ours = timed(
-            [python, "-m", "mlmigrate", "copy", source, servers["mlmigrate"].url, "--json", "-q", *state]
-        )
+        ours = timed([python, "-m", "mlmigrate", "copy", source, urls["mlmigrate"], "--json", "-q", *state])
         exported = work / "exported"
         environment = dict(os.environ, MLFLOW_TRACKING_URI=source)
         export = [str(peer / "mlflow-migration-export-all"), "--output-dir", str(exported)]
         export += ["--export-deleted-runs", "true", "--use-threads", "true"]  # its best: all runs, threads
         theirs_export = timed(export, env=environment)
-        environment = dict(os.environ, MLFLOW_TRACKING_URI=servers["peer"].url)
+        environment = dict(os.environ, MLFLOW_TRACKING_URI=urls["peer"])
         load = [
             str(peer / "mlflow-migration-import-all"),
             "--input-dir",
@@ -147,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
 
         result = {
             "records": records,
+            "latency_ms": args.latency,
             "mlmigrate_seconds": round(ours, 2),
             "mlflow_migration_seconds": round(theirs, 2),
             "mlflow_migration_export_seconds": round(theirs_export, 2),
@@ -157,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                 "mlflow_migration": rows(servers["peer"].database),
             },
         }
-    print(f"records in the source server: {records:,}")
+    print(f"records in the source server: {records:,} (each request delayed {args.latency:g} ms)")
     print(f"mlmigrate copy (incl. verify):     {ours:8.2f} s  {records / ours:10,.0f} records/s")
     print(
         f"mlflow-migration export+import:   {theirs:8.2f} s  {records / theirs:10,.0f} records/s "

@@ -13,7 +13,9 @@ refuses or merges while the FileStore keeps it apart (issues 21 and 22).
 * experiments named ``café`` in NFC and in NFD (the client refuses a combining accent in keys,
   not in names), with a run each (``nfc``, ``nfd``);
 * ``step``: run ``huge-step`` logs ``m`` at step 2**63 (outside int64; the client accepts it);
-* ``plain``: run ``plain``, which every destination holds as it is.
+* ``plain``: run ``plain``, which every destination holds as it is, and its logged model
+  ``huge``, whose ``acc`` is at step 2**63 (``runs["model:huge-step"]`` is its id: ``--on-error
+  skip`` leaves out that model alone, not the experiment).
 """
 
 from __future__ import annotations
@@ -59,9 +61,18 @@ def make_refusal_store(root: Path) -> tuple[Path, dict[str, str]]:
     client.log_param(run(NFC, "nfc"), "p", "composed")
     client.log_param(run(NFD, "nfd"), "p", "decomposed")
     client.log_metric(run("step", "huge-step"), "m", 1.0, timestamp=T0, step=2**63)
-    client.log_param(run("plain", "plain"), "p", "1")
+    plain = run("plain", "plain")
+    client.log_param(plain, "p", "1")
+    experiment_id = client.get_run(plain).info.experiment_id
+    huge = client.create_logged_model(experiment_id=experiment_id, name="huge", source_run_id=plain)
+    # the line the client writes for log_metric(..., step=2**63, model_id=...), which would log
+    # the point on the run too: written to the model's file alone, so only the model is refused
+    metrics = mlruns / experiment_id / "models" / huge.model_id / "metrics"
+    metrics.mkdir(parents=True, exist_ok=True)
+    (metrics / "acc").write_text(f"{T0} 0.5 {2**63} {plain}\n")
     for run_id in runs.values():
         client.set_terminated(run_id)
+    runs["model:huge-step"] = huge.model_id
     mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
     return mlruns, runs
 

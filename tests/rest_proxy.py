@@ -1,11 +1,12 @@
 """A loopback HTTP proxy in front of an ``mlflow server`` that misbehaves on purpose: it answers
 some requests itself (429 rate limits, a 401, a proxy's HTML login page) or drops the
-connection, and forwards the rest unchanged."""
+connection, and forwards the rest unchanged (after ``delay`` seconds: a server far away)."""
 
 from __future__ import annotations
 
 import http.client
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ class Behaviour:
     drop: bool = False
     always: int | None = None
     html: bool = False
+    delay: float = 0.0
     seen: int = 0
     answered: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -62,6 +64,8 @@ def misbehaving_proxy(target: str, behaviour: Behaviour) -> Iterator[str]:
                 self.end_headers()
                 self.wfile.write(text)
                 return
+            if behaviour.delay:
+                time.sleep(behaviour.delay)
             connection = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=120)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
             connection.request(self.command, self.path, body=body or None, headers=headers)
@@ -76,7 +80,7 @@ def misbehaving_proxy(target: str, behaviour: Behaviour) -> Iterator[str]:
             self.wfile.write(data)
             connection.close()
 
-        do_GET = do_POST = do_DELETE = do_PATCH = _handle
+        do_GET = do_POST = do_DELETE = do_PATCH = do_PUT = _handle
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

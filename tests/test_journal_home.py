@@ -3,11 +3,12 @@ user's data directory, so a copy re-run from anywhere finds its migration."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
-from cli_helpers import run_cli, show, sqlite_uri
+from cli_helpers import query, run_cli, show, sqlite_uri
 
 
 @pytest.fixture
@@ -49,3 +50,22 @@ def test_the_library_leaves_the_callers_folder_alone(
 
     assert not Path(os.getcwd(), ".mlmigrate").exists()
     assert user_data.is_dir()
+
+
+def test_a_destination_deleted_after_a_finished_copy_is_copied_again_not_up_to_date(
+    minimal_store: Path, tmp_path: Path
+) -> None:
+    """The journal said the pair was done; the SQLite file was deleted since. The re-run said
+    "up-to-date" and wrote nothing, leaving the user with an empty destination."""
+    destination_file = tmp_path / "dst.db"
+    destination = sqlite_uri(destination_file)
+    assert run_cli("copy", str(minimal_store), destination, "-q").returncode == 0
+    destination_file.unlink()
+
+    again = run_cli("copy", str(minimal_store), destination, "--json")
+
+    assert again.returncode == 0, show(again)
+    report = json.loads(again.stdout)
+    assert report["status"] == "done" and report["verify"]["ok"], show(again)
+    assert any("holds nothing of migration" in note for note in report["notes"]), report["notes"]
+    assert query(destination, "SELECT COUNT(*) FROM runs")[0][0] > 0

@@ -62,7 +62,7 @@ def test_keys_the_collation_merges_are_foreseen_and_left_out_with_their_reason(
     refusal_source: tuple[Path, dict[str, str]], insensitive_db: str
 ) -> None:
     mlruns, runs = refusal_source
-    refused = {runs[name] for name in ("huge-step", "spaces", "case", "accents")}
+    refused = {runs[name] for name in ("huge-step", "spaces", "case", "accents", "model:huge-step")}
 
     planned = json_stdout(run_cli("plan", str(mlruns), insensitive_db, "--json"))
 
@@ -93,4 +93,37 @@ def test_keys_the_collation_merges_are_foreseen_and_left_out_with_their_reason(
     finally:
         engine.dispose()
     left_out = runs["nfd" if skipped["label"] == NFD else "nfc"]
-    assert set(held) == set(runs.values()) - refused - {left_out}
+    assert set(held) == set(runs.values()) - refused - {left_out, runs["model:huge-step"]}
+
+
+def _one_experiment(root: Path, name: str) -> Path:
+    """A FileStore with one experiment named ``name`` holding one run, by the real client."""
+    from mlflow.tracking import MlflowClient
+
+    mlruns = root / "mlruns"
+    client = MlflowClient(mlruns.as_uri())
+    client.set_terminated(client.create_run(client.create_experiment(name)).info.run_id)
+    return mlruns
+
+
+def test_a_name_the_collation_takes_for_one_in_the_destination_is_a_clash_plan_foresees(
+    insensitive_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The destination holds ``Shared Name``; the source brings ``shared name ``: one name
+    under the collation. ``plan`` lists the clash with both spellings and ``copy`` stops
+    before writing, instead of failing inside the database with "already holds"."""
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    held = _one_experiment(tmp_path / "first", "Shared Name")
+    assert run_cli("copy", str(held), insensitive_db).returncode == 0
+    source = _one_experiment(tmp_path / "second", "shared name ")
+
+    planned = json_stdout(run_cli("plan", str(source), insensitive_db, "--json"))
+
+    (clash,) = [c for c in planned["clashes"] if "shared name" in c]
+    assert "as 'Shared Name', which it takes for the same name" in clash, planned["clashes"]
+
+    copied = run_cli("copy", str(source), insensitive_db)
+
+    assert copied.returncode == 1 and "--on-conflict" in copied.stderr, show(copied)
+    skipped = run_cli("copy", str(source), insensitive_db, "--on-conflict", "skip", "--json")
+    assert skipped.returncode == 0, show(skipped)

@@ -261,10 +261,17 @@ def test_backup_then_restore_gives_a_byte_identical_tree(app_tree: Path, tmp_pat
         manifest["with"][0]["name"] == ".env"
         and (folder / "with" / ".env").read_bytes() == env_file.read_bytes()
     )
+    original = env_file.read_bytes()
+    env_file.write_text("STORAGE_BACKEND=s3\n")  # the failed migration's settings, to roll back
     restored = tmp_path / "restored" / "data"
-    back = invoke("restore", str(folder), f"tree://{restored}")
+    wrong = invoke("restore", str(folder), f"tree://{restored}", "--with", str(tmp_path / "secrets.txt"))
+    assert wrong.returncode == 2 and "holds no file named 'secrets.txt'" in wrong.stderr, show(wrong)
+    assert not restored.exists()  # refused before anything was written
+    back = invoke("restore", str(folder), f"tree://{restored}", "--with", str(env_file), "--json")
     assert back.returncode == 0, show(back)
     assert files_of(restored) == files_of(app_tree)
+    assert env_file.read_bytes() == original  # the guide's cp backups/…/.env.backup .env
+    assert any(".env put back at" in note for note in json_stdout(back)["notes"]), show(back)
 
 
 def test_restore_refuses_a_damaged_backup_and_writes_nothing(app_tree: Path, tmp_path: Path) -> None:
@@ -299,3 +306,43 @@ def test_restore_into_a_bucket_and_unparsable_metadata_is_reported(tree_bucket: 
     assert checked.returncode == 0, show(checked)
     app = json_stdout(checked)["app_ef"]
     assert app["metadata_ok"] == 2 and [entry["key"] for entry in app["unparsable_metadata"]] == [broken]
+
+
+def test_gcs_to_azure_and_back_and_gcs_to_s3_verify_byte_for_byte(
+    app_tree: Path,
+    tree_bucket: Any,
+    gcs_server: str,
+    azure_server: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The pairs the other tests leave out: GCS to Azure, Azure to GCS and GCS to S3, each
+    streamed across services (the 9 MiB file in parts) and verified by the other side's digests."""
+    server, bucket = tree_bucket
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_server)
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azure_server.connection_string)
+    from azure.storage.blob import BlobServiceClient
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    gcs = storage.Client(credentials=AnonymousCredentials(), project="test")
+    name = f"{bucket}-pairs"
+    gcs.create_bucket(name)
+    azure = BlobServiceClient.from_connection_string(azure_server.connection_string)
+    azure.create_container(name)
+    wanted = files_of(app_tree)
+
+    assert mlmigrate_copy(f"tree://{app_tree}", f"tree+gs://{name}/data", tmp_path)["verify"]["ok"]
+    to_azure = mlmigrate_copy(f"tree+gs://{name}/data", f"tree+az://{name}/data", tmp_path)
+    assert (to_azure["copied"], to_azure["server_side"]) == (len(wanted), 0) and to_azure["verify"]["ok"]
+    container = azure.get_container_client(name)
+    held = {b.name[5:]: container.download_blob(b.name).readall() for b in container.list_blobs("data/")}
+    assert held == wanted
+    back = mlmigrate_copy(f"tree+az://{name}/data", f"tree+gs://{name}/back", tmp_path)
+    assert back["copied"] == len(wanted) and back["verify"]["ok"]
+    assert {b.name[5:]: b.download_as_bytes() for b in gcs.list_blobs(name, prefix="back/")} == wanted
+    to_s3 = mlmigrate_copy(f"tree+gs://{name}/back", f"tree+s3://{bucket}/from-gcs", tmp_path)
+    assert to_s3["copied"] == len(wanted) and to_s3["verify"]["ok"]
+    assert _s3_objects(server, bucket, "from-gcs") == wanted
+    checked = invoke("verify", f"tree+az://{name}/data", f"tree+s3://{bucket}/from-gcs")
+    assert checked.returncode == 0, show(checked)

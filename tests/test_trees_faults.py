@@ -167,3 +167,27 @@ def test_a_restore_that_meets_a_full_disk_leaves_nothing(tmp_path: Path, small_d
 
     assert failed.returncode == 1 and "No space left on device" in failed.stderr, show(failed)
     assert list(small_disk.iterdir()) == []  # the tree written aside was removed
+
+
+def test_check_of_a_tree_copy_says_go_or_names_what_stops_it_and_repair_points_at_copy(
+    tree_bucket: Any, tmp_path: Path
+) -> None:
+    """``check`` of two trees said the source "cannot be read from" (it knew MLflow stores only)."""
+    server, bucket = tree_bucket
+    source = make_app_ef_tree(tmp_path / "data")
+
+    ready = invoke("check", f"tree://{source}", f"tree+s3://{bucket}/checked", "--json")
+
+    assert ready.returncode == 0, show(ready)
+    result = json_stdout(ready)
+    assert result["go"] and result["estimate"]["objects_to_copy"] == len(files_of(source)), result
+    written = server.client().list_objects_v2(Bucket=bucket, Prefix="checked/").get("Contents", [])
+    assert written == []  # the write probe was removed again
+    missing = invoke("check", f"tree://{source}", "tree+s3://no-such-bucket-here/data", "--json")
+    assert missing.returncode == 1 and "'no-such-bucket-here' does not exist" in missing.stdout, show(missing)
+    inside = invoke("check", f"tree://{source}", f"tree://{source}/copy", "--json")
+    assert inside.returncode == 1 and "overlap" in inside.stdout, show(inside)
+    mixed = invoke("check", f"tree://{source}", str(tmp_path / "mlruns"), "--json")
+    assert mixed.returncode == 1 and "is not a tree URI" in mixed.stdout, show(mixed)
+    repaired = invoke("repair", f"tree://{source}", f"tree+s3://{bucket}/checked")
+    assert repaired.returncode == 2 and "copy again" in repaired.stderr, show(repaired)

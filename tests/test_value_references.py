@@ -77,14 +77,17 @@ def test_reference_check_names_missing_experiments() -> None:
     check = ReferenceCheck()
     batch = pa.RecordBatch.from_pydict({"key": ["_mlflow_experiment_ids"], "value": [",1,5,"]})
     assert list(check.watch("registered_model:p", iter([("registered_model_tags", batch)])))
-    (problem,), [] = check.missing({"1"})
+    (problem,), [] = check.missing({"experiment": {"1"}})
     assert problem["unit"] == "registered_model:p" and "5" in problem["problem"]
-    assert check.missing({"1", "5"}) == ([], [])
+    assert check.missing({"experiment": {"1", "5"}}) == ([], [])
+    assert check.missing({"experiment": None}) == ([], [])  # ids not listed: not checked
     # the source's values held 5 too, and 5 is no experiment of the source: copied as it was
-    [], (dangling,) = check.missing({"1"}, source=check, known={"1"})
+    [], (dangling,) = check.missing({"experiment": {"1"}}, source=check, known={"experiment": {"1"}})
     assert "nor does the source" in dangling["problem"]
-    assert check.missing({"1"}, source=check, known={"1", "5"})[0]  # a source experiment: not copied
-    assert check.missing({"1"}, source=check.only(set()), known={"1"})[0]  # not the source's value
+    # a source experiment: not copied
+    assert check.missing({"experiment": {"1"}}, source=check, known={"experiment": {"1", "5"}})[0]
+    # not the source's value
+    assert check.missing({"experiment": {"1"}}, source=check.only(set()), known={"experiment": {"1"}})[0]
 
 
 def _prompt_store(root: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, list[str]]:
@@ -190,3 +193,55 @@ def test_span_and_prompt_references_follow_an_id_taken_in_the_destination(
     found = MlflowClient(destination).search_prompts(filter_string=f"experiment_id = '{new}'")
     assert [prompt.name for prompt in found] == ["asked"]
     assert mlmigrate.verify(source, destination).ok
+
+
+def _nested_store(root: Path) -> tuple[str, str, str]:
+    """A FileStore with a parent run, its nested child and a model version registered from a
+    run of another server, by the real client: (uri, parent run id, that foreign run id)."""
+    from mlflow import MlflowClient
+
+    uri = str(root / "mlruns")
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiment = client.create_experiment("nested")
+    parent = client.create_run(experiment, run_name="parent").info.run_id
+    client.log_metric(parent, "loss", 0.5, step=1)
+    child = client.create_run(experiment, run_name="child", tags={"mlflow.parentRunId": parent}).info.run_id
+    client.set_terminated(child)
+    foreign = "f" * 32
+    client.create_registered_model("elsewhere")
+    client.create_model_version("elsewhere", f"runs:/{foreign}/model", run_id=foreign)
+    return uri, parent, foreign
+
+
+def test_a_child_of_a_run_left_out_is_a_mismatch_and_a_foreign_run_dangled_in_the_source(
+    tmp_path: Path,
+) -> None:
+    """Run ids are kept, so values holding them are copied as they are; verify checks that each
+    names a run the destination holds (copy and ``verify`` alike)."""
+    from cli_helpers import execute, sqlite_uri
+
+    source, parent, foreign = _nested_store(tmp_path)
+    clean = sqlite_uri(tmp_path / "clean.db")
+    report = mlmigrate.copy(source, clean).as_dict()
+    assert report["verify"]["ok"], report["verify"]["mismatches"]
+    (dangling,) = report["verify"]["dangling_in_source"]
+    assert dangling["unit"] == "registered_model:elsewhere" and foreign in dangling["problem"], dangling
+    assert mlmigrate.verify(source, clean).ok
+
+    for table in ("latest_metrics", "metrics", "tags", "params"):  # the parent goes from the copy
+        execute(clean, f"DELETE FROM {table} WHERE run_uuid = '{parent}'")
+    execute(clean, f"DELETE FROM runs WHERE run_uuid = '{parent}'")
+    result = mlmigrate.verify(source, clean)
+    named = [m for m in result.mismatches if parent in m["problem"] and "mlflow.parentRunId" in m["problem"]]
+    assert named and named[0]["table"] == "tags", result.mismatches
+
+    metric = next((tmp_path / "mlruns").glob(f"*/{parent}/metrics/loss"))
+    metric.write_text("not a metric line\n")  # the parent is left out by --on-error skip
+    skipped = sqlite_uri(tmp_path / "skipped.db")
+    report = mlmigrate.copy(source, skipped, on_error="skip").as_dict()
+    assert [r["run"] for r in report["rejected_runs"]] == [parent], report["rejected_runs"]
+    assert report["verify"]["ok"], report["verify"]  # the copy left the parent out on purpose: said
+    (said,) = [d for d in report["verify"]["dangling_left_out"] if parent in d["problem"]]
+    assert said["table"] == "tags" and "run(s)" in said["problem"], said
+    result = mlmigrate.verify(source, skipped)
+    assert result.ok and [d["table"] for d in result.dangling_left_out] == ["tags"], result.as_dict()

@@ -1,15 +1,17 @@
-"""Experiment ids that MLflow keeps inside values, not in an ``experiment_id`` column.
+"""Ids that MLflow keeps inside values, not in a column its keys guard: experiment ids, which
+a copy may change, and run and logged-model ids, which every copy keeps.
 
 When a copy gives an experiment another id (a FileStore's 18-digit ids into PostgreSQL or
 MySQL, ``--on-conflict rename``), its ``experiment_id`` columns are rewritten by the engine;
-the values listed in :data:`REFERENCES` must be rewritten too, or the link they hold points
-at an experiment the destination does not have (``search_prompts(filter_string=
-"experiment_id = '…'")`` then finds nothing). This one table drives the rewrite
-(:func:`remap`), the check that every referenced experiment exists (:func:`referenced`) and
-the section of ``docs/semantics.md`` that lists them (:func:`semantics_section`).
+the values of :data:`REFERENCES` that hold experiment ids must be rewritten too, or the link
+they hold points at an experiment the destination does not have (``search_prompts(
+filter_string="experiment_id = '…'")`` then finds nothing). Run and logged-model ids are kept,
+so values holding them (``mlflow.parentRunId``, ``mlflow.sourceRun``, ``mlflow.modelId``, …)
+are copied as they are, but a copy that leaves a run out (``--on-error skip``, a subset) leaves
+them pointing at nothing. This one table drives the rewrite (:func:`remap`), the check that
+every referenced experiment, run and logged model exists (:func:`referenced`) and the section
+of ``docs/semantics.md`` that lists them (:func:`semantics_section`).
 
-Run ids, logged model ids and trace ids are kept by every copy, so values holding them
-(``mlflow.parentRunId``, ``mlflow.sourceRun``, ``mlflow.modelId``, …) need no rewrite.
 Artifact locations that contain an experiment id (``…/mlruns/<id>/<run>/artifacts``) are
 places, not references: they follow the artifact rules (``--artifacts``), not the id map.
 """
@@ -31,10 +33,13 @@ COMMA_LIST = "comma list"
 #: the id is one field inside a JSON text, found by the reference's ``pattern``
 JSON = "JSON"
 
+#: what the id held names
+EXPERIMENT_ID, RUN_ID, LOGGED_MODEL_ID = "experiment", "run", "logged model"
+
 
 @dataclass(frozen=True)
 class ValueReference:
-    """One place where a value holds experiment ids."""
+    """One place where a value holds the ids of experiments, runs or logged models."""
 
     table: str
     column: str
@@ -48,6 +53,15 @@ class ValueReference:
     #: for :data:`JSON`: a regular expression with the groups ``before``, ``id`` and ``after``
     #: that together match the whole value
     pattern: str | None = None
+    #: what the id names (:data:`EXPERIMENT_ID`: rewritten with the id map; others: kept)
+    target: str = EXPERIMENT_ID
+
+
+def _kept(
+    table: str, column: str, where: tuple[str, str] | None, target: str, written_by: str
+) -> ValueReference:
+    """A value that is a run or logged-model id itself (kept by every copy, checked by verify)."""
+    return ValueReference(table, column, where, PLAIN, "the whole value", written_by, target=target)
 
 
 REFERENCES: tuple[ValueReference, ...] = (
@@ -94,15 +108,50 @@ REFERENCES: tuple[ValueReference, ...] = (
         "server jobs such as online scoring (`mlflow.genai.scorers.job`)",
         r'^(?P<before>(?s:.*?)"experiment_id": ?"?)(?P<id>[0-9]+)(?P<after>(?s:.*))$',
     ),
+    _kept(
+        "tags",
+        "value",
+        ("key", "mlflow.parentRunId"),
+        RUN_ID,
+        "a nested run (`mlflow.start_run(nested=True)`)",
+    ),
+    _kept(
+        "trace_request_metadata",
+        "value",
+        ("key", "mlflow.sourceRun"),
+        RUN_ID,
+        "a trace recorded inside a run (`mlflow.tracing`)",
+    ),
+    _kept(
+        "trace_request_metadata",
+        "value",
+        ("key", "mlflow.modelId"),
+        LOGGED_MODEL_ID,
+        "a trace of an active logged model (`mlflow.set_active_model`)",
+    ),
+    _kept("logged_models", "source_run_id", None, RUN_ID, "`mlflow.<flavor>.log_model` inside a run"),
+    _kept("logged_model_metrics", "run_id", None, RUN_ID, "a logged model's metrics, logged by a run"),
+    _kept("assessments", "run_id", None, RUN_ID, "an assessment made inside a run (`mlflow.log_feedback`)"),
+    _kept(
+        "model_versions",
+        "run_id",
+        None,
+        RUN_ID,
+        "`register_model` from a run; MLflow does not require it to exist (another server's run)",
+    ),
 )
+
+#: the references whose ids a copy rewrites with its experiment id map
+REWRITTEN = tuple(reference for reference in REFERENCES if reference.target == EXPERIMENT_ID)
 
 #: the tables that hold any reference
 TABLES = frozenset(reference.table for reference in REFERENCES)
 
-#: the kinds of unit whose rows may hold a reference (tables outside the canonical model travel
-#: in the global unit)
+#: the kinds of unit whose rows may hold an experiment id to rewrite (tables outside the
+#: canonical model travel in the global unit)
 UNIT_KINDS = frozenset(
-    canonical.TABLES[table].unit_kind if table in canonical.TABLES else canonical.GLOBAL for table in TABLES
+    canonical.TABLES[r.table].unit_kind if r.table in canonical.TABLES else canonical.GLOBAL
+    for r in REWRITTEN
 )
 
 
@@ -149,7 +198,7 @@ def remap(table: str, batch: pa.RecordBatch, id_map: Mapping[str, str]) -> pa.Re
     """``batch`` of ``table`` with the experiment ids its values hold replaced by ``id_map``."""
     if not id_map or batch.num_rows == 0 or table not in TABLES:
         return batch
-    for reference in REFERENCES:
+    for reference in REWRITTEN:
         if reference.table != table:
             continue
         index = batch.schema.get_field_index(reference.column)
@@ -163,7 +212,8 @@ def remap(table: str, batch: pa.RecordBatch, id_map: Mapping[str, str]) -> pa.Re
 
 
 def referenced(table: str, batch: pa.RecordBatch) -> dict[ValueReference, set[str]]:
-    """The experiment ids that the values of ``batch`` (of ``table``) reference."""
+    """The ids (of experiments, runs and logged models) that the values of ``batch`` (of
+    ``table``) reference."""
     found: dict[ValueReference, set[str]] = {}
     if batch.num_rows == 0 or table not in TABLES:
         return found
@@ -189,8 +239,8 @@ def referenced(table: str, batch: pa.RecordBatch) -> dict[ValueReference, set[st
 
 
 class ReferenceCheck:
-    """Collects the experiment ids that a store's values reference, as its units are read, and
-    names each one the store does not hold."""
+    """Collects the ids that a store's values reference, as its units are read, and names each
+    one the store does not hold."""
 
     def __init__(self) -> None:
         self.found: dict[tuple[str, ValueReference], set[str]] = {}
@@ -204,6 +254,18 @@ class ReferenceCheck:
                 self.found.setdefault((unit_id, reference), set()).update(ids)
             yield table, batch
 
+    def add(self, unit_id: str, found: Mapping[str, Iterable[str]]) -> None:
+        """Note the ids ``found`` in ``unit_id``, per reference named as :func:`describe` names it
+        (as a unit's read journals them); a reference this version does not know is passed over."""
+        for name, ids in found.items():
+            reference = BY_NAME.get(name)
+            if reference is not None:
+                self.found.setdefault((unit_id, reference), set()).update(ids)
+
+    def targets(self) -> set[str]:
+        """What the ids found name (:data:`EXPERIMENT_ID`, :data:`RUN_ID`, …)."""
+        return {reference.target for _, reference in self.found}
+
     def only(self, units: set[str]) -> ReferenceCheck:
         """What was found in ``units`` only."""
         kept = ReferenceCheck()
@@ -211,21 +273,31 @@ class ReferenceCheck:
         return kept
 
     def missing(
-        self, held: set[str], *, source: ReferenceCheck | None = None, known: set[str] | None = None
+        self,
+        held: Mapping[str, set[str] | None],
+        *,
+        source: ReferenceCheck | None = None,
+        known: Mapping[str, set[str] | None] | None = None,
     ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-        """The references to experiments not in ``held`` (the destination's), one entry per unit
-        and reference: ``(problems, dangling_in_source)``.
+        """The references to ids the store does not hold, one entry per unit and reference:
+        ``(problems, dangling_in_source)``. ``held`` gives the store's ids per target (None:
+        not known, not checked).
 
         An id that the ``source`` check (the source's values, shaped for the destination) found
-        in the same unit and reference, and that is not in ``known`` (the source's experiment
-        ids and the ids they were given), dangled in the source already and was copied as it
-        was: it is listed apart, not as a problem of the copy."""
+        in the same unit and reference, and that is not in ``known`` (the source's ids per
+        target, with the ids its experiments were given), dangled in the source already and was
+        copied as it was: it is listed apart, not as a problem of the copy."""
         problems: list[dict[str, str]] = []
         inherited: list[dict[str, str]] = []
         for key, ids in sorted(self.found.items(), key=lambda item: (item[0][0], describe(item[0][1]))):
             unit_id, reference = key
-            absent = ids - held
-            from_source = (source.found.get(key, set()) if source else set()) - (known or set())
+            there = held.get(reference.target)
+            if there is None:
+                continue
+            absent = ids - there
+            from_source = (source.found.get(key, set()) if source else set()) - (
+                (known or {}).get(reference.target) or set()
+            )
             for entries, found, note in (
                 (problems, sorted(absent - from_source), ""),
                 (inherited, sorted(absent & from_source), " (nor does the source)"),
@@ -235,7 +307,7 @@ class ReferenceCheck:
                         {
                             "unit": unit_id,
                             "table": reference.table,
-                            "problem": f"{describe(reference)} references experiment(s) "
+                            "problem": f"{describe(reference)} references {reference.target}(s) "
                             f"{', '.join(found)}, which the destination does not hold{note}",
                         }
                     )
@@ -248,29 +320,35 @@ def describe(reference: ValueReference) -> str:
     return f"{reference.table}.{reference.column}{where}"
 
 
+#: each reference by its :func:`describe` text (how the journal names it)
+BY_NAME = {describe(reference): reference for reference in REFERENCES}
+
+
 def semantics_section() -> str:
     """The section of ``docs/semantics.md`` that lists :data:`REFERENCES` (generated)."""
     lines = [
-        "## Experiment ids held in values",
+        "## Ids held in values",
         "",
         "<!-- generated from mlmigrate.references.REFERENCES: python -m mlmigrate.references -->",
         "",
-        "When an experiment gets another id in the destination, these values are rewritten with",
-        "the id map as well, and `verify` reports any of them that names an experiment the",
-        "destination does not hold. Run, logged model and trace ids are kept, so values holding",
-        "them are copied as they are; artifact locations containing an experiment id follow the",
-        "artifact rules, not the id map. A value that already named a missing experiment in",
-        "the source (a prompt linked to an experiment removed since) is copied as it was and",
-        "listed under `dangling_in_source` in the verify result, not as a mismatch.",
+        "When an experiment gets another id in the destination, the values below that hold",
+        "experiment ids are rewritten with the id map as well. Run, logged model and trace ids are",
+        "kept, so values holding them are copied as they are. `verify` reports any value below",
+        "that names an experiment, run or logged model the destination does not hold (a run left",
+        "out by `--on-error skip` or a subset copy, a model version of a run elsewhere). A value",
+        "that already named a missing object in the source (a prompt linked to an experiment",
+        "removed since, a model version registered from another server's run) is copied as it",
+        "was and listed under `dangling_in_source` in the verify result, not as a mismatch.",
+        "Artifact locations containing an experiment id follow the artifact rules, not the id map.",
         "",
-        "| table | column | rows | encoding | where the id is | written by |",
-        "|---|---|---|---|---|---|",
+        "| table | column | rows | id of | encoding | where the id is | written by |",
+        "|---|---|---|---|---|---|---|",
     ]
     for reference in REFERENCES:
         rows = f"`{reference.where[0]}` = `{reference.where[1]}`" if reference.where else "all"
         lines.append(
-            f"| `{reference.table}` | `{reference.column}` | {rows} | {reference.encoding} | "
-            f"{reference.path} | {reference.written_by} |"
+            f"| `{reference.table}` | `{reference.column}` | {rows} | {reference.target} | "
+            f"{reference.encoding} | {reference.path} | {reference.written_by} |"
         )
     lines.append("")
     lines.append("<!-- end of generated section -->")

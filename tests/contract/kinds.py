@@ -286,9 +286,6 @@ KINDS: tuple[StoreKindFixture, ...] = (
         _rest_count,
         _rest_tamper,
         read_by_mlflow=False,
-        known_bugs=MappingProxyType(
-            {"prompts": "a prompt's version tags (mlflow.prompt.text …) do not arrive over REST"}
-        ),
     ),
 )
 

@@ -16,9 +16,11 @@ from mlmigrate.artifacts.backends import Backends, ObjectInfo
 from mlmigrate.artifacts.ledger import Ledger, ObjectRecord
 from mlmigrate.artifacts.locations import Location, normalize, parse, safe_key
 from mlmigrate.artifacts.rewrite import KINDS, Rule, UriRewrite, parse_rule
-from mlmigrate.artifacts.transfer import Endpoint, check_local_target, copy_object, same_content
+from mlmigrate.artifacts.transfer import Endpoint, Outcome, check_local_target, copy_object, same_content
 from mlmigrate.events import Event, Listener, ignore
 from mlmigrate.exceptions import MigrationError, StoreError, UsageError
+from mlmigrate.executors.base import Executor, LocalExecutor, Place
+from mlmigrate.executors.objects import ObjectItem, ObjectJob
 from mlmigrate.uris import mask
 
 #: objects copied at once (a large object also uploads its parts in parallel)
@@ -129,10 +131,20 @@ class ArtifactReport:
     prefixes: int = 0
     prefixes_done_before: int = 0
     seconds: float = 0.0
+    #: objects copied on a cluster's workers, per node: objects, bytes and seconds of work
+    nodes: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def kind(self, name: str) -> KindStats:
         """Stats of ``name``, created on first use."""
         return self.kinds.setdefault(name, KindStats())
+
+    def placed(self, place: Place, size: int) -> None:
+        """Count an object copied on a worker elsewhere into its node's throughput."""
+        if place.remote:
+            entry = self.nodes.setdefault(place.node, {"objects": 0, "bytes": 0, "seconds": 0.0})
+            entry["objects"] += 1
+            entry["bytes"] += size
+            entry["seconds"] += place.seconds
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -145,6 +157,17 @@ class ArtifactReport:
             "bytes_copied": copied,
             "bytes_per_second": round(copied / self.seconds) if self.seconds else None,
             "kinds": {name: vars(stats).copy() for name, stats in self.kinds.items()},
+            "nodes": {
+                node: {
+                    "objects": int(entry["objects"]),
+                    "bytes": int(entry["bytes"]),
+                    # objects per second of a copying thread's time (a task's threads overlap)
+                    "objects_per_second": round(entry["objects"] / entry["seconds"], 1)
+                    if entry["seconds"]
+                    else None,
+                }
+                for node, entry in sorted(self.nodes.items())
+            },
         }
 
 
@@ -206,7 +229,9 @@ class ArtifactCopier:
         listener: Listener = ignore,
         workers: int = WORKERS,
         skip: Skip = None,
+        executor: Executor | None = None,
     ):
+        self.executor = executor or LocalExecutor()
         self.backends = backends
         self.ledger = ledger
         self.root = parse(root)
@@ -222,8 +247,9 @@ class ArtifactCopier:
         done = self.ledger.done_prefixes()
         report.prefixes = len(prefixes)
         self.listener(Event("artifacts_started", {"prefixes": len(prefixes)}))
-        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="mlmigrate-artifact")
-        slots = threading.BoundedSemaphore(self.workers * 4)  # objects queued or under way
+        calls = self.executor.object_tasks(self.workers)  # objects, or batches of them elsewhere
+        pool = ThreadPoolExecutor(max_workers=calls, thread_name_prefix="mlmigrate-artifact")
+        slots = threading.BoundedSemaphore(calls * 4)  # objects (batches) queued or under way
         errors: list[BaseException] = []
 
         def settled(future: Future[None]) -> None:
@@ -260,6 +286,29 @@ class ArtifactCopier:
                 job = _Job(prefix, {target.key: size for _, target, size in pairs}, len(pairs))
                 if not pairs:
                     self._finish(job)
+                batch = self.executor.object_batch()
+                if batch > 1:  # batches handed to the executor's workers
+                    for start in range(0, len(pairs), batch):
+                        slots.acquire()
+                        if errors:
+                            slots.release()
+                            break
+                        chunk = [
+                            ObjectItem(
+                                source.location,
+                                source.key,
+                                source.uri,
+                                target.location,
+                                target.key,
+                                target.uri,
+                                size,
+                                present.get(target.key),
+                                known.get(target.uri),
+                            )
+                            for source, target, size in pairs[start : start + batch]
+                        ]
+                        pool.submit(self._elsewhere, job, chunk, report).add_done_callback(settled)
+                    continue
                 for source, target, size in pairs:
                     slots.acquire()
                     if errors:
@@ -302,6 +351,22 @@ class ArtifactCopier:
         outcome = copy_object(
             source, target, size, present=present, ledger=self.ledger, known=known, stop=self.stop
         )
+        self._settle(job, size, outcome, report)
+
+    def _elsewhere(self, job: _Job, items: list[ObjectItem], report: ArtifactReport) -> None:
+        """Copy a batch of objects on the executor's workers; record what they wrote here."""
+        if self.stop.is_set():
+            return
+        answered = self.executor.copy_objects(ObjectJob(self.backends.endpoints, tuple(items), self.workers))
+        for item, (outcome, record, place) in zip(items, answered, strict=True):
+            if record is not None:
+                self.ledger.record(record)
+            with self._lock:
+                report.placed(place, item.size)
+            self._settle(job, item.size, outcome, report)
+
+    def _settle(self, job: _Job, size: int, outcome: Outcome, report: ArtifactReport) -> None:
+        """Count one object copied (or found there) and finish its prefix after its last."""
         with self._lock:
             stats = report.kind(job.prefix.kind)
             stats.objects += 1

@@ -8,12 +8,21 @@ import queue
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from mlmigrate.artifacts.backends import SMALL, Backend, ObjectInfo
-from mlmigrate.artifacts.ledger import Ledger, ObjectRecord
+from mlmigrate.artifacts.ledger import ObjectRecord
 from mlmigrate.artifacts.locations import Location, UnsafeKeyError, inside, local_root_path
 from mlmigrate.exceptions import MigrationError, StoreError
+
+
+class Recorder(Protocol):
+    """Where an object's record goes once it is at the destination (the ledger, or a batch's
+    list on a worker that hands it to the driver's ledger)."""
+
+    def record(self, record: ObjectRecord) -> None:
+        """Keep ``record``."""
+        ...
 
 
 class Stopped(MigrationError):
@@ -125,7 +134,7 @@ def copy_object(
     size: int,
     *,
     present: ObjectInfo | None,
-    ledger: Ledger | None,
+    ledger: Recorder | None,
     known: ObjectRecord | None,
     stop: threading.Event | None = None,
 ) -> Outcome:
@@ -165,7 +174,7 @@ def copy_object(
     return Outcome(True, size, digest, server_side)
 
 
-def _remember(ledger: Ledger | None, destination: Endpoint, size: int, digest: str, tag: str) -> None:
+def _remember(ledger: Recorder | None, destination: Endpoint, size: int, digest: str, tag: str) -> None:
     if ledger is not None:
         ledger.record(ObjectRecord(destination.uri, size, digest, tag))
 

@@ -50,6 +50,14 @@ def copy(
         bool, typer.Option("--verify/--no-verify", help="Verify counts and digests at the end")
     ] = True,
     workers: Annotated[int | None, typer.Option("--workers", help="Units written in parallel")] = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            "--executor",
+            help="Where units run: local (this process, default), ray (RAY_ADDRESS's cluster, else a "
+            "local Ray instance) or ray://HOST:PORT (Ray Client); pip install 'mlmigrate[ray]'",
+        ),
+    ] = None,
     batch_size: Annotated[
         int | None,
         typer.Option(
@@ -155,6 +163,7 @@ def copy(
             s3_endpoint=s3_endpoint,
             workers=workers,
             app_ef=app_ef_options(app_ef, project_path, project_root),
+            executor=executor,
         )
         return
     source, rooted = with_model_root(source, destination, model_root, into=into)
@@ -185,6 +194,7 @@ def copy(
             experiments=experiment or (),
             models=model or (),
             into=into,
+            executor=executor,
         )
     data = report.as_dict()
     if backup_dest is not None:
@@ -380,17 +390,29 @@ def restore(
     as_json: JsonFlag = False,
     quiet: Quiet = False,
     s3_endpoint: S3Endpoint = None,
+    with_files: WithFiles = None,
 ) -> None:
     """Check every file of the backup in FOLDER against its manifest, then copy it into DESTINATION
-    (a tree backup: into an empty or new tree)."""
+    (a tree backup: into an empty or new tree, and each --with file put back at its path)."""
     from mlmigrate.engine.backup import restore as run_restore
     from mlmigrate.trees.archive import is_tree_backup
 
     if is_tree_backup(folder):
         from mlmigrate.cli import trees
 
-        trees.restore(folder, destination, quiet=quiet, as_json=as_json, s3_endpoint=s3_endpoint)
+        trees.restore(
+            folder,
+            destination,
+            with_files=with_files or [],
+            quiet=quiet,
+            as_json=as_json,
+            s3_endpoint=s3_endpoint,
+        )
         return
+    if with_files:
+        from mlmigrate.exceptions import UsageError
+
+        raise UsageError("--with is for tree backups (a folder written by backup tree://...)")
 
     _run_copy_like(
         ctx,

@@ -114,7 +114,7 @@ def status(
             f"{text(record['state'])}, started {_when(record['started'])}, ended {_when(record['ended'])}"
         )
         table = Table(title=f"migration {text(migration_id)}", title_justify="left")
-        for column in ("unit", "label", "destination id", "state", "rows", "error"):
+        for column in ("unit", "label", "destination id", "state", "rows", "node", "error"):
             table.add_column(column)
         for unit in found.units:
             table.add_row(
@@ -123,6 +123,7 @@ def status(
                 cell(unit["dest_id"]),
                 text(unit["state"]),
                 f"{sum(unit['counts'].values()):,}",
+                text(unit["node"] or ""),
                 text(unit["error"] or ""),
             )
         answer.print(table)
@@ -171,15 +172,21 @@ def check(
     """Is a copy of SOURCE into DESTINATION ready? Prints GO (exit 0) or NO-GO (exit 1); an
     unfinished migration of the pair in the journal is shown as resumable."""
     from mlmigrate.engine.readiness import check as run_check
+    from mlmigrate.stores.tree.uris import is_tree
 
-    result = run_check(
-        source,
-        destination,
-        backup_dest=backup_dest,
-        state_dir=state_dir,
-        experiments=experiment or (),
-        models=model or (),
-    )
+    if is_tree(source) or is_tree(destination):
+        from mlmigrate.trees.readiness import check_tree
+
+        result = check_tree(source, destination)
+    else:
+        result = run_check(
+            source,
+            destination,
+            backup_dest=backup_dest,
+            state_dir=state_dir,
+            experiments=experiment or (),
+            models=model or (),
+        )
     if as_json:
         print_json(result.as_dict())
     table = Table(title=f"check {text(source)} → {text(destination)}", title_justify="left")
@@ -196,6 +203,12 @@ def check(
             f"estimate: {estimate['units']} units, about {estimate['rows']:,} rows, "
             f"{estimate['bytes'] / 2**20:,.1f} MiB"
             + (f", about {estimate['seconds']:,} s" if "seconds" in estimate else "")
+        )
+    elif "objects_to_copy" in estimate:
+        console.print(
+            f"estimate: {estimate['objects_to_copy']:,} of {estimate['objects']:,} objects to copy, "
+            f"{estimate['bytes_to_copy'] / 2**20:,.1f} MiB"
+            + (" (server-side, within one bucket)" if estimate["server_side"] else "")
         )
     if result.go:
         console.print("[bold green]GO[/]")

@@ -47,7 +47,11 @@ ProjectRoot = Annotated[
 ]
 WithFiles = Annotated[
     list[Path] | None,
-    typer.Option("--with", help="Trees: keep this file (.env, say) in the backup too (repeatable)"),
+    typer.Option(
+        "--with",
+        help="Trees: backup keeps this file (.env, say) in the backup too; restore puts the backup's "
+        "file of this name back at this path (repeatable)",
+    ),
 ]
 
 
@@ -204,12 +208,14 @@ def backup(
         )
 
 
-def restore(folder: Path, destination: str, *, quiet: bool, as_json: bool, **options: Any) -> None:
+def restore(
+    folder: Path, destination: str, *, with_files: list[Path], quiet: bool, as_json: bool, **options: Any
+) -> None:
     """``restore`` of a tree backup into an empty or new tree."""
     from mlmigrate.trees.archive import restore_tree
 
     with ProgressView(not quiet, "restoring") as view:
-        report = restore_tree(folder, destination, listener=view, **options)
+        report = restore_tree(folder, destination, with_files=with_files, listener=view, **options)
     data = report.as_dict()
     if as_json:
         print_json(data)

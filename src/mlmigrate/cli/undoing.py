@@ -83,6 +83,15 @@ def repair(
     """Set the journal of SOURCE → DESTINATION to what DESTINATION holds, unit by unit; exit 3
     if a unit is held otherwise than the source would write it."""
     from mlmigrate.engine.repair import repair as run_repair
+    from mlmigrate.exceptions import UsageError
+    from mlmigrate.stores.tree.uris import is_tree
+
+    if is_tree(source) or is_tree(destination):
+        raise UsageError(
+            "repair sets an MLflow migration's journal to what its destination holds; a tree needs "
+            "none: copy again (mlmigrate copy SOURCE DESTINATION) compares every object by size and "
+            "SHA-256 and copies only what is missing or changed, and verify names each difference"
+        )
 
     with ProgressView(not quiet, "re-checking") as view:
         result = run_repair(source, destination, state_dir=state_dir, listener=view)

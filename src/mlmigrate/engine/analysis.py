@@ -12,11 +12,13 @@ from mlmigrate.artifacts.rewrite import UriRewrite, references
 from mlmigrate.engine.families import family_named, translation
 from mlmigrate.engine.foresee import foresee
 from mlmigrate.engine.held_files import compare_held_files
-from mlmigrate.engine.journal import PRESENT, Journal
+from mlmigrate.engine.held_references import held
+from mlmigrate.engine.journal import FAILED, PRESENT, SKIPPED, Journal
 from mlmigrate.engine.plan import (
     MERGE,
     base_shaping,
     describe_source_clashes,
+    destination_holds,
     journaled_shapings,
     plan_for,
 )
@@ -36,7 +38,7 @@ from mlmigrate.engine.verify import (
 )
 from mlmigrate.events import Event, Listener, ignore
 from mlmigrate.exceptions import MigrationError, SourceFormatError
-from mlmigrate.references import ReferenceCheck
+from mlmigrate.references import EXPERIMENT_ID, ReferenceCheck
 from mlmigrate.stores import open_source, open_store
 from mlmigrate.stores.base import DestinationStore, Unit, unsupported
 from mlmigrate.stores.kinds import check_destination, check_source
@@ -121,7 +123,7 @@ def plan(
         if destination_uri:
             destination = open_store(destination_uri, family=source.capabilities.family)
             try:
-                existing = destination.existing(run_ids=run_ids)
+                existing = destination_holds(destination, units, run_ids)
                 planned = plan_for(
                     family_named(destination.capabilities.family),
                     units,
@@ -158,6 +160,13 @@ class _Written:
     rewrite: UriRewrite = field(default_factory=lambda: UriRewrite())
     #: the subset the migration was limited to (empty: the whole source)
     selection: Selection = field(default_factory=Selection)
+    #: units skipped or failed, or runs rejected: the migration left part of the source out
+    partial: bool = False
+
+    @property
+    def left_out(self) -> bool:
+        """Whether the migration left part of the source out on purpose (or by a subset)."""
+        return self.partial or bool(self.selection)
 
 
 def _written(
@@ -185,6 +194,8 @@ def _written(
                 present={r.unit_id for r in records if r.state == PRESENT},
                 rewrite=UriRewrite.from_json(options.get("artifacts", {}).get("rules")),
                 selection=Selection.from_recorded(options.get("subset")),
+                partial=any(r.state in (SKIPPED, FAILED) for r in records)
+                or any(shaping.rejected_runs for shaping in journaled_shapings(options).values()),
             )
     finally:
         journal.close()
@@ -298,10 +309,17 @@ def verify(
                 )
             listener(Event("verify_unit", {"unit": unit.unit_id, "ok": ok}))
         check_references(destination, result)
-        held = {u.source_id for u in destination.units() if u.kind == EXPERIMENT}
-        known = {u.source_id for u in units if u.kind == EXPERIMENT} | set(experiment_ids.values())
-        problems, result.dangling_in_source = values.missing(held, source=expected_values, known=known)
-        result.mismatches += problems
+        targets = values.targets()
+        known = held(source, targets)
+        source_experiments = {u.source_id for u in units if u.kind == EXPERIMENT}
+        known[EXPERIMENT_ID] = source_experiments | set(experiment_ids.values())
+        problems, result.dangling_in_source = values.missing(
+            held(destination, targets), source=expected_values, known=known
+        )
+        if written.left_out:  # what points at the part the migration left out is said, not a mismatch
+            result.dangling_left_out += problems
+        else:
+            result.mismatches += problems
         if artifacts:
             from mlmigrate.artifacts.references import verify_references
 

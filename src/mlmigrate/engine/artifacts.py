@@ -14,6 +14,7 @@ from mlmigrate.artifacts.phase import WORKERS, ArtifactCopier, ArtifactReport, b
 from mlmigrate.artifacts.rewrite import UriRewrite, parse_rule
 from mlmigrate.events import Listener
 from mlmigrate.exceptions import MigrationError, UsageError
+from mlmigrate.executors.base import Executor
 from mlmigrate.stores.base import SourceStore, Unit
 from mlmigrate.tables import EXPERIMENT
 
@@ -88,7 +89,11 @@ def rules_for(source: SourceStore, units: list[Unit], options: ArtifactOptions) 
 
 
 def run_phase(
-    ledger: Ledger, rewrite: UriRewrite, options: ArtifactOptions, listener: Listener
+    ledger: Ledger,
+    rewrite: UriRewrite,
+    options: ArtifactOptions,
+    listener: Listener,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     """Copy every artifact prefix the committed units reference; return the report part."""
     assert options.to is not None
@@ -102,5 +107,6 @@ def run_phase(
         root=options.to,
         listener=listener,
         workers=options.workers,
+        executor=executor,
     )
     return copier.run(prefixes, report).as_dict()

@@ -27,6 +27,7 @@ from mlmigrate.engine.plan import (
     ON_CONFLICT,
     SKIP,
     describe_source_clashes,
+    destination_holds,
     journaled_shapings,
     plan_for,
     source_clashes,
@@ -42,6 +43,8 @@ from mlmigrate.engine.units import UnitRunner, holds_unit, unit_task
 from mlmigrate.engine.verify import BackgroundVerifier, VerifyResult, check_references, compare_unit
 from mlmigrate.events import Event, Listener, ignore
 from mlmigrate.exceptions import ConflictError, Interrupted, MigrationError, UsageError
+from mlmigrate.executors import Executor, LocalExecutor, check_executor, open_executor
+from mlmigrate.executors.base import PairContext
 from mlmigrate.stores import open_destination, open_source, require_writable
 from mlmigrate.stores.base import DestinationStore, ExistingObjects, Snapshot, SourceStore, Unit, unsupported
 from mlmigrate.stores.kinds import check_apart
@@ -69,8 +72,11 @@ class CopySettings:
     selection: Selection = Selection()
     #: the family of data to write into an empty destination (``--into``; None: the source's)
     into: str | None = None
+    #: where the units run (``--executor``): None or ``local`` (this process), ``ray``, ``ray://…``
+    executor: str | None = None
 
     def __post_init__(self) -> None:
+        check_executor(self.executor)
         if self.on_error not in ON_ERROR:
             raise UsageError(
                 f"--on-error {self.on_error!r} is not valid; choose one of: {', '.join(ON_ERROR)}"
@@ -103,6 +109,7 @@ class CopySettings:
             "s3_endpoint": artifacts.s3_endpoint,
             "artifact_workers": artifacts.workers,
             "retry_window": self.retry.window,
+            "executor": self.executor or "local",
         }
 
 
@@ -138,6 +145,7 @@ class Migration:
         self._ledger: Ledger | None = None
         self._schema: Future[Any] | None = None  # the schema being made in an empty destination
         self._snapshot: str | None = None
+        self._executor: Executor = LocalExecutor()
         self._lock = PairLock(source_uri, destination_uri)
 
     @property
@@ -202,13 +210,30 @@ class Migration:
             )
         if settings.batch_size is not None and capabilities.batched_writes:
             destination.set_batch_size(settings.batch_size)
-        if settings.read_in_processes:
+        self._executor = open_executor(
+            settings.executor, source_uri=self.source_uri, destination_uri=self.destination_uri
+        )
+        self.report.options["executor"] = self._executor.name
+        if settings.read_in_processes and not self._executor.remote:  # workers elsewhere read themselves
             self._readers = ReaderPool(self.source, self.source_uri, processes=self.workers)
         pinned = self.source.capabilities.snapshot is not Snapshot.NONE
         self._snapshot = self.source.pin_snapshot() if pinned else None
         if pinned and self._snapshot is None and self._readers is not None:
             self._readers.close()  # a snapshot only this process can read (MySQL)
             self._readers = None
+        if pinned and self._snapshot is None and self._executor.remote:
+            self.report.notes.append(
+                f"the source ({self.source.capabilities.kind}) keeps its snapshot in one process: the "
+                "cluster's workers read it as committed when each unit is read"
+            )
+        self._executor.prepare(
+            PairContext(
+                settings.into or self.source.capabilities.family,
+                self._snapshot,
+                settings.batch_size,
+                str(Path.cwd()),
+            )
+        )
 
     def _open_family(self) -> None:
         """Check that the pair is of one family (or a registered translation joins them, and
@@ -248,6 +273,8 @@ class Migration:
             recorded = journal.options(previous["migration_id"])
             check_options(recorded, settings.artifacts.recorded())
             self._keep_selection(recorded)
+        if previous and self._made_anew(previous["migration_id"]):
+            previous = None
         if previous and previous["state"] == DONE and settings.on_conflict in (SKIP, MERGE):
             previous = None  # import again: what is there already is skipped or merged
         elif (
@@ -279,6 +306,21 @@ class Migration:
         else:
             self.migration_id = self._start()
         self.report.migration_id = self.migration_id
+        return True
+
+    def _made_anew(self, migration_id: str) -> bool:
+        """Whether the destination holds nothing though the journaled migration wrote units into
+        it (deleted or made again since): then nothing of it can be resumed or is up to date,
+        and the copy starts again (said)."""
+        written = [r for r in self.journal.units(migration_id) if r.state == DONE and any(r.counts.values())]
+        if not written or not self.destination.is_empty():
+            return False
+        text = (
+            f"the destination holds nothing of migration {migration_id}, which wrote {len(written)} "
+            "unit(s) into it (deleted or made again since?): copying from the start"
+        )
+        self.report.notes.append(text)
+        self.listener(Event("message", {"text": text}))
         return True
 
     def _keep_selection(self, recorded: dict[str, Any]) -> None:
@@ -387,6 +429,7 @@ class Migration:
             rules,
             self._ledger,
             self.settings.retry,
+            self._executor,
         )
         try:
             if self._schema is not None:  # made while planning, and the readers are already at work
@@ -405,7 +448,9 @@ class Migration:
         reference, copied and checked, resumable through the ledger."""
         if self._ledger is None or self.report.failed_units:
             return
-        self.report.artifacts = run_phase(self._ledger, self._rules, self.settings.artifacts, self.listener)
+        self.report.artifacts = run_phase(
+            self._ledger, self._rules, self.settings.artifacts, self.listener, self._executor
+        )
 
     def finish_and_verify(self) -> None:
         """Let the destination finish (sequences, a backup's manifest), compare every unit
@@ -429,7 +474,13 @@ class Migration:
         if self.settings.verify:
             self.listener(Event("verify_started", {"units": report.units_done}))
             result = verify_written(
-                self.journal, self.migration_id, destination, self.listener, self._verifier
+                self.journal,
+                self.migration_id,
+                destination,
+                self.listener,
+                self._verifier,
+                self.source,
+                left_out=report.partial or bool(self.settings.selection),
             )
             done = [r for r in self.journal.units(self.migration_id) if r.state == DONE]
             files = compare_held_files(
@@ -461,6 +512,7 @@ class Migration:
         for store in (self._source, self._destination):
             if store is not None:
                 store.close()
+        self._executor.close()
         if self._journal is not None:
             self._journal.close()
         self._lock.release()
@@ -494,7 +546,7 @@ class Migration:
             existing = ExistingObjects()
         else:
             destination.prepare()
-            existing = destination.existing(run_ids=run_ids)
+            existing = destination_holds(destination, units, run_ids)
         plan = plan_for(
             self.family, units, existing, destination, on_conflict=on_conflict, source_run_ids=run_ids
         )
@@ -567,6 +619,7 @@ def copy(
     experiments: Sequence[str] = (),
     models: Sequence[str] = (),
     into: str | None = None,
+    executor: str | None = None,
 ) -> Report:
     """Copy everything from ``source_uri`` into ``destination_uri``; resume if interrupted before.
 
@@ -590,6 +643,9 @@ def copy(
     models are then left out. A re-run or resume keeps the subset the migration started with.
     ``into`` is the family of data an empty destination gets (``mlflow``, ``registry`` …; by
     default the source's); a destination that holds data keeps its own.
+    ``executor`` runs the units and artifact objects on a Ray cluster: ``"ray"`` (the cluster
+    ``RAY_ADDRESS`` names, else a local instance) or ``"ray://host:10001"`` (Ray Client); by
+    default they run in this process.
     """
     settings = CopySettings(
         on_error=on_error,
@@ -603,6 +659,7 @@ def copy(
         retry=RetryPolicy(window=retry_window),
         selection=Selection.make(experiments, models),
         into=into,
+        executor=executor,
     )
     return Migration(source_uri, destination_uri, settings, listener).run()
 
@@ -621,8 +678,13 @@ def verify_written(
     destination: DestinationStore,
     listener: Listener = ignore,
     verifier: BackgroundVerifier | None = None,
+    source: SourceStore | None = None,
+    *,
+    left_out: bool = False,
 ) -> VerifyResult:
-    """Compare every done unit in the destination with the digests journaled at write time."""
+    """Compare every done unit in the destination with the digests journaled at write time, and
+    check that the ids its values reference are held (the ``source``'s tell what dangled there
+    already; where the copy ``left_out`` part of the source, what it left out)."""
     result = VerifyResult()
     reader = verifier or BackgroundVerifier(destination)
     try:
@@ -638,7 +700,8 @@ def verify_written(
             ok = compare_unit(result, record.unit_id, expected, actual)
             listener(Event("verify_unit", {"unit": record.unit_id, "ok": ok}))
         check_references(destination, result)
-        check_written(destination, journal.units(migration_id), result)
+        records, journaled = journal.units(migration_id), journal.references(migration_id)
+        check_written(destination, records, journaled, result, source, left_out=left_out)
     finally:
         if verifier is None:
             reader.close()

@@ -54,10 +54,22 @@ CREATE TABLE IF NOT EXISTS units (
     updated REAL,
     PRIMARY KEY (migration_id, unit_id)
 );
+CREATE TABLE IF NOT EXISTS unit_places (
+    migration_id TEXT NOT NULL,
+    unit_id TEXT NOT NULL,
+    place TEXT NOT NULL,
+    PRIMARY KEY (migration_id, unit_id)
+);
 CREATE TABLE IF NOT EXISTS unit_scopes (
     migration_id TEXT NOT NULL,
     unit_id TEXT NOT NULL,
     scope TEXT NOT NULL,
+    PRIMARY KEY (migration_id, unit_id)
+);
+CREATE TABLE IF NOT EXISTS unit_references (
+    migration_id TEXT NOT NULL,
+    unit_id TEXT NOT NULL,
+    found TEXT NOT NULL,
     PRIMARY KEY (migration_id, unit_id)
 );
 """
@@ -272,10 +284,29 @@ class Journal:
             (migration_id, unit_id, json.dumps(scope)),
         )
 
+    def save_place(self, migration_id: str, unit_id: str, place: dict[str, Any]) -> None:
+        """Record where a unit ran (a cluster's node and worker), for ``status``."""
+        self._execute(
+            "INSERT OR REPLACE INTO unit_places (migration_id, unit_id, place) VALUES (?, ?, ?)",
+            (migration_id, unit_id, json.dumps(place)),
+        )
+
+    def places(self, migration_id: str) -> dict[str, dict[str, Any]]:
+        """unit id -> where it ran, for the units run on a cluster's workers."""
+        rows = self._execute("SELECT unit_id, place FROM unit_places WHERE migration_id = ?", (migration_id,))
+        return {unit_id: json.loads(place) for unit_id, place in rows}
+
     def scopes(self, migration_id: str) -> dict[str, dict[str, Any]]:
         """unit id -> recorded scope, for a migration's merged units."""
         rows = self._execute("SELECT unit_id, scope FROM unit_scopes WHERE migration_id = ?", (migration_id,))
         return {unit_id: json.loads(scope) for unit_id, scope in rows}
+
+    def references(self, migration_id: str) -> dict[str, dict[str, list[str]]]:
+        """unit id -> the ids its written values reference, for the units that recorded them."""
+        rows = self._execute(
+            "SELECT unit_id, found FROM unit_references WHERE migration_id = ?", (migration_id,)
+        )
+        return {unit_id: json.loads(found) for unit_id, found in rows}
 
     def units(self, migration_id: str) -> list[UnitRecord]:
         """The units of a migration in plan order."""
@@ -300,25 +331,42 @@ class Journal:
         counts: dict[str, int] | None = None,
         digests: dict[str, Any] | None = None,
         error: str | None = None,
+        references: dict[str, list[str]] | None = None,
     ) -> None:
-        """Record a unit's outcome (call only after the destination committed it)."""
-        self._execute(
-            "UPDATE units SET state = ?, counts = ?, digests = ?, error = ?, updated = ? "
-            "WHERE migration_id = ? AND unit_id = ?",
-            (
-                state,
-                json.dumps(counts or {}),
-                json.dumps(digests or {}),
-                mask(error) if error else None,
-                time.time(),
-                migration_id,
-                unit_id,
-            ),
-        )
+        """Record a unit's outcome (call only after the destination committed it), with the ids
+        its written values reference (``references``, per reference) in the same transaction."""
+        with self._locked(transaction=references is not None) as connection:
+            connection.execute(
+                "UPDATE units SET state = ?, counts = ?, digests = ?, error = ?, updated = ? "
+                "WHERE migration_id = ? AND unit_id = ?",
+                (
+                    state,
+                    json.dumps(counts or {}),
+                    json.dumps(digests or {}),
+                    mask(error) if error else None,
+                    time.time(),
+                    migration_id,
+                    unit_id,
+                ),
+            )
+            if references:
+                connection.execute(
+                    "INSERT OR REPLACE INTO unit_references (migration_id, unit_id, found) VALUES (?, ?, ?)",
+                    (migration_id, unit_id, json.dumps(references)),
+                )
+            elif references is not None:  # written again without any: what it held before is gone
+                connection.execute(
+                    "DELETE FROM unit_references WHERE migration_id = ? AND unit_id = ?",
+                    (migration_id, unit_id),
+                )
 
-    def mark_done(self, migration_id: str, done: list[tuple[str, dict[str, int], dict[str, Any]]]) -> None:
-        """Record units ``(unit_id, counts, digests)`` done, in one transaction (call only after
-        the destination committed them)."""
+    def mark_done(
+        self,
+        migration_id: str,
+        done: list[tuple[str, dict[str, int], dict[str, Any], dict[str, list[str]]]],
+    ) -> None:
+        """Record units ``(unit_id, counts, digests, references)`` done, in one transaction (call
+        only after the destination committed them), with the ids each one's values reference."""
         now = time.time()
         with self._locked(transaction=True) as connection:
             connection.executemany(
@@ -326,8 +374,16 @@ class Journal:
                 "WHERE migration_id = ? AND unit_id = ?",
                 [
                     (DONE, json.dumps(counts), json.dumps(digests), now, migration_id, unit_id)
-                    for unit_id, counts, digests in done
+                    for unit_id, counts, digests, _ in done
                 ],
+            )
+            connection.executemany(
+                "INSERT OR REPLACE INTO unit_references (migration_id, unit_id, found) VALUES (?, ?, ?)",
+                [(migration_id, unit_id, json.dumps(refs)) for unit_id, _, _, refs in done if refs],
+            )
+            connection.executemany(  # written again without any: what it held before is gone
+                "DELETE FROM unit_references WHERE migration_id = ? AND unit_id = ?",
+                [(migration_id, unit_id) for unit_id, _, _, refs in done if not refs],
             )
 
     def finish(self, migration_id: str, state: str, report: dict[str, Any] | None = None) -> None:

@@ -227,7 +227,9 @@ def plan_units(
             assigned[unit.source_id] = dest
             plan.replaced[unit.source_id] = str(dest)
             continue
-        plan.clashes.append(f"experiment {name!r} already exists in the destination (id {dest})")
+        plan.clashes.append(
+            f"experiment {name!r} already exists in the destination{_as(existing, name)} (id {dest})"
+        )
         what = f"experiment {name!r}"
         if on_conflict == "skip":
             decided[unit.source_id] = PlannedUnit(unit, str(dest), SKIP, shaping, name)
@@ -290,6 +292,39 @@ def plan_units(
     return plan
 
 
+def _as(existing: ExistingObjects, name: str) -> str:
+    """How the destination spells ``name`` where it differs (one name under its collation)."""
+    held = existing.held_as.get(name)
+    return f" as {held!r}, which it takes for the same name" if held is not None else ""
+
+
+def destination_holds(
+    destination: DestinationStore, units: Sequence[Unit], run_ids: Sequence[str]
+) -> ExistingObjects:
+    """What ``destination`` holds that the source's ``units`` may clash with: its objects, the
+    run ids among ``run_ids``, and each experiment or model name it spells differently but takes
+    for a source's (a MySQL collation): that name is taken, and the clash says so."""
+    existing = destination.existing(run_ids=run_ids)
+    if existing.experiment_names:
+        names = [u.label for u in units if u.kind == EXPERIMENT and u.label not in existing.experiment_names]
+        for given, held in destination.names_held_as("experiments", names).items():
+            if held in existing.experiment_names:
+                existing.held_as[given] = held
+                existing.experiment_names[given] = existing.experiment_names[held]
+    if existing.registered_models:
+        names = [
+            u.source_id
+            for u in units
+            if u.kind == REGISTERED_MODEL and u.source_id not in existing.registered_models
+        ]
+        for given, held in destination.names_held_as("registered_models", names).items():
+            existing.held_as[given] = held
+            existing.registered_models.add(given)
+            if held in existing.model_versions:
+                existing.model_versions[given] = existing.model_versions[held]
+    return existing
+
+
 def _skipped(decided: dict[str, PlannedUnit], unit: Unit) -> bool:
     chosen = decided.get(unit.source_id)
     return chosen is not None and chosen.action == SKIP
@@ -299,7 +334,7 @@ def _model_clash(
     plan: MigrationPlan, unit: Unit, existing: ExistingObjects, on_conflict: str, shaping: Shaping
 ) -> PlannedUnit:
     name = unit.source_id
-    plan.clashes.append(f"registered model {name!r} already exists in the destination")
+    plan.clashes.append(f"registered model {name!r} already exists in the destination{_as(existing, name)}")
     what = f"registered model {name!r}"
     if on_conflict == "fail":
         return PlannedUnit(unit, name, WRITE, shaping, name)

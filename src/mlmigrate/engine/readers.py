@@ -36,6 +36,7 @@ from mlmigrate.engine.history_order import HistoryOrder
 from mlmigrate.engine.prefetch import prefetch
 from mlmigrate.engine.transform import Scope, Shaping, for_destination, reading
 from mlmigrate.exceptions import MigrationError
+from mlmigrate.references import describe, referenced
 from mlmigrate.stores.base import BatchStream, SourceStore, Unit
 
 #: messages a helper may send ahead of the writer
@@ -58,6 +59,19 @@ class UnitResult:
     made_finite: Counter[str] = field(default_factory=Counter)
     #: (kind, uri) of the artifact locations the unit's source rows reference
     artifacts: list[tuple[str, str]] = field(default_factory=list)
+    #: the ids its shaped values reference, per reference (:func:`mlmigrate.references.describe`)
+    references: dict[str, set[str]] = field(default_factory=dict)
+
+    def take(self, other: UnitResult) -> None:
+        """Add what ``other`` (the same unit read in a helper process) produced."""
+        self.digests.update(other.digests)
+        self.collapsed.update(other.collapsed)
+        self.left_out.update(other.left_out)
+        self.scope = other.scope
+        self.made_finite.update(other.made_finite)
+        self.artifacts += other.artifacts
+        for name, ids in other.references.items():
+            self.references.setdefault(name, set()).update(ids)
 
 
 @dataclass(frozen=True)
@@ -105,6 +119,8 @@ def read_shaped(source: SourceStore, task: UnitTask, result: UnitResult) -> Batc
         if places is not None:
             result.digests.setdefault(places[0], Digest()).add(places[1])
         result.scope.collect(table, batch)
+        for reference, ids in referenced(table, batch).items():
+            result.references.setdefault(describe(reference), set()).update(ids)
         yield table, batch
 
 
@@ -209,12 +225,7 @@ class _Helper:
                 if kind == "batch":
                     yield payload
                 elif kind == "end":
-                    result.digests.update(payload.digests)
-                    result.collapsed.update(payload.collapsed)
-                    result.left_out.update(payload.left_out)
-                    result.scope = payload.scope
-                    result.made_finite.update(payload.made_finite)
-                    result.artifacts += payload.artifacts
+                    result.take(payload)
                     return
                 else:
                     raise payload

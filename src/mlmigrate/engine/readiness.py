@@ -15,7 +15,7 @@ from typing import Any
 
 from mlmigrate.engine.foresee import foresee
 from mlmigrate.engine.journal import DONE, PRESENT, Journal, default_state_dir
-from mlmigrate.engine.plan import base_shaping, describe_source_clashes, plan_units
+from mlmigrate.engine.plan import base_shaping, describe_source_clashes, destination_holds, plan_units
 from mlmigrate.engine.revisions import known
 from mlmigrate.engine.subset import Selection
 from mlmigrate.exceptions import MigrationError, UsageError
@@ -131,7 +131,7 @@ def _foresee(
     """Read the whole source as ``copy`` would write it: every refusal is a NO-GO."""
     planned = plan_units(
         units,
-        destination.existing(run_ids=run_ids),
+        destination_holds(destination, units, run_ids),
         max_experiment_id=destination.capabilities.max_experiment_id,
         on_conflict="skip",  # what is refused of the units a copy would write
         base=base_shaping(destination),
@@ -255,7 +255,7 @@ def check(
         elif source is not None and units and not empty:
             planned = plan_units(
                 units,
-                destination.existing(run_ids=run_ids),
+                destination_holds(destination, units, run_ids),
                 max_experiment_id=destination.capabilities.max_experiment_id,
                 source_run_ids=run_ids,
             )

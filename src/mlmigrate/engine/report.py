@@ -99,6 +99,8 @@ class Report:
     schema_revision: str | None = None
     #: the options the copy ran with, as plain data (masked by :meth:`as_dict`)
     options: dict[str, Any] = field(default_factory=dict)
+    #: where the units ran (``--executor ray``): node -> units, rows and seconds of work
+    nodes: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def stop(self) -> None:
         """Record the end time (once: the first end is the one that counts)."""
@@ -109,6 +111,16 @@ class Report:
         """Source rows of tables the destination cannot hold (a FileStore has no webhooks), per
         table: the ``left_out`` entry of that reason."""
         return dict(self.left_out.get(NOT_HELD, {}))
+
+    def placed(self, place: Any, rows: int) -> None:
+        """Count a unit done on a worker elsewhere (an :class:`~mlmigrate.executors.base.Place`)
+        into its node's throughput; units of this process are not listed."""
+        if not place.remote:
+            return
+        entry = self.nodes.setdefault(place.node, {"units": 0, "rows": 0, "seconds": 0.0})
+        entry["units"] += 1
+        entry["rows"] += rows
+        entry["seconds"] += place.seconds
 
     def table(self, name: str) -> TableStats:
         """Stats of table ``name``, created on first use."""
@@ -176,6 +188,16 @@ class Report:
             "verify": self.verify,
             "artifacts": self.artifacts,
             "timeline": [list(point) for point in self.timeline],
+            "nodes": {
+                node: {
+                    "units": int(entry["units"]),
+                    "rows": int(entry["rows"]),
+                    "seconds": round(entry["seconds"], 3),
+                    # rows per second of its tasks' time (units overlap: not of the wall clock)
+                    "rows_per_second": round(entry["rows"] / entry["seconds"]) if entry["seconds"] else None,
+                }
+                for node, entry in sorted(self.nodes.items())
+            },
         }
 
 

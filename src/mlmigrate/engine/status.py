@@ -6,8 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlmigrate.engine.journal import Journal
+from mlmigrate.engine.journal import DONE, Journal
 from mlmigrate.exceptions import UsageError
+
+#: where a unit ran that no cluster worker recorded: this process (done), or nowhere yet
+_LOCAL = {True: "local", False: None}
 
 
 @dataclass
@@ -40,7 +43,11 @@ def status(migration_id: str | None = None, *, state_dir: Path | None = None) ->
     journal = Journal(state_dir)
     try:
         if migration_id:
-            units = [vars(unit) for unit in journal.units(migration_id)]
+            places = journal.places(migration_id)
+            units = [
+                {**vars(unit), "node": places.get(unit.unit_id, {}).get("node", _LOCAL[unit.state == DONE])}
+                for unit in journal.units(migration_id)
+            ]
             record = journal.migration(migration_id)
             if not units or record is None:
                 raise UsageError(f"no migration {migration_id!r} in {journal.path}")

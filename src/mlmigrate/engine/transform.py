@@ -298,14 +298,7 @@ def for_destination(
     skip_runs = pa.array(sorted(shaping.skip_runs), pa.string()) if shaping.skip_runs else None
     rejected = pa.array(sorted(shaping.rejected_runs), pa.string()) if shaping.rejected_runs else None
     rejected_inputs: set[str] = set()
-    for table, batch in stream:
-        if shaping.held is not None and table not in shaping.held:
-            _leave_out(left_out, NOT_HELD, table, batch.num_rows)
-            continue
-        if made_finite is not None:
-            batch, changed = finite(batch)
-            if changed:
-                made_finite[table] += changed
+    for table, batch in _as_they_are(stream, shaping, left_out, made_finite):  # held, finite
         spec = TABLES.get(table)
         if spec is None:
             yield table, remap_experiments(table, batch, experiment_ids or {})
@@ -375,12 +368,19 @@ def _as_they_are(
         yield table, batch
 
 
+#: the tables of a logged model, by its ``model_id``
+LOGGED_MODEL_TABLES = ("logged_models", "logged_model_params", "logged_model_tags", "logged_model_metrics")
+
+
 def _without_runs(
     table: str, batch: pa.RecordBatch, runs: pa.Array, skip_inputs: set[str]
 ) -> tuple[pa.RecordBatch, set[str]]:
-    """``batch`` without the rows of ``runs`` (and of their inputs, remembered for input tags)."""
+    """``batch`` without the rows of ``runs`` (and of their inputs, remembered for input tags);
+    logged models among ``runs`` (rejected as malformed) go with their params, tags and metrics."""
     if table in RUN_TABLES:
         return batch.filter(pc.invert(pc.is_in(batch.column("run_uuid"), runs))), skip_inputs
+    if table in LOGGED_MODEL_TABLES:
+        return batch.filter(pc.invert(pc.is_in(batch.column("model_id"), runs))), skip_inputs
     if table == "inputs":
         owner = pc.if_else(
             pc.equal(batch.column("destination_type"), "RUN"),

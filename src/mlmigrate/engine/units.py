@@ -1,5 +1,6 @@
 """Running a migration's units: each one read, shaped, written in one transaction, journaled
-after its commit, retried on transient failures, on a pool of writer threads."""
+after its commit, retried on transient failures, on a pool of writer threads (or, through
+its :class:`~mlmigrate.executors.base.Executor`, on the workers of a cluster)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from mlmigrate.exceptions import (
     SourceFormatError,
     TransientStoreError,
 )
+from mlmigrate.executors.base import LOCAL_PLACE, Executor, LocalExecutor, Place
 from mlmigrate.stores.base import BatchStream, DestinationStore, GroupWriter, SourceStore, Unit
 from mlmigrate.tables import EXPERIMENT, GLOBAL
 
@@ -86,8 +88,10 @@ class UnitRunner:
         rewrite: UriRewrite | None = None,
         ledger: Ledger | None = None,
         retry: RetryPolicy | None = None,
+        executor: Executor | None = None,
     ):
         self.retry = retry or RetryPolicy()
+        self.executor = executor or LocalExecutor()
         self.shapings = shapings
         self.rewrite = rewrite
         self.ledger = ledger
@@ -108,7 +112,8 @@ class UnitRunner:
         """``todo`` in the groups the destination writes in one transaction (one unit each
         where it writes one at a time, or a unit is merged into what the destination holds)."""
         size = self.destination.capabilities.group_units
-        if size <= 1 or not isinstance(self.destination, GroupWriter):
+        local = isinstance(self.executor, LocalExecutor)  # a cluster's workers write one unit each
+        if size <= 1 or not local or not isinstance(self.destination, GroupWriter):
             return [[record] for record in todo]
         jobs: list[list[UnitRecord]] = []
         group: list[UnitRecord] = []
@@ -124,19 +129,25 @@ class UnitRunner:
         return jobs + ([group] if group else [])
 
     def execute(self, todo: list[UnitRecord], workers: int) -> None:
-        """Run ``todo`` on ``workers`` threads, in the destination's groups; stop scheduling on
-        the first hard failure. A group that fails is run again unit by unit, so that what
-        failed is the unit it belongs to (``--on-error skip`` leaves out that unit alone)."""
+        """Run ``todo`` with ``workers`` units (or groups of units the destination writes in one
+        transaction) in flight (the executor's: writer threads here, or the threads waiting on a
+        cluster's tasks); stop scheduling on the first hard failure. A group that fails is run
+        again unit by unit, so that what failed is the unit it belongs to (``--on-error skip``
+        leaves out that unit alone)."""
         pending = self._jobs(todo)
         failure: BaseException | None = None
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mlmigrate-unit") as pool:
+        slots = self.executor.slots(workers)
+        run = self.executor.unit_function(self)
+        with ThreadPoolExecutor(max_workers=slots, thread_name_prefix="mlmigrate-unit") as pool:
             running: dict[Future[None], list[UnitRecord]] = {}
             try:
                 while pending or running:
-                    while pending and len(running) < workers and failure is None:
+                    while pending and len(running) < slots and failure is None:
                         job = pending.pop(0)
-                        work = self.run_group if len(job) > 1 else lambda job: self.run_unit(job[0])
-                        running[pool.submit(work, job)] = job
+                        future = (
+                            pool.submit(self.run_group, job) if len(job) > 1 else pool.submit(run, job[0])
+                        )
+                        running[future] = job
                     if not running:
                         break
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -242,6 +253,25 @@ class UnitRunner:
                 self._count(rows, errors=True)
                 raise
 
+    def reject_run(self, record: UnitRecord, error: SourceFormatError) -> bool:
+        """Leave the malformed run of ``error`` out of its unit when ``--on-error skip`` allows
+        (True: read the unit again), as the local retry loop does."""
+        if not self._rejectable(record, error):
+            return False
+        self._reject(record, error)
+        return True
+
+    def add_read(self, rows: dict[str, int], seconds: float) -> None:
+        """Count rows a worker elsewhere read (and its time) into the report and the progress."""
+        total = sum(rows.values()) or 1
+        with self.lock:
+            for table, count in rows.items():
+                stats = self.report.table(table)
+                stats.read += count
+                stats.seconds += seconds * count / total
+        for table, count in rows.items():
+            self.listener(Event("rows", {"table": table, "rows": count}))
+
     def _rejectable(self, record: UnitRecord, error: SourceFormatError) -> bool:
         """Whether ``--on-error skip`` can leave out only the run the error belongs to."""
         if self.on_error != "skip" or error.run_id is None or record.kind != EXPERIMENT:
@@ -260,7 +290,8 @@ class UnitRunner:
         with self.lock:
             self.report.rejected_runs.append(entry)
             self.report.rejects_file = str(path)
-        text = f"{record.label}: run {error.run_id} left out (--on-error skip): {error}"
+        owner = "logged model" if error.run_id.startswith("m-") else "run"  # MLflow's model ids: m-<hex>
+        text = f"{record.label}: {owner} {error.run_id} left out (--on-error skip): {error}"
         self.listener(Event("message", {"text": text, **entry}))
 
     def _count(self, rows: Counter[str], *, errors: bool) -> None:
@@ -312,64 +343,94 @@ class UnitRunner:
         of units."""
         for record in records:
             self.listener(Event("unit_started", {"unit": record.unit_id, "label": record.label}))
+        started = time.perf_counter()
         try:
             finished = self._write_group(records)
         finally:
             if self.readers is not None:
                 for record in records:
                     self.readers.done(record.unit_id)
-        self._record_done(finished)
+        self.finish_group(finished, LOCAL_PLACE.timed(time.perf_counter() - started))
 
     def run_unit(self, record: UnitRecord) -> None:
-        """Read, write and journal one unit, retrying transient failures."""
+        """Read, write and journal one unit in this process, retrying transient failures."""
         unit = Unit(record.kind, record.source_id, record.label)
         self.listener(Event("unit_started", {"unit": record.unit_id, "label": record.label}))
+        started = time.perf_counter()
         try:
             written, result = self._write_with_retries(unit, record)
         finally:
             if self.readers is not None:
                 self.readers.done(record.unit_id)
-        self._record_done([(record, written, result)])
+        self.finish_unit(record, written, result, LOCAL_PLACE.timed(time.perf_counter() - started))
 
-    def _record_done(self, finished: list[tuple[UnitRecord, dict[str, int], UnitResult]]) -> None:
-        """Journal committed units as done (one journal transaction), hand them to the verifier
-        and count them in the report."""
-        scopes = {}
-        for record, _, result in finished:
-            shaping = self.shapings.get(record.unit_id, Shaping())
-            scope = result.scope if shaping.into_existing else None
-            scopes[record.unit_id] = scope
-            if scope is not None:  # before the unit counts as done: verify needs it after any resume
-                self.journal.save_scope(self.migration_id, record.unit_id, scope.as_dict())
-            if self.ledger is not None:  # before the unit is done, so a resume still knows them
-                self.ledger.add_references(result.artifacts)
-        if len(finished) == 1:
-            record, written, result = finished[0]
-            self.journal.mark(
-                self.migration_id,
-                record.unit_id,
-                DONE,
-                counts=written,
-                digests={t: d.as_dict() for t, d in result.digests.items()},
-            )
-        else:
-            self.journal.mark_done(
-                self.migration_id,
-                [
-                    (record.unit_id, written, {t: d.as_dict() for t, d in result.digests.items()})
-                    for record, written, result in finished
-                ],
-            )
-        for record, written, result in finished:
-            scope = scopes[record.unit_id]
-            if self.verifier is not None and holds_unit(self.destination, record.kind):
-                self.verifier.submit(Unit(record.kind, record.dest_id, record.label), scope)
-            self._count_done(record, written, result, scope)
+    def task_for(self, record: UnitRecord) -> UnitTask:
+        """What reading ``record``'s unit takes (for an executor that reads it elsewhere)."""
+        return unit_task(
+            record, self.destination, self.report.remapped, self.shapings, self.rewrite, source=self.source
+        )
 
-    def _count_done(
-        self, record: UnitRecord, written: dict[str, int], result: UnitResult, scope: Scope | None
-    ) -> None:
+    def _before_done(self, record: UnitRecord, result: UnitResult) -> Scope | None:
+        """What is journaled before a committed unit counts as done; its scope (merged units)."""
         shaping = self.shapings.get(record.unit_id, Shaping())
+        scope = result.scope if shaping.into_existing else None
+        if scope is not None:  # before the unit counts as done: verify needs it after any resume
+            self.journal.save_scope(self.migration_id, record.unit_id, scope.as_dict())
+        if self.ledger is not None:  # before the unit is done, so a resume still knows them
+            self.ledger.add_references(result.artifacts)
+        return scope
+
+    def finish_group(
+        self, finished: list[tuple[UnitRecord, dict[str, int], UnitResult]], place: Place
+    ) -> None:
+        """Journal a group the destination committed in one transaction, as done, in one journal
+        transaction; queue their read-backs and add them to the report."""
+        scopes = [self._before_done(record, result) for record, _, result in finished]
+        self.journal.mark_done(
+            self.migration_id,
+            [
+                (
+                    record.unit_id,
+                    written,
+                    {t: d.as_dict() for t, d in result.digests.items()},
+                    {name: sorted(ids) for name, ids in result.references.items()},
+                )
+                for record, written, result in finished
+            ],
+        )
+        for (record, written, result), scope in zip(finished, scopes, strict=True):
+            self._after_done(record, written, result, scope, place)
+
+    def finish_unit(
+        self, record: UnitRecord, written: dict[str, int], result: UnitResult, place: Place
+    ) -> None:
+        """Journal a unit the destination committed (written here or by a worker elsewhere),
+        queue its read-back and add it to the report, with where it ran."""
+        scope = self._before_done(record, result)
+        self.journal.mark(
+            self.migration_id,
+            record.unit_id,
+            DONE,
+            counts=written,
+            digests={t: d.as_dict() for t, d in result.digests.items()},
+            references={name: sorted(ids) for name, ids in result.references.items()},
+        )
+        if place.remote:  # where it ran, for ``status``
+            self.journal.save_place(self.migration_id, record.unit_id, place.as_dict())
+        self._after_done(record, written, result, scope, place)
+
+    def _after_done(
+        self,
+        record: UnitRecord,
+        written: dict[str, int],
+        result: UnitResult,
+        scope: Scope | None,
+        place: Place,
+    ) -> None:
+        """Queue a done unit's read-back and add it to the report."""
+        shaping = self.shapings.get(record.unit_id, Shaping())
+        if self.verifier is not None and holds_unit(self.destination, record.kind):
+            self.verifier.submit(Unit(record.kind, record.dest_id, record.label), scope)
         with self.lock:
             self.report.collapsed.update(result.collapsed)
             self.report.made_finite.update(result.made_finite)
@@ -392,6 +453,7 @@ class UnitRunner:
                 self.report.table(table).written += rows
             self.report.units_done += 1
             self.report.units_this_run += 1
+            self.report.placed(place, sum(written.values()))
             self.report.timeline.append(
                 (round(time.perf_counter() - self.started, 3), self.report.rows_written)
             )

@@ -32,6 +32,9 @@ class VerifyResult:
     artifacts: dict[str, Any] | None = None
     #: references to experiments that dangled in the source already (copied as they were)
     dangling_in_source: list[dict[str, str]] = field(default_factory=list)
+    #: references to objects of the source that this copy left out on purpose (skipped units,
+    #: rejected runs, a subset): said, not mismatches
+    dangling_left_out: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -47,6 +50,7 @@ class VerifyResult:
             "mismatches": self.mismatches,
             "artifacts": self.artifacts,
             "dangling_in_source": self.dangling_in_source,
+            "dangling_left_out": self.dangling_left_out,
         }
 
 

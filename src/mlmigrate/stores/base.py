@@ -129,6 +129,9 @@ class ExistingObjects:
     #: unit ids the destination already holds, for families other than MLflow's (a table
     #: ``table:train`` of the same name)
     units: set[str] = field(default_factory=set)
+    #: a source's experiment or model name -> the destination's spelling of it, where the
+    #: destination takes the two for one name (``names_held_as``)
+    held_as: dict[str, str] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -148,6 +151,11 @@ class SourceStore(Protocol):
 
     def run_ids(self) -> list[str]:
         """Every run id of the store (to find clashes before anything is written)."""
+        ...
+
+    def held_ids(self, target: str) -> set[str] | None:
+        """Every id of ``target`` (``run`` or ``logged model``: what values may reference,
+        :mod:`mlmigrate.references`) the store holds; None where it cannot list them."""
         ...
 
     def is_empty(self) -> bool:
@@ -196,6 +204,12 @@ class DestinationStore(SourceStore, Protocol):
 
     def write_problem(self) -> str | None:
         """Why the store could not be written (permissions), or None when it can."""
+        ...
+
+    def names_held_as(self, table: str, names: Iterable[str]) -> dict[str, str]:
+        """Each of ``names`` (of ``experiments`` or ``registered_models``) that the store holds
+        under another spelling its comparison takes for the same (a MySQL collation), mapped
+        to that spelling."""
         ...
 
     def existing(self, *, run_ids: Iterable[str] = ()) -> ExistingObjects:
@@ -283,6 +297,14 @@ class StoreBase:
     def run_ids(self) -> list[str]:
         """No run ids known up front: clashes of runs show when they are written."""
         return []
+
+    def held_ids(self, target: str) -> set[str] | None:
+        """No ids listed: the values that reference them are not checked."""
+        return None
+
+    def names_held_as(self, table: str, names: Iterable[str]) -> dict[str, str]:
+        """Names compare as they are spelled: none is held under another spelling."""
+        return {}
 
     def schema_revision(self) -> str | None:
         """No MLflow schema revision."""

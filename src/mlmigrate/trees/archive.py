@@ -253,15 +253,53 @@ def _members(archive: Path, root: str) -> Iterator[tuple[str, IO[bytes], tarfile
             yield key, handle, member
 
 
+def _extras_wanted(folder: Path, manifest: dict[str, Any], with_files: Iterable[Path]) -> dict[Path, Path]:
+    """Where each ``--with`` file of a restore goes (the path given) -> the backup's copy of the
+    file of that name; a name the backup does not hold is refused before anything is written."""
+    kept = {entry["name"]: folder / WITH_FOLDER / entry["name"] for entry in manifest["with"]}
+    wanted: dict[Path, Path] = {}
+    for path in with_files:
+        if path.name not in kept:
+            held = ", ".join(sorted(kept)) or "none"
+            raise UsageError(
+                f"--with {path}: the backup holds no file named {path.name!r} (it holds: {held})"
+            )
+        if path.is_dir():
+            raise UsageError(
+                f"--with {path}: a folder; name the file to put back (such as {path / path.name})"
+            )
+        wanted[path] = kept[path.name]
+    return wanted
+
+
+def _put_back(wanted: dict[Path, Path], report: TreeReport) -> None:
+    """Write each backed-up extra file to its place, replacing what is there in one rename."""
+    for path, backed_up in wanted.items():
+        staging = path.with_name(f".{path.name}.restoring-{os.getpid()}")
+        shutil.copyfile(backed_up, staging)
+        existed = path.exists()
+        os.replace(staging, path)
+        report.notes.append(
+            f"{path.name} put back at {path}" + (" (replacing the file there)" if existed else "")
+        )
+
+
 def restore_tree(
-    folder: Path, destination_uri: str, *, s3_endpoint: str | None = None, listener: Listener = ignore
+    folder: Path,
+    destination_uri: str,
+    *,
+    with_files: Iterable[Path] = (),
+    s3_endpoint: str | None = None,
+    listener: Listener = ignore,
 ) -> TreeReport:
-    """Check the whole backup, then write its tree into the empty (or new) ``destination_uri``.
-    A folder is written aside and renamed into place; in a bucket, what was written is removed
-    again if the restore fails."""
+    """Check the whole backup, then write its tree into the empty (or new) ``destination_uri``,
+    and each of ``with_files`` (``.env``, say) from the backup's file of that name. A folder is
+    written aside and renamed into place; in a bucket, what was written is removed again if
+    the restore fails."""
     started = time.perf_counter()
     checked = check_backup(folder)
     manifest = checked.manifest
+    wanted = _extras_wanted(folder, manifest, with_files)
     tree = open_tree(destination_uri, Backends(Endpoints(s3_endpoint)))
     probe(tree, role="destination")
     local = tree.location.service == "file"
@@ -303,10 +341,14 @@ def restore_tree(
     report.status = "done"
     report.seconds = time.perf_counter() - started
     report.notes.append(f"every digest checked against {folder / MANIFEST} before writing")
+    _put_back(wanted, report)
+    put_back = {path.name for path in wanted}
     for entry in manifest["with"]:
+        if entry["name"] in put_back:
+            continue
         report.notes.append(
             f"{entry['name']} (from {entry['path']}) is kept in {folder / WITH_FOLDER / entry['name']}; "
-            "put it back where it belongs by hand"
+            "put it back with restore --with PATH, or by hand"
         )
     return report
 

@@ -21,6 +21,7 @@ from mlmigrate.engine.journal import DONE, Journal
 from mlmigrate.engine.locks import PairLock
 from mlmigrate.events import Event, Listener, ignore
 from mlmigrate.exceptions import Interrupted, MigrationError, UsageError
+from mlmigrate.executors import check_executor, open_executor
 from mlmigrate.trees.app_ef import AppEfOptions, is_metadata
 from mlmigrate.trees.ledger import CREATED, DELETED, PRESENT, TreeLedger
 from mlmigrate.trees.pair import TreePair, probe, source_listing
@@ -103,6 +104,7 @@ def copy_tree(
     workers: int | None = None,
     app_ef: AppEfOptions | None = None,
     listener: Listener = ignore,
+    executor: str | None = None,
 ) -> TreeReport:
     """Copy every object of the source tree into the destination tree; run again to resume.
 
@@ -122,9 +124,11 @@ def copy_tree(
     if app_ef is not None:
         report.app_ef, targets = app_check(pair, sorted(listing), app_ef)
     skip = is_metadata if targets else None
+    check_executor(executor)
     lock = PairLock(pair.source.uri, pair.destination.uri)
     lock.acquire()
     journal = Journal(state_dir)
+    running = None
     migration_id = ""
     try:
         migration_id = report.migration_id = _start(journal, pair, _options(delete_extra, app_ef), report)
@@ -138,6 +142,7 @@ def copy_tree(
             ledger.intend(
                 PRESENT, [object_uri(location, location.key(key)) for key in listing if key in present]
             )
+            running = open_executor(executor, source_uri=source_uri, destination_uri=destination_uri)
             copier = ArtifactCopier(
                 pair.source.backends,
                 ledger,
@@ -145,9 +150,11 @@ def copy_tree(
                 listener=listener,
                 workers=workers or TREE_WORKERS,
                 skip=skip,
+                executor=running,
             )
             moved = copier.run([prefix_of(pair)], ArtifactReport(pair.destination.root_uri))
             stats = moved.kind("tree")
+            report.nodes = moved.as_dict()["nodes"]
             report.objects, report.bytes = len(listing), sum(info.size for info in listing.values())
             report.copied, report.bytes_copied = stats.copied, stats.bytes_copied
             report.already_there, report.server_side = stats.skipped, stats.server_side
@@ -194,5 +201,7 @@ def copy_tree(
             journal.finish(migration_id, "failed")
         raise
     finally:
+        if running is not None:
+            running.close()
         journal.close()
         lock.release()

@@ -30,6 +30,8 @@ class TreeReport:
     verify: dict[str, Any] | None = None
     app_ef: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    #: objects copied on a cluster's workers (``--executor ray``), per node
+    nodes: dict[str, Any] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -59,4 +61,5 @@ class TreeReport:
             "verify": self.verify,
             "app_ef": self.app_ef,
             "notes": list(self.notes),
+            "nodes": dict(self.nodes),
         }

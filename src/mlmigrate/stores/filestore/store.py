@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from mlmigrate.exceptions import SourceFormatError, StoreError, UsageError
+from mlmigrate.references import LOGGED_MODEL_ID, RUN_ID
 from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, StoreBase, Unit
 from mlmigrate.stores.filestore.files import read_yaml, subfolders
 from mlmigrate.stores.filestore.registry import registered_model_batches
@@ -156,6 +157,19 @@ class FileStore(StoreBase):
             if unit.kind == EXPERIMENT and is_id(unit.source_id):
                 folder = self._experiment_dir(unit.source_id)
                 found += [name for name in subfolders(folder) if name not in RESERVED]
+        return found
+
+    def held_ids(self, target: str) -> set[str] | None:
+        """Run ids, or logged model ids (the folders under each experiment's ``models``),
+        listed without reading them."""
+        if target == RUN_ID:
+            return set(self.run_ids())
+        if target != LOGGED_MODEL_ID:
+            return None
+        found: set[str] = set()
+        for unit in self.units():
+            if unit.kind == EXPERIMENT and is_id(unit.source_id):
+                found.update(subfolders(self._experiment_dir(unit.source_id) / "models"))
         return found
 
     def artifact_root(self) -> Path | None:

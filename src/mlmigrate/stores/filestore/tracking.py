@@ -131,7 +131,8 @@ def experiment_batches(
     run_names = [name for name in subfolders(exp_dir) if name not in RESERVED and name not in leave_out]
     yield from _run_batches(exp_dir, exp_id, run_names, datasets)
 
-    yield from _logged_model_batches(exp_dir, exp_id)
+    models = [name for name in subfolders(exp_dir / "models") if name not in leave_out]
+    yield from _models_owned(_logged_model_batches(exp_dir, exp_id, models), exp_dir)
     yield from read_traces(exp_dir / "traces", exp_id)
 
 
@@ -344,8 +345,23 @@ def _append_input(inputs: dict[str, list[Any]], row: tuple[Any, ...]) -> None:
         inputs[column].append(value)
 
 
-def _logged_model_batches(exp_dir: Path, exp_id: str) -> Iterator[tuple[str, pa.RecordBatch]]:
-    models = subfolders(exp_dir / "models")
+def _models_owned(stream: BatchStream, exp_dir: Path) -> BatchStream:
+    """``stream`` (logged models), its malformed files naming the logged model whose folder they
+    lie in (as :attr:`SourceFormatError.run_id`: ``--on-error skip`` leaves out that model alone)."""
+    try:
+        yield from stream
+    except SourceFormatError as exc:
+        path = Path(exc.path) if exc.path is not None else None
+        if exc.run_id is None and path is not None and path.is_relative_to(exp_dir / "models"):
+            parts = path.relative_to(exp_dir / "models").parts
+            exc.run_id = parts[0] if len(parts) > 1 else None
+        raise
+
+
+def _logged_model_batches(
+    exp_dir: Path, exp_id: str, models: list[str]
+) -> Iterator[tuple[str, pa.RecordBatch]]:
+    """The logged models of ``models`` (folder names under the experiment's ``models``)."""
     if not models:
         return
     rows: dict[str, list[Any]] = {name: [] for name in TABLES["logged_models"].columns}

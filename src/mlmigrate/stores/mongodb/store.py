@@ -12,6 +12,7 @@ from mlmigrate.exceptions import (
     StoreError,
     UsageError,
 )
+from mlmigrate.references import LOGGED_MODEL_ID, RUN_ID
 from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, StoreBase, Unit, unsupported
 from mlmigrate.stores.mongodb import layout
 from mlmigrate.stores.mongodb.documents import (
@@ -299,6 +300,11 @@ class MongoStore(StoreBase):
     def run_ids(self) -> list[str]:
         """Every run id, for clash detection against a destination."""
         return [str(i) for i in self._ids(layout.RUNS, {})]
+
+    def held_ids(self, target: str) -> set[str] | None:
+        """Run ids or logged model ids (the documents' ``_id``)."""
+        collection = {RUN_ID: layout.RUNS, LOGGED_MODEL_ID: layout.LOGGED_MODELS}.get(target)
+        return None if collection is None else {str(i) for i in self._ids(collection, {})}
 
     def read_unit(self, unit: Unit) -> BatchStream:
         """All canonical rows of one unit, table by table."""

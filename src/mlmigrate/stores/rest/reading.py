@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from mlmigrate.stores.base import BatchStream
-from mlmigrate.stores.rest import keys
+from mlmigrate.stores.rest import keys, logged_models, traces
 from mlmigrate.stores.rest.client import RestClient, number
 from mlmigrate.tables import TABLES, batch_from_columns
 
@@ -200,8 +200,22 @@ def read_experiment(
             rows.add("metrics", _metric_row(point, by_server_id[point["run_id"]]))
     for row in datasets.values():
         rows.add("datasets", row)
+    deleted = logged_models.deleted_ids(tags)
+    for model in logged_models.server_models(client, str(experiment["experiment_id"]), deleted):
+        is_deleted = str(model.get("info", {}).get("model_id")) in deleted
+        found = logged_models.model_rows(model, experiment_id, lambda r: by_server_id.get(r, r), is_deleted)
+        for table, table_rows in found.items():
+            for row in table_rows:
+                rows.add(table, row)
+    for table, table_rows in traces.read_traces(
+        client, str(experiment["experiment_id"]), experiment_id
+    ).items():
+        for row in table_rows:
+            rows.add(table, row)
     order = ["experiments", "experiment_tags", "runs", "params", "tags", "metrics", "latest_metrics"]
-    yield from rows.batches([*order, "datasets", "inputs", "input_tags"])
+    yield from rows.batches(
+        [*order, "datasets", "inputs", "input_tags", *logged_models.TABLES, *traces.TABLES]
+    )
 
 
 def _read_run(
@@ -236,8 +250,10 @@ def _read_run(
     for key, value in tags.items():
         if not keys.is_bookkeeping(key):
             rows.add("tags", {"key": key, "value": value, "run_uuid": run_id})
+    # the source's latest points where the server's own rule picks another (see writing)
+    overrides = {row["key"]: dict(row, run_uuid=run_id) for row in kept.get("latest", [])}
     for metric in data.get("metrics", []):
-        rows.add("latest_metrics", _metric_row(metric, run_id))
+        rows.add("latest_metrics", overrides.get(metric["key"]) or _metric_row(metric, run_id))
     known = {(entry[0], entry[1]): entry for entry in kept.get("inputs", [])}
     for dataset_input in run.get("inputs", {}).get("dataset_inputs", []):
         dataset = dataset_input["dataset"]
@@ -308,9 +324,22 @@ def _read_run(
 _INPUT_COLUMNS = ("input_uuid", "source_type", "source_id", "destination_type", "destination_id", "step")
 
 
+#: the filter that makes a registry search answer with prompts (MLflow leaves them out otherwise)
+PROMPTS_FILTER = "tags.`mlflow.prompt.is_prompt` = 'true'"
+
+
 def registered_models(client: RestClient) -> list[dict[str, Any]]:
-    """Every registered model of the server."""
-    return pages(client, "GET", "registered-models/search", {"max_results": MODEL_PAGE}, "registered_models")
+    """Every registered model of the server, prompts too (a search leaves them out unless asked)."""
+    found: list[dict[str, Any]] = []
+    for extra in ({}, {"filter": PROMPTS_FILTER}):
+        body = {"max_results": MODEL_PAGE, **extra}
+        found += pages(client, "GET", "registered-models/search", body, "registered_models")
+    return found
+
+
+def is_prompt(model: dict[str, Any]) -> bool:
+    """Whether a registered model is a prompt (its ``mlflow.prompt.is_prompt`` tag)."""
+    return keys.tag_map(model.get("tags")).get("mlflow.prompt.is_prompt", "").lower() == "true"
 
 
 def find_registered_model(client: RestClient, name: str) -> dict[str, Any] | None:
@@ -319,10 +348,12 @@ def find_registered_model(client: RestClient, name: str) -> dict[str, Any] | Non
     return None if not answer else dict(answer["registered_model"])
 
 
-def versions_of(client: RestClient, name: str) -> list[dict[str, Any]]:
-    """Every (not deleted) version of a registered model."""
+def versions_of(client: RestClient, name: str, *, prompt: bool = False) -> list[dict[str, Any]]:
+    """Every (not deleted) version of a registered model (of a prompt: a search leaves its
+    versions out unless asked)."""
     quoted = name.replace("'", "\\'")
-    body = {"filter": f"name = '{quoted}'", "max_results": VERSION_PAGE}
+    wanted = f"name = '{quoted}'" + (f" AND {PROMPTS_FILTER}" if prompt else "")
+    body = {"filter": wanted, "max_results": VERSION_PAGE}
     return pages(client, "GET", "model-versions/search", body, "model_versions")
 
 
@@ -350,7 +381,7 @@ def read_registered_model(client: RestClient, model: dict[str, Any], run_ids: di
             rows.add(
                 "registered_model_tags", {"key": key, "value": value, "name": name, "workspace": WORKSPACE}
             )
-    for version in versions_of(client, name):
+    for version in versions_of(client, name, prompt=is_prompt(model)):
         number_ = int(version["version"])
         version_tags = keys.tag_map(version.get("tags"))
         run_id = version.get("run_id") or None

@@ -13,22 +13,9 @@ from mlmigrate.stores.rest.client import RestClient
 from mlmigrate.stores.rest.writing import ExperimentWriter, ModelWriter, gather, runs_of_any
 from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL, TABLES, is_id
 
-#: canonical tables not written over REST yet (logged models, traces, assessments): reported
-#: as not held
-NOT_WRITTEN = frozenset(
-    {
-        "logged_models",
-        "logged_model_params",
-        "logged_model_tags",
-        "logged_model_metrics",
-        "trace_info",
-        "trace_tags",
-        "trace_request_metadata",
-        "assessments",
-    }
-)
-#: the canonical tables the REST store holds
-HELD = frozenset(TABLES) - NOT_WRITTEN
+#: the canonical tables the REST store holds: all of them (the tables outside experiments and
+#: models, the ``global`` unit, are not written over REST: naming the tables says so)
+HELD = frozenset(TABLES)
 
 
 class RestStore(StoreBase):

@@ -11,6 +11,7 @@ deleted again, so the next number is the source's).
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from collections import Counter, defaultdict
@@ -24,6 +25,7 @@ from mlmigrate.exceptions import StoreError
 from mlmigrate.stores.base import BatchStream
 from mlmigrate.stores.rest import keys
 from mlmigrate.stores.rest.client import RestClient, ServerAnswerError, wire_number
+from mlmigrate.stores.rest.logged_models import DELETED_MODELS, LoggedModelWriter, deleted_ids
 from mlmigrate.stores.rest.reading import (
     find_experiment,
     find_registered_model,
@@ -31,6 +33,7 @@ from mlmigrate.stores.rest.reading import (
     runs_of,
     source_run_id,
 )
+from mlmigrate.stores.rest.traces import write_traces
 
 #: ``runs/log-batch`` limits: entries of each kind, and in all, per call
 MAX_METRICS, MAX_PARAMS, MAX_TAGS, MAX_ENTRIES = 1000, 100, 100, 1000
@@ -98,7 +101,7 @@ class ExperimentWriter:
             self.client.post("experiments/restore", {"experiment_id": server_id})
         present = {source_run_id(run): run for run in runs_of(self.client, server_id)}
         by_run: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
-        for table in ("params", "tags", "metrics"):
+        for table in ("params", "tags", "metrics", "latest_metrics"):
             for row in self.rows.get(table, []):
                 by_run[row["run_uuid"]][table].append(row)
         inputs = self._inputs()
@@ -110,6 +113,17 @@ class ExperimentWriter:
         if runs:
             with ThreadPoolExecutor(min(RUN_WORKERS, len(runs))) as pool:
                 list(pool.map(write_run, runs))
+        if self.rows.get("logged_models"):
+            held = keys.tag_map(server.get("tags"))
+            models = LoggedModelWriter(client=self.client, server_experiment_id=server_id, held_tags=held)
+            deleted = models.write(self.rows, self.run_ids.get)
+            if sorted(deleted) != sorted(deleted_ids(held)):
+                self.client.post(
+                    "experiments/set-experiment-tag",
+                    {"experiment_id": server_id, "key": DELETED_MODELS, "value": json.dumps(sorted(deleted))},
+                )
+        if self.rows.get("trace_info"):
+            write_traces(self.client, server_id, self.rows)
         if experiment.get("lifecycle_stage") == "deleted":
             self.client.post("experiments/delete", {"experiment_id": server_id})
 
@@ -157,7 +171,7 @@ class ExperimentWriter:
                 client.post(
                     "experiments/set-experiment-tag", {"experiment_id": server_id, "key": key, "value": value}
                 )
-        for key in held.keys() - tags.keys():
+        for key in held.keys() - tags.keys() - {DELETED_MODELS}:
             client.post("experiments/delete-experiment-tag", {"experiment_id": server_id, "key": key})
         return found
 
@@ -216,6 +230,7 @@ class ExperimentWriter:
         entry = inputs.get(run_id, {"datasets": [], "kept": [], "other": [], "other_tags": []})
         kept = {
             "run": {name: run.get(name) for name in RUN_KEPT},
+            "latest": unlike_the_servers(rows["latest_metrics"], rows["metrics"]),
             "inputs": entry["kept"],
             "other_inputs": entry["other"],
             "other_input_tags": entry["other_tags"],
@@ -272,6 +287,35 @@ class ExperimentWriter:
         if run.get("lifecycle_stage") == "deleted":
             client.post("runs/delete", {"run_id": server_id})
         self.run_ids[run_id] = server_id
+
+
+def _server_order(row: dict[str, Any]) -> tuple[int, int, float]:
+    # MLflow's SQL store: the latest point is the greatest (step, timestamp, value), NaN as 0
+    return (
+        int(row["step"] or 0),
+        int(row["timestamp"] or 0),
+        0.0 if row.get("is_nan") else float(row["value"]),
+    )
+
+
+def unlike_the_servers(latest: list[dict[str, Any]], points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The source's latest metric rows that the server's own rule would not pick from ``points``
+    (ties of NaN and numbers, a FileStore's file order), or whose pick depends on the order of
+    the points: these are kept in the run's ``mlmigrate.row`` tag."""
+    best: dict[str, list[dict[str, Any]]] = {}
+    for point in points:
+        held = best.get(point["key"])
+        if held is None or _server_order(point) > _server_order(held[0]):
+            best[point["key"]] = [point]
+        elif _server_order(point) == _server_order(held[0]):
+            held.append(point)
+    kept = []
+    for row in latest:
+        picks = best.get(row["key"], [])
+        same = [p for p in picks if bool(p.get("is_nan")) == bool(row.get("is_nan"))]
+        if len(picks) != 1 or len(same) != 1 or _point(same[0]) != _point(row):
+            kept.append({name: row.get(name) for name in ("key", "value", "timestamp", "step", "is_nan")})
+    return kept
 
 
 def runs_of_any(client: RestClient, experiment_id: str) -> bool:

@@ -16,6 +16,7 @@ from mlmigrate.global_tables import (
     seed_batch,
     spec_of,
 )
+from mlmigrate.references import LOGGED_MODEL_ID, RUN_ID
 from mlmigrate.stores.base import BatchStream, ExistingObjects, StoreBase, Unit
 from mlmigrate.stores.sql.bulk import quote
 from mlmigrate.stores.sql.dialects import dialect_for
@@ -122,6 +123,25 @@ class SqlStore(StoreBase):
                 found.run_ids.update(row[0] for row in rows)
         return found
 
+    def names_held_as(self, table: str, names: Iterable[str]) -> dict[str, str]:
+        """Each of ``names`` the database's ``name`` column takes for another spelling it holds
+        (MySQL/MariaDB: its collation, asked of the server itself), mapped to that spelling."""
+        given = sorted(set(names))
+        if table not in ("experiments", "registered_models") or not given or self._collations() is None:
+            return {}
+        if table not in self._table_names():
+            return {}
+        found: dict[str, str] = {}
+        with self._errors.around(f"comparing names with {table}"), self.engine.connect() as connection:
+            for start in range(0, len(given), 200):
+                chunk = given[start : start + 200]
+                sql = " UNION ALL ".join(
+                    f"SELECT :n{i} AS given, name FROM {table} WHERE name = :n{i}" for i in range(len(chunk))
+                )
+                rows = connection.execute(sqlalchemy.text(sql), {f"n{i}": n for i, n in enumerate(chunk)})
+                found.update((str(name_given), str(held)) for name_given, held in rows if name_given != held)
+        return found
+
     def _source_columns(self) -> dict[str, set[str]]:
         """The columns of every table of this database (an older MLflow revision has fewer)."""
         if self._columns is None:
@@ -193,6 +213,19 @@ class SqlStore(StoreBase):
                 connection, "SELECT run_uuid FROM runs", "", pa.schema([("run_uuid", pa.string())])
             )
         return [str(run_id) for run_id in table.column(0).to_pylist()]
+
+    def held_ids(self, target: str) -> set[str] | None:
+        """The run ids, or logged model ids, of the database (None: a schema without the table)."""
+        column, name = {RUN_ID: ("run_uuid", "runs"), LOGGED_MODEL_ID: ("model_id", "logged_models")}.get(
+            target, ("", "")
+        )
+        if not column or name not in self._table_names():
+            return None
+        with self._errors.around(f"listing {name}"), self._bulk.snapshot() as connection:
+            found = self._bulk.fetch(
+                connection, f"SELECT {column} FROM {name}", "", pa.schema([(column, pa.string())])
+            )
+        return {str(value) for value in found.column(0).to_pylist()}
 
     def pin_snapshot(self) -> str | None:
         """Make every later read of this store see the database as it is now (one snapshot for
