@@ -6,7 +6,17 @@ place); each command family is one module that registers its commands on it.
 
 from __future__ import annotations
 
-from mlmigrate.cli import copying, inspecting, mdm, settings, undoing
+from mlmigrate.cli import copying, inspecting, mdm, settings, syncing, undoing
 from mlmigrate.cli.application import app, command_parameters, main
 
-__all__ = ["app", "command_parameters", "copying", "inspecting", "main", "mdm", "settings", "undoing"]
+__all__ = [
+    "app",
+    "command_parameters",
+    "copying",
+    "inspecting",
+    "main",
+    "mdm",
+    "settings",
+    "syncing",
+    "undoing",
+]

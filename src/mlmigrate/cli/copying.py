@@ -276,6 +276,7 @@ def plan(
         f"({result['units']['experiments']} experiments, "
         f"{result['units']['registered_models']} registered models)"
     )
+    answer.print(f"Change detection for sync: {text(result['change_detection'])}")
     if result["artifacts"]:
         from mlmigrate.artifacts.rewrite import KIND_NAMES
 

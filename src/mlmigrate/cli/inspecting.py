@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -113,6 +113,8 @@ def status(
             f"migration {text(migration_id)}: {text(record['source'])} → {text(record['destination'])}, "
             f"{text(record['state'])}, started {_when(record['started'])}, ended {_when(record['ended'])}"
         )
+        if record.get("passes"):
+            answer.print(_passes_table(record["passes"]))
         table = Table(title=f"migration {text(migration_id)}", title_justify="left")
         for column in ("unit", "label", "destination id", "state", "rows", "node", "error"):
             table.add_column(column)
@@ -151,6 +153,23 @@ def status(
             f"[red]{text(failed['migration_id'])} {text(failed['unit_id'])} {text(failed['state'])}:[/] "
             f"{text(failed['error'])}"
         )
+
+
+def _passes_table(passes: list[dict[str, Any]]) -> Table:
+    """A migration's sync passes: when, kind, outcome, units changed, new and removed, rows, time."""
+    table = Table(title="passes", title_justify="left")
+    for column in ("started", "pass", "status", "changed", "new", "removed", "rows", "seconds"):
+        table.add_column(column)
+    for done in passes:
+        table.add_row(
+            _when(done["started"]),
+            text(done["kind"]),
+            text(done["status"]),
+            *(str(done[key]) for key in ("units_changed", "units_new", "units_removed")),
+            f"{done['rows']:,}",
+            f"{done['seconds']:.2f}",
+        )
+    return table
 
 
 def _when(stamp: float | None) -> str:

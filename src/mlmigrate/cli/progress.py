@@ -97,6 +97,8 @@ class ProgressView:
             self.progress.advance(self.task)
         elif event.kind == "message":
             console.print(text(data["text"]))
+        elif event.kind == "keys_building":
+            self.progress.update(self.task, description="building keys")
         self._log_line()
 
     def _log_line(self) -> None:

@@ -40,10 +40,20 @@ from mlmigrate.events import Event, Listener, ignore
 from mlmigrate.exceptions import MigrationError, SourceFormatError
 from mlmigrate.references import EXPERIMENT_ID, ReferenceCheck
 from mlmigrate.stores import open_source, open_store
-from mlmigrate.stores.base import DestinationStore, Unit, unsupported
+from mlmigrate.stores.base import Capabilities, DestinationStore, Unit, unsupported
 from mlmigrate.stores.kinds import check_destination, check_source
 from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL
 from mlmigrate.uris import mask
+
+
+def change_detection(capabilities: Capabilities) -> str:
+    """How ``sync`` finds what changed in a source of these capabilities, in words."""
+    if capabilities.watermarks:
+        return f"watermarks: {capabilities.watermark_kind}"
+    return (
+        f"digests: {capabilities.kind} has no usable watermark, so each sync pass reads every unit "
+        "of it (a pass costs about a copy)"
+    )
 
 
 def plan(
@@ -115,6 +125,7 @@ def plan(
             "total_rows": sum(counts.values()),
             "problems": problems,
             "source_findings": source.findings(),
+            "change_detection": change_detection(source.capabilities),
         }
         run_ids = source.run_ids()
         result["source_clashes"] = describe_source_clashes(units, run_ids)

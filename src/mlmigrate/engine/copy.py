@@ -17,10 +17,12 @@ from mlmigrate.artifacts.ledger import Ledger
 from mlmigrate.artifacts.phase import check_options
 from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.engine.artifacts import ArtifactOptions, rules_for, run_phase
+from mlmigrate.engine.changes import Changes, find_changes, watermarks_of
 from mlmigrate.engine.families import Family, check_on_conflict, family_named, translation
 from mlmigrate.engine.held_files import compare_held_files
 from mlmigrate.engine.held_references import check_written
 from mlmigrate.engine.journal import DONE, FAILED, PRESENT, Journal
+from mlmigrate.engine.key_phase import KeyPhase
 from mlmigrate.engine.locks import PairLock
 from mlmigrate.engine.plan import (
     MERGE,
@@ -74,6 +76,9 @@ class CopySettings:
     into: str | None = None
     #: where the units run (``--executor``): None or ``local`` (this process), ``ray``, ``ray://…``
     executor: str | None = None
+    #: a pass of ``sync``: changes found by the stores' watermarks, units that left the source
+    #: removed, and only the units written in this pass read back
+    sync: bool = False
 
     def __post_init__(self) -> None:
         check_executor(self.executor)
@@ -128,7 +133,11 @@ class Migration:
         destination_uri: str,
         settings: CopySettings,
         listener: Listener = ignore,
+        *,
+        watermarks: dict[str, str] | None = None,
     ):
+        """``watermarks``: the source's, taken before this copy starts (by a ``sync`` pass that
+        looked first); else they are taken when the source is opened."""
         check_apart(source_uri, destination_uri)
         self.source_uri = source_uri
         self.destination_uri = destination_uri
@@ -147,6 +156,11 @@ class Migration:
         self._snapshot: str | None = None
         self._executor: Executor = LocalExecutor()
         self._lock = PairLock(source_uri, destination_uri)
+        #: the source's watermarks, taken before its snapshot; recorded for the units this run writes
+        self._watermarks: dict[str, str] = dict(watermarks or {})
+        self._written: set[str] = set()
+        #: what a ``sync`` pass found changed (None for a copy)
+        self.changes: Changes | None = None
 
     @property
     def journal(self) -> Journal:
@@ -217,6 +231,8 @@ class Migration:
         if settings.read_in_processes and not self._executor.remote:  # workers elsewhere read themselves
             self._readers = ReaderPool(self.source, self.source_uri, processes=self.workers)
         pinned = self.source.capabilities.snapshot is not Snapshot.NONE
+        if self.family.mlflow_rules and not self._watermarks:  # before the snapshot: a change
+            self._watermarks = watermarks_of(self.source)  # after it moves them again
         self._snapshot = self.source.pin_snapshot() if pinned else None
         if pinned and self._snapshot is None and self._readers is not None:
             self._readers.close()  # a snapshot only this process can read (MySQL)
@@ -277,6 +293,18 @@ class Migration:
             previous = None
         if previous and previous["state"] == DONE and settings.on_conflict in (SKIP, MERGE):
             previous = None  # import again: what is there already is skipped or merged
+        elif previous and previous["state"] == DONE and settings.sync:
+            self.changes = find_changes(
+                self.source,
+                self.destination,
+                journal,
+                previous["migration_id"],
+                self._watermarks,
+                settings.selection,
+                UriRewrite.from_json(recorded.get("artifacts", {}).get("rules")),
+            )
+            if self.changes.count:
+                previous["state"] = "changed"
         elif (
             previous
             and previous["state"] == DONE
@@ -392,6 +420,7 @@ class Migration:
         # the global tables point at experiments (and go when one is rewritten): written last,
         # and again whenever another unit is written
         todo += [r for r in records if r.kind == GLOBAL and (todo or r.state != DONE)]
+        self._written = {r.unit_id for r in todo}
         self.listener(
             Event(
                 "planned",
@@ -411,7 +440,10 @@ class Migration:
                 ],
                 self._snapshot,
             )
-        if self.settings.verify and self.family.reads_back_early:
+        keys = KeyPhase(journal, migration_id, destination)
+        # a bulk load reads back only once the keys exist (verify_written, at the end)
+        bulk = keys.deferred or (self._schema is not None and destination.capabilities.deferred_keys)
+        if self.settings.verify and self.family.reads_back_early and not bulk:
             self._verifier = BackgroundVerifier(
                 destination, in_process=self._readers is None or not destination.capabilities.shared_reads
             )
@@ -431,13 +463,18 @@ class Migration:
             self.settings.retry,
             self._executor,
         )
+        if self.settings.sync and self.source.capabilities.snapshot is Snapshot.NONE:
+            runner.torn_reads = 3
         try:
             if self._schema is not None:  # made while planning, and the readers are already at work
                 self._schema.result()
+                keys.begin()
             else:
                 destination.prepare()
+                keys.resume()
             runner.execute([r for r in todo if r.kind != GLOBAL], self.workers)
             runner.execute([r for r in todo if r.kind == GLOBAL], 1)
+            keys.build(self.listener)
         finally:
             if self._readers is not None:
                 self._readers.close()
@@ -481,12 +518,13 @@ class Migration:
                 self._verifier,
                 self.source,
                 left_out=report.partial or bool(self.settings.selection),
+                only=self._written if self.settings.sync else None,
             )
-            done = [r for r in self.journal.units(self.migration_id) if r.state == DONE]
+            finished = [r for r in self.journal.units(self.migration_id) if r.state == DONE]
             files = compare_held_files(
                 self.source,
                 destination,
-                [(Unit(r.kind, r.source_id, r.label), Unit(r.kind, r.dest_id, r.label)) for r in done],
+                [(Unit(r.kind, r.source_id, r.label), Unit(r.kind, r.dest_id, r.label)) for r in finished],
             )
             if files is not None:  # a registry's model files, at both ends
                 result.artifacts = files
@@ -496,6 +534,11 @@ class Migration:
         if report.verify and not report.verify["ok"]:
             report.status = "verify-mismatch"
         state = report.status if report.status != "verify-mismatch" else "failed"
+        done = {r.unit_id for r in self.journal.units(self.migration_id) if r.state == DONE}
+        self.journal.save_watermarks(
+            self.migration_id,
+            {unit_id: mark for unit_id, mark in self._watermarks.items() if unit_id in done & self._written},
+        )
         self.journal.finish(self.migration_id, state, report.as_dict())
 
     def close(self) -> None:
@@ -681,16 +724,20 @@ def verify_written(
     source: SourceStore | None = None,
     *,
     left_out: bool = False,
+    only: set[str] | None = None,
 ) -> VerifyResult:
-    """Compare every done unit in the destination with the digests journaled at write time, and
-    check that the ids its values reference are held (the ``source``'s tell what dangled there
-    already; where the copy ``left_out`` part of the source, what it left out)."""
+    """Compare every done unit in the destination (of ``only``, if given) with the digests
+    journaled at write time, and check that the ids its values reference are held (the
+    ``source``'s tell what dangled there already; where the copy ``left_out`` part of the
+    source, what it left out)."""
     result = VerifyResult()
     reader = verifier or BackgroundVerifier(destination)
     try:
         scopes = journal.scopes(migration_id)
         for record in journal.units(migration_id):
             if record.state != DONE or not holds_unit(destination, record.kind):
+                continue
+            if only is not None and record.unit_id not in only:
                 continue
             scope = Scope.from_dict(scopes[record.unit_id]) if record.unit_id in scopes else None
             actual = reader.digests(Unit(record.kind, record.dest_id, record.label), scope)

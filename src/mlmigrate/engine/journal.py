@@ -60,6 +60,17 @@ CREATE TABLE IF NOT EXISTS unit_places (
     place TEXT NOT NULL,
     PRIMARY KEY (migration_id, unit_id)
 );
+CREATE TABLE IF NOT EXISTS unit_watermarks (
+    migration_id TEXT NOT NULL,
+    unit_id TEXT NOT NULL,
+    watermark TEXT NOT NULL,
+    PRIMARY KEY (migration_id, unit_id)
+);
+CREATE TABLE IF NOT EXISTS passes (
+    migration_id TEXT NOT NULL,
+    started REAL NOT NULL,
+    info TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS unit_scopes (
     migration_id TEXT NOT NULL,
     unit_id TEXT NOT NULL,
@@ -277,6 +288,19 @@ class Journal:
         rows = self._execute("SELECT options FROM migrations WHERE migration_id = ?", (migration_id,))
         return json.loads(rows[0][0] or "{}") if rows else {}
 
+    def key_phase(self, migration_id: str) -> dict[str, Any]:
+        """Where a bulk load into an empty destination stands (``phase``: loading, building,
+        keyed) and the keys it builds at the end (``keys``); empty when it is not one."""
+        return dict(self.options(migration_id).get("key_phase") or {})
+
+    def set_key_phase(self, migration_id: str, phase: str, keys: dict[str, Any]) -> None:
+        """Record a bulk load's phase and its keys (before the step it names starts)."""
+        self._execute(
+            "UPDATE migrations SET options = json_set(options, '$.key_phase', json(?)) "
+            "WHERE migration_id = ?",
+            (json.dumps({"phase": phase, "keys": keys}), migration_id),
+        )
+
     def save_scope(self, migration_id: str, unit_id: str, scope: dict[str, Any]) -> None:
         """Record the ids a unit merged into an existing destination object brought (for verify)."""
         self._execute(
@@ -300,6 +324,43 @@ class Journal:
         """unit id -> recorded scope, for a migration's merged units."""
         rows = self._execute("SELECT unit_id, scope FROM unit_scopes WHERE migration_id = ?", (migration_id,))
         return {unit_id: json.loads(scope) for unit_id, scope in rows}
+
+    def save_watermarks(self, migration_id: str, watermarks: dict[str, str]) -> None:
+        """Record the source's watermark of each unit as it was copied (``sync`` compares them)."""
+        with self._locked(transaction=True) as connection:
+            connection.executemany(
+                "INSERT OR REPLACE INTO unit_watermarks (migration_id, unit_id, watermark) VALUES (?, ?, ?)",
+                [(migration_id, unit_id, mark) for unit_id, mark in watermarks.items()],
+            )
+
+    def watermarks(self, migration_id: str) -> dict[str, str]:
+        """unit id -> the source's watermark when the unit was last copied."""
+        rows = self._execute(
+            "SELECT unit_id, watermark FROM unit_watermarks WHERE migration_id = ?", (migration_id,)
+        )
+        return {unit_id: mark for unit_id, mark in rows}
+
+    def drop_unit(self, migration_id: str, unit_id: str) -> None:
+        """Forget a unit that left the source (after its rows left the destination)."""
+        with self._locked(transaction=True) as connection:
+            for table in ("units", "unit_watermarks", "unit_scopes"):
+                connection.execute(
+                    f"DELETE FROM {table} WHERE migration_id = ? AND unit_id = ?", (migration_id, unit_id)
+                )
+
+    def add_pass(self, migration_id: str, started: float, info: dict[str, Any]) -> None:
+        """Record one catch-up pass of a migration (when, units changed, rows, time)."""
+        self._execute(
+            "INSERT INTO passes (migration_id, started, info) VALUES (?, ?, ?)",
+            (migration_id, started, json.dumps(info)),
+        )
+
+    def passes(self, migration_id: str) -> list[dict[str, Any]]:
+        """A migration's passes, oldest first, each with its ``started`` time."""
+        rows = self._execute(
+            "SELECT started, info FROM passes WHERE migration_id = ? ORDER BY started", (migration_id,)
+        )
+        return [{"started": started, **json.loads(info)} for started, info in rows]
 
     def references(self, migration_id: str) -> dict[str, dict[str, list[str]]]:
         """unit id -> the ids its written values reference, for the units that recorded them."""

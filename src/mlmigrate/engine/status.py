@@ -51,8 +51,11 @@ def status(migration_id: str | None = None, *, state_dir: Path | None = None) ->
             record = journal.migration(migration_id)
             if not units or record is None:
                 raise UsageError(f"no migration {migration_id!r} in {journal.path}")
+            record["passes"] = journal.passes(migration_id)
             return Status(journal.path, [record], units)
         migrations = journal.migrations()
+        for migration in migrations:
+            migration["passes"] = journal.passes(migration["migration_id"])
         errors = [
             {"migration_id": m["migration_id"], "unit_id": u.unit_id, "state": u.state, "error": u.error}
             for m in migrations

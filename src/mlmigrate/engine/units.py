@@ -92,6 +92,9 @@ class UnitRunner:
     ):
         self.retry = retry or RetryPolicy()
         self.executor = executor or LocalExecutor()
+        #: how often a unit whose source file was malformed is read again before that counts (a
+        #: ``sync`` of a FileStore MLflow writes: its files are rewritten in place)
+        self.torn_reads = 0
         self.shapings = shapings
         self.rewrite = rewrite
         self.ledger = ledger
@@ -240,10 +243,16 @@ class UnitRunner:
             text = f"{record.label}: retrying in {pause:g} s (attempt {number + 1}) after: {error}"
             self.listener(Event("message", {"text": text, "unit": record.unit_id, "attempt": number}))
 
+        torn = 0
         while True:
             try:
                 return self.retry.run(attempt, stop=self.stop, on_retry=retrying)
             except SourceFormatError as error:
+                if torn < self.torn_reads:  # a file caught half-written by a live writer: read again
+                    torn += 1
+                    self._count(rows, errors=False)
+                    time.sleep(0.1 * torn)
+                    continue
                 if not self._rejectable(record, error):
                     self._count(rows, errors=True)
                     raise

@@ -112,6 +112,16 @@ class Capabilities:
     #: units written together in one transaction by ``write_units`` (:class:`GroupWriter`),
     #: and journaled together once it commits; 1: one unit per transaction
     group_units: int = 1
+    #: ``watermarks()`` tells a changed unit from its own update times, counts, largest
+    #: timestamps or file mtimes and sizes, without reading its rows (``sync``); where not,
+    #: a unit's changes are found by digesting all of it
+    watermarks: bool = False
+    #: what the watermarks are made of, in words, for ``plan`` (``file mtimes and sizes``)
+    watermark_kind: str = ""
+    #: an empty destination whose schema the copy made itself loads its big tables without
+    #: their keys, constraints and indexes and builds them once at the end (``key_plan``,
+    #: ``drop_keys``, ``build_keys``): a bulk load
+    deferred_keys: bool = False
 
 
 @dataclass
@@ -187,6 +197,12 @@ class SourceStore(Protocol):
         """What the source found wrong in itself outside any unit's rows (rows it leaves out,
         files no row names), and how it reads what is ambiguous; each with ``code``, ``where``,
         ``message`` and ``action``, for ``plan`` and the report."""
+        ...
+
+    def watermarks(self) -> dict[str, str]:
+        """unit id -> a short fingerprint of the unit's watermarks that changes whenever its rows
+        do, found without reading them (only where ``capabilities.watermarks``); a unit left
+        out is compared by its digests."""
         ...
 
     def close(self) -> None:
@@ -265,6 +281,21 @@ class DestinationStore(SourceStore, Protocol):
         (``runs``: source id -> its id); empty where ids are kept."""
         ...
 
+    def key_plan(self) -> dict[str, Any]:
+        """The keys, constraints and indexes a bulk load leaves out until the end, read from
+        the schema just made, as JSON data the journal keeps; nothing is changed (only where
+        ``capabilities.deferred_keys``; empty: nothing to defer)."""
+        ...
+
+    def drop_keys(self, plan: dict[str, Any]) -> None:
+        """Remove what ``plan`` names before the load; what is gone already is skipped."""
+        ...
+
+    def build_keys(self, plan: dict[str, Any]) -> None:
+        """Build what ``plan`` names that is missing, in parallel where the store can: called
+        again after an interruption, it finishes the build."""
+        ...
+
 
 @runtime_checkable
 class GroupWriter(Protocol):
@@ -328,6 +359,10 @@ class StoreBase:
         """Nothing found outside the units' rows."""
         return []
 
+    def watermarks(self) -> dict[str, str]:
+        """No watermarks: every unit's changes are found by its digests."""
+        return {}
+
     def write_problem(self) -> str | None:
         """No permission is inspected: a missing right shows on the first write."""
         return None
@@ -360,6 +395,16 @@ class StoreBase:
     def assigned_ids(self) -> dict[str, dict[str, str]]:
         """Every id is kept as the source's."""
         return {}
+
+    def key_plan(self) -> dict[str, Any]:
+        """Nothing to defer: every write goes through the store's keys."""
+        return {}
+
+    def drop_keys(self, plan: dict[str, Any]) -> None:
+        """Nothing to drop."""
+
+    def build_keys(self, plan: dict[str, Any]) -> None:
+        """Nothing to build."""
 
 
 def unsupported(capabilities: Capabilities, ability: str, what: str) -> UsageError:

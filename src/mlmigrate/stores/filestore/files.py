@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from mlmigrate.exceptions import SourceFormatError
+from mlmigrate.stores.filestore.flat_yaml import flat_yaml
 
 try:  # the C loader is ~10x faster; fall back where libyaml is missing
     _Loader: type = yaml.CSafeLoader
@@ -42,22 +43,30 @@ def read_bytes(path: str | Path, *, limit: int | None = None) -> bytes:
         raise SourceFormatError("file is missing", path=str(path)) from exc
     except OSError as exc:
         raise SourceFormatError(f"cannot read file: {exc.strerror}", path=str(path)) from exc
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            what = "a folder" if stat.S_ISDIR(info.st_mode) else "a FIFO, socket or device"
+            raise SourceFormatError(f"not a regular file ({what})", path=str(path))
+        if limit is not None and info.st_size > limit:
+            raise SourceFormatError(f"file of {info.st_size:,} bytes is over {limit:,}", path=str(path))
+        # no buffered reader around a file of a few bytes: one read of a byte more than its
+        # size, which a regular file answers short only at its end; a file that grew since
+        # fstat is read on to its end
+        data = os.read(fd, info.st_size + 1)
+        if len(data) <= info.st_size:
+            return data
+        parts = [data]
+        while chunk := os.read(fd, 1 << 20):
+            parts.append(chunk)
+        return b"".join(parts)
+    except OSError as exc:
+        raise SourceFormatError(f"cannot read file: {exc.strerror}", path=str(path)) from exc
+    finally:
         os.close(fd)
-        what = "a folder" if stat.S_ISDIR(info.st_mode) else "a FIFO, socket or device"
-        raise SourceFormatError(f"not a regular file ({what})", path=str(path))
-    if limit is not None and info.st_size > limit:
-        os.close(fd)
-        raise SourceFormatError(f"file of {info.st_size:,} bytes is over {limit:,}", path=str(path))
-    with os.fdopen(fd, "rb") as handle:
-        try:
-            return handle.read()
-        except OSError as exc:
-            raise SourceFormatError(f"cannot read file: {exc.strerror}", path=str(path)) from exc
 
 
-def _check_size(data: Any, path: Path) -> None:
+def _check_size(data: Any, path: Path | str) -> None:
     """Refuse YAML whose values, with aliases expanded, number over :data:`MAX_YAML_NODES`."""
     seen = 0
     stack = [data]
@@ -77,12 +86,15 @@ def _check_size(data: Any, path: Path) -> None:
             stack.extend(item)
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path | str) -> dict[str, Any]:
     """Parse the YAML mapping in ``path``; a missing, unreadable or non-mapping file is an error."""
     try:
         text = read_bytes(path, limit=MAX_YAML_BYTES).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SourceFormatError(f"not valid UTF-8 ({exc.reason})", path=str(path)) from exc
+    flat = flat_yaml(text)
+    if flat is not None:
+        return flat
     try:
         data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
@@ -97,7 +109,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def require(meta: dict[str, Any], field: str, path: Path) -> Any:
+def require(meta: dict[str, Any], field: str, path: Path | str) -> Any:
     """``meta[field]``, or a :class:`SourceFormatError` naming the file when it is absent."""
     if field not in meta or meta[field] is None:
         raise SourceFormatError(f"required field {field!r} is missing", path=str(path))
@@ -139,7 +151,7 @@ def read_text(path: str, what: str = "value") -> str:
         raise SourceFormatError(f"{what} is not valid UTF-8 ({exc.reason})", path=path) from exc
 
 
-def read_key_files(folder: Path) -> tuple[list[str], list[str]]:
+def read_key_files(folder: Path | str) -> tuple[list[str], list[str]]:
     """Keys and values of a one-file-per-key folder (``params/``, ``tags/`` …).
 
     Keys containing ``/`` are stored as sub-folders; the key is the relative path.
@@ -153,7 +165,7 @@ def read_key_files(folder: Path) -> tuple[list[str], list[str]]:
     return keys, values
 
 
-def key_files_as_dict(folder: Path) -> dict[str, str]:
+def key_files_as_dict(folder: Path | str) -> dict[str, str]:
     """A one-file-per-key folder as a dict."""
     keys, values = read_key_files(folder)
     return dict(zip(keys, values, strict=True))

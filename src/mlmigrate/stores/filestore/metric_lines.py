@@ -81,8 +81,10 @@ def _field(parts: pa.Array, index: int) -> pa.Array:
 def _checked(
     column: pa.Array, pattern: str, what: str, files, file_index, line_number, lines, target: pa.DataType
 ) -> pa.Array:
-    ok = pc.fill_null(pc.match_substring_regex(column, pattern), False)
-    _fail_at(ok, files, file_index, line_number, lines, f"{what} is not a number")
+    digits = pattern == _INTEGER and pc.all(pc.fill_null(pc.ascii_is_decimal(column), False)).as_py()
+    if not digits:  # only digits make an integer without asking the regular expression
+        ok = pc.fill_null(pc.match_substring_regex(column, pattern), False)
+        _fail_at(ok, files, file_index, line_number, lines, f"{what} is not a number")
     try:
         return pc.cast(column, target)
     except pa.ArrowInvalid:  # a number out of range: find its line (the slow way, only now)
@@ -117,8 +119,9 @@ def parse_run_metrics(files: list[MetricFile]) -> pa.Table:
     width = pc.list_value_length(parts)
     ok = pc.is_in(width, value_set=pa.array([2, 3, 5], type=width.type))
     _fail_at(ok, files, file_index, line_number, lines, "expected 2, 3 or 5 space-separated fields")
-    padded = pc.if_else(pc.equal(width, 2), pc.binary_join_element_wise(lines, "0", " "), lines)
-    parts = pc.split_pattern(padded, " ")
+    two = pc.equal(width, 2)
+    if pc.any(two).as_py():  # a point without a step: step 0, as MLflow reads it
+        parts = pc.split_pattern(pc.if_else(two, pc.binary_join_element_wise(lines, "0", " "), lines), " ")
     args = (files, file_index, line_number, lines)
     timestamp = _checked(_field(parts, 0), _INTEGER, "timestamp", *args, target=pa.int64())
     value = _checked(_field(parts, 1), _FLOAT, "value", *args, target=pa.float64())

@@ -11,6 +11,7 @@ from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, St
 from mlmigrate.stores.filestore.files import read_yaml, subfolders
 from mlmigrate.stores.filestore.registry import registered_model_batches
 from mlmigrate.stores.filestore.tracking import RESERVED, experiment_batches
+from mlmigrate.stores.filestore.watermarks import tree_watermark
 from mlmigrate.stores.filestore.writer import UnitFolders
 from mlmigrate.tables import EXPERIMENT, REGISTERED_MODEL, is_id
 from mlmigrate.uris import local_path
@@ -99,6 +100,8 @@ class FileStore(StoreBase):
         ordered_histories=True,
         unheld_columns=frozenset({"trace_info.db_payload_generation"}),
         kind="a FileStore",
+        watermarks=True,
+        watermark_kind="folder and file mtimes and sizes (stat only)",
     )
 
     def __init__(self, uri: str):
@@ -157,6 +160,18 @@ class FileStore(StoreBase):
             if unit.kind == EXPERIMENT and is_id(unit.source_id):
                 folder = self._experiment_dir(unit.source_id)
                 found += [name for name in subfolders(folder) if name not in RESERVED]
+        return found
+
+    def watermarks(self) -> dict[str, str]:
+        """Each experiment's and registered model's folder tree fingerprinted by ``stat`` alone
+        (names, sizes, mtimes; artifacts left out)."""
+        found: dict[str, str] = {}
+        for unit in self.units():
+            if unit.kind == EXPERIMENT and is_id(unit.source_id):
+                folder = self._experiment_dir(unit.source_id)
+                found[unit.unit_id] = tree_watermark(folder, in_trash=folder.parent.name == TRASH)
+            elif unit.kind == REGISTERED_MODEL:
+                found[unit.unit_id] = tree_watermark(self.root / "models" / unit.source_id)
         return found
 
     def held_ids(self, target: str) -> set[str] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,7 +49,7 @@ def stable_uuid(*parts: str) -> str:
     return str(uuid.uuid5(ID_NAMESPACE, "/".join(parts)))
 
 
-def _int_or_none(value: Any, field: str, path: Path) -> int | None:
+def _int_or_none(value: Any, field: str, path: Path | str) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | str):
@@ -64,7 +65,7 @@ def _int_or_none(value: Any, field: str, path: Path) -> int | None:
     return number
 
 
-def _enum(value: Any, names: dict[int, str], field: str, path: Path) -> str:
+def _enum(value: Any, names: dict[int, str], field: str, path: Path | str) -> str:
     if isinstance(value, str) and value in names.values():
         return value
     try:
@@ -217,19 +218,20 @@ class _RunChunk:
     def add(self, exp_dir: Path, exp_id: str, name: str, datasets: dict[str, dict[str, Any]]) -> None:
         """Read one run folder into the chunk."""
         self.run_count += 1
-        run_dir = exp_dir / name
-        meta_path = run_dir / "meta.yaml"
-        if not meta_path.is_file():
+        # paths as text: a run makes a dozen of them, and pathlib's joins cost more than the reads
+        run_dir = os.path.join(exp_dir, name)
+        meta_path = os.path.join(run_dir, "meta.yaml")
+        if not os.path.isfile(meta_path):
             raise SourceFormatError(
-                "run folder has no meta.yaml (a missing or partly deleted run?)", path=str(run_dir)
+                "run folder has no meta.yaml (a missing or partly deleted run?)", path=run_dir
             )
         meta = read_yaml(meta_path)
         run_id = str(meta.get("run_id") or meta.get("run_uuid") or "")
         if run_id != name:
             raise SourceFormatError(
-                f"run_id {run_id!r} does not match its folder name {name!r}", path=str(meta_path)
+                f"run_id {run_id!r} does not match its folder name {name!r}", path=meta_path
             )
-        run_tags = key_files_as_dict(run_dir / "tags")
+        run_tags = key_files_as_dict(os.path.join(run_dir, "tags"))
         run_name = meta.get("run_name") or meta.get("name") or run_tags.get("mlflow.runName")
         row = {
             "run_uuid": run_id,
@@ -249,17 +251,17 @@ class _RunChunk:
         }
         for column, value in row.items():
             self.runs[column].append(value)
-        keys, values = read_key_files(run_dir / "params")
+        keys, values = read_key_files(os.path.join(run_dir, "params"))
         self.params["key"] += keys
         self.params["value"] += values
         self.params["run_uuid"] += [run_id] * len(keys)
         self.tags["key"] += list(run_tags)
         self.tags["value"] += list(run_tags.values())
         self.tags["run_uuid"] += [run_id] * len(run_tags)
-        metric_files = _metric_files(run_dir / "metrics", run_id)
+        metric_files = _metric_files(os.path.join(run_dir, "metrics"), run_id)
         self.metric_files += metric_files
         self.metric_chars += sum(len(metric.text) for metric in metric_files)
-        _collect_inputs(run_dir, run_id, datasets, self.inputs, self.input_tags)
+        _collect_inputs(Path(run_dir), run_id, datasets, self.inputs, self.input_tags)
 
     def batches(self) -> BatchStream:
         """The chunk's rows, parents first."""
@@ -291,7 +293,7 @@ class _RunChunk:
             yield "input_tags", batch_from_columns("input_tags", self.input_tags)
 
 
-def _metric_files(folder: Path, owner: str) -> list[MetricFile]:
+def _metric_files(folder: Path | str, owner: str) -> list[MetricFile]:
     return [
         MetricFile(path=path, key=key, owner=owner, text=read_text(path, "metric file"))
         for key, path in key_paths(folder)

@@ -64,6 +64,9 @@ class MongoStore(StoreBase):
             batched_writes=True,
             checks_references=True,
             kind="a MongoDB database",
+            watermarks=True,
+            watermark_kind="the documents MLflow changes hashed whole; metric points counted per run "
+            "and logged model, with their latest timestamp, by the server",
         )
         self._client: Any = None
         self._errors = MongoErrors(self.display_uri)
@@ -296,6 +299,13 @@ class MongoStore(StoreBase):
         return [Unit(EXPERIMENT, str(d["_id"]), d["name"]) for d in experiments] + [
             Unit(REGISTERED_MODEL, name, name) for name in sorted(models)
         ]
+
+    def watermarks(self) -> dict[str, str]:
+        """Each experiment's and registered model's fingerprint (:mod:`.watermarks`)."""
+        from mlmigrate.stores.mongodb.watermarks import mongo_watermarks
+
+        with self._errors.around("reading the watermarks"):
+            return mongo_watermarks(self.db)
 
     def run_ids(self) -> list[str]:
         """Every run id, for clash detection against a destination."""

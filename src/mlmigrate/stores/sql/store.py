@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 import pyarrow as pa
 import sqlalchemy
@@ -26,6 +28,7 @@ from mlmigrate.stores.sql.merge import MergeWriter
 from mlmigrate.stores.sql.revisions import present_columns, select_list, unit_condition
 from mlmigrate.stores.sql.schema import current_revision, prepare_schema
 from mlmigrate.stores.sql.unit_rows import EXTRA_CLEAR, UNIT_ROWS
+from mlmigrate.stores.sql.watermarks import sql_watermarks
 from mlmigrate.tables import EXPERIMENT, GLOBAL, REGISTERED_MODEL, TableSpec, tables_of
 from mlmigrate.uris import mask
 
@@ -40,7 +43,12 @@ class SqlStore(StoreBase):
         self.display_uri = mask(uri)
         self.dialect = dialect_for(uri)
         self.family = self.dialect.family
-        self.capabilities = self.dialect.capabilities
+        self.capabilities = dataclasses.replace(
+            self.dialect.capabilities,
+            watermarks=True,
+            watermark_kind="update times, states and tags of rows MLflow changes; count and largest "
+            "timestamp of rows it only adds (metrics, params, inputs)",
+        )
         self._bulk = self.dialect.bulk(uri)
         self._tables: set[str] | None = None
         self._columns: dict[str, set[str]] | None = None
@@ -174,6 +182,13 @@ class SqlStore(StoreBase):
             *(Unit(REGISTERED_MODEL, row["name"], row["name"]) for row in models),
             Unit(GLOBAL, GLOBAL_UNIT_ID, "tables outside experiments and models"),
         ]
+
+    def watermarks(self) -> dict[str, str]:
+        """Each experiment's, registered model's and the global tables' fingerprint, from one
+        aggregate query per table (no unit's rows read)."""
+        present = self._source_columns()
+        with self._errors.around("reading the watermarks"), self.engine.connect() as connection:
+            return sql_watermarks(connection, present)
 
     def schema_revision(self) -> str | None:
         """The database's MLflow schema revision (None for a database without MLflow's tables)."""
@@ -401,6 +416,26 @@ class SqlStore(StoreBase):
             for spec, condition in reversed(self._unit_tables(unit_kind))
             if spec.name in tables
         ]
+
+    def key_plan(self) -> dict[str, Any]:
+        """The keys and indexes of the big tables, when this object made the schema just now
+        (an empty database: nothing else there can clash with a key); else nothing."""
+        if not self._schema_made_here or self._written_units:
+            return {}
+        with self._errors.around("reading the keys of the schema"):
+            return self.dialect.deferred_keys().plan(self.engine)
+
+    def drop_keys(self, plan: dict[str, Any]) -> None:
+        """Drop the keys and indexes of a bulk load (those still there)."""
+        if plan:
+            with self._errors.around("dropping the keys for a bulk load"):
+                self.dialect.deferred_keys().drop(self.engine, plan)
+
+    def build_keys(self, plan: dict[str, Any]) -> None:
+        """Build the keys and indexes a bulk load left out (those not there yet)."""
+        if plan:
+            with self._errors.around("building the keys and indexes"):
+                self.dialect.deferred_keys().build(self.engine, plan)
 
     def finish(self) -> None:
         """Advance the experiment id generator (a sequence, AUTO_INCREMENT) past the largest id."""

@@ -16,6 +16,7 @@ import pyarrow as pa
 import sqlalchemy
 
 from mlmigrate.stores.base import Capabilities
+from mlmigrate.stores.sql.deferred_keys import DeferredKeys
 from mlmigrate.stores.sql.key_collation import KeyCollations
 
 #: MLflow's experiment id column on the servers is a 32-bit integer
@@ -100,6 +101,9 @@ class Dialect(Protocol):
     def key_collations(self, engine: sqlalchemy.Engine) -> KeyCollations | None:
         """How the database compares the text of its keys, when not exactly as written
         (MySQL's collations); None when two texts that differ are two keys."""
+
+    def deferred_keys(self) -> DeferredKeys:
+        """How the keys of the big tables are left out of a bulk load and built after it."""
 
 
 def server_engine(url: sqlalchemy.URL, **connect_args: Any) -> sqlalchemy.Engine:

@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy
 
 from mlmigrate.stores.base import Capabilities, Snapshot
+from mlmigrate.stores.sql.deferred_keys import DeferredKeys
 from mlmigrate.stores.sql.dialects.base import INT32_MAX, Bulk, server_engine
 from mlmigrate.stores.sql.key_collation import KeyCollations
 from mlmigrate.stores.sql.mysql_bulk import MysqlBulk, mysql_connection
@@ -23,6 +24,7 @@ class MysqlDialect:
         snapshot=Snapshot.LOCAL,
         enforces_lengths=True,
         kind="a MySQL database",
+        deferred_keys=True,
     )
 
     def engine(self, uri: str) -> sqlalchemy.Engine:
@@ -80,3 +82,9 @@ class MysqlDialect:
     def snapshot_engine(self, token: str) -> sqlalchemy.Engine | None:
         """None: MySQL snapshots are not shared."""
         return None
+
+    def deferred_keys(self) -> DeferredKeys:
+        """The secondary indexes and foreign keys, built at the end (InnoDB's primary keys stay)."""
+        from mlmigrate.stores.sql.mysql_keys import MysqlKeys
+
+        return MysqlKeys()

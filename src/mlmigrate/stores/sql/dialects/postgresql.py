@@ -9,6 +9,7 @@ import sqlalchemy
 from mlmigrate.stores.base import Capabilities, Snapshot
 from mlmigrate.stores.sql import session_limits
 from mlmigrate.stores.sql.bulk import PostgresBulk
+from mlmigrate.stores.sql.deferred_keys import DeferredKeys
 from mlmigrate.stores.sql.dialects.base import INT32_MAX, Bulk, server_engine
 from mlmigrate.stores.sql.key_collation import KeyCollations
 
@@ -25,6 +26,7 @@ class PostgresDialect:
         holds_nul=False,
         nominal_rate=50_000,
         kind="a PostgreSQL database",
+        deferred_keys=True,
     )
 
     def engine(self, uri: str) -> sqlalchemy.Engine:
@@ -86,3 +88,9 @@ class PostgresDialect:
     def snapshot_engine(self, token: str) -> sqlalchemy.Engine | None:
         """None: the exported snapshot is adopted by the bulk mover's transactions."""
         return None
+
+    def deferred_keys(self) -> DeferredKeys:
+        """From ``pg_constraint`` and ``pg_index``, built back on two connections."""
+        from mlmigrate.stores.sql.postgres_keys import PostgresKeys
+
+        return PostgresKeys()

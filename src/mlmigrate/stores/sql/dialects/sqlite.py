@@ -11,6 +11,7 @@ import sqlalchemy
 
 from mlmigrate.stores.base import Capabilities, Snapshot
 from mlmigrate.stores.sql.bulk import SqliteBulk
+from mlmigrate.stores.sql.deferred_keys import DeferredKeys
 from mlmigrate.stores.sql.dialects.base import Bulk
 from mlmigrate.stores.sql.key_collation import KeyCollations
 from mlmigrate.uris import sqlite_path
@@ -20,7 +21,9 @@ class SqliteDialect:
     """A SQLite database file."""
 
     family = "sqlite"
-    capabilities = Capabilities(snapshot=Snapshot.SHARED, nominal_rate=100_000, kind="a SQLite database")
+    capabilities = Capabilities(
+        snapshot=Snapshot.SHARED, nominal_rate=100_000, kind="a SQLite database", deferred_keys=True
+    )
 
     def engine(self, uri: str) -> sqlalchemy.Engine:
         """No pooled connection: the file's locks belong to whoever holds it."""
@@ -72,3 +75,9 @@ class SqliteDialect:
     def snapshot_engine(self, token: str) -> sqlalchemy.Engine | None:
         """An engine on the private copy."""
         return sqlalchemy.create_engine(f"sqlite:///{Path(token)}", poolclass=sqlalchemy.NullPool)
+
+    def deferred_keys(self) -> DeferredKeys:
+        """The secondary indexes, built at the end (the keys stay: SQLite cannot add them)."""
+        from mlmigrate.stores.sql.sqlite_keys import SqliteKeys
+
+        return SqliteKeys()
