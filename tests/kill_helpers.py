@@ -9,26 +9,34 @@ import sys
 from cli_helpers import show
 
 #: Kills the process at the n-th (argv[2]) call of the journal method named in argv[1] that
-#: records a unit as done: ``mark`` (a unit's write has committed in the destination, the
-#: journal does not know it yet) or ``save_scope`` (the same, for a unit merged into an
-#: existing experiment or model).
+#: records a unit as done: ``mark`` (a unit's write, or a group's, has committed in the
+#: destination, the journal does not know it yet: ``mark`` and ``mark_done``) or ``save_scope``
+#: (the same, for a unit merged into an existing experiment or model).
 _KILL_AT = """
 import os, signal, sys
 from mlmigrate.engine.journal import Journal
 
 where, nth = sys.argv[1], int(sys.argv[2])
-original = getattr(Journal, where)
 seen = 0
 
-def die_at_nth(self, *args, **kwargs):
-    global seen
-    if where == "save_scope" or args[2:3] == ("done",) or kwargs.get("state") == "done":
-        seen += 1
-        if seen == nth:
-            os.kill(os.getpid(), signal.SIGKILL)
-    return original(self, *args, **kwargs)
+def killing(name):
+    original = getattr(Journal, name)
 
-setattr(Journal, where, die_at_nth)
+    def die_at_nth(self, *args, **kwargs):
+        global seen
+        done = args[2:3] == ("done",) or kwargs.get("state") == "done"
+        if name in ("save_scope", "mark_done") or done:
+            seen += 1
+            if seen == nth:
+                os.kill(os.getpid(), signal.SIGKILL)
+        return original(self, *args, **kwargs)
+
+    setattr(Journal, name, die_at_nth)
+
+for name in ("mark", "mark_done") if where == "mark" else (where,):
+    if not hasattr(Journal, name):
+        raise SystemExit(f"Journal has no {name}: nothing would be killed")
+    killing(name)
 from mlmigrate.cli import main
 sys.argv = ["mlmigrate", *sys.argv[3:]]
 main()

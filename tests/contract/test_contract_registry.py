@@ -1,5 +1,5 @@
 """The registry family's contract on each of its kinds: a registry arrives with every row, a
-re-run adds nothing, verify catches a changed tag (exit 3), a copy killed after its first unit
+re-run adds nothing, verify catches a changed tag (exit 3), a copy killed after its first group of units
 resumes to the same rows, ``--on-conflict fail`` lists clashes and ``skip`` keeps them, and
 rollback removes exactly what the copy wrote."""
 
@@ -44,8 +44,8 @@ def test_a_registry_arrives_reruns_add_nothing_and_verify_catches_a_change(
 ) -> None:
     destination = registry_kind.make(request, tmp_path)
     (tmp_path / "out").mkdir(exist_ok=True)
-    copy_killed_after_first_commit(str(registry_source), destination)
-    assert registry_kind.count(destination, "mr_models") == 1
+    copy_killed_after_first_commit(str(registry_source), destination, "--batch-size", "2")
+    assert registry_kind.count(destination, "mr_models") == 2  # the first group: 2 models, one commit
     report = _copy(str(registry_source), destination)
     assert report["verify"]["ok"] and report["units"]["done"] == 3
     assert {t: registry_kind.count(destination, t) for t in EXPECTED} == EXPECTED

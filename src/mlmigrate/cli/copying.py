@@ -11,6 +11,7 @@ from rich.table import Table
 
 from mlmigrate.cli.application import app, recovery
 from mlmigrate.cli.logfile import command_log, log_end
+from mlmigrate.cli.model_root import ModelRoot, with_model_root
 from mlmigrate.cli.options import (
     DestinationUri,
     Experiments,
@@ -59,7 +60,10 @@ def copy(
     ] = None,
     batch_size: Annotated[
         int | None,
-        typer.Option("--batch-size", help="Documents sent per insert (MongoDB; others ignore it)"),
+        typer.Option(
+            "--batch-size",
+            help="Documents per insert (MongoDB), models per transaction (a registry); others ignore it",
+        ),
     ] = None,
     artifacts: Annotated[
         str | None,
@@ -107,6 +111,7 @@ def copy(
             help="Family of data an empty DESTINATION gets: mlflow, registry (default: the source's)",
         ),
     ] = None,
+    model_root: ModelRoot = None,
 ) -> None:
     """Copy SOURCE into DESTINATION; run again to resume after a crash or Ctrl-C."""
     from mlmigrate.engine.copy import copy as run_copy
@@ -115,6 +120,7 @@ def copy(
         plan(
             source,
             destination,
+            model_root=model_root,
             on_conflict=on_conflict,
             s3_endpoint=s3_endpoint,
             as_json=as_json,
@@ -160,6 +166,8 @@ def copy(
             executor=executor,
         )
         return
+    source, rooted = with_model_root(source, destination, model_root, into=into)
+    destination = rooted or destination
     stopped = recovery(ctx)
     stopped.resume_command = command_line(ctx)
     stopped.summary = None if quiet else summary
@@ -224,6 +232,7 @@ def plan(
     app_ef: AppEf = False,
     project_path: ProjectPath = "keep",
     project_root: ProjectRoot = None,
+    model_root: ModelRoot = None,
 ) -> None:
     """Read SOURCE and show what a copy would write: counts per table, artifact objects and
     bytes per kind, id remaps, clashes (for trees: objects, bytes, what exists already)."""
@@ -242,6 +251,7 @@ def plan(
         )
         return
 
+    source, destination = with_model_root(source, destination, model_root)
     with ProgressView(not quiet, "reading") as view:
         result = run_plan(
             source,

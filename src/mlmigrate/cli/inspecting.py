@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mlmigrate.cli.application import app
+from mlmigrate.cli.model_root import ModelRoot, with_model_root
 from mlmigrate.cli.options import (
     DestinationUri,
     Experiments,
@@ -44,6 +45,7 @@ def verify(
     app_ef: AppEf = False,
     project_path: ProjectPath = "keep",
     project_root: ProjectRoot = None,
+    model_root: ModelRoot = None,
 ) -> None:
     """Compare SOURCE and DESTINATION per unit and table (counts, digests); exit 3 if they differ
     (trees: every object's size and SHA-256, naming each key missing, extra or different)."""
@@ -62,6 +64,8 @@ def verify(
         )
         return
 
+    source, checked = with_model_root(source, destination, model_root)
+    destination = checked or destination
     with ProgressView(not quiet, "verifying") as view:
         result = run_verify(
             source,

@@ -11,6 +11,7 @@ from typing import Any
 from mlmigrate.artifacts.rewrite import UriRewrite, references
 from mlmigrate.engine.families import TABLE, family_named, table_of, translation
 from mlmigrate.engine.foresee import foresee
+from mlmigrate.engine.held_files import compare_held_files
 from mlmigrate.engine.held_references import held
 from mlmigrate.engine.journal import FAILED, PRESENT, SKIPPED, Journal
 from mlmigrate.engine.plan import (
@@ -265,12 +266,14 @@ def verify(
             for u in units
             if u.kind == EXPERIMENT and written.dest_ids.get(u.unit_id, u.source_id) != u.source_id
         }
+        compared: list[tuple[Unit, Unit]] = []
         for unit in units:
             if unit.unit_id in written.present:  # left alone by --on-conflict skip
                 continue
             if not holds_unit(destination, unit.kind):
                 continue
             dest_id = written.dest_ids.get(unit.unit_id, unit.source_id)
+            compared.append((unit, Unit(unit.kind, dest_id, unit.label)))
             shaping = written.shapings.get(unit.unit_id, base)
             scope = written.scopes.get(unit.unit_id)
             try:
@@ -335,6 +338,10 @@ def verify(
 
             result.artifacts = verify_references(referenced, written.rewrite, s3_endpoint, listener)
             result.mismatches += result.artifacts["mismatches"]
+        files = compare_held_files(source, destination, compared)
+        if files is not None:  # a registry's model files, at both ends
+            result.artifacts = files
+            result.mismatches += files["mismatches"]
         return result
     finally:
         source.close()

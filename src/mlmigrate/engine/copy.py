@@ -19,6 +19,7 @@ from mlmigrate.artifacts.rewrite import UriRewrite
 from mlmigrate.engine.artifacts import ArtifactOptions, rules_for, run_phase
 from mlmigrate.engine.changes import Changes, find_changes, watermarks_of
 from mlmigrate.engine.families import Family, check_on_conflict, family_named, translation
+from mlmigrate.engine.held_files import compare_held_files
 from mlmigrate.engine.held_references import check_written
 from mlmigrate.engine.journal import DONE, FAILED, PRESENT, Journal
 from mlmigrate.engine.key_phase import KeyPhase
@@ -519,6 +520,15 @@ class Migration:
                 left_out=report.partial or bool(self.settings.selection),
                 only=self._written if self.settings.sync else None,
             )
+            finished = [r for r in self.journal.units(self.migration_id) if r.state == DONE]
+            files = compare_held_files(
+                self.source,
+                destination,
+                [(Unit(r.kind, r.source_id, r.label), Unit(r.kind, r.dest_id, r.label)) for r in finished],
+            )
+            if files is not None:  # a registry's model files, at both ends
+                result.artifacts = files
+                result.mismatches += files["mismatches"]
             report.verify = result.as_dict()
         if not report.verify or report.verify["ok"]:  # only a verified copy is switched to
             records = self.journal.units(self.migration_id)

@@ -106,7 +106,8 @@ class Family:
     #: what the family's data is, in words, for messages
     title: str = ""
     #: units are read back for verify as soon as each commits, beside the writing of the next
-    #: ones (the store may still keep one for later: ``reads_back_alone``)
+    #: ones (the store may still keep one for later: ``reads_back_alone``); off where reading
+    #: them all at the end costs less than one at a time (a registry)
     reads_back_early: bool = True
     #: the units in words, for plan and check (``3 experiments, 1 registered model``, ``4 tables``)
     describe_units: Callable[[list[Unit]], str] = _mlflow_units
@@ -140,6 +141,9 @@ FAMILIES: dict[str, Family] = {
         title="a home-made model registry",
         describe_units=_registry_units,
         empty_destination="empty: the registry will be written in its layout",
+        # read back once the last group is in: a group rewrites registry.json whole (a reading
+        # beside each would parse it again), and the mr_* tables are then read once, not per model
+        reads_back_early=False,
     ),
 }
 
@@ -164,6 +168,19 @@ class Translation:
 #: (source family, destination family) -> its translation
 TRANSLATIONS: dict[tuple[str, str], Translation] = {
     (REGISTRY, MLFLOW): Translation(REGISTRY, MLFLOW, "mlmigrate.stores.registry.mlflow_view:as_mlflow"),
+}
+
+
+#: (source family, destination family) -> why mlmigrate does not copy along it (refused with it)
+REFUSED: dict[tuple[str, str], str] = {
+    (MLFLOW, REGISTRY): (
+        "an MLflow store into a home-made registry's mr_* layout (or registry.json) is not built: "
+        "that layout has no place for most of what MLflow's registry holds (registered-model tags, "
+        "aliases, stages, run links, deleted versions), and its model file is one file at "
+        "<name>/v<N>/model.pkl where an MLflow model version is a folder (MLmodel and its files); "
+        "mlmigrate drops nothing silently, so it refuses. Keep the registry in MLflow (copy it "
+        "into another MLflow store), or take a portable copy with mlmigrate backup"
+    ),
 }
 
 
@@ -194,6 +211,8 @@ def translation(source: str, destination: str) -> Translation | None:
     if source == destination:
         return None
     found = TRANSLATIONS.get((source, destination))
+    if (source, destination) in REFUSED:
+        raise UsageError(REFUSED[source, destination])
     if found is None:
         raise UsageError(
             f"the source holds {family_named(source).title or source} (family {source!r}) and the "

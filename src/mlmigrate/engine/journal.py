@@ -421,6 +421,32 @@ class Journal:
                     (migration_id, unit_id),
                 )
 
+    def mark_done(
+        self,
+        migration_id: str,
+        done: list[tuple[str, dict[str, int], dict[str, Any], dict[str, list[str]]]],
+    ) -> None:
+        """Record units ``(unit_id, counts, digests, references)`` done, in one transaction (call
+        only after the destination committed them), with the ids each one's values reference."""
+        now = time.time()
+        with self._locked(transaction=True) as connection:
+            connection.executemany(
+                "UPDATE units SET state = ?, counts = ?, digests = ?, error = NULL, updated = ? "
+                "WHERE migration_id = ? AND unit_id = ?",
+                [
+                    (DONE, json.dumps(counts), json.dumps(digests), now, migration_id, unit_id)
+                    for unit_id, counts, digests, _ in done
+                ],
+            )
+            connection.executemany(
+                "INSERT OR REPLACE INTO unit_references (migration_id, unit_id, found) VALUES (?, ?, ?)",
+                [(migration_id, unit_id, json.dumps(refs)) for unit_id, _, _, refs in done if refs],
+            )
+            connection.executemany(  # written again without any: what it held before is gone
+                "DELETE FROM unit_references WHERE migration_id = ? AND unit_id = ?",
+                [(migration_id, unit_id) for unit_id, _, _, refs in done if not refs],
+            )
+
     def finish(self, migration_id: str, state: str, report: dict[str, Any] | None = None) -> None:
         """Record the end of a migration run."""
         self._execute(

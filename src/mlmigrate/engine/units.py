@@ -18,7 +18,7 @@ from mlmigrate.engine.prefetch import prefetch
 from mlmigrate.engine.readers import ReaderPool, UnitResult, UnitTask, read_shaped
 from mlmigrate.engine.report import Report
 from mlmigrate.engine.retry import RetryPolicy
-from mlmigrate.engine.transform import Shaping
+from mlmigrate.engine.transform import Scope, Shaping
 from mlmigrate.engine.verify import BackgroundVerifier
 from mlmigrate.events import Event, Listener
 from mlmigrate.exceptions import (
@@ -29,8 +29,12 @@ from mlmigrate.exceptions import (
     TransientStoreError,
 )
 from mlmigrate.executors.base import LOCAL_PLACE, Executor, LocalExecutor, Place
-from mlmigrate.stores.base import BatchStream, DestinationStore, SourceStore, Unit
+from mlmigrate.stores.base import BatchStream, DestinationStore, GroupWriter, SourceStore, Unit
 from mlmigrate.tables import EXPERIMENT, GLOBAL
+
+
+class GroupFailed(Exception):
+    """A group of units failed as a whole, not transiently: its units are run one by one."""
 
 
 def holds_unit(destination: DestinationStore, unit_kind: str) -> bool:
@@ -107,31 +111,60 @@ class UnitRunner:
         self.lock = threading.Lock()
         self.started = time.perf_counter()
 
+    def _jobs(self, todo: list[UnitRecord]) -> list[list[UnitRecord]]:
+        """``todo`` in the groups the destination writes in one transaction (one unit each
+        where it writes one at a time, or a unit is merged into what the destination holds)."""
+        size = self.destination.capabilities.group_units
+        local = isinstance(self.executor, LocalExecutor)  # a cluster's workers write one unit each
+        if size <= 1 or not local or not isinstance(self.destination, GroupWriter):
+            return [[record] for record in todo]
+        jobs: list[list[UnitRecord]] = []
+        group: list[UnitRecord] = []
+        for record in todo:
+            shaping = self.shapings.get(record.unit_id, Shaping())
+            if shaping.into_existing or not holds_unit(self.destination, record.kind):
+                jobs.append([record])
+                continue
+            group.append(record)
+            if len(group) == size:
+                jobs.append(group)
+                group = []
+        return jobs + ([group] if group else [])
+
     def execute(self, todo: list[UnitRecord], workers: int) -> None:
-        """Run ``todo`` with ``workers`` units in flight (the executor's: writer threads here, or
-        the threads waiting on a cluster's tasks); stop scheduling on the first hard failure."""
-        pending = list(todo)
+        """Run ``todo`` with ``workers`` units (or groups of units the destination writes in one
+        transaction) in flight (the executor's: writer threads here, or the threads waiting on a
+        cluster's tasks); stop scheduling on the first hard failure. A group that fails is run
+        again unit by unit, so that what failed is the unit it belongs to (``--on-error skip``
+        leaves out that unit alone)."""
+        pending = self._jobs(todo)
         failure: BaseException | None = None
         slots = self.executor.slots(workers)
         run = self.executor.unit_function(self)
         with ThreadPoolExecutor(max_workers=slots, thread_name_prefix="mlmigrate-unit") as pool:
-            running: dict[Future[None], UnitRecord] = {}
+            running: dict[Future[None], list[UnitRecord]] = {}
             try:
                 while pending or running:
                     while pending and len(running) < slots and failure is None:
-                        record = pending.pop(0)
-                        running[pool.submit(run, record)] = record
+                        job = pending.pop(0)
+                        future = (
+                            pool.submit(self.run_group, job) if len(job) > 1 else pool.submit(run, job[0])
+                        )
+                        running[future] = job
                     if not running:
                         break
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
                     if self.verifier is not None:  # after a first unit; from this thread, which
                         self.verifier.start()  # outlives the writers (see BackgroundVerifier.start)
                     for future in finished:
-                        record = running.pop(future)
+                        job = running.pop(future)
                         error = future.exception()
                         if error is None:
                             continue
-                        failure = self._unit_failed(record, error) or failure
+                        if isinstance(error, GroupFailed):
+                            pending[:0] = [[record] for record in job]
+                            continue
+                        failure = self._unit_failed(job[0], error) or failure
             except KeyboardInterrupt:
                 self.stop.set()
                 for future in running:
@@ -281,6 +314,53 @@ class UnitRunner:
                 else:
                     stats.read -= count
 
+    def _write_group(self, records: list[UnitRecord]) -> list[tuple[UnitRecord, dict[str, int], UnitResult]]:
+        """Write ``records``' units in one transaction, retrying transient failures; any other
+        failure is a :class:`GroupFailed` (its units are then run one by one)."""
+        writer = self.destination
+        assert isinstance(writer, GroupWriter)
+        rows: Counter[str] = Counter()  # of the current attempt
+
+        def attempt() -> list[tuple[UnitRecord, dict[str, int], UnitResult]]:
+            rows.clear()
+            results = [UnitResult() for _ in records]
+            items = []
+            for record, result in zip(records, results, strict=True):
+                unit = Unit(record.kind, record.source_id, record.label)
+                items.append((unit, record.dest_id, self._timed(unit, record, result, rows)))
+            written = writer.write_units(items)
+            return list(zip(records, written, results, strict=True))
+
+        def retrying(number: int, pause: float, error: TransientStoreError) -> None:
+            self._count(rows, errors=False)  # read again by the next attempt
+            text = f"{len(records)} units from {records[0].label}: retrying in {pause:g} s after: {error}"
+            self.listener(Event("message", {"text": text, "unit": records[0].unit_id, "attempt": number}))
+
+        try:
+            return self.retry.run(attempt, stop=self.stop, on_retry=retrying)
+        except (Interrupted, KeyboardInterrupt, TransientStoreError):
+            # stopped, or the store stayed unreachable for the whole retry window: one by one,
+            # each unit would wait that window again
+            self._count(rows, errors=True)
+            raise
+        except Exception as error:
+            self._count(rows, errors=False)  # read again, unit by unit
+            raise GroupFailed(str(error)) from error
+
+    def run_group(self, records: list[UnitRecord]) -> None:
+        """Read, write (one transaction) and journal (one transaction, after the commit) a group
+        of units."""
+        for record in records:
+            self.listener(Event("unit_started", {"unit": record.unit_id, "label": record.label}))
+        started = time.perf_counter()
+        try:
+            finished = self._write_group(records)
+        finally:
+            if self.readers is not None:
+                for record in records:
+                    self.readers.done(record.unit_id)
+        self.finish_group(finished, LOCAL_PLACE.timed(time.perf_counter() - started))
+
     def run_unit(self, record: UnitRecord) -> None:
         """Read, write and journal one unit in this process, retrying transient failures."""
         unit = Unit(record.kind, record.source_id, record.label)
@@ -299,17 +379,43 @@ class UnitRunner:
             record, self.destination, self.report.remapped, self.shapings, self.rewrite, source=self.source
         )
 
-    def finish_unit(
-        self, record: UnitRecord, written: dict[str, int], result: UnitResult, place: Place
-    ) -> None:
-        """Journal a unit the destination committed (written here or by a worker elsewhere),
-        queue its read-back and add it to the report, with where it ran."""
+    def _before_done(self, record: UnitRecord, result: UnitResult) -> Scope | None:
+        """What is journaled before a committed unit counts as done; its scope (merged units)."""
         shaping = self.shapings.get(record.unit_id, Shaping())
         scope = result.scope if shaping.into_existing else None
         if scope is not None:  # before the unit counts as done: verify needs it after any resume
             self.journal.save_scope(self.migration_id, record.unit_id, scope.as_dict())
         if self.ledger is not None:  # before the unit is done, so a resume still knows them
             self.ledger.add_references(result.artifacts)
+        return scope
+
+    def finish_group(
+        self, finished: list[tuple[UnitRecord, dict[str, int], UnitResult]], place: Place
+    ) -> None:
+        """Journal a group the destination committed in one transaction, as done, in one journal
+        transaction; queue their read-backs and add them to the report."""
+        scopes = [self._before_done(record, result) for record, _, result in finished]
+        self.journal.mark_done(
+            self.migration_id,
+            [
+                (
+                    record.unit_id,
+                    written,
+                    {t: d.as_dict() for t, d in result.digests.items()},
+                    {name: sorted(ids) for name, ids in result.references.items()},
+                )
+                for record, written, result in finished
+            ],
+        )
+        for (record, written, result), scope in zip(finished, scopes, strict=True):
+            self._after_done(record, written, result, scope, place)
+
+    def finish_unit(
+        self, record: UnitRecord, written: dict[str, int], result: UnitResult, place: Place
+    ) -> None:
+        """Journal a unit the destination committed (written here or by a worker elsewhere),
+        queue its read-back and add it to the report, with where it ran."""
+        scope = self._before_done(record, result)
         self.journal.mark(
             self.migration_id,
             record.unit_id,
@@ -320,6 +426,18 @@ class UnitRunner:
         )
         if place.remote:  # where it ran, for ``status``
             self.journal.save_place(self.migration_id, record.unit_id, place.as_dict())
+        self._after_done(record, written, result, scope, place)
+
+    def _after_done(
+        self,
+        record: UnitRecord,
+        written: dict[str, int],
+        result: UnitResult,
+        scope: Scope | None,
+        place: Place,
+    ) -> None:
+        """Queue a done unit's read-back and add it to the report."""
+        shaping = self.shapings.get(record.unit_id, Shaping())
         written_unit = Unit(record.kind, record.dest_id, record.label)
         if (
             self.verifier is not None

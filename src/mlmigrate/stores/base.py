@@ -109,6 +109,9 @@ class Capabilities:
     #: whether another process may read the store while this one writes it (DuckDB: one
     #: process holds a file): read back in this process when not
     shared_reads: bool = True
+    #: units written together in one transaction by ``write_units`` (:class:`GroupWriter`),
+    #: and journaled together once it commits; 1: one unit per transaction
+    group_units: int = 1
     #: ``watermarks()`` tells a changed unit from its own update times, counts, largest
     #: timestamps or file mtimes and sizes, without reading its rows (``sync``); where not,
     #: a unit's changes are found by digesting all of it
@@ -302,6 +305,27 @@ class DestinationStore(SourceStore, Protocol):
         """The copy's verify passed (or was not asked for): make what was written the data in
         use (an MDM home points its datasets' YAML at their new databases). ``done``: the units
         written and checked; ``left``: the units that were not (failed or skipped)."""
+        ...
+
+
+@runtime_checkable
+class GroupWriter(Protocol):
+    """A destination that writes several units in one transaction (``capabilities.group_units``)."""
+
+    def write_units(self, items: list[tuple[Unit, str, BatchStream]]) -> list[dict[str, int]]:
+        """Write each ``(unit, dest_id, batches)`` of ``items`` in one transaction, all or none
+        (each unit replaces what the store held of it); the rows written per table, per item."""
+        ...
+
+
+@runtime_checkable
+class HeldFiles(Protocol):
+    """A store whose units' rows name files in a folder of its own (a home-made registry's
+    model files under its model root)."""
+
+    def held_files(self, unit: Unit) -> dict[str, tuple[int, str] | None] | None:
+        """Each file the rows of ``unit`` name, by the name the rows give it: its size and
+        SHA-256, or None when it is missing; None when the store was given no such folder."""
         ...
 
 

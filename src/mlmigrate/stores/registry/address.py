@@ -33,6 +33,9 @@ class RegistryAddress:
     database_url: str | None
     models: Path | None
     timezone: str | None
+    #: whether the model root was named (``?models=DIR``, ``--models``), not taken as the
+    #: file's folder: only a named one is compared file by file
+    models_given: bool = False
 
     @property
     def zone(self) -> ZoneInfo:
@@ -83,17 +86,21 @@ def parse(uri: str) -> RegistryAddress:
         path = Path(unquote(base.split("://", 1)[1]) if "://" in base else base).expanduser()
         if base.startswith("registry+json:///") or base.startswith("file:///"):
             path = Path("/" + unquote(base.split(":///", 1)[1]))
-        return RegistryAddress(JSON, path, None, models or path.parent, timezone)
+        return RegistryAddress(JSON, path, None, models or path.parent, timezone, models is not None)
     scheme, rest = base.split("://", 1)
     scheme = scheme.lower()
     layout = (scheme[len(PREFIX) :] if scheme.startswith(PREFIX) else scheme).split("+", 1)[0]
     if layout == SQLITE:
         path = Path(unquote(rest[1:])).expanduser()
-        return RegistryAddress(SQLITE, path, f"sqlite:///{path}", models or path.parent, timezone)
+        return RegistryAddress(
+            SQLITE, path, f"sqlite:///{path}", models or path.parent, timezone, models is not None
+        )
     if layout in (POSTGRESQL, "postgres"):
-        return RegistryAddress(POSTGRESQL, None, f"postgresql+psycopg://{rest}", models, timezone)
+        return RegistryAddress(
+            POSTGRESQL, None, f"postgresql+psycopg://{rest}", models, timezone, models is not None
+        )
     if layout == MYSQL:
-        return RegistryAddress(MYSQL, None, f"mysql+pymysql://{rest}", models, timezone)
+        return RegistryAddress(MYSQL, None, f"mysql+pymysql://{rest}", models, timezone, models is not None)
     raise UsageError(
         f"unknown registry layout {layout!r} in {mask(uri)!r}; valid: json, sqlite, postgresql, mysql"
     )

@@ -69,6 +69,9 @@ class RegistryContents:
         """The rows of one model: itself, its versions, their tags and tag types (an index built
         on first use, so reading every model costs one pass over the tables)."""
         if self._index is None:
+            # one chunk per column first: a take from a many-chunked column concatenates the
+            # chunks each time (a read of every model was quadratic in the registry's size)
+            self.tables = {name: table.combine_chunks() for name, table in self.tables.items()}
             self._index = self._build_index()
         rows, versions, tags, types = self._index.get(name, ([], [], [], []))
         return {

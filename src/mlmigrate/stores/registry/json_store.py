@@ -30,6 +30,15 @@ def _load_sidecar(path: Path) -> dict[str, Any]:
     return json.loads(side.read_text(encoding="utf-8")) if side.is_file() else {}
 
 
+def generation(path: Path) -> int:
+    """How many times mlmigrate has rewritten ``path`` (0 for a file it never wrote). Each write
+    counts one more once it is whole, whatever the clock's tick or the inodes reused."""
+    try:
+        return int(_load_sidecar(path).get("generation", 0))
+    except (OSError, ValueError):  # replaced or half-read meanwhile: count it as a change
+        return -1
+
+
 def _model_side(rows: dict[str, pa.Table]) -> dict[str, Any]:
     model = rows[MODELS].to_pylist()[0]
     versions = rows[VERSIONS].to_pylist()
@@ -104,20 +113,30 @@ class JsonRegistry:
         return json.loads(self.path.read_text(encoding="utf-8")) if self.path.is_file() else {}
 
     def _save(self, document: dict[str, Any], side: dict[str, Any]) -> None:
+        """Replace ``registry.json``, then mlmigrate's file with the next generation: a reader
+        that saw a generation before the write started sees another once both are in place."""
+        side["generation"] = int(side.get("generation", 0)) + 1
+        write_registry_json(self.path, document)
         staging = sidecar_path(self.path).with_name("." + sidecar_path(self.path).name + ".tmp")
         staging.write_text(json.dumps(side, indent=2, ensure_ascii=False), encoding="utf-8")
         staging.replace(sidecar_path(self.path))
-        write_registry_json(self.path, document)
 
     def write_model(self, name: str, rows: dict[str, pa.Table]) -> dict[str, int]:
         """Replace the model ``name`` with ``rows`` (its place in the file is kept)."""
-        full = {table: rows.get(table, SCHEMAS[table].empty_table()) for table in SCHEMAS}
-        entries = registry_document(RegistryContents(full))[name]
+        return self.write_models([(name, rows)])[0]
+
+    def write_models(self, models: list[tuple[str, dict[str, pa.Table]]]) -> list[dict[str, int]]:
+        """Replace each model ``(name, rows)`` (their places in the file kept), in one rewrite of
+        the file; rows written per table, per model."""
         document, side = self._document(), _load_sidecar(self.path)
-        document[name] = entries
-        side.setdefault("models", {})[name] = _model_side(full)
+        written = []
+        for name, rows in models:
+            full = {table: rows.get(table, SCHEMAS[table].empty_table()) for table in SCHEMAS}
+            document[name] = registry_document(RegistryContents(full))[name]
+            side.setdefault("models", {})[name] = _model_side(full)
+            written.append({table: data.num_rows for table, data in full.items() if data.num_rows})
         self._save(document, side)
-        return {table: data.num_rows for table, data in full.items() if data.num_rows}
+        return written
 
     def delete_model(self, name: str) -> None:
         """Remove the model ``name`` from the file."""

@@ -1,8 +1,9 @@
-"""The ``mr_*`` tables of one database, read and written one model at a time.
+"""The ``mr_*`` tables of one database, read one model at a time and written a group of models
+at a time.
 
-A model is written in one transaction that first removes what the database holds of it (its
-tag types, tags, versions and row), then inserts its rows with their ids; a model removed
-(rollback) goes the same way. On SQLite the application's own migration creates the schema,
+A group is written in one transaction that first removes what the database holds of its models
+(their tag types, tags, versions and rows), then inserts their rows with their ids; a model
+removed (rollback) goes the same way. On SQLite the application's own migration creates the schema,
 on PostgreSQL and MySQL the DDL of :mod:`server_ddl`; ``finish`` advances the id generators.
 """
 
@@ -27,8 +28,10 @@ from mlmigrate.stores.registry.server_ddl import MYSQL_DDL, POSTGRESQL_DDL
 from mlmigrate.uris import mask
 
 _TRANSIENT = ("OperationalError", "InterfaceError")
-#: rows per multi-row INSERT (well under SQLite's and the servers' parameter limits)
+#: keys per ``IN (...)`` list (well under SQLite's and the servers' parameter limits)
 INSERT_ROWS = 500
+#: rows handed to one executemany (the driver splits it into statements it can send)
+INSERT_CHUNK = 10_000
 _DUPLICATE = ("IntegrityError", "UniqueViolation")
 
 
@@ -153,63 +156,90 @@ class SqlRegistry:
         except Exception as exc:
             raise self.error(exc, "creating the registry tables") from exc
 
-    def _delete(self, connection: Any, name: str) -> None:
+    def _delete(self, connection: Any, names: list[str]) -> None:
+        """Remove what the database holds of the models ``names`` (in the open transaction)."""
         import sqlalchemy as sa
 
-        ids = [
-            r[0] for r in connection.execute(sa.text("SELECT id FROM mr_models WHERE name = :n"), {"n": name})
-        ]
-        connection.execute(sa.text("DELETE FROM mlmigrate_mr_tag_types WHERE model_name = :n"), {"n": name})
-        for model_id in ids:
-            versions = "SELECT id FROM mr_model_versions WHERE model_id = :m"
-            if self.address.layout == MYSQL:  # MySQL cannot select from the table it deletes from
-                held = [r[0] for r in connection.execute(sa.text(versions), {"m": model_id})]
-                for version_id in held:
+        def expanding(sql: str) -> Any:
+            return sa.text(sql).bindparams(sa.bindparam("keys", expanding=True))
+
+        for start in range(0, len(names), INSERT_ROWS):
+            chunk = names[start : start + INSERT_ROWS]
+            ids = [
+                r[0]
+                for r in connection.execute(
+                    expanding("SELECT id FROM mr_models WHERE name IN :keys"), {"keys": chunk}
+                )
+            ]
+            connection.execute(
+                expanding("DELETE FROM mlmigrate_mr_tag_types WHERE model_name IN :keys"), {"keys": chunk}
+            )
+            if not ids:
+                continue
+            versions = "SELECT id FROM mr_model_versions WHERE model_id IN :keys"
+            if self.address.layout == MYSQL:  # MySQL: no subquery on a table the statement changes
+                held = [r[0] for r in connection.execute(expanding(versions), {"keys": ids})]
+                for part in range(0, len(held), INSERT_ROWS):
                     connection.execute(
-                        sa.text("DELETE FROM mr_model_tags WHERE model_version_id = :v"), {"v": version_id}
+                        expanding("DELETE FROM mr_model_tags WHERE model_version_id IN :keys"),
+                        {"keys": held[part : part + INSERT_ROWS]},
                     )
             else:
                 connection.execute(
-                    sa.text(f"DELETE FROM mr_model_tags WHERE model_version_id IN ({versions})"),
-                    {"m": model_id},
+                    expanding(f"DELETE FROM mr_model_tags WHERE model_version_id IN ({versions})"),
+                    {"keys": ids},
                 )
-            connection.execute(sa.text("DELETE FROM mr_model_versions WHERE model_id = :m"), {"m": model_id})
-            connection.execute(sa.text("DELETE FROM mr_models WHERE id = :m"), {"m": model_id})
+            connection.execute(
+                expanding("DELETE FROM mr_model_versions WHERE model_id IN :keys"), {"keys": ids}
+            )
+            connection.execute(expanding("DELETE FROM mr_models WHERE id IN :keys"), {"keys": ids})
 
     def write_model(self, name: str, rows: dict[str, pa.Table]) -> dict[str, int]:
         """Replace the model ``name`` with ``rows`` in one transaction; rows written per table."""
+        return self.write_models([(name, rows)])[0]
 
-        written: dict[str, int] = {}
+    def write_models(self, models: list[tuple[str, dict[str, pa.Table]]]) -> list[dict[str, int]]:
+        """Replace each model ``(name, rows)`` in one transaction for them all; rows written per
+        table, per model."""
+        written: list[dict[str, int]] = []
+        combined: dict[str, list[pa.Table]] = {}
+        for _, rows in models:
+            counts = {}
+            for table in (MODELS, VERSIONS, TAGS, TAG_TYPES):
+                data = rows.get(table)
+                if data is not None and data.num_rows:
+                    combined.setdefault(table, []).append(data)
+                    counts[table] = data.num_rows
+            written.append(counts)
+        first = models[0][0]
+        doing = (
+            f"writing model {first!r}" if len(models) == 1 else f"writing {len(models)} models from {first!r}"
+        )
         try:
             with self.engine.begin() as connection:
-                self._delete(connection, name)
+                self._delete(connection, [name for name, _ in models])
                 for table in (MODELS, VERSIONS, TAGS, TAG_TYPES):
-                    data = rows.get(table)
-                    if data is None or not data.num_rows:
-                        continue
-                    self._insert(connection, table, data)
-                    written[table] = data.num_rows
+                    if table in combined:
+                        self._insert(connection, table, pa.concat_tables(combined[table]))
         except Exception as exc:
-            raise self.error(exc, f"writing model {name!r}") from exc
+            raise self.error(exc, doing) from exc
         return written
 
     def _insert(self, connection: Any, table: str, data: pa.Table) -> None:
-        """``data`` into ``table`` as multi-row ``INSERT``s (one round trip per chunk, not per row)."""
+        """``data`` into ``table`` as one executemany (SQLAlchemy sends it as multi-row
+        ``INSERT``s of one cached statement, or the driver's batch)."""
         import sqlalchemy as sa
 
-        columns = data.schema.names
+        target = sa.table(table, *(sa.column(c) for c in data.schema.names))
         records = data.to_pylist()
-        for start in range(0, len(records), INSERT_ROWS):
-            chunk = records[start : start + INSERT_ROWS]
-            values = ", ".join("(" + ", ".join(f":{c}_{i}" for c in columns) + ")" for i in range(len(chunk)))
-            params = {f"{c}_{i}": record[c] for i, record in enumerate(chunk) for c in columns}
-            connection.execute(sa.text(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}"), params)
+        for start in range(0, len(records), INSERT_CHUNK):
+            connection.execute(target.insert(), records[start : start + INSERT_CHUNK])
 
     def delete_model(self, name: str) -> None:
         """Remove the model ``name`` and everything of it, in one transaction."""
         try:
             with self.engine.begin() as connection:
-                self._delete(connection, name)
+                self._delete(connection, [name])
         except Exception as exc:
             raise self.error(exc, f"removing model {name!r}") from exc
 

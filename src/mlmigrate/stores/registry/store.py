@@ -5,6 +5,8 @@ through :func:`mlmigrate.stores.registry.mlflow_view.as_mlflow`."""
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -14,9 +16,9 @@ from mlmigrate.exceptions import UsageError
 from mlmigrate.stores.base import BatchStream, Capabilities, ExistingObjects, StoreBase, Unit
 from mlmigrate.stores.registry.address import JSON, SQLITE, RegistryAddress, parse
 from mlmigrate.stores.registry.contents import Problem, RegistryContents
-from mlmigrate.stores.registry.json_store import JsonRegistry, read_with_sidecar, sidecar_path
-from mlmigrate.stores.registry.layout import TABLE_ORDER
-from mlmigrate.stores.registry.model_files import file_problems
+from mlmigrate.stores.registry.json_store import JsonRegistry, generation, read_with_sidecar, sidecar_path
+from mlmigrate.stores.registry.layout import SCHEMAS, TABLE_ORDER, VERSIONS
+from mlmigrate.stores.registry.model_files import file_facts, file_problems
 from mlmigrate.stores.registry.sql_read import read_registry_sql
 from mlmigrate.stores.registry.sql_store import SqlRegistry
 from mlmigrate.uris import mask
@@ -24,6 +26,9 @@ from mlmigrate.uris import mask
 FAMILY = "registry"
 #: the unit of the registry family: one model with its versions and tags
 MODEL = "registry_model"
+#: models written in one transaction (one rewrite of a registry.json), journaled together
+#: once it commits (``--batch-size`` sets it)
+GROUP_MODELS = 500
 
 
 def read_contents(address: RegistryAddress) -> RegistryContents:
@@ -49,12 +54,20 @@ class RegistryStore(StoreBase):
             merge=False,
             writers=1,
             kind=where or f"a registry in {self.address.layout}",
+            batched_writes=True,
+            group_units=GROUP_MODELS,
         )
         self._contents: RegistryContents | None = None
+        #: held while a model is written and while the contents are read: the verifier reads
+        #: each unit back on a thread, through this very store, as the next one is written,
+        #: and a reading taken from the files half-way through a write must not be kept
+        self._lock = threading.RLock()
+        #: models read from the mr_* tables since the last write (the second reads them all)
+        self._reads = 0
         #: with ``read_committed``: the files the contents were read from, to read again when
         #: another writer has replaced them (a verifier process reads each unit as it commits)
         self._follows_writes = False
-        self._read_from: tuple[tuple[int, int, int], ...] | None = None
+        self._read_from: tuple[object, ...] | None = None
         self._sql = SqlRegistry(self.address) if self.address.layout != JSON else None
         self._json = (
             JsonRegistry(self.address.path) if self.address.layout == JSON and self.address.path else None
@@ -68,9 +81,12 @@ class RegistryStore(StoreBase):
         rewritten whole, and renamed over, at each unit)."""
         self._follows_writes = True
 
-    def _files_now(self) -> tuple[tuple[int, int, int], ...]:
-        found = []
+    def _files_now(self) -> tuple[object, ...]:
+        """What tells one state of the files from another: mlmigrate's write generation (the
+        files' stat alone repeats on ext4: inodes come back within three writes, and a coarse
+        clock gives the same mtime), and each file's stat for writers other than mlmigrate."""
         assert self.address.path is not None
+        found: list[object] = [generation(self.address.path)]
         for path in (self.address.path, sidecar_path(self.address.path)):
             try:
                 stat = path.stat()
@@ -84,15 +100,16 @@ class RegistryStore(StoreBase):
     def contents(self) -> RegistryContents:
         """The whole registry as it is now, read once (again after each write, and with
         ``read_committed`` whenever the file was replaced)."""
-        if self._follows_writes and self._json is not None:
-            now = self._files_now()
-            if now != self._read_from:
-                self._contents, self._read_from = None, now
-        if self._contents is None:
-            if self._missing():
-                raise UsageError(f"the registry {self.address.path} does not exist")
-            self._contents = read_contents(self.address)
-        return self._contents
+        with self._lock:
+            if self._follows_writes and self._json is not None:
+                now = self._files_now()  # before reading: a write meanwhile shows next time
+                if now != self._read_from:
+                    self._contents, self._read_from = None, now
+            if self._contents is None:
+                if self._missing():
+                    raise UsageError(f"the registry {self.address.path} does not exist")
+                self._contents = read_contents(self.address)
+            return self._contents
 
     def units(self) -> list[Unit]:
         """One unit per model, in the order the application created them."""
@@ -101,7 +118,10 @@ class RegistryStore(StoreBase):
     def model_rows(self, name: str) -> dict[str, pa.Table]:
         """The rows of one model as the store holds them now."""
         if self._sql is not None and self._contents is None:
-            return self._sql.read_model(name)
+            with self._lock:
+                self._reads += 1
+                if self._reads == 1 or self._follows_writes:  # one model alone; a verify: all at once
+                    return self._sql.read_model(name)
         if self._missing():
             return {}
         return self.contents.of_model(name)
@@ -140,6 +160,16 @@ class RegistryStore(StoreBase):
         ]
         return notes + [{k: v or "" for k, v in p.as_dict().items()} for p in self.problems()]
 
+    def held_files(self, unit: Unit) -> dict[str, tuple[int, str] | None] | None:
+        """Each model file of the model's versions (``storage_path`` → size and SHA-256, None
+        when missing), under the model root when one was named (``?models=``, ``--models``)."""
+        if not self.address.models_given or self.address.models is None:
+            return None
+        return file_facts(
+            self.model_rows(unit.source_id).get(VERSIONS, SCHEMAS[VERSIONS].empty_table()),
+            self.address.models,
+        )
+
     def artifact_root(self) -> Path | None:
         """The model root (model files are the versions' artifacts)."""
         return self.address.models
@@ -160,27 +190,40 @@ class RegistryStore(StoreBase):
         names = self._sql.model_names() if self._sql is not None else self.contents.model_names()
         return ExistingObjects(units={f"{MODEL}:{name}" for name in names})
 
+    def set_batch_size(self, size: int) -> None:
+        """Write ``size`` models per transaction (``--batch-size``)."""
+        self.capabilities = dataclasses.replace(self.capabilities, group_units=max(1, size))
+
     def write_unit(
         self, unit: Unit, dest_id: str, batches: BatchStream, *, into_existing: bool = False
     ) -> dict[str, int]:
         """Replace the model atomically (one transaction; the JSON file rewritten and renamed)."""
-        tables: dict[str, list[pa.RecordBatch]] = {}
-        for table, batch in batches:
-            tables.setdefault(table, []).append(batch)
-        rows = {table: pa.Table.from_batches(parts) for table, parts in tables.items()}
-        self._contents = None
-        if self._sql is not None:
-            return self._sql.write_model(dest_id, rows)
-        assert self._json is not None
-        return self._json.write_model(dest_id, rows)
+        return self.write_units([(unit, dest_id, batches)])[0]
+
+    def write_units(self, items: list[tuple[Unit, str, BatchStream]]) -> list[dict[str, int]]:
+        """Replace each model of ``items`` in one transaction for them all (one rewrite, and
+        rename, of a registry.json); rows written per table, per model."""
+        models = []
+        for _, dest_id, batches in items:
+            tables: dict[str, list[pa.RecordBatch]] = {}
+            for table, batch in batches:
+                tables.setdefault(table, []).append(batch)
+            models.append((dest_id, {table: pa.Table.from_batches(parts) for table, parts in tables.items()}))
+        with self._lock:  # no reading is taken, and kept, half-way through the write
+            self._contents, self._reads = None, 0
+            if self._sql is not None:
+                return self._sql.write_models(models)
+            assert self._json is not None
+            return self._json.write_models(models)
 
     def delete_unit(self, unit: Unit) -> None:
         """Remove one model and everything of it."""
-        self._contents = None
-        if self._sql is not None:
-            self._sql.delete_model(unit.source_id)
-        elif self._json is not None:
-            self._json.delete_model(unit.source_id)
+        with self._lock:
+            self._contents, self._reads = None, 0
+            if self._sql is not None:
+                self._sql.delete_model(unit.source_id)
+            elif self._json is not None:
+                self._json.delete_model(unit.source_id)
 
     def finish(self) -> None:
         """Advance the id generators past what was written."""
