@@ -34,6 +34,7 @@ def test_cli_has_the_documented_commands() -> None:
         "rollback",
         "status",
         "stores",
+        "sync",
         "verify",
     ]
 

@@ -97,7 +97,14 @@ def test_a_reader_killed_mid_message_ends_the_copy_at_once_and_it_resumes(
 def test_a_killed_verifier_process_is_replaced_by_reading_back_in_process(
     big_batches: Path, tmp_path: Path
 ) -> None:
+    from mlmigrate.stores import open_store
+
     destination = sqlite_uri(tmp_path / "dst.db")
+    made = open_store(destination)  # a schema made before the copy: units are read back as they
+    try:  # commit (into a schema the copy makes, the keys are built first and read back after)
+        made.prepare()
+    finally:
+        made.close()
     killed: list[int] = []
 
     def kill_the_verifier(event: Event) -> None:
