@@ -323,12 +323,12 @@ def verify(
             listener(Event("verify_unit", {"unit": unit.unit_id, "ok": ok}))
         check_references(destination, result)
         targets = values.targets()
-        known = held(source, targets)
+        there = held(destination, targets)
         source_experiments = {u.source_id for u in units if u.kind == EXPERIMENT}
-        known[EXPERIMENT_ID] = source_experiments | set(experiment_ids.values())
-        problems, result.dangling_in_source = values.missing(
-            held(destination, targets), source=expected_values, known=known
-        )
+        known: dict[str, set[str] | None] = {EXPERIMENT_ID: source_experiments | set(experiment_ids.values())}
+        if values.missing(there)[0]:  # only then list the source's runs and models (a whole listing)
+            known.update(held(source, targets - {EXPERIMENT_ID}))
+        problems, result.dangling_in_source = values.missing(there, source=expected_values, known=known)
         if written.left_out:  # what points at the part the migration left out is said, not a mismatch
             result.dangling_left_out += problems
         else:

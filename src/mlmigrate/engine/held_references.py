@@ -57,8 +57,7 @@ def check_written(
     known: dict[str, set[str] | None] = {
         EXPERIMENT_ID: {id_ for r in records if r.kind == EXPERIMENT for id_ in (r.source_id, r.dest_id)}
     }
-    problems, _ = check.missing(there)
-    lacking = {problem["unit"] for problem in problems}
+    lacking, _ = check.missing(there)
     if source is not None and lacking:  # only then: is each id absent from the source as well?
         listed = held(source, targets - {EXPERIMENT_ID})
         known.update((target, ids) for target, ids in listed.items() if ids is not None)
